@@ -1,0 +1,177 @@
+/*
+ * check.c - the pool consistency checker (zs_pool_check).
+ *
+ * Takes every class lock (in index order, the only place that holds more
+ * than one) and the pagemap lock, so that the whole pool is seen at one
+ * instant, then checks that every structure agrees with every other:
+ *  - each zspage sits in the fullness group its inuse count says, in its own
+ *    class, and the group counts add up;
+ *  - its used slots number inuse, and each names a live handle entry that
+ *    points back to that zspage and slot; its free list holds exactly the
+ *    other slots below fresh, without cycles;
+ *  - the pages backed cover every used slot; chained zspages have a page
+ *    pointer exactly where a page is backed; the pagemap finds every page;
+ *  - class counters (objects, pages, zspages) and the pool's page total
+ *    match the sums; each class's free handle entries are free.
+ * Other threads wait on those locks while it runs; pins do not matter.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+struct checker {
+	struct zs_pool *pool;
+	char *why;
+	size_t why_len;
+	int failed;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct checker *ck, const char *fmt, ...)
+{
+	if (!ck->failed && ck->why && ck->why_len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(ck->why, ck->why_len, fmt, ap);
+		va_end(ap);
+	}
+	ck->failed = 1;
+	return -1;
+}
+
+static int check_zspage(struct checker *ck, struct size_class *c, struct zspage *z,
+			unsigned int g, size_t *pagemap_entries)
+{
+	struct zs_pool *pool = ck->pool;
+	if (z->class_index != c->index)
+		return fail(ck, "class %u: zspage %p says class %u", c->index, (void *)z,
+			    z->class_index);
+	if (z->group != g || zs_group_of(c, z->inuse) != g)
+		return fail(ck, "class %u: zspage %p with %u of %u objects is in group %u "
+				"(marked %u)", c->index, (void *)z, z->inuse, c->objs_per_zspage, g,
+			    z->group);
+	if (z->inuse == 0 || z->fresh > c->objs_per_zspage || z->inuse > z->fresh)
+		return fail(ck, "class %u: zspage %p: inuse %u, fresh %u, objs %u", c->index,
+			    (void *)z, z->inuse, z->fresh, c->objs_per_zspage);
+	size_t need = ((size_t)z->fresh * c->size + pool->page_size - 1) >> pool->page_shift;
+	if (z->backed < need || z->backed > c->pages_per_zspage)
+		return fail(ck, "class %u: zspage %p: %u pages backed, slots need %zu", c->index,
+			    (void *)z, z->backed, need);
+
+	unsigned int used = 0;
+	uint32_t limit = atomic_load(&pool->handles.next_index);
+	for (unsigned int s = 0; s < z->fresh; s++) {
+		uint32_t v = z->slots[s];
+		if (v & ZS_SLOT_FREE)
+			continue;
+		used++;
+		if (v == 0 || v >= limit)
+			return fail(ck, "class %u: zspage %p slot %u names entry %u (limit %u)",
+				    c->index, (void *)z, s, v, limit);
+		uint64_t e = atomic_load(zs_entry_ptr(&pool->handles, v));
+		if (!(e & ZS_ENTRY_USED) || zs_entry_zspage(e) != z || zs_entry_slot(e) != s)
+			return fail(ck, "class %u: zspage %p slot %u: entry %u does not point back "
+					"(entry %#llx)", c->index, (void *)z, s, v,
+				    (unsigned long long)e);
+	}
+	if (used != z->inuse)
+		return fail(ck, "class %u: zspage %p: %u used slots, inuse says %u", c->index,
+			    (void *)z, used, z->inuse);
+	unsigned int nfree = 0;
+	for (unsigned int s = z->free_head; s != ZS_SLOT_NONE; s = z->slots[s] & 0xffff) {
+		if (s >= z->fresh || !(z->slots[s] & ZS_SLOT_FREE) || ++nfree > z->fresh)
+			return fail(ck, "class %u: zspage %p: free list broken at slot %u", c->index,
+				    (void *)z, s);
+	}
+	if (nfree != (unsigned int)(z->fresh - z->inuse))
+		return fail(ck, "class %u: zspage %p: %u slots on the free list, %u free", c->index,
+			    (void *)z, nfree, z->fresh - z->inuse);
+
+	if (zs_zspage_contiguous(z)) {
+		if (!z->base)
+			return fail(ck, "class %u: zspage %p: no pages", c->index, (void *)z);
+		*pagemap_entries += 1;
+	} else {
+		for (unsigned int i = 0; i < c->pages_per_zspage; i++)
+			if ((z->pages[i] != NULL) != (i < z->backed))
+				return fail(ck, "class %u: zspage %p: page %u is %s but %u backed",
+					    c->index, (void *)z, i, z->pages[i] ? "set" : "NULL",
+					    z->backed);
+		*pagemap_entries += z->backed;
+	}
+	for (unsigned int i = 0; i < z->backed; i++) {
+		unsigned int at = ~0u;
+		if (zs_pagemap_find(pool, zs_zspage_page(pool, z, i), &at) != z || at != i)
+			return fail(ck, "class %u: zspage %p: pagemap does not find page %u",
+				    c->index, (void *)z, i);
+	}
+	return 0;
+}
+
+static int check_class(struct checker *ck, struct size_class *c, unsigned long *pages,
+		       size_t *pagemap_entries)
+{
+	unsigned long zspages = 0, objs = 0, backed = 0;
+	for (unsigned int g = 0; g < ZS_NR_GROUPS; g++) {
+		unsigned long n = 0;
+		for (struct zspage *z = c->groups[g]; z; z = z->next, n++) {
+			if (n > c->nr_zspages)
+				return fail(ck, "class %u: group %u list loops", c->index, g);
+			if (check_zspage(ck, c, z, g, pagemap_entries))
+				return -1;
+			objs += z->inuse;
+			backed += z->backed;
+		}
+		if (n != c->group_count[g] || (n != 0) != !!(c->group_mask & (1u << g)))
+			return fail(ck, "class %u: group %u holds %lu zspages, counted %lu", c->index,
+				    g, n, c->group_count[g]);
+		zspages += n;
+	}
+	if (zspages != c->nr_zspages || objs != c->obj_used || backed != c->pages_used)
+		return fail(ck, "class %u: counted %lu zspages %lu objects %lu pages; class says "
+				"%lu %lu %lu", c->index, zspages, objs, backed, c->nr_zspages,
+			    c->obj_used, c->pages_used);
+	unsigned long n = 0;
+	for (uint32_t i = c->entry_free_head; i; n++) {
+		uint64_t e = atomic_load(zs_entry_ptr(&ck->pool->handles, i));
+		if ((e & ZS_ENTRY_USED) || n > (1ul << 32))
+			return fail(ck, "class %u: free handle entry %u is in use", c->index, i);
+		i = (uint32_t)(e >> ZS_ENTRY_NEXT_SHIFT);
+	}
+	*pages += backed;
+	return 0;
+}
+
+ZS_API int zs_pool_check(struct zs_pool *pool, char *why, size_t why_len)
+{
+	struct checker ck = { .pool = pool, .why = why, .why_len = why_len };
+	if (why && why_len)
+		why[0] = '\0';
+	for (unsigned int i = 0; i < pool->nr_classes; i++)
+		if (pool->class_of_index[i] == i)
+			pthread_mutex_lock(&pool->classes[i].lock);
+	pthread_mutex_lock(&pool->pagemap_lock);
+
+	unsigned long pages = 0;
+	size_t pagemap_entries = 0;
+	for (unsigned int i = 0; i < pool->nr_classes && !ck.failed; i++) {
+		if (pool->class_of_index[pool->class_of_index[i]] != pool->class_of_index[i] ||
+		    pool->class_of_index[i] < i)
+			fail(&ck, "class index %u maps to %u", i, pool->class_of_index[i]);
+		else if (pool->class_of_index[i] == i)
+			check_class(&ck, &pool->classes[i], &pages, &pagemap_entries);
+	}
+	if (!ck.failed && pages != atomic_load(&pool->total_pages))
+		fail(&ck, "classes hold %lu pages, the pool counts %lu", pages,
+		     atomic_load(&pool->total_pages));
+	if (!ck.failed && pagemap_entries != pool->pagemap.count)
+		fail(&ck, "pagemap has %zu entries, zspages need %zu", pool->pagemap.count,
+		     pagemap_entries);
+
+	pthread_mutex_unlock(&pool->pagemap_lock);
+	for (unsigned int i = pool->nr_classes; i-- > 0;)
+		if (pool->class_of_index[i] == i)
+			pthread_mutex_unlock(&pool->classes[i].lock);
+	return ck.failed ? -1 : 0;
+}

@@ -1,0 +1,228 @@
+/*
+ * compact.c - compaction and page migration.
+ *
+ * Compaction works class by class under the class lock.  It takes the
+ * sparsest zspage as the source and the fullest non-full one as the
+ * destination, moves objects from the top of the source down into the
+ * destination's free slots, re-points their handle entries, and frees the
+ * source when it empties; a source left partly full gives back the pages
+ * above its highest object.  It stops when the class's free slots add up to
+ * less than one zspage.  Every move goes from a sparser to a fuller zspage,
+ * so it always ends.  The lock is dropped every ZS_COMPACT_BATCH zspages so
+ * that allocation in the class is not held up for long.
+ *
+ * A source zspage is marked moving and skipped while any of its objects is
+ * pinned (mapped, read or written); destinations are not marked: objects are
+ * only written into their free slots, which no reader can reach.
+ *
+ * Migration moves one backing page: under the class lock it marks the
+ * zspage moving, gives up with -EAGAIN if it is pinned, copies the page,
+ * and swaps the page pointer (a contiguous zspage becomes a chained one).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ZS_COMPACT_BATCH 32u
+
+unsigned long zs_class_freeable_zspages(const struct size_class *c)
+{
+	unsigned long allocated = c->nr_zspages * c->objs_per_zspage;
+	return (allocated - c->obj_used) / c->objs_per_zspage;
+}
+
+/* The sparsest zspage of c that is not full, or NULL. */
+static struct zspage *sparsest(struct size_class *c)
+{
+	unsigned int mask = c->group_mask & ((1u << ZS_GROUP_FULL) - 1);
+	if (!mask)
+		return NULL;
+	return c->groups[__builtin_ctz(mask)];
+}
+
+static struct zspage *fullest_nonfull(struct size_class *c)
+{
+	unsigned int mask = c->group_mask & ((1u << ZS_GROUP_FULL) - 1);
+	if (!mask)
+		return NULL;
+	return c->groups[31 - __builtin_clz(mask)];
+}
+
+/* Moves the object in slot s of src into a free slot of dst; -1 if dst
+ * could not back a page for it. */
+static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage *src,
+		       unsigned int s, struct zspage *dst, char *bounce)
+{
+	int d = zs_zspage_take_slot(pool, c, dst);
+	if (d < 0)
+		return -1;
+	uint32_t index = src->slots[s];
+	char *from = zs_obj_in_place(pool, c, src, s);
+	char *to = zs_obj_in_place(pool, c, dst, (unsigned int)d);
+	if (from && to) {
+		memcpy(to, from, c->size);
+	} else if (from) {
+		zs_obj_copy_in(pool, c, dst, (unsigned int)d, from, c->size);
+	} else {
+		zs_obj_copy_out(pool, c, src, s, bounce, c->size);
+		zs_obj_copy_in(pool, c, dst, (unsigned int)d, bounce, c->size);
+	}
+	_Atomic uint64_t *ep = zs_entry_ptr(&pool->handles, index);
+	uint64_t e = atomic_load_explicit(ep, memory_order_relaxed);
+	dst->slots[d] = index;
+	dst->inuse++;
+	/* Release: a reader that sees the new entry sees the bytes. */
+	atomic_store_explicit(ep, zs_entry_make_used(dst, (unsigned int)d, zs_entry_gen(e)),
+			      memory_order_release);
+	zs_zspage_put_slot(src, s);
+	src->inuse--;
+	return 0;
+}
+
+/* Empties src into the fullest zspages of c, as far as they take it.  src is
+ * off the group lists.  Returns the pages given back. */
+static unsigned long evacuate(struct zs_pool *pool, struct size_class *c, struct zspage *src,
+			      char *bounce)
+{
+	unsigned long freed = 0;
+	for (unsigned int s = src->fresh; s-- > 0 && src->inuse > 0;) {
+		if (src->slots[s] & ZS_SLOT_FREE)
+			continue;
+		struct zspage *dst = fullest_nonfull(c);
+		if (!dst || dst->inuse < src->inuse)
+			break;	/* nothing fuller left to fill */
+		if (move_object(pool, c, src, s, dst, bounce))
+			break;
+		zs_group_update(c, dst);
+	}
+	atomic_store(&src->moving, 0);
+	if (src->inuse == 0) {
+		freed = src->backed;
+		zs_zspage_destroy(pool, c, src);
+	} else {
+		freed = zs_zspage_trim(pool, c, src);
+		zs_group_insert(c, src);
+	}
+	return freed;
+}
+
+static unsigned long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce)
+{
+	unsigned long freed = 0;
+	struct zspage *skipped = NULL;	/* pinned sources, off the lists */
+	pthread_mutex_lock(&c->lock);
+	for (unsigned int batch = 0; zs_class_freeable_zspages(c) > 0; batch++) {
+		if (batch == ZS_COMPACT_BATCH) {
+			pthread_mutex_unlock(&c->lock);
+			batch = 0;
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		struct zspage *src = sparsest(c);
+		if (!src)
+			break;
+		zs_group_remove(c, src);
+		atomic_store(&src->moving, 1);
+		if (atomic_load(&src->pins) != 0) {
+			atomic_store(&src->moving, 0);
+			src->next = skipped;
+			skipped = src;
+			continue;
+		}
+		struct zspage *dst = fullest_nonfull(c);
+		if (!dst || dst->inuse < src->inuse) {
+			atomic_store(&src->moving, 0);
+			zs_group_insert(c, src);
+			break;
+		}
+		unsigned int before = src->inuse;
+		freed += evacuate(pool, c, src, bounce);
+		if (src->inuse == before && src->inuse != 0)
+			break;	/* no progress (a page could not be had) */
+	}
+	while (skipped) {
+		struct zspage *z = skipped;
+		skipped = z->next;
+		zs_group_insert(c, z);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return freed;
+}
+
+ZS_API unsigned long zs_compact(struct zs_pool *pool)
+{
+	char *bounce = malloc(pool->page_size);
+	if (!bounce)
+		return 0;
+	unsigned long freed = 0;
+	for (unsigned int i = pool->nr_classes; i-- > 0;) {
+		if (pool->class_of_index[i] != i)
+			continue;
+		freed += compact_class(pool, &pool->classes[i], bounce);
+	}
+	free(bounce);
+	atomic_fetch_add(&pool->pages_compacted, freed);
+	return freed;
+}
+
+ZS_API void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats)
+{
+	stats->pages_compacted = atomic_load(&pool->pages_compacted);
+}
+
+/* ---- Migration ---- */
+
+ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
+{
+	if (!page || !newpage || page == newpage ||
+	    ((uintptr_t)newpage & (pool->page_size - 1)))
+		return -EINVAL;
+	unsigned int pidx;
+	pthread_mutex_lock(&pool->pagemap_lock);
+	struct zspage *z = zs_pagemap_find(pool, page, &pidx);
+	unsigned int ci = z ? z->class_index : 0;
+	pthread_mutex_unlock(&pool->pagemap_lock);
+	if (!z)
+		return -EINVAL;
+
+	struct size_class *c = &pool->classes[ci];
+	pthread_mutex_lock(&c->lock);
+	int ret = 0;
+	pthread_mutex_lock(&pool->pagemap_lock);
+	/* The zspage may have gone or changed while no lock was held. */
+	if (zs_pagemap_find(pool, page, &pidx) != z || z->class_index != ci) {
+		ret = -EAGAIN;
+		goto out_pagemap;
+	}
+	unsigned int dummy;
+	if (zs_pagemap_find(pool, newpage, &dummy)) {
+		ret = -EINVAL;	/* newpage is in use by this pool */
+		goto out_pagemap;
+	}
+	atomic_store(&z->moving, 1);
+	if (atomic_load(&z->pins) != 0) {
+		ret = -EAGAIN;
+		goto out_moving;
+	}
+	if (zs_zspage_contiguous(z) && zs_zspage_make_chained(pool, c, z)) {
+		ret = -ENOMEM;
+		goto out_moving;
+	}
+	if (zs_pagemap_reserve(&pool->pagemap, 1)) {
+		ret = -ENOMEM;
+		goto out_moving;
+	}
+	memcpy(newpage, page, pool->page_size);
+	zs_pagemap_remove(&pool->pagemap, page);
+	zs_pagemap_insert(&pool->pagemap, newpage, z);	/* reserved: cannot fail */
+	z->pages[pidx] = newpage;
+out_moving:
+	/* Release: a reader that pins after this sees the new page. */
+	atomic_store(&z->moving, 0);
+out_pagemap:
+	pthread_mutex_unlock(&pool->pagemap_lock);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}

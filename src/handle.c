@@ -1,0 +1,163 @@
+/*
+ * handle.c - the handle table and the checks every handle goes through.
+ *
+ * A handle names an entry of the pool's table; the entry names the zspage
+ * and slot where the object is now (compaction re-points it).  The table is a
+ * directory of 64 Ki-entry blocks; blocks are reserved with mmap and entries
+ * are handed out in order, so only the part of a block in use is resident.
+ * Each class keeps the entries it freed on a list of its own and takes fresh
+ * ones from the table ZS_ENTRY_BATCH at a time, so allocation and free touch
+ * only the class lock; the table lock is taken once per batch.
+ *
+ * Entries are never given back to the table: the table keeps 8 bytes for the
+ * most objects the pool ever held at once.
+ *
+ * Every public call decodes its handle here and aborts with a message rather
+ * than follow a handle that is not live: wrong pool tag, class or index out of
+ * range, a free entry or an entry whose generation differs (stale handle).
+ * These checks cost a few compares on values the call loads anyway, so they
+ * are on in every build.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define BLOCK_BYTES ((size_t)ZS_ENTRY_BLOCK * sizeof(uint64_t))
+
+int zs_handles_init(struct zs_handle_table *t)
+{
+	t->dir = zs_meta_calloc(ZS_ENTRY_DIR_SIZE, sizeof(*t->dir));
+	if (!t->dir)
+		return -1;
+	atomic_init(&t->next_index, 1);	/* index 0 is never a handle */
+	if (pthread_mutex_init(&t->lock, NULL)) {
+		zs_meta_free(t->dir);
+		return -1;
+	}
+	return 0;
+}
+
+void zs_handles_destroy(struct zs_handle_table *t)
+{
+	if (!t->dir)
+		return;
+	for (size_t i = 0; i < ZS_ENTRY_DIR_SIZE; i++) {
+		uint64_t *block = atomic_load_explicit(&t->dir[i], memory_order_relaxed);
+		if (!block)
+			break;
+		munmap(block, BLOCK_BYTES);
+	}
+	zs_meta_free(t->dir);
+	t->dir = NULL;
+	pthread_mutex_destroy(&t->lock);
+}
+
+/* Takes up to ZS_ENTRY_BATCH fresh indexes for class c; 0 on ENOMEM. */
+static int table_refill(struct zs_handle_table *t, struct size_class *c)
+{
+	int ok = 0;
+	pthread_mutex_lock(&t->lock);
+	uint32_t first = atomic_load_explicit(&t->next_index, memory_order_relaxed);
+	uint32_t block_end = (first | (ZS_ENTRY_BLOCK - 1)) + 1;
+	uint32_t last = first + ZS_ENTRY_BATCH;
+	if (last > block_end)	/* a batch never crosses blocks */
+		last = block_end;
+	uint32_t b = first >> ZS_ENTRY_BLOCK_SHIFT;
+	if (b >= ZS_ENTRY_DIR_SIZE - 1 && last == block_end)
+		goto out;	/* 4 Gi entries: the index would wrap */
+	if (!atomic_load_explicit(&t->dir[b], memory_order_relaxed)) {
+		void *block = NULL;
+		if (!zs_meta_should_fail())
+			block = mmap(NULL, BLOCK_BYTES, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (block == MAP_FAILED || block == NULL)
+			goto out;
+		atomic_store_explicit(&t->dir[b], (uint64_t *)block, memory_order_release);
+	}
+	atomic_store_explicit(&t->next_index, last, memory_order_release);
+	c->bump_next = first;
+	c->bump_end = last;
+	ok = 1;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return ok;
+}
+
+uint32_t zs_entry_alloc(struct zs_handle_table *t, struct size_class *c, unsigned int *gen)
+{
+	uint32_t index = c->entry_free_head;
+	if (index) {
+		uint64_t e = atomic_load_explicit(zs_entry_ptr(t, index), memory_order_relaxed);
+		c->entry_free_head = (uint32_t)(e >> ZS_ENTRY_NEXT_SHIFT);
+		*gen = zs_entry_gen(e);
+		return index;
+	}
+	if (c->bump_next == c->bump_end && !table_refill(t, c))
+		return 0;
+	*gen = 0;
+	return c->bump_next++;
+}
+
+void zs_entry_free(struct zs_handle_table *t, struct size_class *c, uint32_t index)
+{
+	_Atomic uint64_t *ep = zs_entry_ptr(t, index);
+	uint64_t e = atomic_load_explicit(ep, memory_order_relaxed);
+	unsigned int gen = (zs_entry_gen(e) + 1) & 0xff;
+	atomic_store_explicit(ep,
+			      (uint64_t)c->entry_free_head << ZS_ENTRY_NEXT_SHIFT |
+				      (uint64_t)gen << ZS_ENTRY_GEN_SHIFT,
+			      memory_order_release);
+	c->entry_free_head = index;
+}
+
+void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "zsmalloc: %s: ", pool && pool->name ? pool->name : "?");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	abort();
+}
+
+void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *what,
+		      struct zs_handle_parts *out)
+{
+	unsigned int tag = (unsigned int)(handle >> ZS_HANDLE_TAG_SHIFT) & ZS_TAG_MASK;
+	unsigned int ci = (unsigned int)(handle >> ZS_HANDLE_CLASS_SHIFT) & 0x3ff;
+	uint32_t index = (uint32_t)handle;
+
+	if (zs_unlikely(tag != pool->tag))
+		zs_fatal(pool, "%s: handle %#lx is not a handle of this pool (foreign or forged)",
+			 what, handle);
+	if (zs_unlikely(ci >= pool->nr_classes || pool->class_of_index[ci] != ci))
+		zs_fatal(pool, "%s: handle %#lx names no size class (corrupt handle)", what, handle);
+	uint32_t limit = atomic_load_explicit(&pool->handles.next_index, memory_order_acquire);
+	if (zs_unlikely(index == 0 || index >= limit))
+		zs_fatal(pool, "%s: handle %#lx names no handle entry (corrupt handle)", what,
+			 handle);
+	out->class = &pool->classes[ci];
+	out->index = index;
+	out->gen = (unsigned int)(handle >> ZS_HANDLE_GEN_SHIFT) & 0xff;
+	out->entry = zs_entry_ptr(&pool->handles, index);
+}
+
+void zs_handle_check_entry(struct zs_pool *pool, unsigned long handle, const char *what,
+			   const struct zs_handle_parts *h, uint64_t e)
+{
+	if (zs_unlikely(!(e & ZS_ENTRY_USED)))
+		zs_fatal(pool, "%s: handle %#lx was freed (use after free or double free)", what,
+			 handle);
+	if (zs_unlikely(zs_entry_gen(e) != h->gen))
+		zs_fatal(pool, "%s: handle %#lx is stale: it was freed and its entry reused", what,
+			 handle);
+	if (zs_unlikely(zs_entry_zspage(e)->class_index != h->class->index))
+		zs_fatal(pool, "%s: handle %#lx does not match its object's class (corrupt handle)",
+			 what, handle);
+}

@@ -1,0 +1,399 @@
+/*
+ * internal.h - every core type of libzsmalloc, with the rules that guard it.
+ *
+ * Layers, one source file each:
+ *   page_source.c  built-in arena of virtually contiguous pages, or the
+ *                  caller's zs_page_ops; the only place pages come from
+ *   size_class.c   class geometry (size, pages per zspage, objects) and merging
+ *   handle.c       the handle table: handle -> (zspage, slot) entries
+ *   pagemap.c      page address -> zspage, for migration and checks
+ *   zspage.c       zspage create/destroy, slot alloc/free, lazy page backing,
+ *                  fullness groups
+ *   pool.c         pool create/destroy, zs_malloc, zs_free
+ *   access.c       map/unmap, read/write, per-thread mapping records
+ *   compact.c      compaction and page migration
+ *   stats.c        statistics and the class table
+ *   check.c        the pool consistency checker
+ *
+ * Locks, in the order they nest (take a later one only while holding none
+ * after it):
+ *   size_class.lock   a class's zspages, slots, handle entries and counters
+ *   pool->pagemap_lock, pool->header_lock, pool->handle_lock,
+ *   arena.lock        leaves: nothing is taken while holding one of these
+ * Map/read/write take no lock: they pin the zspage (see struct zspage).
+ *
+ * Metadata per object: 8 bytes of handle entry + 4 bytes of slot map = 12.
+ * Metadata per zspage: a 64-byte header, the slot map's malloc header (16),
+ * one pagemap entry (16 bytes at <= 50% load, so ~32) for a contiguous zspage
+ * of the built-in arena; a zspage that is not contiguous (caller's page source,
+ * or after migration) adds 8 bytes of page pointer and one pagemap entry per
+ * page.  With 16-page zspages that is about 7 bytes per 4 KiB page.  The data
+ * pages hold object bytes only.
+ */
+#ifndef ZS_INTERNAL_H
+#define ZS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zsmalloc.h"
+
+#define ZS_API __attribute__((visibility("default")))
+
+#if defined(__GNUC__)
+#define zs_likely(x) __builtin_expect(!!(x), 1)
+#define zs_unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define zs_likely(x) (x)
+#define zs_unlikely(x) (x)
+#endif
+
+/* ---- Geometry ---- */
+
+#define ZS_MIN_PAGE_SIZE 4096u
+#define ZS_MAX_PAGE_SIZE 65536u
+#define ZS_MAX_CHAIN 16u
+#define ZS_DEFAULT_CHAIN 16u
+/* Class spacing is page_size >> ZS_CLASS_SHIFT: 8 bytes for 4 KiB pages,
+ * 32 for 16 KiB, 128 for 64 KiB.  So a zspage holds at most
+ * 16 << ZS_CLASS_SHIFT = 8192 objects, and slots fit 14 bits. */
+#define ZS_CLASS_SHIFT 9u
+#define ZS_MAX_CLASSES (1u << ZS_CLASS_SHIFT)
+#define ZS_MAX_OBJS (ZS_MAX_CHAIN << ZS_CLASS_SHIFT)
+
+/* Fullness groups: 0 = 1-9% used, ..., 9 = 90-99%, 10 = full.  An empty
+ * zspage is freed at once and belongs to no group. */
+#define ZS_GROUP_FULL 10u
+#define ZS_NR_GROUPS 11u
+
+/* ---- Handles and handle entries ----
+ *
+ * A handle (unsigned long, 64 bits):
+ *   bits  0..31  entry index (>= 1; index 0 is never used, so no handle is 0)
+ *   bits 32..39  generation of the entry when the object was allocated
+ *   bits 40..49  class index
+ *   bits 50..63  the pool's tag, so a handle of another pool is caught
+ *
+ * An entry (uint64_t, read without locks, written under the class lock):
+ *   allocated: bit 0 = 1, bits 1..14 slot, bits 15..22 generation,
+ *              bits 23..63 zspage header address >> 6
+ *   free:      bit 0 = 0, bits 15..22 generation, bits 32..63 next free index
+ * The generation advances at every free, so a stale handle is caught unless
+ * its entry has been reused 256 times since.
+ */
+#define ZS_HANDLE_INDEX_BITS 32
+#define ZS_HANDLE_GEN_SHIFT 32
+#define ZS_HANDLE_CLASS_SHIFT 40
+#define ZS_HANDLE_TAG_SHIFT 50
+#define ZS_TAG_MASK 0x3fffu
+
+#define ZS_ENTRY_USED 1ull
+#define ZS_ENTRY_SLOT_SHIFT 1
+#define ZS_ENTRY_SLOT_MASK 0x3fffull
+#define ZS_ENTRY_GEN_SHIFT 15
+#define ZS_ENTRY_PTR_SHIFT 23
+#define ZS_ENTRY_NEXT_SHIFT 32
+
+/* The table: a directory of blocks of entries, blocks mmap'ed lazily. */
+#define ZS_ENTRY_BLOCK_SHIFT 16
+#define ZS_ENTRY_BLOCK (1u << ZS_ENTRY_BLOCK_SHIFT)
+#define ZS_ENTRY_DIR_SIZE (1u << (32 - ZS_ENTRY_BLOCK_SHIFT))
+#define ZS_ENTRY_BATCH 64u	/* entries a class takes from the table at once */
+
+struct zs_handle_table {
+	pthread_mutex_t lock;		/* next_index and directory growth */
+	_Atomic(uint64_t *) *dir;	/* ZS_ENTRY_DIR_SIZE block pointers */
+	_Atomic uint32_t next_index;	/* entries [1, next_index) were handed out */
+};
+
+/* ---- zspages ----
+ *
+ * A zspage is the unit a class allocates: pages_per_zspage pages whose bytes
+ * are laid out as one run of objects, slot s at byte s * size, objects
+ * crossing page boundaries freely.
+ *
+ * Headers are type-stable: they come from a per-pool slab and are recycled,
+ * never returned to malloc until the pool is destroyed.  That lets map/read
+ * pin a zspage without a lock: a reader loads the handle entry, increments
+ * pins on the header it names, then checks that moving is 0 and the entry has
+ * not changed; compaction and migration set moving, then check pins, and back
+ * off if they are not 0.  (Both sides use sequentially consistent atomics, so
+ * at least one of them sees the other.)  A reader that pinned a header that
+ * was recycled meanwhile sees the entry changed, unpins and retries.
+ */
+#define ZS_SLOT_FREE 0x80000000u	/* slot map: free slot, low bits: next */
+#define ZS_SLOT_NONE 0xffffu		/* end of a zspage's free slot list */
+
+struct zspage {
+	struct zspage *next, *prev;	/* fullness group list (class lock) */
+	/* Contiguous zspage (pages == NULL): the built-in arena's run of
+	 * pages_per_zspage pages reserved for it; pages [0, backed) may be
+	 * resident, the rest are not. */
+	char *base;
+	/* Chained zspage: one pointer per page, each page owned singly from the
+	 * pool's page source; NULL where not backed.  Caller's page sources
+	 * always give chained zspages; a contiguous one becomes chained when a
+	 * page of it is migrated. */
+	void **pages;
+	/* Slot map, objs_per_zspage entries: a used slot holds its handle
+	 * entry index; a free one ZS_SLOT_FREE | next free slot.  Slots at or
+	 * above fresh were never used and hold nothing. */
+	uint32_t *slots;
+	_Atomic uint32_t pins;		/* map/read/write in progress */
+	_Atomic uint32_t moving;	/* compaction or migration in progress */
+	uint16_t class_index;		/* owning class (class lock) */
+	uint16_t inuse;			/* live objects */
+	uint16_t free_head;		/* first freed slot or ZS_SLOT_NONE */
+	uint16_t fresh;			/* slots [fresh, objs) never used */
+	uint8_t backed;			/* pages [0, backed) are backed */
+	uint8_t group;			/* fullness group, ZS_NR_GROUPS if none */
+} __attribute__((aligned(64)));
+
+/* ---- Size classes ---- */
+
+struct size_class {
+	pthread_mutex_t lock;
+	uint32_t size;			/* bytes per object */
+	uint16_t index;			/* this class's index */
+	uint16_t pages_per_zspage;
+	uint16_t objs_per_zspage;
+	uint16_t group_mask;		/* bit g set: groups[g] not empty */
+	struct zspage *groups[ZS_NR_GROUPS];	/* list heads */
+	unsigned long group_count[ZS_NR_GROUPS];
+	unsigned long nr_zspages;
+	unsigned long obj_used;
+	unsigned long pages_used;	/* backed pages */
+	/* Handle entries of this class not in use: a free list through the
+	 * entries, then a run [bump_next, bump_end) taken from the table. */
+	uint32_t entry_free_head;	/* 0: empty */
+	uint32_t bump_next, bump_end;
+} __attribute__((aligned(64)));
+
+/* ---- Page source ---- */
+
+struct zs_arena_chunk {
+	struct zs_arena_chunk *next;
+	char *mem;			/* npages pages, reserved with mmap */
+	size_t npages;
+	size_t used;			/* pages handed out */
+	size_t hint;			/* where the next search starts */
+	uint64_t *bitmap;		/* bit set: page handed out */
+};
+
+struct zs_page_source {
+	const struct zs_page_ops *ops;	/* NULL: the built-in arena */
+	void *ctx;
+	size_t page_size;
+	pthread_mutex_t lock;		/* arena only */
+	struct zs_arena_chunk *chunks;
+	size_t next_chunk_pages;
+};
+
+/* ---- Pagemap: page address -> zspage (open addressing, linear probing) ---- */
+
+struct zs_pagemap_slot {
+	uintptr_t page;			/* 0: empty */
+	struct zspage *zspage;
+};
+
+struct zs_pagemap {
+	struct zs_pagemap_slot *slots;
+	size_t capacity;		/* power of two */
+	size_t count;
+};
+
+/* ---- The pool ---- */
+
+struct zs_header_chunk {
+	struct zs_header_chunk *next;
+};
+
+struct zs_pool {
+	char *name;
+	size_t page_size;
+	unsigned int page_shift;
+	unsigned int class_shift;	/* log2 of the class spacing */
+	unsigned int max_chain;
+	unsigned int nr_classes;
+	unsigned int tag;
+	size_t huge_class_size;
+	struct size_class *classes;	/* nr_classes; merged ones unused */
+	uint16_t *class_of_index;	/* index -> the class that serves it */
+
+	struct zs_page_source source;
+	struct zs_handle_table handles;
+
+	pthread_mutex_t pagemap_lock;
+	struct zs_pagemap pagemap;
+
+	pthread_mutex_t header_lock;
+	struct zspage *free_headers;
+	struct zs_header_chunk *header_chunks;
+
+	_Atomic unsigned long total_pages;
+	_Atomic unsigned long pages_compacted;
+};
+
+/* ---- page_source.c ---- */
+int zs_source_init(struct zs_page_source *src, size_t page_size,
+		   const struct zs_page_ops *ops, void *ctx);
+void zs_source_destroy(struct zs_page_source *src);
+static inline bool zs_source_is_arena(const struct zs_page_source *src)
+{
+	return src->ops == NULL;
+}
+/* Arena: reserve n contiguous pages (not touched: no memory used yet). */
+void *zs_arena_alloc(struct zs_page_source *src, size_t n);
+/* Arena: give n pages from p back to the system. */
+void zs_arena_free(struct zs_page_source *src, void *p, size_t n);
+/* Arena: drop the memory of n pages from p, keeping them reserved. */
+void zs_arena_release(struct zs_page_source *src, void *p, size_t n);
+/* Whether p is a page the arena handed out. */
+bool zs_arena_owns(struct zs_page_source *src, const void *p);
+/* One page from the source (arena or ops), NULL if dry. */
+void *zs_source_alloc_page(struct zs_page_source *src);
+void zs_source_free_page(struct zs_page_source *src, void *page);
+
+/* ---- size_class.c ---- */
+int zs_classes_init(struct zs_pool *pool);
+void zs_classes_destroy(struct zs_pool *pool);
+static inline struct size_class *zs_class_for_size(struct zs_pool *pool, size_t size)
+{
+	unsigned int idx = (unsigned int)((size - 1) >> pool->class_shift);
+	return &pool->classes[pool->class_of_index[idx]];
+}
+
+/* ---- handle.c ---- */
+int zs_handles_init(struct zs_handle_table *t);
+void zs_handles_destroy(struct zs_handle_table *t);
+/* Under the class lock: an unused entry index of the class, 0 if none can be
+ * had (ENOMEM).  *gen gets its generation. */
+uint32_t zs_entry_alloc(struct zs_handle_table *t, struct size_class *c, unsigned int *gen);
+/* Under the class lock: entry back to the class, generation advanced. */
+void zs_entry_free(struct zs_handle_table *t, struct size_class *c, uint32_t index);
+
+static inline _Atomic uint64_t *zs_entry_ptr(struct zs_handle_table *t, uint32_t index)
+{
+	uint64_t *block = atomic_load_explicit(&t->dir[index >> ZS_ENTRY_BLOCK_SHIFT],
+					       memory_order_acquire);
+	return (_Atomic uint64_t *)&block[index & (ZS_ENTRY_BLOCK - 1)];
+}
+
+static inline uint64_t zs_entry_make_used(struct zspage *z, unsigned int slot, unsigned int gen)
+{
+	return ((uint64_t)(uintptr_t)z >> 6) << ZS_ENTRY_PTR_SHIFT |
+	       (uint64_t)(gen & 0xff) << ZS_ENTRY_GEN_SHIFT |
+	       (uint64_t)slot << ZS_ENTRY_SLOT_SHIFT | ZS_ENTRY_USED;
+}
+static inline struct zspage *zs_entry_zspage(uint64_t e)
+{
+	return (struct zspage *)(uintptr_t)((e >> ZS_ENTRY_PTR_SHIFT) << 6);
+}
+static inline unsigned int zs_entry_slot(uint64_t e)
+{
+	return (unsigned int)((e >> ZS_ENTRY_SLOT_SHIFT) & ZS_ENTRY_SLOT_MASK);
+}
+static inline unsigned int zs_entry_gen(uint64_t e)
+{
+	return (unsigned int)(e >> ZS_ENTRY_GEN_SHIFT) & 0xff;
+}
+
+static inline unsigned long zs_handle_make(const struct zs_pool *pool, unsigned int class_index,
+					   uint32_t index, unsigned int gen)
+{
+	return (unsigned long)pool->tag << ZS_HANDLE_TAG_SHIFT |
+	       (unsigned long)class_index << ZS_HANDLE_CLASS_SHIFT |
+	       (unsigned long)(gen & 0xff) << ZS_HANDLE_GEN_SHIFT | index;
+}
+
+/* A handle taken apart and checked against the pool; see handle.c. */
+struct zs_handle_parts {
+	struct size_class *class;
+	uint32_t index;
+	unsigned int gen;
+	_Atomic uint64_t *entry;
+};
+/* Decodes a handle; aborts with a message naming the problem (what is the
+ * operation's name) if it is not a live handle of this pool.  The entry is
+ * read without a lock: callers that need it stable hold the class lock or a
+ * pin. */
+void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *what,
+		      struct zs_handle_parts *out);
+/* Checks a loaded entry against the handle's generation (aborts if stale). */
+void zs_handle_check_entry(struct zs_pool *pool, unsigned long handle, const char *what,
+			   const struct zs_handle_parts *h, uint64_t e);
+
+/* Aborts the process with "zsmalloc: <pool>: <message>". */
+void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+
+/* ---- pagemap.c (caller holds pool->pagemap_lock) ---- */
+void zs_pagemap_destroy(struct zs_pagemap *m);
+/* Room for n more inserts without failing; -1 on ENOMEM. */
+int zs_pagemap_reserve(struct zs_pagemap *m, size_t n);
+int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z);
+void zs_pagemap_remove(struct zs_pagemap *m, const void *page);
+struct zspage *zs_pagemap_get(const struct zs_pagemap *m, const void *page);
+/* The zspage holding page (a contiguous zspage is keyed by its first page
+ * only), and the page's position in it; NULL if no zspage holds it. */
+struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
+			       unsigned int *page_index);
+
+/* ---- zspage.c (class lock held) ---- */
+void zs_headers_destroy(struct zs_pool *pool);
+/* Turns a contiguous zspage into a chained one (for migration): -1 on
+ * ENOMEM, nothing changed.  Caller holds the pagemap lock too. */
+int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zspage *z);
+struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c);
+void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage *z);
+/* A free slot of z, backing pages as needed; -1 if a page could not be had. */
+int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z);
+void zs_zspage_put_slot(struct zspage *z, unsigned int slot);
+/* After compaction moved objects out: gives back the pages above the
+ * highest used slot and rebuilds the free list.  Returns pages given back. */
+unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct zspage *z);
+void zs_group_insert(struct size_class *c, struct zspage *z);
+void zs_group_remove(struct size_class *c, struct zspage *z);
+/* Moves z to the group its inuse count says, if it is not there. */
+void zs_group_update(struct size_class *c, struct zspage *z);
+unsigned int zs_group_of(const struct size_class *c, unsigned int inuse);
+/* Address of page i of z, or NULL if not backed. */
+static inline char *zs_zspage_page(const struct zs_pool *pool, const struct zspage *z,
+				   unsigned int i)
+{
+	if (z->pages == NULL)
+		return z->base + ((size_t)i << pool->page_shift);
+	return z->pages[i];
+}
+static inline bool zs_zspage_contiguous(const struct zspage *z)
+{
+	return z->pages == NULL;
+}
+
+/* ---- access.c ---- */
+/* Copies the object at slot of z out to / in from a flat buffer. */
+void zs_obj_copy_out(const struct zs_pool *pool, const struct size_class *c,
+		     const struct zspage *z, unsigned int slot, void *dst, size_t len);
+void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c,
+		    const struct zspage *z, unsigned int slot, const void *src, size_t len);
+/* Pointer to the object's bytes if they are contiguous in memory, else NULL. */
+char *zs_obj_in_place(const struct zs_pool *pool, const struct size_class *c,
+		      const struct zspage *z, unsigned int slot);
+
+/* ---- compact.c ---- */
+unsigned long zs_class_freeable_zspages(const struct size_class *c);
+
+/* ---- Internal allocations (metadata), counted for fault injection ---- */
+void *zs_meta_alloc(size_t size);
+void *zs_meta_calloc(size_t n, size_t size);
+void zs_meta_free(void *p);
+/* Counts one metadata allocation for fault injection: true if it must fail. */
+bool zs_meta_should_fail(void);
+/* Tests only: fail the nth metadata allocation from now (1 = the next one),
+ * and every one after it if sticky; 0 turns injection off. */
+void zs_test_fail_meta_alloc(unsigned long nth, bool sticky);
+
+#endif /* ZS_INTERNAL_H */

@@ -1,0 +1,225 @@
+/*
+ * page_source.c - where a pool's pages come from and go back to.
+ *
+ * Two sources:
+ *  - the caller's struct zs_page_ops: one page per call, any address;
+ *  - the built-in arena: large reservations of virtual memory (mmap with
+ *    MAP_NORESERVE, nothing resident until touched) carved into runs of
+ *    pages with a bitmap.  A zspage reserves its whole run at once, so its
+ *    pages are virtually contiguous and objects that cross a page boundary
+ *    are reached in place; physical memory appears only where objects are
+ *    written.  Pages given back are dropped with MADV_DONTNEED, so the
+ *    process's resident memory falls at once.
+ *
+ * Locking: source->lock guards the arena's chunks and bitmaps; it is a leaf
+ * lock.  The caller's ops are called with a class lock held.
+ *
+ * Metadata: one bit per arena page (bitmap) plus 64 bytes per chunk.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define ARENA_FIRST_CHUNK_BYTES (64ul << 20)
+#define ARENA_MAX_CHUNK_BYTES (4ul << 30)
+
+int zs_source_init(struct zs_page_source *src, size_t page_size,
+		   const struct zs_page_ops *ops, void *ctx)
+{
+	memset(src, 0, sizeof(*src));
+	src->page_size = page_size;
+	src->ctx = ctx;
+	/* Both callbacks, or neither: a half-given source means built-in. */
+	if (ops && ops->alloc_page && ops->free_page)
+		src->ops = ops;
+	src->next_chunk_pages = ARENA_FIRST_CHUNK_BYTES / page_size;
+	return pthread_mutex_init(&src->lock, NULL) ? -1 : 0;
+}
+
+void zs_source_destroy(struct zs_page_source *src)
+{
+	struct zs_arena_chunk *ch = src->chunks;
+	while (ch) {
+		struct zs_arena_chunk *next = ch->next;
+		munmap(ch->mem, ch->npages * src->page_size);
+		zs_meta_free(ch->bitmap);
+		zs_meta_free(ch);
+		ch = next;
+	}
+	src->chunks = NULL;
+	pthread_mutex_destroy(&src->lock);
+}
+
+static struct zs_arena_chunk *arena_add_chunk(struct zs_page_source *src, size_t min_pages)
+{
+	size_t npages = src->next_chunk_pages;
+	while (npages < min_pages)
+		npages *= 2;
+	size_t bytes = npages * src->page_size;
+	struct zs_arena_chunk *ch = zs_meta_calloc(1, sizeof(*ch));
+	uint64_t *bitmap = zs_meta_calloc((npages + 63) / 64, sizeof(uint64_t));
+	/* The kernel aligns mmap to its own 4 KiB pages only: reserve one
+	 * extra pool page and round up, so pages are page_size-aligned. */
+	void *mem = MAP_FAILED;
+	if (ch && bitmap)
+		mem = mmap(NULL, bytes + src->page_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED) {
+		zs_meta_free(ch);
+		zs_meta_free(bitmap);
+		return NULL;
+	}
+	uintptr_t start = ((uintptr_t)mem + src->page_size - 1) & ~(uintptr_t)(src->page_size - 1);
+	size_t head = start - (uintptr_t)mem;
+	if (head)
+		munmap(mem, head);
+	if (src->page_size - head)
+		munmap((char *)start + bytes, src->page_size - head);
+	ch->mem = (char *)start;
+	ch->npages = npages;
+	ch->bitmap = bitmap;
+	ch->next = src->chunks;
+	src->chunks = ch;
+	if (bytes * 2 <= ARENA_MAX_CHUNK_BYTES)
+		src->next_chunk_pages = npages * 2;
+	return ch;
+}
+
+static inline bool bit_test(const uint64_t *bm, size_t i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+/* Sets or clears bits [i, i + n). */
+static void bits_assign(uint64_t *bm, size_t i, size_t n, bool set)
+{
+	while (n) {
+		size_t off = i % 64;
+		size_t take = 64 - off < n ? 64 - off : n;
+		uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << off;
+		if (set)
+			bm[i / 64] |= mask;
+		else
+			bm[i / 64] &= ~mask;
+		i += take;
+		n -= take;
+	}
+}
+
+/* First run of n clear bits in [from, limit), or limit if none. */
+static size_t find_clear_run(const uint64_t *bm, size_t from, size_t limit, size_t n)
+{
+	size_t i = from;
+	while (i + n <= limit) {
+		/* Skip whole words that are full. */
+		if (i % 64 == 0 && bm[i / 64] == ~0ull) {
+			i += 64;
+			continue;
+		}
+		if (bit_test(bm, i)) {
+			i++;
+			continue;
+		}
+		size_t run = 1;
+		while (run < n && !bit_test(bm, i + run))
+			run++;
+		if (run == n)
+			return i;
+		i += run + 1;
+	}
+	return limit;
+}
+
+static void *arena_take(struct zs_page_source *src, struct zs_arena_chunk *ch, size_t n)
+{
+	if (ch->npages - ch->used < n)
+		return NULL;
+	size_t at = find_clear_run(ch->bitmap, ch->hint, ch->npages, n);
+	if (at == ch->npages)
+		at = find_clear_run(ch->bitmap, 0, ch->npages, n);
+	if (at == ch->npages)
+		return NULL;
+	bits_assign(ch->bitmap, at, n, true);
+	ch->used += n;
+	ch->hint = at + n;
+	return ch->mem + at * src->page_size;
+}
+
+void *zs_arena_alloc(struct zs_page_source *src, size_t n)
+{
+	void *p = NULL;
+	pthread_mutex_lock(&src->lock);
+	for (struct zs_arena_chunk *ch = src->chunks; ch && !p; ch = ch->next)
+		p = arena_take(src, ch, n);
+	if (!p) {
+		struct zs_arena_chunk *ch = arena_add_chunk(src, n);
+		if (ch)
+			p = arena_take(src, ch, n);
+	}
+	pthread_mutex_unlock(&src->lock);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+static struct zs_arena_chunk *arena_chunk_of(struct zs_page_source *src, const void *p)
+{
+	for (struct zs_arena_chunk *ch = src->chunks; ch; ch = ch->next)
+		if ((const char *)p >= ch->mem &&
+		    (const char *)p < ch->mem + ch->npages * src->page_size)
+			return ch;
+	return NULL;
+}
+
+void zs_arena_free(struct zs_page_source *src, void *p, size_t n)
+{
+	/* Drop the memory first: the system call needs no lock. */
+	madvise(p, n * src->page_size, MADV_DONTNEED);
+	pthread_mutex_lock(&src->lock);
+	struct zs_arena_chunk *ch = arena_chunk_of(src, p);
+	if (ch) {
+		size_t at = (size_t)((char *)p - ch->mem) / src->page_size;
+		bits_assign(ch->bitmap, at, n, false);
+		ch->used -= n;
+		if (at < ch->hint)
+			ch->hint = at;
+	}
+	pthread_mutex_unlock(&src->lock);
+}
+
+void zs_arena_release(struct zs_page_source *src, void *p, size_t n)
+{
+	madvise(p, n * src->page_size, MADV_DONTNEED);
+}
+
+bool zs_arena_owns(struct zs_page_source *src, const void *p)
+{
+	bool owned = false;
+	pthread_mutex_lock(&src->lock);
+	struct zs_arena_chunk *ch = arena_chunk_of(src, p);
+	if (ch && ((uintptr_t)p & (src->page_size - 1)) == 0)
+		owned = bit_test(ch->bitmap, (size_t)((const char *)p - ch->mem) / src->page_size);
+	pthread_mutex_unlock(&src->lock);
+	return owned;
+}
+
+void *zs_source_alloc_page(struct zs_page_source *src)
+{
+	if (zs_source_is_arena(src))
+		return zs_arena_alloc(src, 1);
+	void *page = src->ops->alloc_page(src->ctx);
+	if (!page)
+		errno = ENOMEM;
+	return page;
+}
+
+void zs_source_free_page(struct zs_page_source *src, void *page)
+{
+	if (zs_source_is_arena(src))
+		zs_arena_free(src, page, 1);
+	else
+		src->ops->free_page(src->ctx, page);
+}

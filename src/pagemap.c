@@ -1,0 +1,146 @@
+/*
+ * pagemap.c - from a page address to the zspage that holds it.
+ *
+ * Only migration (and the checker) asks "whose page is this?", so the map is
+ * a plain open-addressing hash table with linear probing and backward-shift
+ * deletion, kept at most half full.  A contiguous zspage of the built-in
+ * arena is entered once, by its first page; a lookup for a page inside it
+ * probes the page and the max_chain - 1 pages before it.  A zspage that is
+ * not contiguous has an entry per backed page.
+ *
+ * Locking: the caller holds pool->pagemap_lock (a leaf lock).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static inline size_t hash_page(uintptr_t page, size_t capacity)
+{
+	/* Pages are aligned: mix the high bits down (Fibonacci hashing). */
+	uint64_t h = (uint64_t)page * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 32) & (capacity - 1);
+}
+
+void zs_pagemap_destroy(struct zs_pagemap *m)
+{
+	zs_meta_free(m->slots);
+	m->slots = NULL;
+	m->capacity = m->count = 0;
+}
+
+static int pagemap_resize(struct zs_pagemap *m, size_t capacity)
+{
+	struct zs_pagemap_slot *slots = zs_meta_calloc(capacity, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < m->capacity; i++) {
+		uintptr_t page = m->slots[i].page;
+		if (!page)
+			continue;
+		size_t j = hash_page(page, capacity);
+		while (slots[j].page)
+			j = (j + 1) & (capacity - 1);
+		slots[j] = m->slots[i];
+	}
+	zs_meta_free(m->slots);
+	m->slots = slots;
+	m->capacity = capacity;
+	return 0;
+}
+
+int zs_pagemap_reserve(struct zs_pagemap *m, size_t n)
+{
+	size_t want = m->capacity ? m->capacity : 64;
+	while ((m->count + n) * 2 > want)
+		want *= 2;
+	if (want == m->capacity)
+		return 0;
+	return pagemap_resize(m, want);
+}
+
+int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z)
+{
+	if (zs_pagemap_reserve(m, 1))
+		return -1;
+	size_t j = hash_page((uintptr_t)page, m->capacity);
+	while (m->slots[j].page && m->slots[j].page != (uintptr_t)page)
+		j = (j + 1) & (m->capacity - 1);
+	if (!m->slots[j].page)
+		m->count++;
+	m->slots[j].page = (uintptr_t)page;
+	m->slots[j].zspage = z;
+	return 0;
+}
+
+static size_t pagemap_slot_of(const struct zs_pagemap *m, uintptr_t page)
+{
+	if (!m->capacity)
+		return SIZE_MAX;
+	size_t j = hash_page(page, m->capacity);
+	while (m->slots[j].page) {
+		if (m->slots[j].page == page)
+			return j;
+		j = (j + 1) & (m->capacity - 1);
+	}
+	return SIZE_MAX;
+}
+
+void zs_pagemap_remove(struct zs_pagemap *m, const void *page)
+{
+	size_t hole = pagemap_slot_of(m, (uintptr_t)page);
+	if (hole == SIZE_MAX)
+		return;
+	size_t mask = m->capacity - 1;
+	/* Shift later members of the probe run back into the hole. */
+	for (size_t j = (hole + 1) & mask; m->slots[j].page; j = (j + 1) & mask) {
+		size_t home = hash_page(m->slots[j].page, m->capacity);
+		/* Move j into hole unless its home lies cyclically in (hole, j]. */
+		bool home_after_hole = hole <= j ? (home > hole && home <= j)
+						 : (home > hole || home <= j);
+		if (!home_after_hole) {
+			m->slots[hole] = m->slots[j];
+			hole = j;
+		}
+	}
+	m->slots[hole].page = 0;
+	m->slots[hole].zspage = NULL;
+	m->count--;
+}
+
+struct zspage *zs_pagemap_get(const struct zs_pagemap *m, const void *page)
+{
+	size_t j = pagemap_slot_of(m, (uintptr_t)page);
+	return j == SIZE_MAX ? NULL : m->slots[j].zspage;
+}
+
+struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
+			       unsigned int *page_index)
+{
+	uintptr_t p = (uintptr_t)page;
+	if (p & (pool->page_size - 1))
+		return NULL;
+	for (unsigned int k = 0; k < pool->max_chain && p >= (uintptr_t)k << pool->page_shift; k++) {
+		uintptr_t key = p - ((uintptr_t)k << pool->page_shift);
+		struct zspage *z = zs_pagemap_get(&pool->pagemap, (const void *)key);
+		if (!z)
+			continue;
+		const struct size_class *c = &pool->classes[z->class_index];
+		if (zs_zspage_contiguous(z)) {
+			/* Keyed by its first page; page is page k of it. */
+			if (k >= z->backed || k >= c->pages_per_zspage)
+				return NULL;
+			*page_index = k;
+			return z;
+		}
+		if (k != 0)
+			return NULL;	/* a page of a chained zspage, not ours */
+		for (unsigned int i = 0; i < c->pages_per_zspage; i++)
+			if (z->pages[i] == page) {
+				*page_index = i;
+				return z;
+			}
+		return NULL;
+	}
+	return NULL;
+}

@@ -1,0 +1,97 @@
+/*
+ * stats.c - per-class statistics, the class table, and the page listing.
+ *
+ * Each class's figures are read under its lock, so one class's line is
+ * consistent; the table as a whole is not a snapshot of one instant.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+ZS_API unsigned int zs_class_count(struct zs_pool *pool)
+{
+	return pool->nr_classes;
+}
+
+ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
+			      struct zs_class_stats *stats)
+{
+	if (index >= pool->nr_classes)
+		return -EINVAL;
+	if (pool->class_of_index[index] != index)
+		return -ENOENT;
+	struct size_class *c = &pool->classes[index];
+	memset(stats, 0, sizeof(*stats));
+	stats->index = index;
+	stats->size = c->size;
+	stats->pages_per_zspage = c->pages_per_zspage;
+	stats->objs_per_zspage = c->objs_per_zspage;
+	pthread_mutex_lock(&c->lock);
+	for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
+		stats->zspages[g] = c->group_count[g];
+	stats->obj_allocated = c->nr_zspages * c->objs_per_zspage;
+	stats->obj_used = c->obj_used;
+	stats->pages_used = c->pages_used;
+	stats->freeable = zs_class_freeable_zspages(c) * c->pages_per_zspage;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
+{
+	static const char *const group_names[ZS_NR_FULLNESS_GROUPS] = {
+		"10%", "20%", "30%", "40%", "50%", "60%", "70%", "80%", "90%", "99%", "100%"
+	};
+	unsigned long total_groups[ZS_NR_FULLNESS_GROUPS] = { 0 };
+	unsigned long total_alloc = 0, total_used = 0, total_pages = 0, total_freeable = 0;
+
+	fprintf(out, "%5s %5s", "class", "size");
+	for (unsigned int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++)
+		fprintf(out, " %9s", group_names[g]);
+	fprintf(out, " %13s %10s %10s %16s %8s\n", "obj_allocated", "obj_used", "pages_used",
+		"pages_per_zspage", "freeable");
+
+	for (unsigned int i = 0; i < pool->nr_classes; i++) {
+		struct zs_class_stats s;
+		if (zs_get_class_stats(pool, i, &s))
+			continue;
+		fprintf(out, "%5u %5u", s.index, s.size);
+		for (unsigned int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++) {
+			fprintf(out, " %9lu", s.zspages[g]);
+			total_groups[g] += s.zspages[g];
+		}
+		fprintf(out, " %13lu %10lu %10lu %16u %8lu\n", s.obj_allocated, s.obj_used,
+			s.pages_used, s.pages_per_zspage, s.freeable);
+		total_alloc += s.obj_allocated;
+		total_used += s.obj_used;
+		total_pages += s.pages_used;
+		total_freeable += s.freeable;
+	}
+	fprintf(out, "\n%5s %5s", "Total", "");
+	for (unsigned int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++)
+		fprintf(out, " %9lu", total_groups[g]);
+	fprintf(out, " %13lu %10lu %10lu %16s %8lu\n", total_alloc, total_used, total_pages, "",
+		total_freeable);
+	if (fflush(out) == EOF || ferror(out))
+		return -1;
+	return 0;
+}
+
+ZS_API size_t zs_list_pages(struct zs_pool *pool, void **pages, size_t max)
+{
+	size_t n = 0;
+	for (unsigned int i = 0; i < pool->nr_classes; i++) {
+		if (pool->class_of_index[i] != i)
+			continue;
+		struct size_class *c = &pool->classes[i];
+		pthread_mutex_lock(&c->lock);
+		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
+			for (struct zspage *z = c->groups[g]; z; z = z->next)
+				for (unsigned int p = 0; p < z->backed; p++, n++)
+					if (n < max)
+						pages[n] = zs_zspage_page(pool, z, p);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return n;
+}

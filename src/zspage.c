@@ -1,0 +1,315 @@
+/*
+ * zspage.c - zspages: their headers, slots, pages and fullness groups.
+ *
+ * A zspage is backed lazily: a new zspage has no page resident; taking a
+ * fresh slot backs the pages the slot reaches into.  Freed slots go on a
+ * LIFO list and are reused before fresh ones, so the pages of a zspage fill
+ * front to back and a class's last, partly used zspage holds only the pages
+ * its objects touch.  After compaction, zs_zspage_trim() gives back the
+ * pages above the highest live object.
+ *
+ * Locking: every function here runs under the zspage's class lock, and takes
+ * pool->pagemap_lock or pool->header_lock inside it when it needs them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define HEADERS_PER_CHUNK 63	/* a 4 KiB chunk: a link, then 63 headers */
+
+/* ---- Header slab: type-stable zspage headers ---- */
+
+static struct zspage *header_alloc(struct zs_pool *pool)
+{
+	pthread_mutex_lock(&pool->header_lock);
+	struct zspage *z = pool->free_headers;
+	if (!z) {
+		struct zs_header_chunk *chunk = NULL;
+		if (!zs_meta_should_fail())
+			chunk = aligned_alloc(64, 64 * (HEADERS_PER_CHUNK + 1));
+		if (chunk) {
+			memset(chunk, 0, 64 * (HEADERS_PER_CHUNK + 1));
+			chunk->next = pool->header_chunks;
+			pool->header_chunks = chunk;
+			struct zspage *h = (struct zspage *)((char *)chunk + 64);
+			for (unsigned int i = 0; i < HEADERS_PER_CHUNK; i++) {
+				h[i].next = pool->free_headers;
+				pool->free_headers = &h[i];
+			}
+			z = pool->free_headers;
+		}
+	}
+	if (z)
+		pool->free_headers = z->next;
+	pthread_mutex_unlock(&pool->header_lock);
+	return z;
+}
+
+/* The header stays readable: a stale reader may still pin it (see internal.h),
+ * so pins and moving are left as they are. */
+static void header_free(struct zs_pool *pool, struct zspage *z)
+{
+	pthread_mutex_lock(&pool->header_lock);
+	z->next = pool->free_headers;
+	pool->free_headers = z;
+	pthread_mutex_unlock(&pool->header_lock);
+}
+
+void zs_headers_destroy(struct zs_pool *pool)
+{
+	struct zs_header_chunk *chunk = pool->header_chunks;
+	while (chunk) {
+		struct zs_header_chunk *next = chunk->next;
+		free(chunk);
+		chunk = next;
+	}
+	pool->header_chunks = NULL;
+	pool->free_headers = NULL;
+}
+
+/* ---- Fullness groups ---- */
+
+unsigned int zs_group_of(const struct size_class *c, unsigned int inuse)
+{
+	if (inuse >= c->objs_per_zspage)
+		return ZS_GROUP_FULL;
+	return inuse * 10u / c->objs_per_zspage;
+}
+
+void zs_group_insert(struct size_class *c, struct zspage *z)
+{
+	unsigned int g = zs_group_of(c, z->inuse);
+	z->group = (uint8_t)g;
+	z->prev = NULL;
+	z->next = c->groups[g];
+	if (z->next)
+		z->next->prev = z;
+	c->groups[g] = z;
+	c->group_mask |= (uint16_t)(1u << g);
+	c->group_count[g]++;
+}
+
+void zs_group_remove(struct size_class *c, struct zspage *z)
+{
+	unsigned int g = z->group;
+	if (g >= ZS_NR_GROUPS)
+		return;
+	if (z->prev)
+		z->prev->next = z->next;
+	else
+		c->groups[g] = z->next;
+	if (z->next)
+		z->next->prev = z->prev;
+	if (!c->groups[g])
+		c->group_mask &= (uint16_t)~(1u << g);
+	c->group_count[g]--;
+	z->group = ZS_NR_GROUPS;
+	z->next = z->prev = NULL;
+}
+
+void zs_group_update(struct size_class *c, struct zspage *z)
+{
+	if (zs_group_of(c, z->inuse) != z->group) {
+		zs_group_remove(c, z);
+		zs_group_insert(c, z);
+	}
+}
+
+/* ---- Pages ---- */
+
+static void account_pages(struct zs_pool *pool, struct size_class *c, long delta)
+{
+	c->pages_used += (unsigned long)delta;
+	atomic_fetch_add_explicit(&pool->total_pages, (unsigned long)delta, memory_order_relaxed);
+}
+
+/* Backs pages [z->backed, need); -1 (errno ENOMEM) if one cannot be had, with
+ * the pages backed so far kept. */
+static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+		      unsigned int need)
+{
+	while (z->backed < need) {
+		unsigned int i = z->backed;
+		if (!zs_zspage_contiguous(z)) {
+			void *page = zs_source_alloc_page(&pool->source);
+			if (!page)
+				return -1;
+			pthread_mutex_lock(&pool->pagemap_lock);
+			int err = zs_pagemap_insert(&pool->pagemap, page, z);
+			pthread_mutex_unlock(&pool->pagemap_lock);
+			if (err) {
+				zs_source_free_page(&pool->source, page);
+				errno = ENOMEM;
+				return -1;
+			}
+			z->pages[i] = page;
+		}
+		/* A contiguous zspage's pages are reserved already: the first
+		 * write makes them resident. */
+		z->backed++;
+		account_pages(pool, c, 1);
+	}
+	return 0;
+}
+
+/* Gives back pages [keep, z->backed). */
+static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			 unsigned int keep)
+{
+	if (z->backed <= keep)
+		return;
+	unsigned int n = z->backed - keep;
+	if (zs_zspage_contiguous(z)) {
+		zs_arena_release(&pool->source, z->base + ((size_t)keep << pool->page_shift), n);
+	} else {
+		pthread_mutex_lock(&pool->pagemap_lock);
+		for (unsigned int i = keep; i < z->backed; i++)
+			zs_pagemap_remove(&pool->pagemap, z->pages[i]);
+		pthread_mutex_unlock(&pool->pagemap_lock);
+		for (unsigned int i = keep; i < z->backed; i++) {
+			zs_source_free_page(&pool->source, z->pages[i]);
+			z->pages[i] = NULL;
+		}
+	}
+	z->backed = (uint8_t)keep;
+	account_pages(pool, c, -(long)n);
+}
+
+/* ---- Create and destroy ---- */
+
+struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
+{
+	struct zspage *z = header_alloc(pool);
+	if (!z)
+		goto nomem;
+	z->slots = zs_meta_alloc((size_t)c->objs_per_zspage * sizeof(uint32_t));
+	z->pages = NULL;
+	z->base = NULL;
+	if (!z->slots)
+		goto nomem_header;
+	if (zs_source_is_arena(&pool->source)) {
+		z->base = zs_arena_alloc(&pool->source, c->pages_per_zspage);
+		if (!z->base)
+			goto nomem_slots;
+		pthread_mutex_lock(&pool->pagemap_lock);
+		int err = zs_pagemap_insert(&pool->pagemap, z->base, z);
+		pthread_mutex_unlock(&pool->pagemap_lock);
+		if (err) {
+			zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
+			goto nomem_slots;
+		}
+	} else {
+		z->pages = zs_meta_calloc(c->pages_per_zspage, sizeof(void *));
+		if (!z->pages)
+			goto nomem_slots;
+	}
+	z->next = z->prev = NULL;
+	z->class_index = c->index;
+	z->inuse = 0;
+	z->free_head = ZS_SLOT_NONE;
+	z->fresh = 0;
+	z->backed = 0;
+	z->group = ZS_NR_GROUPS;
+	c->nr_zspages++;
+	return z;
+
+nomem_slots:
+	zs_meta_free(z->slots);
+nomem_header:
+	header_free(pool, z);
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+{
+	zs_group_remove(c, z);
+	if (zs_zspage_contiguous(z)) {
+		pthread_mutex_lock(&pool->pagemap_lock);
+		zs_pagemap_remove(&pool->pagemap, z->base);
+		pthread_mutex_unlock(&pool->pagemap_lock);
+		account_pages(pool, c, -(long)z->backed);
+		zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
+		z->backed = 0;
+	} else {
+		unback_pages(pool, c, z, 0);
+		zs_meta_free(z->pages);
+		z->pages = NULL;
+	}
+	zs_meta_free(z->slots);
+	z->slots = NULL;
+	z->base = NULL;
+	c->nr_zspages--;
+	header_free(pool, z);
+}
+
+int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+{
+	unsigned int n = c->pages_per_zspage;
+	void **pages = zs_meta_calloc(n, sizeof(void *));
+	if (!pages || zs_pagemap_reserve(&pool->pagemap, z->backed)) {
+		zs_meta_free(pages);
+		return -1;
+	}
+	zs_pagemap_remove(&pool->pagemap, z->base);
+	for (unsigned int i = 0; i < z->backed; i++) {
+		pages[i] = z->base + ((size_t)i << pool->page_shift);
+		zs_pagemap_insert(&pool->pagemap, pages[i], z);	/* reserved: cannot fail */
+	}
+	/* The reserved pages not backed yet go back now; from here on each
+	 * page is owned singly. */
+	if (z->backed < n)
+		zs_arena_free(&pool->source, z->base + ((size_t)z->backed << pool->page_shift),
+			      n - z->backed);
+	z->pages = pages;
+	z->base = NULL;
+	return 0;
+}
+
+/* ---- Slots ---- */
+
+int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+{
+	unsigned int slot = z->free_head;
+	if (slot != ZS_SLOT_NONE) {
+		z->free_head = (uint16_t)(z->slots[slot] & 0xffff);
+		return (int)slot;
+	}
+	if (z->fresh >= c->objs_per_zspage)
+		return -1;
+	slot = z->fresh;
+	size_t end = (size_t)(slot + 1) * c->size;
+	unsigned int need = (unsigned int)((end + pool->page_size - 1) >> pool->page_shift);
+	if (need > z->backed && back_pages(pool, c, z, need))
+		return -1;
+	z->fresh++;
+	return (int)slot;
+}
+
+void zs_zspage_put_slot(struct zspage *z, unsigned int slot)
+{
+	z->slots[slot] = ZS_SLOT_FREE | z->free_head;
+	z->free_head = (uint16_t)slot;
+}
+
+unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+{
+	unsigned int top = z->fresh;
+	while (top > 0 && (z->slots[top - 1] & ZS_SLOT_FREE))
+		top--;
+	/* Rebuild the free list below top, lowest slots first out, so the
+	 * zspage keeps filling front to back. */
+	z->fresh = (uint16_t)top;
+	z->free_head = ZS_SLOT_NONE;
+	for (unsigned int s = top; s-- > 0;)
+		if (z->slots[s] & ZS_SLOT_FREE)
+			zs_zspage_put_slot(z, s);
+	size_t end = (size_t)top * c->size;
+	unsigned int keep = (unsigned int)((end + pool->page_size - 1) >> pool->page_shift);
+	unsigned int before = z->backed;
+	unback_pages(pool, c, z, keep);
+	return before - z->backed;
+}
