@@ -1,9 +1,8 @@
 /*
  * check.c - the pool consistency checker (zs_pool_check).
  *
- * Takes every class lock (in index order, the only place that holds more
- * than one) and the pagemap lock, so that the whole pool is seen at one
- * instant, then checks that every structure agrees with every other:
+ * Takes each class lock in turn, with the pagemap lock inside it, and checks
+ * that every structure agrees with every other:
  *  - each zspage sits in the fullness group its inuse count says, in its own
  *    class, and the group counts add up;
  *  - its used slots number inuse, and each names a live handle entry that
@@ -11,9 +10,13 @@
  *    other slots below fresh, without cycles;
  *  - the pages backed cover every used slot; chained zspages have a page
  *    pointer exactly where a page is backed; the pagemap finds every page;
- *  - class counters (objects, pages, zspages) and the pool's page total
- *    match the sums; each class's free handle entries are free.
- * Other threads wait on those locks while it runs; pins do not matter.
+ *  - class counters (objects, pages, zspages) match the sums; each class's
+ *    free handle entries are free;
+ *  - the pool's page total and the pagemap's size match the sums over all
+ *    classes.  Other threads may work meanwhile, so this last check is made
+ *    only when no page count and no pagemap entry changed during the walk
+ *    (always, on a quiet pool).
+ * Other threads wait for the class being checked; pins do not matter.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,30 +151,38 @@ ZS_API int zs_pool_check(struct zs_pool *pool, char *why, size_t why_len)
 	struct checker ck = { .pool = pool, .why = why, .why_len = why_len };
 	if (why && why_len)
 		why[0] = '\0';
-	for (unsigned int i = 0; i < pool->nr_classes; i++)
-		if (pool->class_of_index[i] == i)
-			pthread_mutex_lock(&pool->classes[i].lock);
+	unsigned long events = atomic_load(&pool->page_events);
 	pthread_mutex_lock(&pool->pagemap_lock);
+	unsigned long map_changes = pool->pagemap.changes;
+	pthread_mutex_unlock(&pool->pagemap_lock);
 
 	unsigned long pages = 0;
 	size_t pagemap_entries = 0;
 	for (unsigned int i = 0; i < pool->nr_classes && !ck.failed; i++) {
-		if (pool->class_of_index[pool->class_of_index[i]] != pool->class_of_index[i] ||
-		    pool->class_of_index[i] < i)
-			fail(&ck, "class index %u maps to %u", i, pool->class_of_index[i]);
-		else if (pool->class_of_index[i] == i)
-			check_class(&ck, &pool->classes[i], &pages, &pagemap_entries);
+		unsigned int ci = pool->class_of_index[i];
+		if (ci < i || pool->class_of_index[ci] != ci) {
+			fail(&ck, "class index %u maps to %u", i, ci);
+			break;
+		}
+		if (ci != i)
+			continue;
+		struct size_class *c = &pool->classes[i];
+		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&pool->pagemap_lock);
+		check_class(&ck, c, &pages, &pagemap_entries);
+		pthread_mutex_unlock(&pool->pagemap_lock);
+		pthread_mutex_unlock(&c->lock);
 	}
-	if (!ck.failed && pages != atomic_load(&pool->total_pages))
+
+	pthread_mutex_lock(&pool->pagemap_lock);
+	bool quiet = map_changes == pool->pagemap.changes &&
+		     events == atomic_load(&pool->page_events);
+	if (!ck.failed && quiet && pages != atomic_load(&pool->total_pages))
 		fail(&ck, "classes hold %lu pages, the pool counts %lu", pages,
 		     atomic_load(&pool->total_pages));
-	if (!ck.failed && pagemap_entries != pool->pagemap.count)
+	if (!ck.failed && quiet && pagemap_entries != pool->pagemap.count)
 		fail(&ck, "pagemap has %zu entries, zspages need %zu", pool->pagemap.count,
 		     pagemap_entries);
-
 	pthread_mutex_unlock(&pool->pagemap_lock);
-	for (unsigned int i = pool->nr_classes; i-- > 0;)
-		if (pool->class_of_index[i] == i)
-			pthread_mutex_unlock(&pool->classes[i].lock);
 	return ck.failed ? -1 : 0;
 }

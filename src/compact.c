@@ -82,11 +82,12 @@ static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage
 }
 
 /* Empties src into the fullest zspages of c, as far as they take it.  src is
- * off the group lists.  Returns the pages given back. */
-static unsigned long evacuate(struct zs_pool *pool, struct size_class *c, struct zspage *src,
-			      char *bounce)
+ * off the group lists, and is destroyed if it empties: do not touch it after.
+ * Adds the pages given back to *freed; returns the objects moved. */
+static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct zspage *src,
+			     char *bounce, struct zs_release_batch *batch, unsigned long *freed)
 {
-	unsigned long freed = 0;
+	unsigned int moved = 0;
 	for (unsigned int s = src->fresh; s-- > 0 && src->inuse > 0;) {
 		if (src->slots[s] & ZS_SLOT_FREE)
 			continue;
@@ -95,28 +96,30 @@ static unsigned long evacuate(struct zs_pool *pool, struct size_class *c, struct
 			break;	/* nothing fuller left to fill */
 		if (move_object(pool, c, src, s, dst, bounce))
 			break;
+		moved++;
 		zs_group_update(c, dst);
 	}
 	atomic_store(&src->moving, 0);
 	if (src->inuse == 0) {
-		freed = src->backed;
-		zs_zspage_destroy(pool, c, src);
+		*freed += src->backed;
+		zs_zspage_destroy_batched(pool, c, src, batch);
 	} else {
-		freed = zs_zspage_trim(pool, c, src);
+		*freed += zs_zspage_trim(pool, c, src);
 		zs_group_insert(c, src);
 	}
-	return freed;
+	return moved;
 }
 
-static unsigned long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce)
+static unsigned long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce,
+				   struct zs_release_batch *batch)
 {
 	unsigned long freed = 0;
 	struct zspage *skipped = NULL;	/* pinned sources, off the lists */
 	pthread_mutex_lock(&c->lock);
-	for (unsigned int batch = 0; zs_class_freeable_zspages(c) > 0; batch++) {
-		if (batch == ZS_COMPACT_BATCH) {
+	for (unsigned int round = 0; zs_class_freeable_zspages(c) > 0; round++) {
+		if (round == ZS_COMPACT_BATCH) {
 			pthread_mutex_unlock(&c->lock);
-			batch = 0;
+			round = 0;
 			pthread_mutex_lock(&c->lock);
 			continue;
 		}
@@ -137,9 +140,7 @@ static unsigned long compact_class(struct zs_pool *pool, struct size_class *c, c
 			zs_group_insert(c, src);
 			break;
 		}
-		unsigned int before = src->inuse;
-		freed += evacuate(pool, c, src, bounce);
-		if (src->inuse == before && src->inuse != 0)
+		if (evacuate(pool, c, src, bounce, batch, &freed) == 0)
 			break;	/* no progress (a page could not be had) */
 	}
 	while (skipped) {
@@ -157,11 +158,13 @@ ZS_API unsigned long zs_compact(struct zs_pool *pool)
 	if (!bounce)
 		return 0;
 	unsigned long freed = 0;
+	struct zs_release_batch batch = { 0 };
 	for (unsigned int i = pool->nr_classes; i-- > 0;) {
 		if (pool->class_of_index[i] != i)
 			continue;
-		freed += compact_class(pool, &pool->classes[i], bounce);
+		freed += compact_class(pool, &pool->classes[i], bounce, &batch);
 	}
+	zs_arena_flush(&pool->source, &batch);
 	free(bounce);
 	atomic_fetch_add(&pool->pages_compacted, freed);
 	return freed;
@@ -179,10 +182,9 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 	if (!page || !newpage || page == newpage ||
 	    ((uintptr_t)newpage & (pool->page_size - 1)))
 		return -EINVAL;
-	unsigned int pidx;
+	unsigned int pidx, ci = 0;
 	pthread_mutex_lock(&pool->pagemap_lock);
-	struct zspage *z = zs_pagemap_find(pool, page, &pidx);
-	unsigned int ci = z ? z->class_index : 0;
+	struct zspage *z = zs_pagemap_lookup(pool, page, &ci);
 	pthread_mutex_unlock(&pool->pagemap_lock);
 	if (!z)
 		return -EINVAL;
@@ -192,12 +194,17 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 	int ret = 0;
 	pthread_mutex_lock(&pool->pagemap_lock);
 	/* The zspage may have gone or changed while no lock was held. */
-	if (zs_pagemap_find(pool, page, &pidx) != z || z->class_index != ci) {
+	unsigned int now_ci = ~0u;
+	if (zs_pagemap_lookup(pool, page, &now_ci) != z || now_ci != ci) {
 		ret = -EAGAIN;
 		goto out_pagemap;
 	}
-	unsigned int dummy;
-	if (zs_pagemap_find(pool, newpage, &dummy)) {
+	if (!zs_pagemap_find(pool, page, &pidx)) {
+		ret = -EINVAL;	/* in the zspage's run, but not backed */
+		goto out_pagemap;
+	}
+	unsigned int other_ci;
+	if (zs_pagemap_lookup(pool, newpage, &other_ci)) {
 		ret = -EINVAL;	/* newpage is in use by this pool */
 		goto out_pagemap;
 	}

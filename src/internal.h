@@ -190,6 +190,7 @@ struct zs_page_source {
 	pthread_mutex_t lock;		/* arena only */
 	struct zs_arena_chunk *chunks;
 	size_t next_chunk_pages;
+	bool unmapping;			/* pool destruction: skip madvise */
 };
 
 /* ---- Pagemap: page address -> zspage (open addressing, linear probing) ---- */
@@ -197,12 +198,16 @@ struct zs_page_source {
 struct zs_pagemap_slot {
 	uintptr_t page;			/* 0: empty */
 	struct zspage *zspage;
+	/* The zspage's class, fixed while it is in the map: lets migration
+	 * find the class lock without reading the zspage. */
+	unsigned int class_index;
 };
 
 struct zs_pagemap {
 	struct zs_pagemap_slot *slots;
 	size_t capacity;		/* power of two */
 	size_t count;
+	unsigned long changes;		/* inserts and removes, ever */
 };
 
 /* ---- The pool ---- */
@@ -234,6 +239,9 @@ struct zs_pool {
 	struct zs_header_chunk *header_chunks;
 
 	_Atomic unsigned long total_pages;
+	/* Bumped at every change of a page count (under a class lock), so the
+	 * checker can tell that nothing changed while it summed the classes. */
+	_Atomic unsigned long page_events;
 	_Atomic unsigned long pages_compacted;
 };
 
@@ -251,6 +259,22 @@ void *zs_arena_alloc(struct zs_page_source *src, size_t n);
 void zs_arena_free(struct zs_page_source *src, void *p, size_t n);
 /* Arena: drop the memory of n pages from p, keeping them reserved. */
 void zs_arena_release(struct zs_page_source *src, void *p, size_t n);
+/* Arena runs given up but not yet released: compaction collects the runs of
+ * the zspages it empties and releases them together at its end, sorted and
+ * merged, because each release is a system call and a TLB flush.  The runs
+ * stay marked in use until then, so nothing can reuse them early. */
+struct zs_release_batch {
+	struct zs_release_run {
+		char *start;
+		size_t npages;
+	} *runs;
+	size_t count, cap;
+};
+/* Adds a run to the batch, or frees it at once if the batch cannot grow. */
+void zs_arena_free_later(struct zs_page_source *src, struct zs_release_batch *batch,
+			 void *p, size_t n);
+/* Releases every run of the batch and empties it. */
+void zs_arena_flush(struct zs_page_source *src, struct zs_release_batch *batch);
 /* Whether p is a page the arena handed out. */
 bool zs_arena_owns(struct zs_page_source *src, const void *p);
 /* One page from the source (arena or ops), NULL if dry. */
@@ -336,9 +360,14 @@ void zs_pagemap_destroy(struct zs_pagemap *m);
 int zs_pagemap_reserve(struct zs_pagemap *m, size_t n);
 int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z);
 void zs_pagemap_remove(struct zs_pagemap *m, const void *page);
-struct zspage *zs_pagemap_get(const struct zs_pagemap *m, const void *page);
-/* The zspage holding page (a contiguous zspage is keyed by its first page
- * only), and the page's position in it; NULL if no zspage holds it. */
+/* The zspage that may hold page, and its class, from the map alone (a
+ * contiguous zspage is keyed by its first page only, so this may name one
+ * whose run covers page but has not backed it).  Reads no zspage field, so
+ * the class lock is not needed.  NULL if none. */
+struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
+				 unsigned int *class_index);
+/* With the zspage's class lock held too: the zspage holding page as a
+ * backed page, and the page's position in it; NULL if none. */
 struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
 			       unsigned int *page_index);
 
@@ -349,6 +378,9 @@ void zs_headers_destroy(struct zs_pool *pool);
 int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zspage *z);
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c);
 void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage *z);
+/* The same, but a contiguous zspage's run goes into batch (see above). */
+void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			       struct zs_release_batch *batch);
 /* A free slot of z, backing pages as needed; -1 if a page could not be had. */
 int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z);
 void zs_zspage_put_slot(struct zspage *z, unsigned int slot);

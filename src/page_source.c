@@ -174,11 +174,9 @@ static struct zs_arena_chunk *arena_chunk_of(struct zs_page_source *src, const v
 	return NULL;
 }
 
-void zs_arena_free(struct zs_page_source *src, void *p, size_t n)
+/* Marks n pages from p free again; arena lock held. */
+static void arena_unmark(struct zs_page_source *src, void *p, size_t n)
 {
-	/* Drop the memory first: the system call needs no lock. */
-	madvise(p, n * src->page_size, MADV_DONTNEED);
-	pthread_mutex_lock(&src->lock);
 	struct zs_arena_chunk *ch = arena_chunk_of(src, p);
 	if (ch) {
 		size_t at = (size_t)((char *)p - ch->mem) / src->page_size;
@@ -187,7 +185,69 @@ void zs_arena_free(struct zs_page_source *src, void *p, size_t n)
 		if (at < ch->hint)
 			ch->hint = at;
 	}
+}
+
+void zs_arena_free(struct zs_page_source *src, void *p, size_t n)
+{
+	/* Drop the memory first: the system call needs no lock. */
+	if (!src->unmapping)
+		madvise(p, n * src->page_size, MADV_DONTNEED);
+	pthread_mutex_lock(&src->lock);
+	arena_unmark(src, p, n);
 	pthread_mutex_unlock(&src->lock);
+}
+
+void zs_arena_free_later(struct zs_page_source *src, struct zs_release_batch *batch,
+			 void *p, size_t n)
+{
+	if (batch->count == batch->cap) {
+		size_t cap = batch->cap ? batch->cap * 2 : 64;
+		struct zs_release_run *runs = NULL;
+		if (!zs_meta_should_fail())
+			runs = realloc(batch->runs, cap * sizeof(*runs));
+		if (!runs) {
+			zs_arena_free(src, p, n);
+			return;
+		}
+		batch->runs = runs;
+		batch->cap = cap;
+	}
+	batch->runs[batch->count++] = (struct zs_release_run){ .start = p, .npages = n };
+}
+
+static int run_order(const void *a, const void *b)
+{
+	const struct zs_release_run *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void zs_arena_flush(struct zs_page_source *src, struct zs_release_batch *batch)
+{
+	if (!batch->count)
+		goto out;
+	qsort(batch->runs, batch->count, sizeof(*batch->runs), run_order);
+	/* One madvise per stretch of adjacent runs. */
+	size_t i = 0;
+	while (i < batch->count) {
+		char *start = batch->runs[i].start;
+		size_t npages = batch->runs[i].npages;
+		size_t j = i + 1;
+		while (j < batch->count &&
+		       batch->runs[j].start == start + npages * src->page_size) {
+			npages += batch->runs[j].npages;
+			j++;
+		}
+		madvise(start, npages * src->page_size, MADV_DONTNEED);
+		i = j;
+	}
+	pthread_mutex_lock(&src->lock);
+	for (i = 0; i < batch->count; i++)
+		arena_unmark(src, batch->runs[i].start, batch->runs[i].npages);
+	pthread_mutex_unlock(&src->lock);
+out:
+	free(batch->runs);
+	batch->runs = NULL;
+	batch->count = batch->cap = 0;
 }
 
 void zs_arena_release(struct zs_page_source *src, void *p, size_t n)

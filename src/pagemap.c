@@ -70,6 +70,8 @@ int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z)
 		m->count++;
 	m->slots[j].page = (uintptr_t)page;
 	m->slots[j].zspage = z;
+	m->slots[j].class_index = z->class_index;
+	m->changes++;
 	return 0;
 }
 
@@ -106,41 +108,60 @@ void zs_pagemap_remove(struct zs_pagemap *m, const void *page)
 	m->slots[hole].page = 0;
 	m->slots[hole].zspage = NULL;
 	m->count--;
+	m->changes++;
 }
 
-struct zspage *zs_pagemap_get(const struct zs_pagemap *m, const void *page)
+/* The zspage keyed by a page at or up to max_chain - 1 pages before page. */
+static const struct zs_pagemap_slot *pagemap_probe(const struct zs_pool *pool, const void *page,
+						   unsigned int *distance)
 {
-	size_t j = pagemap_slot_of(m, (uintptr_t)page);
-	return j == SIZE_MAX ? NULL : m->slots[j].zspage;
+	uintptr_t p = (uintptr_t)page;
+	if (!page || (p & (pool->page_size - 1)))
+		return NULL;
+	for (unsigned int k = 0; k < pool->max_chain && p >= (uintptr_t)k << pool->page_shift; k++) {
+		size_t j = pagemap_slot_of(&pool->pagemap, p - ((uintptr_t)k << pool->page_shift));
+		if (j == SIZE_MAX)
+			continue;
+		/* The first hit decides: pages of different zspages never
+		 * overlap a contiguous zspage's run. */
+		*distance = k;
+		return &pool->pagemap.slots[j];
+	}
+	return NULL;
+}
+
+struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
+				 unsigned int *class_index)
+{
+	unsigned int k;
+	const struct zs_pagemap_slot *slot = pagemap_probe(pool, page, &k);
+	if (!slot || k >= pool->classes[slot->class_index].pages_per_zspage)
+		return NULL;
+	*class_index = slot->class_index;
+	return slot->zspage;
 }
 
 struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
 			       unsigned int *page_index)
 {
-	uintptr_t p = (uintptr_t)page;
-	if (p & (pool->page_size - 1))
+	unsigned int k;
+	const struct zs_pagemap_slot *slot = pagemap_probe(pool, page, &k);
+	if (!slot)
 		return NULL;
-	for (unsigned int k = 0; k < pool->max_chain && p >= (uintptr_t)k << pool->page_shift; k++) {
-		uintptr_t key = p - ((uintptr_t)k << pool->page_shift);
-		struct zspage *z = zs_pagemap_get(&pool->pagemap, (const void *)key);
-		if (!z)
-			continue;
-		const struct size_class *c = &pool->classes[z->class_index];
-		if (zs_zspage_contiguous(z)) {
-			/* Keyed by its first page; page is page k of it. */
-			if (k >= z->backed || k >= c->pages_per_zspage)
-				return NULL;
-			*page_index = k;
+	struct zspage *z = slot->zspage;
+	const struct size_class *c = &pool->classes[slot->class_index];
+	if (zs_zspage_contiguous(z)) {
+		if (k >= z->backed || k >= c->pages_per_zspage)
+			return NULL;
+		*page_index = k;
+		return z;
+	}
+	if (k != 0)
+		return NULL;	/* a page of a chained zspage is keyed itself */
+	for (unsigned int i = 0; i < c->pages_per_zspage; i++)
+		if (z->pages[i] == page) {
+			*page_index = i;
 			return z;
 		}
-		if (k != 0)
-			return NULL;	/* a page of a chained zspage, not ours */
-		for (unsigned int i = 0; i < c->pages_per_zspage; i++)
-			if (z->pages[i] == page) {
-				*page_index = i;
-				return z;
-			}
-		return NULL;
-	}
 	return NULL;
 }

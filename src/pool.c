@@ -133,6 +133,9 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 {
 	if (!pool)
 		return;
+	/* The arena's chunks are unmapped below: no need to drop pages one
+	 * zspage at a time first. */
+	pool->source.unmapping = true;
 	for (unsigned int i = 0; i < pool->nr_classes; i++) {
 		if (pool->class_of_index[i] != i)
 			continue;

@@ -123,6 +123,7 @@ static void account_pages(struct zs_pool *pool, struct size_class *c, long delta
 {
 	c->pages_used += (unsigned long)delta;
 	atomic_fetch_add_explicit(&pool->total_pages, (unsigned long)delta, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool->page_events, 1, memory_order_release);
 }
 
 /* Backs pages [z->backed, need); -1 (errno ENOMEM) if one cannot be had, with
@@ -187,6 +188,8 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 	z->slots = zs_meta_alloc((size_t)c->objs_per_zspage * sizeof(uint32_t));
 	z->pages = NULL;
 	z->base = NULL;
+	z->class_index = c->index;	/* before the pagemap records it */
+	z->backed = 0;
 	if (!z->slots)
 		goto nomem_header;
 	if (zs_source_is_arena(&pool->source)) {
@@ -206,11 +209,9 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 			goto nomem_slots;
 	}
 	z->next = z->prev = NULL;
-	z->class_index = c->index;
 	z->inuse = 0;
 	z->free_head = ZS_SLOT_NONE;
 	z->fresh = 0;
-	z->backed = 0;
 	z->group = ZS_NR_GROUPS;
 	c->nr_zspages++;
 	return z;
@@ -224,7 +225,8 @@ nomem:
 	return NULL;
 }
 
-void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			       struct zs_release_batch *batch)
 {
 	zs_group_remove(c, z);
 	if (zs_zspage_contiguous(z)) {
@@ -232,7 +234,10 @@ void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage
 		zs_pagemap_remove(&pool->pagemap, z->base);
 		pthread_mutex_unlock(&pool->pagemap_lock);
 		account_pages(pool, c, -(long)z->backed);
-		zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
+		if (batch)
+			zs_arena_free_later(&pool->source, batch, z->base, c->pages_per_zspage);
+		else
+			zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
 		z->backed = 0;
 	} else {
 		unback_pages(pool, c, z, 0);
@@ -244,6 +249,11 @@ void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage
 	z->base = NULL;
 	c->nr_zspages--;
 	header_free(pool, z);
+}
+
+void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+{
+	zs_zspage_destroy_batched(pool, c, z, NULL);
 }
 
 int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zspage *z)
