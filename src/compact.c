@@ -223,7 +223,7 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 	}
 	memcpy(newpage, page, pool->page_size);
 	zs_pagemap_remove(&pool->pagemap, page);
-	zs_pagemap_insert(&pool->pagemap, newpage, z);	/* reserved: cannot fail */
+	zs_pagemap_insert(&pool->pagemap, newpage, z, false);	/* reserved: cannot fail */
 	z->pages[pidx] = newpage;
 out_moving:
 	/* Release: a reader that pins after this sees the new page. */

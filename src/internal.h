@@ -200,7 +200,10 @@ struct zs_pagemap_slot {
 	struct zspage *zspage;
 	/* The zspage's class, fixed while it is in the map: lets migration
 	 * find the class lock without reading the zspage. */
-	unsigned int class_index;
+	uint16_t class_index;
+	/* Keyed as a contiguous zspage's run (its first page), which covers the
+	 * pages after it; otherwise the key is the page itself. */
+	bool run;
 };
 
 struct zs_pagemap {
@@ -358,7 +361,7 @@ void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
 void zs_pagemap_destroy(struct zs_pagemap *m);
 /* Room for n more inserts without failing; -1 on ENOMEM. */
 int zs_pagemap_reserve(struct zs_pagemap *m, size_t n);
-int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z);
+int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z, bool run);
 void zs_pagemap_remove(struct zs_pagemap *m, const void *page);
 /* The zspage that may hold page, and its class, from the map alone (a
  * contiguous zspage is keyed by its first page only, so this may name one

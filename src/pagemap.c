@@ -59,7 +59,7 @@ int zs_pagemap_reserve(struct zs_pagemap *m, size_t n)
 	return pagemap_resize(m, want);
 }
 
-int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z)
+int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z, bool run)
 {
 	if (zs_pagemap_reserve(m, 1))
 		return -1;
@@ -71,6 +71,7 @@ int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z)
 	m->slots[j].page = (uintptr_t)page;
 	m->slots[j].zspage = z;
 	m->slots[j].class_index = z->class_index;
+	m->slots[j].run = run;
 	m->changes++;
 	return 0;
 }
@@ -135,7 +136,8 @@ struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
 {
 	unsigned int k;
 	const struct zs_pagemap_slot *slot = pagemap_probe(pool, page, &k);
-	if (!slot || k >= pool->classes[slot->class_index].pages_per_zspage)
+	if (!slot || (k != 0 && !slot->run) ||
+	    k >= pool->classes[slot->class_index].pages_per_zspage)
 		return NULL;
 	*class_index = slot->class_index;
 	return slot->zspage;

@@ -138,7 +138,7 @@ static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage 
 			if (!page)
 				return -1;
 			pthread_mutex_lock(&pool->pagemap_lock);
-			int err = zs_pagemap_insert(&pool->pagemap, page, z);
+			int err = zs_pagemap_insert(&pool->pagemap, page, z, false);
 			pthread_mutex_unlock(&pool->pagemap_lock);
 			if (err) {
 				zs_source_free_page(&pool->source, page);
@@ -197,7 +197,7 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 		if (!z->base)
 			goto nomem_slots;
 		pthread_mutex_lock(&pool->pagemap_lock);
-		int err = zs_pagemap_insert(&pool->pagemap, z->base, z);
+		int err = zs_pagemap_insert(&pool->pagemap, z->base, z, true);
 		pthread_mutex_unlock(&pool->pagemap_lock);
 		if (err) {
 			zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
@@ -267,7 +267,7 @@ int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zs
 	zs_pagemap_remove(&pool->pagemap, z->base);
 	for (unsigned int i = 0; i < z->backed; i++) {
 		pages[i] = z->base + ((size_t)i << pool->page_shift);
-		zs_pagemap_insert(&pool->pagemap, pages[i], z);	/* reserved: cannot fail */
+		zs_pagemap_insert(&pool->pagemap, pages[i], z, false);	/* reserved: cannot fail */
 	}
 	/* The reserved pages not backed yet go back now; from here on each
 	 * page is owned singly. */
