@@ -83,9 +83,9 @@ static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage
 
 /* Empties src into the fullest zspages of c, as far as they take it.  src is
  * off the group lists, and is destroyed if it empties: do not touch it after.
- * Adds the pages given back to *freed; returns the objects moved. */
+ * Returns the objects moved. */
 static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct zspage *src,
-			     char *bounce, struct zs_release_batch *batch, unsigned long *freed)
+			     char *bounce, struct zs_release_batch *batch)
 {
 	unsigned int moved = 0;
 	for (unsigned int s = src->fresh; s-- > 0 && src->inuse > 0;) {
@@ -101,26 +101,31 @@ static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct 
 	}
 	atomic_store(&src->moving, 0);
 	if (src->inuse == 0) {
-		*freed += src->backed;
 		zs_zspage_destroy_batched(pool, c, src, batch);
 	} else {
-		*freed += zs_zspage_trim(pool, c, src);
+		zs_zspage_trim(pool, c, src);
 		zs_group_insert(c, src);
 	}
 	return moved;
 }
 
-static unsigned long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce,
-				   struct zs_release_batch *batch)
+/* Returns the pages by which the class shrank: the sources' pages given
+ * back, less any page a destination had to back for a fresh slot.  Counted
+ * while the lock is held, so other threads' allocations do not count. */
+static long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce,
+			  struct zs_release_batch *batch)
 {
-	unsigned long freed = 0;
+	long freed = 0;
 	struct zspage *skipped = NULL;	/* pinned sources, off the lists */
 	pthread_mutex_lock(&c->lock);
+	unsigned long pages_before = c->pages_used;
 	for (unsigned int round = 0; zs_class_freeable_zspages(c) > 0; round++) {
 		if (round == ZS_COMPACT_BATCH) {
+			freed += (long)(pages_before - c->pages_used);
 			pthread_mutex_unlock(&c->lock);
 			round = 0;
 			pthread_mutex_lock(&c->lock);
+			pages_before = c->pages_used;
 			continue;
 		}
 		struct zspage *src = sparsest(c);
@@ -140,7 +145,7 @@ static unsigned long compact_class(struct zs_pool *pool, struct size_class *c, c
 			zs_group_insert(c, src);
 			break;
 		}
-		if (evacuate(pool, c, src, bounce, batch, &freed) == 0)
+		if (evacuate(pool, c, src, bounce, batch) == 0)
 			break;	/* no progress (a page could not be had) */
 	}
 	while (skipped) {
@@ -148,6 +153,7 @@ static unsigned long compact_class(struct zs_pool *pool, struct size_class *c, c
 		skipped = z->next;
 		zs_group_insert(c, z);
 	}
+	freed += (long)(pages_before - c->pages_used);
 	pthread_mutex_unlock(&c->lock);
 	return freed;
 }
@@ -157,7 +163,7 @@ ZS_API unsigned long zs_compact(struct zs_pool *pool)
 	char *bounce = malloc(pool->page_size);
 	if (!bounce)
 		return 0;
-	unsigned long freed = 0;
+	long freed = 0;
 	struct zs_release_batch batch = { 0 };
 	for (unsigned int i = pool->nr_classes; i-- > 0;) {
 		if (pool->class_of_index[i] != i)
@@ -166,8 +172,10 @@ ZS_API unsigned long zs_compact(struct zs_pool *pool)
 	}
 	zs_arena_flush(&pool->source, &batch);
 	free(bounce);
-	atomic_fetch_add(&pool->pages_compacted, freed);
-	return freed;
+	if (freed < 0)
+		freed = 0;	/* cannot happen: every move goes to a fuller zspage */
+	atomic_fetch_add(&pool->pages_compacted, (unsigned long)freed);
+	return (unsigned long)freed;
 }
 
 ZS_API void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats)

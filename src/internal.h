@@ -430,5 +430,8 @@ bool zs_meta_should_fail(void);
 /* Tests only: fail the nth metadata allocation from now (1 = the next one),
  * and every one after it if sticky; 0 turns injection off. */
 void zs_test_fail_meta_alloc(unsigned long nth, bool sticky);
+/* Tests only: metadata allocations still to go before the injected failure;
+ * 0 once it has happened (or with injection off). */
+unsigned long zs_test_meta_countdown(void);
 
 #endif /* ZS_INTERNAL_H */

@@ -23,6 +23,11 @@ void zs_test_fail_meta_alloc(unsigned long nth, bool sticky)
 	atomic_store(&meta_fail_countdown, nth);
 }
 
+unsigned long zs_test_meta_countdown(void)
+{
+	return atomic_load(&meta_fail_countdown);
+}
+
 bool zs_meta_should_fail(void)
 {
 	unsigned long n = atomic_load_explicit(&meta_fail_countdown, memory_order_relaxed);
