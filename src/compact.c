@@ -15,6 +15,11 @@
  * pinned (mapped, read or written); destinations are not marked: objects are
  * only written into their free slots, which no reader can reach.
  *
+ * Then each zspage left partly used is packed in place when that frees a
+ * page: its top objects move down into its lowest free slots and the pages
+ * above the last object go back.  (The kernel cannot do this: its zspages
+ * hold all their pages for life.  Ours are backed page by page.)
+ *
  * Migration moves one backing page: under the class lock it marks the
  * zspage moving, gives up with -EAGAIN if it is pinned, copies the page,
  * and swaps the page pointer (a contiguous zspage becomes a chained one).
@@ -109,6 +114,62 @@ static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct 
 	return moved;
 }
 
+/* Pages a zspage would need with its objects packed at the bottom. */
+static unsigned int packed_pages(const struct zs_pool *pool, const struct size_class *c,
+				 const struct zspage *z)
+{
+	size_t end = (size_t)z->inuse * c->size;
+	return (unsigned int)((end + pool->page_size - 1) >> pool->page_shift);
+}
+
+/* Moves z's objects from its top slots into its lowest free ones, then gives
+ * back the pages above them.  z is marked moving and not pinned; its group
+ * does not change (inuse does not). */
+static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			  char *bounce)
+{
+	unsigned int lo = 0, hi = z->fresh;	/* hi - 1: highest slot to look at */
+	for (;;) {
+		while (lo < hi && !(z->slots[lo] & ZS_SLOT_FREE))
+			lo++;
+		while (hi > lo && (z->slots[hi - 1] & ZS_SLOT_FREE))
+			hi--;
+		if (lo >= hi)
+			break;
+		unsigned int from = hi - 1;
+		uint32_t index = z->slots[from];
+		char *src = zs_obj_in_place(pool, c, z, from);
+		if (!src) {
+			zs_obj_copy_out(pool, c, z, from, bounce, c->size);
+			src = bounce;
+		}
+		zs_obj_copy_in(pool, c, z, lo, src, c->size);
+		_Atomic uint64_t *ep = zs_entry_ptr(&pool->handles, index);
+		uint64_t e = atomic_load_explicit(ep, memory_order_relaxed);
+		z->slots[lo] = index;
+		z->slots[from] = ZS_SLOT_FREE;	/* the free list is rebuilt below */
+		atomic_store_explicit(ep, zs_entry_make_used(z, lo, zs_entry_gen(e)),
+				      memory_order_release);
+		lo++;
+		hi--;
+	}
+	zs_zspage_trim(pool, c, z);
+}
+
+/* Packs every partly used zspage of c that would give a page back. */
+static void pack_class(struct zs_pool *pool, struct size_class *c, char *bounce)
+{
+	for (unsigned int g = 0; g < ZS_GROUP_FULL; g++)
+		for (struct zspage *z = c->groups[g]; z; z = z->next) {
+			if (z->backed <= packed_pages(pool, c, z))
+				continue;
+			atomic_store(&z->moving, 1);
+			if (atomic_load(&z->pins) == 0)
+				pack_in_place(pool, c, z, bounce);
+			atomic_store(&z->moving, 0);
+		}
+}
+
 /* Returns the pages by which the class shrank: the sources' pages given
  * back, less any page a destination had to back for a fresh slot.  Counted
  * while the lock is held, so other threads' allocations do not count. */
@@ -153,6 +214,7 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 		skipped = z->next;
 		zs_group_insert(c, z);
 	}
+	pack_class(pool, c, bounce);
 	freed += (long)(pages_before - c->pages_used);
 	pthread_mutex_unlock(&c->lock);
 	return freed;
