@@ -144,7 +144,8 @@ unsigned int zs_class_count(struct zs_pool *pool);
 int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
 		       struct zs_class_stats *stats);
 /* Writes the class table in the layout of the kernel's debugfs
- * zsmalloc/<pool>/classes file, plus a Total line.  Returns 0, or -1 with
+ * zsmalloc/<pool>/classes file (a line per class that holds zspages; empty
+ * and merged classes are left out) and a Total line.  Returns 0, or -1 with
  * errno set by a failed write. */
 int zs_print_class_stats(struct zs_pool *pool, FILE *out);
 

@@ -54,8 +54,8 @@ ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 
 	for (unsigned int i = 0; i < pool->nr_classes; i++) {
 		struct zs_class_stats s;
-		if (zs_get_class_stats(pool, i, &s))
-			continue;
+		if (zs_get_class_stats(pool, i, &s) || s.obj_allocated == 0)
+			continue;	/* merged into another class, or holding nothing */
 		fprintf(out, "%5u %5u", s.index, s.size);
 		for (unsigned int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++) {
 			fprintf(out, " %9lu", s.zspages[g]);
