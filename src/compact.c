@@ -64,6 +64,7 @@ static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage
 	if (d < 0)
 		return -1;
 	uint32_t index = src->slots[s];
+	ZS_ASSERT(dst != src && atomic_load(&src->moving) && atomic_load(&src->pins) == 0);
 	char *from = zs_obj_in_place(pool, c, src, s);
 	char *to = zs_obj_in_place(pool, c, dst, (unsigned int)d);
 	if (from && to) {
@@ -138,6 +139,7 @@ static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct zsp
 			break;
 		unsigned int from = hi - 1;
 		uint32_t index = z->slots[from];
+		ZS_ASSERT(from > lo && (z->slots[lo] & ZS_SLOT_FREE));
 		char *src = zs_obj_in_place(pool, c, z, from);
 		if (!src) {
 			zs_obj_copy_out(pool, c, z, from, bounce, c->size);

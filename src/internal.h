@@ -51,6 +51,19 @@
 #define zs_unlikely(x) (x)
 #endif
 
+/* Internal invariants: checked in debug and sanitizer builds (ZS_DEBUG),
+ * where a failure aborts with the condition and its place. */
+#ifdef ZS_DEBUG
+#define ZS_ASSERT(cond)                                                             \
+	do {                                                                        \
+		if (zs_unlikely(!(cond)))                                           \
+			zs_fatal(NULL, "internal error: %s at %s:%d", #cond, __FILE__, \
+				 __LINE__);                                         \
+	} while (0)
+#else
+#define ZS_ASSERT(cond) ((void)0)
+#endif
+
 /* ---- Geometry ---- */
 
 #define ZS_MIN_PAGE_SIZE 4096u

@@ -96,6 +96,8 @@ void zs_group_remove(struct size_class *c, struct zspage *z)
 	unsigned int g = z->group;
 	if (g >= ZS_NR_GROUPS)
 		return;
+	ZS_ASSERT(c->group_count[g] > 0 && (c->group_mask & (1u << g)));
+	ZS_ASSERT(z->prev ? z->prev->next == z : c->groups[g] == z);
 	if (z->prev)
 		z->prev->next = z->next;
 	else
@@ -121,6 +123,7 @@ void zs_group_update(struct size_class *c, struct zspage *z)
 
 static void account_pages(struct zs_pool *pool, struct size_class *c, long delta)
 {
+	ZS_ASSERT(delta >= 0 || c->pages_used >= (unsigned long)-delta);
 	c->pages_used += (unsigned long)delta;
 	atomic_fetch_add_explicit(&pool->total_pages, (unsigned long)delta, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->page_events, 1, memory_order_release);
@@ -228,6 +231,7 @@ nomem:
 void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			       struct zs_release_batch *batch)
 {
+	ZS_ASSERT(z->inuse == 0 || pool->source.unmapping);
 	zs_group_remove(c, z);
 	if (zs_zspage_contiguous(z)) {
 		pthread_mutex_lock(&pool->pagemap_lock);
@@ -285,6 +289,7 @@ int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspag
 {
 	unsigned int slot = z->free_head;
 	if (slot != ZS_SLOT_NONE) {
+		ZS_ASSERT(slot < z->fresh && (z->slots[slot] & ZS_SLOT_FREE));
 		z->free_head = (uint16_t)(z->slots[slot] & 0xffff);
 		return (int)slot;
 	}
@@ -301,6 +306,7 @@ int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspag
 
 void zs_zspage_put_slot(struct zspage *z, unsigned int slot)
 {
+	ZS_ASSERT(slot < z->fresh && !(z->slots[slot] & ZS_SLOT_FREE));
 	z->slots[slot] = ZS_SLOT_FREE | z->free_head;
 	z->free_head = (uint16_t)slot;
 }
