@@ -24,7 +24,7 @@
  *
  * Metadata per object: 8 bytes of handle entry + 4 bytes of slot map = 12.
  * Metadata per zspage: a 64-byte header, the slot map's malloc header (16),
- * one pagemap entry (16 bytes at <= 50% load, so ~32) for a contiguous zspage
+ * one pagemap entry (16 bytes at <= 75% load, so ~21) for a contiguous zspage
  * of the built-in arena; a zspage that is not contiguous (caller's page source,
  * or after migration) adds 8 bytes of page pointer and one pagemap entry per
  * page.  With 16-page zspages that is about 7 bytes per 4 KiB page.  The data
@@ -209,15 +209,18 @@ struct zs_page_source {
 /* ---- Pagemap: page address -> zspage (open addressing, linear probing) ---- */
 
 struct zs_pagemap_slot {
-	uintptr_t page;			/* 0: empty */
+	/* The page address (aligned to at least 4 KiB) with, in its low bits,
+	 * the zspage's class index (bits 1..10: fixed while it is in the map,
+	 * so migration finds the class lock without reading the zspage) and
+	 * bit 0 set when the key is a contiguous zspage's first page, which
+	 * covers the pages after it.  0: empty. */
+	uintptr_t key;
 	struct zspage *zspage;
-	/* The zspage's class, fixed while it is in the map: lets migration
-	 * find the class lock without reading the zspage. */
-	uint16_t class_index;
-	/* Keyed as a contiguous zspage's run (its first page), which covers the
-	 * pages after it; otherwise the key is the page itself. */
-	bool run;
 };
+
+#define ZS_PAGEMAP_RUN 1u
+#define ZS_PAGEMAP_CLASS_SHIFT 1
+#define ZS_PAGEMAP_LOW_MASK ((uintptr_t)ZS_MIN_PAGE_SIZE - 1)
 
 struct zs_pagemap {
 	struct zs_pagemap_slot *slots;

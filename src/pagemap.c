@@ -3,7 +3,7 @@
  *
  * Only migration (and the checker) asks "whose page is this?", so the map is
  * a plain open-addressing hash table with linear probing and backward-shift
- * deletion, kept at most half full.  A contiguous zspage of the built-in
+ * deletion, kept at most three quarters full (16 bytes an entry).  A contiguous zspage of the built-in
  * arena is entered once, by its first page; a lookup for a page inside it
  * probes the page and the max_chain - 1 pages before it.  A zspage that is
  * not contiguous has an entry per backed page.
@@ -14,6 +14,16 @@
 #include <stdlib.h>
 
 #include "internal.h"
+
+static inline uintptr_t key_page(uintptr_t key)
+{
+	return key & ~ZS_PAGEMAP_LOW_MASK;
+}
+
+static inline unsigned int key_class(uintptr_t key)
+{
+	return (unsigned int)((key & ZS_PAGEMAP_LOW_MASK) >> ZS_PAGEMAP_CLASS_SHIFT);
+}
 
 static inline size_t hash_page(uintptr_t page, size_t capacity)
 {
@@ -35,11 +45,11 @@ static int pagemap_resize(struct zs_pagemap *m, size_t capacity)
 	if (!slots)
 		return -1;
 	for (size_t i = 0; i < m->capacity; i++) {
-		uintptr_t page = m->slots[i].page;
-		if (!page)
+		uintptr_t key = m->slots[i].key;
+		if (!key)
 			continue;
-		size_t j = hash_page(page, capacity);
-		while (slots[j].page)
+		size_t j = hash_page(key_page(key), capacity);
+		while (slots[j].key)
 			j = (j + 1) & (capacity - 1);
 		slots[j] = m->slots[i];
 	}
@@ -52,7 +62,7 @@ static int pagemap_resize(struct zs_pagemap *m, size_t capacity)
 int zs_pagemap_reserve(struct zs_pagemap *m, size_t n)
 {
 	size_t want = m->capacity ? m->capacity : 64;
-	while ((m->count + n) * 2 > want)
+	while ((m->count + n) * 4 > want * 3)
 		want *= 2;
 	if (want == m->capacity)
 		return 0;
@@ -64,14 +74,13 @@ int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z, 
 	if (zs_pagemap_reserve(m, 1))
 		return -1;
 	size_t j = hash_page((uintptr_t)page, m->capacity);
-	while (m->slots[j].page && m->slots[j].page != (uintptr_t)page)
+	while (m->slots[j].key && key_page(m->slots[j].key) != (uintptr_t)page)
 		j = (j + 1) & (m->capacity - 1);
-	if (!m->slots[j].page)
+	if (!m->slots[j].key)
 		m->count++;
-	m->slots[j].page = (uintptr_t)page;
+	m->slots[j].key = (uintptr_t)page | (uintptr_t)z->class_index << ZS_PAGEMAP_CLASS_SHIFT |
+			  (run ? ZS_PAGEMAP_RUN : 0);
 	m->slots[j].zspage = z;
-	m->slots[j].class_index = z->class_index;
-	m->slots[j].run = run;
 	m->changes++;
 	return 0;
 }
@@ -81,8 +90,8 @@ static size_t pagemap_slot_of(const struct zs_pagemap *m, uintptr_t page)
 	if (!m->capacity)
 		return SIZE_MAX;
 	size_t j = hash_page(page, m->capacity);
-	while (m->slots[j].page) {
-		if (m->slots[j].page == page)
+	while (m->slots[j].key) {
+		if (key_page(m->slots[j].key) == page)
 			return j;
 		j = (j + 1) & (m->capacity - 1);
 	}
@@ -96,8 +105,8 @@ void zs_pagemap_remove(struct zs_pagemap *m, const void *page)
 		return;
 	size_t mask = m->capacity - 1;
 	/* Shift later members of the probe run back into the hole. */
-	for (size_t j = (hole + 1) & mask; m->slots[j].page; j = (j + 1) & mask) {
-		size_t home = hash_page(m->slots[j].page, m->capacity);
+	for (size_t j = (hole + 1) & mask; m->slots[j].key; j = (j + 1) & mask) {
+		size_t home = hash_page(key_page(m->slots[j].key), m->capacity);
 		/* Move j into hole unless its home lies cyclically in (hole, j]. */
 		bool home_after_hole = hole <= j ? (home > hole && home <= j)
 						 : (home > hole || home <= j);
@@ -106,7 +115,7 @@ void zs_pagemap_remove(struct zs_pagemap *m, const void *page)
 			hole = j;
 		}
 	}
-	m->slots[hole].page = 0;
+	m->slots[hole].key = 0;
 	m->slots[hole].zspage = NULL;
 	m->count--;
 	m->changes++;
@@ -136,10 +145,10 @@ struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
 {
 	unsigned int k;
 	const struct zs_pagemap_slot *slot = pagemap_probe(pool, page, &k);
-	if (!slot || (k != 0 && !slot->run) ||
-	    k >= pool->classes[slot->class_index].pages_per_zspage)
+	if (!slot || (k != 0 && !(slot->key & ZS_PAGEMAP_RUN)) ||
+	    k >= pool->classes[key_class(slot->key)].pages_per_zspage)
 		return NULL;
-	*class_index = slot->class_index;
+	*class_index = key_class(slot->key);
 	return slot->zspage;
 }
 
@@ -151,7 +160,7 @@ struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
 	if (!slot)
 		return NULL;
 	struct zspage *z = slot->zspage;
-	const struct size_class *c = &pool->classes[slot->class_index];
+	const struct size_class *c = &pool->classes[key_class(slot->key)];
 	if (zs_zspage_contiguous(z)) {
 		if (k >= z->backed || k >= c->pages_per_zspage)
 			return NULL;
