@@ -321,8 +321,10 @@ unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct z
 	z->fresh = (uint16_t)top;
 	z->free_head = ZS_SLOT_NONE;
 	for (unsigned int s = top; s-- > 0;)
-		if (z->slots[s] & ZS_SLOT_FREE)
-			zs_zspage_put_slot(z, s);
+		if (z->slots[s] & ZS_SLOT_FREE) {
+			z->slots[s] = ZS_SLOT_FREE | z->free_head;
+			z->free_head = (uint16_t)s;
+		}
 	size_t end = (size_t)top * c->size;
 	unsigned int keep = (unsigned int)((end + pool->page_size - 1) >> pool->page_shift);
 	unsigned int before = z->backed;
