@@ -6,9 +6,9 @@
  * destination, moves objects from the top of the source down into the
  * destination's free slots, re-points their handle entries, and frees the
  * source when it empties; a source left partly full gives back the pages
- * above its highest object.  It stops when the class's free slots add up to
- * less than one zspage.  Every move goes from a sparser to a fuller zspage,
- * so it always ends.  The lock is dropped every ZS_COMPACT_BATCH zspages so
+ * above its highest object.  It goes on while two zspages or more have free
+ * slots (so the last partly used ones merge), and every move goes from a
+ * sparser to a fuller zspage, so it always ends.  The lock is dropped every ZS_COMPACT_BATCH zspages so
  * that allocation in the class is not held up for long.
  *
  * A source zspage is marked moving and skipped while any of its objects is
@@ -38,13 +38,37 @@ unsigned long zs_class_freeable_zspages(const struct size_class *c)
 	return (allocated - c->obj_used) / c->objs_per_zspage;
 }
 
-/* The sparsest zspage of c that is not full, or NULL. */
-static struct zspage *sparsest(struct size_class *c)
+/* Zspages found pinned during one class's compaction, passed over after.
+ * They stay on their group lists (other threads may free into them or
+ * destroy them whenever the lock is dropped), so an entry may go stale: a
+ * recycled header that lands in this class again is merely passed over. */
+#define ZS_SKIP_MAX 64
+
+struct skip_set {
+	struct zspage *z[ZS_SKIP_MAX];
+	unsigned int n;
+};
+
+static bool skipped(const struct skip_set *skip, const struct zspage *z)
+{
+	for (unsigned int i = 0; i < skip->n; i++)
+		if (skip->z[i] == z)
+			return true;
+	return false;
+}
+
+/* The sparsest zspage of c that is not full and not passed over, or NULL. */
+static struct zspage *sparsest(struct size_class *c, const struct skip_set *skip)
 {
 	unsigned int mask = c->group_mask & ((1u << ZS_GROUP_FULL) - 1);
-	if (!mask)
-		return NULL;
-	return c->groups[__builtin_ctz(mask)];
+	while (mask) {
+		unsigned int g = (unsigned int)__builtin_ctz(mask);
+		for (struct zspage *z = c->groups[g]; z; z = z->next)
+			if (!skipped(skip, z))
+				return z;
+		mask &= mask - 1;
+	}
+	return NULL;
 }
 
 static struct zspage *fullest_nonfull(struct size_class *c)
@@ -174,6 +198,17 @@ static void pack_class(struct zs_pool *pool, struct size_class *c, char *bounce)
 		}
 }
 
+/* Whether c has two zspages or more with free slots: merging them can
+ * free pages even when their free slots add up to less than a zspage (the
+ * kernel's criterion), because the one left is then packed in place. */
+static bool has_partials_to_merge(const struct size_class *c)
+{
+	unsigned long partial = 0;
+	for (unsigned int g = 0; g < ZS_GROUP_FULL; g++)
+		partial += c->group_count[g];
+	return partial >= 2;
+}
+
 /* Returns the pages by which the class shrank: the sources' pages given
  * back, less any page a destination had to back for a fresh slot.  Counted
  * while the lock is held, so other threads' allocations do not count. */
@@ -181,10 +216,10 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 			  struct zs_release_batch *batch)
 {
 	long freed = 0;
-	struct zspage *skipped = NULL;	/* pinned sources, off the lists */
+	struct skip_set skip = { .n = 0 };
 	pthread_mutex_lock(&c->lock);
 	unsigned long pages_before = c->pages_used;
-	for (unsigned int round = 0; zs_class_freeable_zspages(c) > 0; round++) {
+	for (unsigned int round = 0; has_partials_to_merge(c); round++) {
 		if (round == ZS_COMPACT_BATCH) {
 			freed += (long)(pages_before - c->pages_used);
 			pthread_mutex_unlock(&c->lock);
@@ -193,30 +228,35 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 			pages_before = c->pages_used;
 			continue;
 		}
-		struct zspage *src = sparsest(c);
+		struct zspage *src = sparsest(c, &skip);
 		if (!src)
 			break;
-		zs_group_remove(c, src);
-		atomic_store(&src->moving, 1);
-		if (atomic_load(&src->pins) != 0) {
-			atomic_store(&src->moving, 0);
-			src->next = skipped;
-			skipped = src;
-			continue;
-		}
+		zs_group_remove(c, src);	/* back on a list before any unlock */
 		struct zspage *dst = fullest_nonfull(c);
+		if (dst && dst->inuse < src->inuse && !skipped(&skip, dst)) {
+			/* Same fullness group, and the first one found holds more:
+			 * empty the other one into it instead. */
+			zs_group_insert(c, src);
+			zs_group_remove(c, dst);
+			struct zspage *t = src;
+			src = dst;
+			dst = t;
+		}
 		if (!dst || dst->inuse < src->inuse) {
-			atomic_store(&src->moving, 0);
 			zs_group_insert(c, src);
 			break;
 		}
+		atomic_store(&src->moving, 1);
+		if (atomic_load(&src->pins) != 0) {
+			atomic_store(&src->moving, 0);
+			zs_group_insert(c, src);
+			if (skip.n == ZS_SKIP_MAX)
+				break;	/* too much of the class is in use now */
+			skip.z[skip.n++] = src;
+			continue;
+		}
 		if (evacuate(pool, c, src, bounce, batch) == 0)
 			break;	/* no progress (a page could not be had) */
-	}
-	while (skipped) {
-		struct zspage *z = skipped;
-		skipped = z->next;
-		zs_group_insert(c, z);
 	}
 	pack_class(pool, c, bounce);
 	freed += (long)(pages_before - c->pages_used);
