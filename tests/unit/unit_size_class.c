@@ -24,14 +24,23 @@ static void check_geometry(size_t page_size, unsigned int chain)
 		CHECK(c->pages_per_zspage >= 1 && c->pages_per_zspage <= chain);
 		CHECK_EQ(c->objs_per_zspage, (c->pages_per_zspage * page_size) / size);
 		CHECK(c->objs_per_zspage <= ZS_MAX_OBJS);
-		/* No chain size wastes a smaller fraction of the zspage. */
+		/* No chain size wastes a smaller fraction of the zspage, and on a
+		 * tie the longest chain wins, unless the class holds one object
+		 * per page, which keeps one page per zspage. */
 		size_t waste = (c->pages_per_zspage * page_size) % size;
 		for (unsigned int k = 1; k <= chain; k++) {
 			size_t w = (k * page_size) % size;
 			CHECK(!(w * c->pages_per_zspage < waste * k),
 			      "size %zu: %u pages waste %zu, %u pages would waste %zu", size,
 			      c->pages_per_zspage, waste, k, w);
+			if (c->objs_per_zspage > c->pages_per_zspage)
+				CHECK(!(w * c->pages_per_zspage == waste * k &&
+					k > c->pages_per_zspage),
+				      "size %zu: %u pages tie with %u, the longer should win", size,
+				      c->pages_per_zspage, k);
 		}
+		if (c->objs_per_zspage == c->pages_per_zspage)
+			CHECK_EQ(c->pages_per_zspage, 1, "size %zu: one object per page", size);
 		/* The serving class is this one or a larger one, same geometry. */
 		struct size_class *s = &pool->classes[pool->class_of_index[i]];
 		CHECK(s->size >= size);
