@@ -134,7 +134,11 @@ struct zs_class_stats {
 	unsigned long obj_allocated;	/* object slots in the class's zspages */
 	unsigned long obj_used;		/* live objects */
 	unsigned long pages_used;	/* backing pages the class holds */
-	unsigned long freeable;		/* pages compaction could free now */
+	/* Pages compaction could give back at most: those beyond the best
+	 * layout of the live objects (full zspages, then one filled from the
+	 * front).  The kernel counts whole zspages only; ours are also packed
+	 * in place. */
+	unsigned long freeable;
 };
 
 /* Number of class indexes (valid indexes are 0 .. count-1). */

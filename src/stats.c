@@ -33,7 +33,14 @@ ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
 	stats->obj_allocated = c->nr_zspages * c->objs_per_zspage;
 	stats->obj_used = c->obj_used;
 	stats->pages_used = c->pages_used;
-	stats->freeable = zs_class_freeable_zspages(c) * c->pages_per_zspage;
+	/* Compaction also packs zspages in place, so it can give back every
+	 * page beyond the best layout of the live objects: full zspages, then
+	 * one zspage filled from the front. */
+	unsigned long full = c->obj_used / c->objs_per_zspage;
+	size_t rest = (size_t)(c->obj_used % c->objs_per_zspage) * c->size;
+	unsigned long need = full * c->pages_per_zspage +
+			     (unsigned long)((rest + pool->page_size - 1) >> pool->page_shift);
+	stats->freeable = c->pages_used > need ? c->pages_used - need : 0;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
