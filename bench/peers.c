@@ -1,0 +1,532 @@
+/*
+ * peers.c - the allocators zsbench compares, behind one set of operations.
+ *
+ * Every peer stores the same compressed objects: store = allocate + copy in,
+ * read = a pointer to the bytes (in place, or copied into the caller's page
+ * buffer), release = free, compact = the allocator's own way to give memory
+ * back.  Each is opened inside the forked child that runs it:
+ *   glibc     the process's own malloc/free (under a sanitizer, that is the
+ *             sanitizer's allocator: reported as such); compact: malloc_trim
+ *   jemalloc  dlopen("libjemalloc.so.2"): mallocx/dallocx; compact: flush the
+ *             thread cache and purge every arena (mallctl)
+ *   mimalloc  dlopen("libmimalloc.so.2"): mi_malloc/mi_free; compact:
+ *             mi_collect(true)
+ *   zsmalloc  our library: zs_malloc + zs_obj_write, zs_obj_read_begin/end,
+ *             zs_free, zs_compact
+ *   zbud, z3fold  through zpool (when the zpool library is built); an object
+ *             above zpool_max_size() does not fit their pages and is kept as
+ *             a raw page of a side array, as zswap leaves such a page
+ *             uncompressed.
+ * A peer that cannot be opened says why ("missing: ...").
+ */
+#define _GNU_SOURCE
+#include "zsbench.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <zsmalloc.h>
+#ifdef ZSBENCH_HAVE_ZPOOL
+#include <zpool.h>
+#endif
+
+/* ---- glibc malloc ---- */
+
+static void *glibc_open(char *why, size_t why_len)
+{
+	(void)why;
+	(void)why_len;
+	return (void *)1;	/* no state: the process's own malloc */
+}
+
+static unsigned long glibc_store(void *ctx, const void *data, size_t len)
+{
+	void *p = malloc(len);
+
+	(void)ctx;
+	if (p)
+		memcpy(p, data, len);
+	return (unsigned long)p;
+}
+
+static const void *direct_read_begin(void *ctx, unsigned long h, void *buf, size_t len)
+{
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return (const void *)h;
+}
+
+static void direct_read_end(void *ctx, unsigned long h, const void *mem)
+{
+	(void)ctx;
+	(void)h;
+	(void)mem;
+}
+
+static void glibc_release(void *ctx, unsigned long h, size_t len)
+{
+	(void)ctx;
+	(void)len;
+	free((void *)h);
+}
+
+static long glibc_compact(void *ctx)
+{
+	(void)ctx;
+	malloc_trim(0);
+	return -1;
+}
+
+static long no_pool_pages(void *ctx)
+{
+	(void)ctx;
+	return -1;
+}
+
+static void no_close(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct zsb_peer_ops glibc_peer = {
+	.name = "glibc",
+	.what = "glibc malloc + memcpy (the process's own malloc)",
+	.open = glibc_open,
+	.store = glibc_store,
+	.read_begin = direct_read_begin,
+	.read_end = direct_read_end,
+	.release = glibc_release,
+	.compact = glibc_compact,
+	.pool_pages = no_pool_pages,
+	.close = no_close,
+};
+
+/* ---- dlopen'd allocators ---- */
+
+struct dl_allocator {
+	void *lib;
+	void *(*alloc)(size_t size, int flags);	/* flags: jemalloc only */
+	void (*release)(void *p, int flags);
+	int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+	void (*collect)(bool force);
+	void *(*mi_malloc)(size_t size);
+	void (*mi_free)(void *p);
+};
+
+static struct dl_allocator dl;	/* one per child: each peer runs in its own */
+
+static void *dl_open_lib(const char *soname, char *why, size_t why_len)
+{
+	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib)
+		snprintf(why, why_len, "missing: %s", dlerror());
+	return lib;
+}
+
+static void *dl_symbol(void *lib, const char *name, char *why, size_t why_len)
+{
+	void *sym = dlsym(lib, name);
+
+	if (!sym)
+		snprintf(why, why_len, "missing: no %s in the library", name);
+	return sym;
+}
+
+static void *jemalloc_open(char *why, size_t why_len)
+{
+	memset(&dl, 0, sizeof(dl));
+	dl.lib = dl_open_lib("libjemalloc.so.2", why, why_len);
+	if (!dl.lib)
+		return NULL;
+	*(void **)&dl.alloc = dl_symbol(dl.lib, "mallocx", why, why_len);
+	*(void **)&dl.release = dl_symbol(dl.lib, "dallocx", why, why_len);
+	*(void **)&dl.mallctl = dl_symbol(dl.lib, "mallctl", why, why_len);
+	if (!dl.alloc || !dl.release || !dl.mallctl)
+		return NULL;
+	return &dl;
+}
+
+static unsigned long jemalloc_store(void *ctx, const void *data, size_t len)
+{
+	struct dl_allocator *a = ctx;
+	void *p = a->alloc(len, 0);
+
+	if (p)
+		memcpy(p, data, len);
+	return (unsigned long)p;
+}
+
+static void jemalloc_release(void *ctx, unsigned long h, size_t len)
+{
+	struct dl_allocator *a = ctx;
+
+	(void)len;
+	a->release((void *)h, 0);
+}
+
+static long jemalloc_compact(void *ctx)
+{
+	struct dl_allocator *a = ctx;
+
+	a->mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	a->mallctl("arena.4096.purge", NULL, NULL, NULL, 0);	/* 4096: all arenas */
+	return -1;
+}
+
+static const struct zsb_peer_ops jemalloc_peer = {
+	.name = "jemalloc",
+	.what = "jemalloc mallocx/dallocx (dlopen libjemalloc.so.2) + memcpy",
+	.open = jemalloc_open,
+	.store = jemalloc_store,
+	.read_begin = direct_read_begin,
+	.read_end = direct_read_end,
+	.release = jemalloc_release,
+	.compact = jemalloc_compact,
+	.pool_pages = no_pool_pages,
+	.close = no_close,
+};
+
+static void *mimalloc_open(char *why, size_t why_len)
+{
+	memset(&dl, 0, sizeof(dl));
+	dl.lib = dl_open_lib("libmimalloc.so.2", why, why_len);
+	if (!dl.lib)
+		return NULL;
+	*(void **)&dl.mi_malloc = dl_symbol(dl.lib, "mi_malloc", why, why_len);
+	*(void **)&dl.mi_free = dl_symbol(dl.lib, "mi_free", why, why_len);
+	*(void **)&dl.collect = dl_symbol(dl.lib, "mi_collect", why, why_len);
+	if (!dl.mi_malloc || !dl.mi_free || !dl.collect)
+		return NULL;
+	return &dl;
+}
+
+static unsigned long mimalloc_store(void *ctx, const void *data, size_t len)
+{
+	struct dl_allocator *a = ctx;
+	void *p = a->mi_malloc(len);
+
+	if (p)
+		memcpy(p, data, len);
+	return (unsigned long)p;
+}
+
+static void mimalloc_release(void *ctx, unsigned long h, size_t len)
+{
+	struct dl_allocator *a = ctx;
+
+	(void)len;
+	a->mi_free((void *)h);
+}
+
+static long mimalloc_compact(void *ctx)
+{
+	struct dl_allocator *a = ctx;
+
+	a->collect(true);
+	return -1;
+}
+
+static const struct zsb_peer_ops mimalloc_peer = {
+	.name = "mimalloc",
+	.what = "mimalloc mi_malloc/mi_free (dlopen libmimalloc.so.2) + memcpy",
+	.open = mimalloc_open,
+	.store = mimalloc_store,
+	.read_begin = direct_read_begin,
+	.read_end = direct_read_end,
+	.release = mimalloc_release,
+	.compact = mimalloc_compact,
+	.pool_pages = no_pool_pages,
+	.close = no_close,
+};
+
+/* ---- zsmalloc ---- */
+
+static void *zsmalloc_open(char *why, size_t why_len)
+{
+	struct zs_pool *pool = zs_create_pool("zsbench");
+
+	if (!pool)
+		snprintf(why, why_len, "failed: zs_create_pool: %s", strerror(errno));
+	return pool;
+}
+
+static unsigned long zsmalloc_store(void *ctx, const void *data, size_t len)
+{
+	unsigned long h = zs_malloc(ctx, len);
+
+	if (h)
+		zs_obj_write(ctx, h, (void *)data, len);
+	return h;
+}
+
+static const void *zsmalloc_read_begin(void *ctx, unsigned long h, void *buf, size_t len)
+{
+	(void)len;
+	return zs_obj_read_begin(ctx, h, buf);
+}
+
+static void zsmalloc_read_end(void *ctx, unsigned long h, const void *mem)
+{
+	zs_obj_read_end(ctx, h, (void *)mem);
+}
+
+static void zsmalloc_release(void *ctx, unsigned long h, size_t len)
+{
+	(void)len;
+	zs_free(ctx, h);
+}
+
+static long zsmalloc_compact(void *ctx)
+{
+	return (long)zs_compact(ctx);
+}
+
+static long zsmalloc_pool_pages(void *ctx)
+{
+	return (long)zs_get_total_pages(ctx);
+}
+
+static void zsmalloc_close(void *ctx)
+{
+	zs_destroy_pool(ctx);
+}
+
+static const struct zsb_peer_ops zsmalloc_peer = {
+	.name = "zsmalloc",
+	.what = "libzsmalloc: zs_malloc + zs_obj_write, zs_obj_read_begin/end, zs_compact",
+	.open = zsmalloc_open,
+	.store = zsmalloc_store,
+	.read_begin = zsmalloc_read_begin,
+	.read_end = zsmalloc_read_end,
+	.release = zsmalloc_release,
+	.compact = zsmalloc_compact,
+	.pool_pages = zsmalloc_pool_pages,
+	.close = zsmalloc_close,
+};
+
+size_t zsb_zsmalloc_huge_size(void)
+{
+	struct zs_pool *pool = zs_create_pool("zsbench-probe");
+	size_t huge;
+
+	if (!pool)
+		return 0;
+	huge = zs_huge_class_size(pool);
+	zs_destroy_pool(pool);
+	return huge;
+}
+
+/* ---- zbud and z3fold, through zpool ---- */
+
+#ifdef ZSBENCH_HAVE_ZPOOL
+#define SIDE_HANDLE_BIT (1UL << 63)
+#define SIDE_RESERVE (64ULL << 30)	/* virtual room for raw side pages */
+
+struct zpool_peer {
+	struct zpool *pool;
+	size_t max_size;
+	unsigned char *side;		/* raw pages for objects above max_size */
+	pthread_mutex_t side_lock;
+	uint64_t side_next;		/* pages of side ever used */
+	uint32_t *side_free;		/* stack of freed side page indexes */
+	size_t side_nfree, side_cap;
+	long side_pages;		/* side pages in use */
+};
+
+static void *zpool_peer_open(const char *backend, char *why, size_t why_len)
+{
+	struct zpool_peer *z = calloc(1, sizeof(*z));
+
+	if (!z) {
+		snprintf(why, why_len, "failed: out of memory");
+		return NULL;
+	}
+	z->pool = zpool_create(backend, "zsbench", NULL);
+	if (!z->pool) {
+		snprintf(why, why_len, "%s: zpool_create(\"%s\"): %s",
+			 errno == ENOENT ? "missing" : "failed", backend, strerror(errno));
+		free(z);
+		return NULL;
+	}
+	z->max_size = zpool_max_size(z->pool);
+	z->side = mmap(NULL, SIDE_RESERVE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (z->side == MAP_FAILED) {
+		snprintf(why, why_len, "failed: cannot reserve side pages: %s", strerror(errno));
+		zpool_destroy(z->pool);
+		free(z);
+		return NULL;
+	}
+	pthread_mutex_init(&z->side_lock, NULL);
+	return z;
+}
+
+static void *zbud_open(char *why, size_t why_len)
+{
+	return zpool_peer_open("zbud", why, why_len);
+}
+
+static void *z3fold_open(char *why, size_t why_len)
+{
+	return zpool_peer_open("z3fold", why, why_len);
+}
+
+static unsigned long zpool_peer_store(void *ctx, const void *data, size_t len)
+{
+	struct zpool_peer *z = ctx;
+	unsigned long h;
+	uint64_t page;
+
+	if (len <= z->max_size) {
+		h = zpool_malloc(z->pool, len);
+		if (h & SIDE_HANDLE_BIT) {
+			fprintf(stderr, "zsbench: zpool handle %#lx uses bit 63, which zsbench "
+				"needs for its side pages\n", h);
+			abort();
+		}
+		if (h)
+			zpool_write(z->pool, h, data, len);
+		return h;
+	}
+	pthread_mutex_lock(&z->side_lock);
+	if (z->side_nfree) {
+		page = z->side_free[--z->side_nfree];
+	} else if (z->side_next < SIDE_RESERVE / ZSB_PAGE_SIZE) {
+		page = z->side_next++;
+	} else {
+		pthread_mutex_unlock(&z->side_lock);
+		return 0;
+	}
+	z->side_pages++;
+	pthread_mutex_unlock(&z->side_lock);
+	memcpy(z->side + page * ZSB_PAGE_SIZE, data, len);
+	return SIDE_HANDLE_BIT | page;
+}
+
+static const void *zpool_peer_read_begin(void *ctx, unsigned long h, void *buf, size_t len)
+{
+	struct zpool_peer *z = ctx;
+
+	(void)len;
+	if (h & SIDE_HANDLE_BIT)
+		return z->side + (h & ~SIDE_HANDLE_BIT) * ZSB_PAGE_SIZE;
+	return zpool_read_begin(z->pool, h, buf);
+}
+
+static void zpool_peer_read_end(void *ctx, unsigned long h, const void *mem)
+{
+	struct zpool_peer *z = ctx;
+
+	if (!(h & SIDE_HANDLE_BIT))
+		zpool_read_end(z->pool, h, (void *)mem);
+}
+
+static void zpool_peer_release(void *ctx, unsigned long h, size_t len)
+{
+	struct zpool_peer *z = ctx;
+	uint64_t page = h & ~SIDE_HANDLE_BIT;
+
+	(void)len;
+	if (!(h & SIDE_HANDLE_BIT)) {
+		zpool_free(z->pool, h);
+		return;
+	}
+	madvise(z->side + page * ZSB_PAGE_SIZE, ZSB_PAGE_SIZE, MADV_DONTNEED);
+	pthread_mutex_lock(&z->side_lock);
+	if (z->side_nfree == z->side_cap) {
+		size_t cap = z->side_cap ? z->side_cap * 2 : 1024;
+		uint32_t *grown = realloc(z->side_free, cap * sizeof(*grown));
+
+		if (!grown) {	/* leak the page rather than fail the free */
+			pthread_mutex_unlock(&z->side_lock);
+			return;
+		}
+		z->side_free = grown;
+		z->side_cap = cap;
+	}
+	z->side_free[z->side_nfree++] = (uint32_t)page;
+	z->side_pages--;
+	pthread_mutex_unlock(&z->side_lock);
+}
+
+static long zpool_peer_compact(void *ctx)
+{
+	struct zpool_peer *z = ctx;
+
+	return zpool_can_compact(z->pool) ? (long)zpool_compact(z->pool) : 0;
+}
+
+static long zpool_peer_pool_pages(void *ctx)
+{
+	struct zpool_peer *z = ctx;
+
+	return (long)zpool_total_pages(z->pool) + z->side_pages;
+}
+
+static void zpool_peer_close(void *ctx)
+{
+	struct zpool_peer *z = ctx;
+
+	zpool_destroy(z->pool);
+	munmap(z->side, SIDE_RESERVE);
+	free(z->side_free);
+	free(z);
+}
+
+#define ZPOOL_PEER(backend, label)						\
+	{									\
+		.name = #backend,						\
+		.what = label,							\
+		.open = backend##_open,						\
+		.store = zpool_peer_store,					\
+		.read_begin = zpool_peer_read_begin,				\
+		.read_end = zpool_peer_read_end,				\
+		.release = zpool_peer_release,					\
+		.compact = zpool_peer_compact,					\
+		.pool_pages = zpool_peer_pool_pages,				\
+		.close = zpool_peer_close,					\
+	}
+static const struct zsb_peer_ops zbud_peer =
+	ZPOOL_PEER(zbud, "zbud through zpool (objects above its max size: raw side pages)");
+static const struct zsb_peer_ops z3fold_peer =
+	ZPOOL_PEER(z3fold, "z3fold through zpool (objects above its max size: raw side pages)");
+#else
+static void *zpool_missing_open(char *why, size_t why_len)
+{
+	snprintf(why, why_len, "missing: the zpool library is not built in this tree");
+	return NULL;
+}
+
+#define ZPOOL_PEER(backend, label)						\
+	{									\
+		.name = #backend,						\
+		.what = label,							\
+		.open = zpool_missing_open,					\
+	}
+static const struct zsb_peer_ops zbud_peer = ZPOOL_PEER(zbud, "zbud through zpool");
+static const struct zsb_peer_ops z3fold_peer = ZPOOL_PEER(z3fold, "z3fold through zpool");
+#endif
+
+const struct zsb_peer_ops *const zsb_peers[] = {
+	&glibc_peer, &jemalloc_peer, &mimalloc_peer, &zsmalloc_peer,
+	&zbud_peer, &z3fold_peer,
+};
+const unsigned int zsb_npeers = sizeof(zsb_peers) / sizeof(zsb_peers[0]);
+
+const struct zsb_peer_ops *zsb_peer_find(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < zsb_npeers; i++)
+		if (strcmp(zsb_peers[i]->name, name) == 0)
+			return zsb_peers[i];
+	return NULL;
+}
