@@ -1,0 +1,277 @@
+/*
+ * zsram.h - a compressed page store in userspace: the zram block device's
+ * model, as a library on top of libzsmalloc.
+ *
+ * A store holds nr_pages pages (its "disk size"), addressed by page index.
+ * Each page written is kept in one of these forms, recorded in its slot:
+ *   empty         never written or discarded: reads back as zeros
+ *   same-filled   one repeated 64-bit word: the word is kept in the slot,
+ *                 nothing is allocated
+ *   compressed    compressed by the store's algorithm into one allocator
+ *                 object (the slot records the object's handle and size)
+ *   huge          did not compress below the allocator's huge size
+ *                 (zs_huge_class_size): stored raw, one page-sized object
+ *                 (with zbud or z3fold, whose largest object is below the
+ *                 page size: one page of the store's own, outside the
+ *                 allocator)
+ *   recompressed  compressed again by the secondary algorithm (see
+ *                 zsram_recompress); the slot records which algorithm, so the
+ *                 page always reads back
+ *   written back  moved to the backing file (see zsram_writeback); read back
+ *                 from it transparently
+ *
+ * Slot cost: 12 bytes per page of disk size, allocated at creation: an 8-byte
+ * value (the handle, the same-fill word or the backing-file block) and a
+ * 4-byte word holding the compressed size (17 bits), the algorithm (2 bits),
+ * the kind and idle flags and the slot's lock bit.
+ *
+ * Memory: mem_used_total is zs_get_total_pages() * page_size, the pages the
+ * allocator holds for objects, as zram reports it (plus, with zbud or
+ * z3fold, the huge pages kept outside the allocator).  The allocator's pages
+ * come from the store's own page source, which maps them in chunks made
+ * resident in one call, keeps up to 32 free pages for reuse and gives the
+ * rest back to the system; the memory limit is enforced there, so
+ * mem_used_total never passes it.  The slot table, the
+ * allocator's metadata and the codec contexts come on top (the zsram tool
+ * reports the process's real resident memory beside it).
+ *
+ * Threads: every function may be called from any thread at the same time as
+ * any other on the same store.  Each slot has its own lock bit, so different
+ * pages are read and written in parallel; operations on one page are
+ * serialised.  Each thread in flight uses its own codec context (contexts are
+ * kept in a free list per algorithm, like zram's per-CPU streams).
+ *
+ * Errors: functions that return int return 0 or a negative errno value:
+ *   -EINVAL  bad argument (index or range outside the store, unaligned
+ *            block-view request, bad configuration)
+ *   -ENOSPC  the write would take the store past its memory limit (and no
+ *            page could be written back to make room); the store is unchanged
+ *   -ENOMEM  the allocator or the system is out of memory; store unchanged
+ *   -EIO     a stored page failed to decompress or the backing file failed
+ *
+ * Link with -lzsram (pkg-config zsram), which needs libzsmalloc, liblz4 and
+ * libzstd.
+ */
+#ifndef ZSRAM_H
+#define ZSRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct zsram;
+
+#define ZSRAM_SECTOR_SIZE 512	/* granularity of the block view */
+
+enum zsram_algorithm {
+	ZSRAM_ALG_LZ4,		/* liblz4 fast; level = acceleration (1 default) */
+	ZSRAM_ALG_LZ4HC,	/* liblz4 high compression; level 1..12 (9) */
+	ZSRAM_ALG_ZSTD,		/* libzstd; level -7..22 (3); optional dictionary */
+};
+
+/* "lz4", "lz4hc", "zstd" -> *alg; 0, or -EINVAL for an unknown name. */
+int zsram_algorithm_from_name(const char *name, enum zsram_algorithm *alg);
+const char *zsram_algorithm_name(enum zsram_algorithm alg);
+
+struct zsram_codec_config {
+	enum zsram_algorithm algorithm;
+	int level;		/* 0: the algorithm's default */
+	const void *dict;	/* zstd only: a dictionary (see
+				 * zsram_train_dictionary); copied at creation */
+	size_t dict_size;
+};
+
+struct zsram_config {
+	uint64_t nr_pages;		/* disk size in pages; required */
+	size_t page_size;		/* 0: 4096; power of two 4096..65536 */
+	struct zsram_codec_config codec;	/* primary algorithm */
+	int recomp_enabled;		/* 1: recomp is the secondary algorithm */
+	struct zsram_codec_config recomp;
+	uint64_t mem_limit;		/* bytes of mem_used_total; 0: none */
+	/*
+	 * Backing file for writeback, created or truncated; NULL: none.  When
+	 * set, a write that would pass mem_limit first writes cold pages back
+	 * to the file (huge pages first, then pages marked idle, then any, each
+	 * pass in slot order from a rotating clock hand), compacts, and retries:
+	 * a full store degrades instead of failing.
+	 */
+	const char *backing_file;
+	uint64_t backing_pages;		/* file capacity in pages; 0: nr_pages */
+	/*
+	 * Automatic compaction: after pages are freed, when
+	 * (mem_used_total - compr_data_size) / mem_used_total exceeds this
+	 * fraction (and the pool holds at least 64 pages), the store compacts.
+	 * 0: the default, 0.25; negative: never automatically.
+	 */
+	double compact_threshold;
+	/* Allocator: NULL or "zsmalloc"; "zbud" or "z3fold" when the library
+	 * was built with zpool (zsram_allocators lists them). */
+	const char *allocator;
+	const char *name;		/* pool name; NULL: "zsram" */
+};
+
+/* Fills *config with defaults: lz4, 4096-byte pages, no limit, no
+ * recompression, no backing file.  nr_pages must still be set. */
+void zsram_config_init(struct zsram_config *config);
+
+/* Names of the allocators this build supports; returns how many. */
+size_t zsram_allocators(const char **names, size_t max);
+
+/* NULL on failure with errno: EINVAL (bad config, unknown allocator, bad
+ * level or dictionary), ENOENT/EACCES/... (backing file), ENOMEM. */
+struct zsram *zsram_create(const struct zsram_config *config);
+void zsram_destroy(struct zsram *store);	/* frees everything; no I/O may be
+						 * in flight */
+
+size_t zsram_page_size(const struct zsram *store);
+uint64_t zsram_nr_pages(const struct zsram *store);
+
+/* ---- Page interface ---- */
+
+/* Stores one page (page_size bytes) at index, replacing what was there. */
+int zsram_write_page(struct zsram *store, uint64_t index, const void *page);
+/* Reads one page into page (page_size bytes); empty pages read as zeros. */
+int zsram_read_page(struct zsram *store, uint64_t index, void *page);
+/* Frees pages index .. index+count-1 (they then read as zeros). */
+int zsram_discard(struct zsram *store, uint64_t index, uint64_t count);
+
+/* ---- Block-device view: byte offsets and lengths, both multiples of
+ * ZSRAM_SECTOR_SIZE, inside the disk size (else -EINVAL, counted in
+ * io_stat's invalid_io).  Partial pages are read-modify-written under the
+ * page's lock.  Discard frees only whole pages inside the range (a partial
+ * page at either end is zeroed and rewritten instead). ---- */
+int zsram_bdev_read(struct zsram *store, uint64_t offset, void *buf, size_t len);
+int zsram_bdev_write(struct zsram *store, uint64_t offset, const void *buf,
+		     size_t len);
+int zsram_bdev_discard(struct zsram *store, uint64_t offset, uint64_t len);
+uint64_t zsram_bdev_size(const struct zsram *store);	/* bytes */
+
+/* ---- Maintenance ---- */
+
+/* Marks every stored page idle (as writing "all" to zram's idle file); a
+ * read or write of a page clears its mark.  Returns pages marked. */
+uint64_t zsram_mark_idle(struct zsram *store);
+
+/* Which pages zsram_recompress and zsram_writeback consider; or'ed. */
+#define ZSRAM_SEL_HUGE	0x1u	/* huge (raw) pages */
+#define ZSRAM_SEL_IDLE	0x2u	/* pages marked idle */
+#define ZSRAM_SEL_ALL	0x4u	/* every stored page */
+
+/*
+ * Recompresses with the secondary algorithm the selected pages whose stored
+ * size is at least threshold bytes (0: any size).  A page is kept in the new
+ * form only if it comes out smaller; pages tried once without gain are marked
+ * and not tried again until rewritten.  Returns how many pages were
+ * recompressed, or -EINVAL if the store has no secondary algorithm.
+ */
+long zsram_recompress(struct zsram *store, unsigned int select,
+		      size_t threshold);
+
+/*
+ * Writes up to max_pages selected pages (same-filled pages never: they take
+ * no memory) to the backing file and frees their memory.  Returns how many
+ * were written back, -EINVAL if the store has no backing file, -ENOSPC if the
+ * file is full before any page could go, -EIO on a write error.
+ */
+long zsram_writeback(struct zsram *store, unsigned int select,
+		     uint64_t max_pages);
+
+/* Compacts the allocator now; returns pages freed. */
+unsigned long zsram_compact(struct zsram *store);
+
+/* ---- Statistics, in zram's formats ---- */
+
+struct zsram_mm_stat {
+	uint64_t orig_data_size;	/* bytes of pages held in memory, incl.
+					 * same-filled (not written back) */
+	uint64_t compr_data_size;	/* bytes of compressed data (huge pages
+					 * count page_size) */
+	uint64_t mem_used_total;	/* zs_get_total_pages() * page_size (+ raw
+					 * huge pages with zbud/z3fold) */
+	uint64_t mem_limit;		/* bytes; 0: none */
+	uint64_t mem_used_max;		/* highest mem_used_total seen */
+	uint64_t same_pages;		/* same-filled pages now */
+	uint64_t pages_compacted;	/* pages freed by compaction, ever */
+	uint64_t huge_pages;		/* huge pages now */
+	uint64_t huge_pages_since;	/* huge pages written, ever */
+};
+
+struct zsram_io_stat {
+	uint64_t failed_reads;		/* reads that returned an error */
+	uint64_t failed_writes;		/* writes that returned an error */
+	uint64_t invalid_io;		/* requests out of range or unaligned */
+	uint64_t notify_free;		/* stored pages freed by discard */
+};
+
+struct zsram_bd_stat {
+	uint64_t bd_count;		/* pages in the backing file now */
+	uint64_t bd_reads;		/* pages read back from it, ever */
+	uint64_t bd_writes;		/* pages written to it, ever */
+};
+
+struct zsram_recomp_stat {
+	uint64_t recompressed;		/* pages now in the secondary algorithm */
+	uint64_t attempts;		/* pages tried, ever */
+	uint64_t saved_bytes;		/* bytes saved by recompression, ever */
+};
+
+void zsram_get_mm_stat(struct zsram *store, struct zsram_mm_stat *st);
+void zsram_get_io_stat(struct zsram *store, struct zsram_io_stat *st);
+void zsram_get_bd_stat(struct zsram *store, struct zsram_bd_stat *st);
+void zsram_get_recomp_stat(struct zsram *store, struct zsram_recomp_stat *st);
+
+/* One line each, in the layout of zram's sysfs files (mm_stat, io_stat,
+ * bd_stat).  Return 0, or -1 with errno set by a failed write. */
+int zsram_print_mm_stat(struct zsram *store, FILE *out);
+int zsram_print_io_stat(struct zsram *store, FILE *out);
+int zsram_print_bd_stat(struct zsram *store, FILE *out);
+/* The allocator's class table (zsmalloc: zs_print_class_stats). */
+int zsram_print_class_stats(struct zsram *store, FILE *out);
+
+/* ---- Inspection ---- */
+
+enum zsram_slot_kind {
+	ZSRAM_SLOT_EMPTY,
+	ZSRAM_SLOT_SAME,
+	ZSRAM_SLOT_COMPRESSED,
+	ZSRAM_SLOT_HUGE,
+	ZSRAM_SLOT_WRITTEN_BACK,
+};
+
+struct zsram_slot_info {
+	enum zsram_slot_kind kind;
+	unsigned int size;	/* stored bytes (0 for empty and same-filled) */
+	unsigned int algorithm;	/* 0: primary, 1: secondary (recompressed) */
+	int idle;		/* marked idle */
+};
+
+/* 0, or -EINVAL for an index outside the store. */
+int zsram_slot_info(struct zsram *store, uint64_t index,
+		    struct zsram_slot_info *info);
+
+/* Checks that the slot table and the statistics agree (counts of each kind,
+ * compressed bytes) and runs the allocator's consistency checker.  Returns
+ * 0, or -1 with a description in why.  Takes each slot lock in turn; call it
+ * with no I/O in flight for exact counters. */
+int zsram_check(struct zsram *store, char *why, size_t why_len);
+
+/* ---- Dictionary ---- */
+
+/*
+ * Trains a zstd dictionary (libzstd's ZDICT_trainFromBuffer) on samples:
+ * nr_samples pages of page_size bytes laid out back to back.  Writes at most
+ * dict_capacity bytes into dict and returns the dictionary's size, or -EINVAL
+ * (too few or too uniform samples: the builder's error) / -ENOMEM.
+ */
+long zsram_train_dictionary(const void *samples, size_t nr_samples,
+			    size_t page_size, void *dict, size_t dict_capacity);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZSRAM_H */

@@ -1,0 +1,268 @@
+/*
+ * codec.c - compression algorithms (lz4, lz4hc, zstd with an optional
+ * dictionary) and their contexts.
+ *
+ * A codec is one algorithm at one level, chosen per store.  Its contexts
+ * (compressor state, zstd's CCtx/DCtx) are kept in a free list: a thread
+ * takes one for one operation and gives it back, so each thread in flight
+ * works in its own context and the list holds as many contexts as threads
+ * ever ran at once (like zram's per-CPU streams).  free_lock guards only the
+ * list; the dictionary objects are created once and shared read-only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lz4.h>
+#include <lz4hc.h>
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+#include <zdict.h>
+#include <zstd_errors.h>
+
+#include "zsram_internal.h"
+
+int zsram_algorithm_from_name(const char *name, enum zsram_algorithm *alg)
+{
+	if (!name)
+		return -EINVAL;
+	if (strcmp(name, "lz4") == 0)
+		*alg = ZSRAM_ALG_LZ4;
+	else if (strcmp(name, "lz4hc") == 0)
+		*alg = ZSRAM_ALG_LZ4HC;
+	else if (strcmp(name, "zstd") == 0)
+		*alg = ZSRAM_ALG_ZSTD;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *zsram_algorithm_name(enum zsram_algorithm alg)
+{
+	switch (alg) {
+	case ZSRAM_ALG_LZ4: return "lz4";
+	case ZSRAM_ALG_LZ4HC: return "lz4hc";
+	case ZSRAM_ALG_ZSTD: return "zstd";
+	}
+	return "?";
+}
+
+static int codec_check_level(enum zsram_algorithm alg, int *level)
+{
+	switch (alg) {
+	case ZSRAM_ALG_LZ4:
+		if (*level == 0)
+			*level = 1;
+		return (*level >= 1 && *level <= 65537) ? 0 : -EINVAL;
+	case ZSRAM_ALG_LZ4HC:
+		if (*level == 0)
+			*level = LZ4HC_CLEVEL_DEFAULT;
+		return (*level >= 1 && *level <= LZ4HC_CLEVEL_MAX) ? 0 : -EINVAL;
+	case ZSRAM_ALG_ZSTD:
+		if (*level == 0)
+			*level = ZSTD_CLEVEL_DEFAULT;
+		return (*level >= ZSTD_minCLevel() && *level <= ZSTD_maxCLevel()) ?
+			0 : -EINVAL;
+	}
+	return -EINVAL;
+}
+
+int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg,
+		     size_t page_size)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->algorithm = cfg->algorithm;
+	c->level = cfg->level;
+	c->page_size = page_size;
+	err = codec_check_level(c->algorithm, &c->level);
+	if (err)
+		return err;
+	if (cfg->dict_size) {
+		if (c->algorithm != ZSRAM_ALG_ZSTD || !cfg->dict)
+			return -EINVAL;
+		c->dict = malloc(cfg->dict_size);
+		if (!c->dict)
+			return -ENOMEM;
+		memcpy(c->dict, cfg->dict, cfg->dict_size);
+		c->dict_size = cfg->dict_size;
+		c->zstd_cdict = ZSTD_createCDict(c->dict, c->dict_size, c->level);
+		c->zstd_ddict = ZSTD_createDDict(c->dict, c->dict_size);
+		if (!c->zstd_cdict || !c->zstd_ddict) {
+			zsram_codec_fini(c);
+			return -EINVAL;
+		}
+	}
+	pthread_mutex_init(&c->free_lock, NULL);
+	return 0;
+}
+
+static void codec_ctx_free(struct zsram_codec_ctx *ctx)
+{
+	free(ctx->lz4_state);
+	free(ctx->buf);
+	ZSTD_freeCCtx(ctx->zstd_cctx);
+	ZSTD_freeDCtx(ctx->zstd_dctx);
+	free(ctx);
+}
+
+void zsram_codec_fini(struct zsram_codec *c)
+{
+	struct zsram_codec_ctx *ctx = c->free_list;
+
+	while (ctx) {
+		struct zsram_codec_ctx *next = ctx->next;
+
+		codec_ctx_free(ctx);
+		ctx = next;
+	}
+	c->free_list = NULL;
+	ZSTD_freeCDict(c->zstd_cdict);
+	ZSTD_freeDDict(c->zstd_ddict);
+	free(c->dict);
+	c->zstd_cdict = c->zstd_ddict = c->dict = NULL;
+}
+
+static struct zsram_codec_ctx *codec_ctx_new(struct zsram_codec *c)
+{
+	struct zsram_codec_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	ctx->buf = malloc(c->page_size);
+	if (!ctx->buf)
+		goto fail;
+	switch (c->algorithm) {
+	case ZSRAM_ALG_LZ4:
+		ctx->lz4_state = malloc((size_t)LZ4_sizeofState());
+		break;
+	case ZSRAM_ALG_LZ4HC:
+		ctx->lz4_state = malloc((size_t)LZ4_sizeofStateHC());
+		break;
+	case ZSRAM_ALG_ZSTD:
+		ctx->zstd_cctx = ZSTD_createCCtx();
+		ctx->zstd_dctx = ZSTD_createDCtx();
+		if (ctx->zstd_cctx && !c->zstd_cdict &&
+		    ZSTD_isError(ZSTD_CCtx_setParameter(ctx->zstd_cctx,
+						       ZSTD_c_compressionLevel, c->level)))
+			goto fail;
+		/* Pages are small and their size is known: no frame checksum,
+		 * no content size, no magic number, to keep each page short. */
+		if (ctx->zstd_cctx) {
+			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_checksumFlag, 0);
+			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_contentSizeFlag, 0);
+			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_dictIDFlag, 0);
+			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_format,
+					       ZSTD_f_zstd1_magicless);
+			if (c->zstd_cdict)
+				ZSTD_CCtx_refCDict(ctx->zstd_cctx, c->zstd_cdict);
+		}
+		if (ctx->zstd_dctx) {
+			ZSTD_DCtx_setParameter(ctx->zstd_dctx, ZSTD_d_format,
+					       ZSTD_f_zstd1_magicless);
+			if (c->zstd_ddict)
+				ZSTD_DCtx_refDDict(ctx->zstd_dctx, c->zstd_ddict);
+		}
+		if (!ctx->zstd_cctx || !ctx->zstd_dctx)
+			goto fail;
+		return ctx;
+	}
+	if (!ctx->lz4_state)
+		goto fail;
+	return ctx;
+fail:
+	codec_ctx_free(ctx);
+	return NULL;
+}
+
+struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
+{
+	struct zsram_codec_ctx *ctx;
+
+	pthread_mutex_lock(&c->free_lock);
+	ctx = c->free_list;
+	if (ctx)
+		c->free_list = ctx->next;
+	pthread_mutex_unlock(&c->free_lock);
+	if (!ctx)
+		ctx = codec_ctx_new(c);
+	return ctx;
+}
+
+void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
+{
+	pthread_mutex_lock(&c->free_lock);
+	ctx->next = c->free_list;
+	c->free_list = ctx;
+	pthread_mutex_unlock(&c->free_lock);
+}
+
+long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
+			  const void *src, size_t src_len, void *dst, size_t dst_cap)
+{
+	switch (c->algorithm) {
+	case ZSRAM_ALG_LZ4:
+		return LZ4_compress_fast_extState(ctx->lz4_state, src, dst,
+						  (int)src_len, (int)dst_cap, c->level);
+	case ZSRAM_ALG_LZ4HC:
+		return LZ4_compress_HC_extStateHC(ctx->lz4_state, src, dst,
+						  (int)src_len, (int)dst_cap, c->level);
+	case ZSRAM_ALG_ZSTD: {
+		size_t n = ZSTD_compress2(ctx->zstd_cctx, dst, dst_cap, src, src_len);
+
+		if (ZSTD_isError(n)) {
+			/* The context is left mid-frame: reset it for reuse. */
+			ZSTD_CCtx_reset(ctx->zstd_cctx, ZSTD_reset_session_only);
+			return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ?
+				0 : -EIO;
+		}
+		return (long)n;
+	}
+	}
+	return -EIO;
+}
+
+int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
+			   const void *src, size_t src_len, void *dst, size_t dst_len)
+{
+	switch (c->algorithm) {
+	case ZSRAM_ALG_LZ4:
+	case ZSRAM_ALG_LZ4HC: {
+		int n = LZ4_decompress_safe(src, dst, (int)src_len, (int)dst_len);
+
+		return n == (int)dst_len ? 0 : -EIO;
+	}
+	case ZSRAM_ALG_ZSTD: {
+		size_t n = ZSTD_decompressDCtx(ctx->zstd_dctx, dst, dst_len, src, src_len);
+
+		if (ZSTD_isError(n)) {
+			ZSTD_DCtx_reset(ctx->zstd_dctx, ZSTD_reset_session_only);
+			return -EIO;
+		}
+		return n == dst_len ? 0 : -EIO;
+	}
+	}
+	return -EIO;
+}
+
+long zsram_train_dictionary(const void *samples, size_t nr_samples,
+			    size_t page_size, void *dict, size_t dict_capacity)
+{
+	size_t *sizes;
+	size_t n;
+
+	if (!samples || !dict || nr_samples == 0 || page_size == 0 || dict_capacity == 0)
+		return -EINVAL;
+	sizes = malloc(nr_samples * sizeof(*sizes));
+	if (!sizes)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr_samples; i++)
+		sizes[i] = page_size;
+	n = ZDICT_trainFromBuffer(dict, dict_capacity, samples, sizes,
+				  (unsigned int)nr_samples);
+	free(sizes);
+	if (ZDICT_isError(n))
+		return -EINVAL;
+	return (long)n;
+}

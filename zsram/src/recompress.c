@@ -1,0 +1,114 @@
+/*
+ * recompress.c - idle marking and recompression with the secondary
+ * algorithm (zram's recompress).
+ *
+ * Recompression walks the slot table, taking each slot's lock in turn: a
+ * selected page is decompressed with the algorithm its slot records,
+ * compressed with the secondary one, and kept in the new form only when it
+ * comes out smaller (and below the huge size).  The slot then records
+ * algorithm 1, so reads use the secondary codec.  A page tried without gain
+ * is marked NORECOMP until it is rewritten.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "zsram_internal.h"
+
+uint64_t zsram_mark_idle(struct zsram *z)
+{
+	uint64_t marked = 0;
+
+	for (uint64_t i = 0; i < z->nr_pages; i++) {
+		uint32_t flags = zsram_slot_lock(&z->slots, i);
+
+		if ((flags & (SLOT_SAME | SLOT_WB)) || (flags & SLOT_SIZE_MASK)) {
+			flags |= SLOT_IDLE;
+			marked++;
+		}
+		zsram_slot_unlock_set(&z->slots, i, flags);
+	}
+	return marked;
+}
+
+static bool selected(uint32_t flags, unsigned int select)
+{
+	return (select & ZSRAM_SEL_ALL) ||
+	       ((select & ZSRAM_SEL_HUGE) && (flags & SLOT_HUGE)) ||
+	       ((select & ZSRAM_SEL_IDLE) && (flags & SLOT_IDLE));
+}
+
+/* Recompresses slot i (locked, flags) using page as scratch; returns 1 if
+ * it was recompressed, 0 if not, or a negative errno. */
+static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags,
+			   void *page, struct zsram_codec_ctx *ctx)
+{
+	const struct zsram_alloc_ops *ops = z->alloc.ops;
+	size_t size = *flags & SLOT_SIZE_MASK;
+	size_t cap = size - 1;
+	unsigned long handle;
+	long n;
+	int err;
+
+	err = zsram_slot_read_locked(z, i, *flags, page);
+	if (err)
+		return err;
+	STAT_ADD(z->recomp_attempts, 1);
+	if (cap > z->alloc.huge_size - 1)
+		cap = z->alloc.huge_size - 1;
+	n = zsram_codec_compress(&z->codecs[1], ctx, page, z->page_size, ctx->buf, cap);
+	if (n < 0)
+		return (int)n;
+	if (n == 0) {
+		*flags |= SLOT_NORECOMP;
+		return 0;
+	}
+	handle = ops->malloc(z->alloc.pool, (size_t)n);
+	if (!handle)
+		return -ENOMEM;
+	ops->write(z->alloc.pool, handle, ctx->buf, (size_t)n);
+	zsram_slot_release_mem(z, i, *flags);
+	z->slots.values[i] = handle;
+	if (*flags & SLOT_HUGE)
+		STAT_SUB(z->huge_pages, 1);
+	STAT_SUB(z->compr_data_size, size - (size_t)n);
+	STAT_ADD(z->recomp_saved, size - (size_t)n);
+	STAT_ADD(z->recompressed, 1);
+	STAT_ADD(z->frees_since_check, 1);
+	*flags = (*flags & SLOT_IDLE) | (1u << SLOT_ALG_SHIFT) | (uint32_t)n;
+	return 1;
+}
+
+long zsram_recompress(struct zsram *z, unsigned int select, size_t threshold)
+{
+	struct zsram_codec_ctx *ctx;
+	long done = 0;
+	void *page;
+	int err = 0;
+
+	if (z->nr_codecs < 2)
+		return -EINVAL;
+	page = malloc(z->page_size);
+	ctx = zsram_codec_get(&z->codecs[1]);
+	if (!page || !ctx) {
+		free(page);
+		if (ctx)
+			zsram_codec_put(&z->codecs[1], ctx);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < z->nr_pages && err >= 0; i++) {
+		uint32_t flags = zsram_slot_lock(&z->slots, i);
+
+		if (slot_in_allocator(flags) && slot_alg(flags) == 0 &&
+		    !(flags & SLOT_NORECOMP) && selected(flags, select) &&
+		    (flags & SLOT_SIZE_MASK) >= threshold) {
+			err = recompress_slot(z, i, &flags, page, ctx);
+			if (err > 0)
+				done++;
+		}
+		zsram_slot_unlock_set(&z->slots, i, flags);
+	}
+	zsram_codec_put(&z->codecs[1], ctx);
+	free(page);
+	zsram_maybe_compact(z);
+	return err < 0 && done == 0 ? err : done;
+}

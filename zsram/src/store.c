@@ -1,0 +1,440 @@
+/*
+ * store.c - the store: creation, and writing, reading and discarding pages.
+ *
+ * Write path (slot lock held throughout, so a page's operations are
+ * serialised and different pages run in parallel):
+ *   1. same-filled? keep the word in the slot, allocate nothing;
+ *   2. compress with the primary codec into a buffer of huge_size - 1 bytes:
+ *      if it does not fit, the page is huge and is stored raw;
+ *   3. allocate the object; if mem_used_total now exceeds the limit, free it
+ *      again (the pool is as before), write cold pages back if there is a
+ *      backing file and retry, else fail with -ENOSPC;
+ *   4. copy the object in, free what the slot held before, record the new
+ *      handle, size and kind.
+ * Nothing in the slot changes before step 4, so every failure leaves the
+ * store as it was.
+ *
+ * Read path: under the slot lock, read the object (in place or through the
+ * context's scratch buffer) and decompress it with the codec the slot
+ * records.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zsram_internal.h"
+
+#define AUTO_COMPACT_MIN_PAGES	64	/* don't compact tiny pools */
+#define AUTO_COMPACT_EVERY	32	/* frees between fragmentation checks */
+#define DEFAULT_COMPACT_THRESHOLD 0.25
+
+void zsram_config_init(struct zsram_config *config)
+{
+	memset(config, 0, sizeof(*config));
+	config->page_size = 4096;
+	config->codec.algorithm = ZSRAM_ALG_LZ4;
+	config->recomp.algorithm = ZSRAM_ALG_ZSTD;
+}
+
+static bool is_power_of_two(size_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+struct zsram *zsram_create(const struct zsram_config *cfg)
+{
+	struct zsram *z;
+	size_t ps;
+	int err;
+
+	if (!cfg || cfg->nr_pages == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ps = cfg->page_size ? cfg->page_size : 4096;
+	if (!is_power_of_two(ps) || ps < 4096 || ps > 65536 ||
+	    cfg->nr_pages > UINT64_MAX / ps) {
+		errno = EINVAL;
+		return NULL;
+	}
+	z = calloc(1, sizeof(*z));
+	if (!z) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	z->nr_pages = cfg->nr_pages;
+	z->page_size = ps;
+	z->page_shift = (unsigned int)__builtin_ctzl(ps);
+	z->backing.fd = -1;
+	pthread_mutex_init(&z->backing.lock, NULL);
+	pthread_mutex_init(&z->backing.scan_lock, NULL);
+	atomic_flag_clear(&z->compacting);
+	z->limit_pages = (cfg->mem_limit + ps - 1) / ps;
+	z->compact_threshold = cfg->compact_threshold == 0 ?
+		DEFAULT_COMPACT_THRESHOLD : cfg->compact_threshold;
+
+	err = zsram_slots_init(&z->slots, cfg->nr_pages);
+	if (err)
+		goto fail;
+	err = zsram_codec_init(&z->codecs[0], &cfg->codec, ps);
+	if (err)
+		goto fail;
+	z->nr_codecs = 1;
+	if (cfg->recomp_enabled) {
+		err = zsram_codec_init(&z->codecs[1], &cfg->recomp, ps);
+		if (err)
+			goto fail;
+		z->nr_codecs = 2;
+	}
+	zsram_pages_init(&z->pages, ps, z->limit_pages);
+	z->pages_ready = true;
+	err = zsram_alloc_init(&z->alloc, cfg->allocator,
+			       cfg->name ? cfg->name : "zsram", ps, &z->pages);
+	if (err)
+		goto fail;
+	if (cfg->backing_file) {
+		err = zsram_backing_open(z, cfg->backing_file,
+					 cfg->backing_pages ? cfg->backing_pages :
+					 cfg->nr_pages);
+		if (err)
+			goto fail;
+	}
+	return z;
+fail:
+	zsram_destroy(z);
+	errno = -err;
+	return NULL;
+}
+
+void zsram_destroy(struct zsram *z)
+{
+	if (!z)
+		return;
+	/* Destroying the pool frees every object at once; its pages go back
+	 * with the chunks, not one by one. */
+	if (z->pages_ready)
+		zsram_pages_dying(&z->pages);
+	zsram_alloc_fini(&z->alloc);
+	if (z->pages_ready)
+		zsram_pages_fini(&z->pages);
+	zsram_backing_close(z);
+	for (unsigned int i = 0; i < z->nr_codecs; i++)
+		zsram_codec_fini(&z->codecs[i]);
+	zsram_slots_fini(&z->slots);
+	pthread_mutex_destroy(&z->backing.lock);
+	pthread_mutex_destroy(&z->backing.scan_lock);
+	free(z);
+}
+
+size_t zsram_page_size(const struct zsram *z)
+{
+	return z->page_size;
+}
+
+uint64_t zsram_nr_pages(const struct zsram *z)
+{
+	return z->nr_pages;
+}
+
+bool zsram_page_same_filled(const void *page, size_t page_size, uint64_t *word)
+{
+	const unsigned char *p = page;
+	uint64_t first, w;
+
+	memcpy(&first, p, sizeof(first));
+	/* The last word first: most pages that are not same-filled differ
+	 * there already. */
+	memcpy(&w, p + page_size - sizeof(w), sizeof(w));
+	if (w != first)
+		return false;
+	for (size_t off = sizeof(w); off < page_size; off += sizeof(w)) {
+		memcpy(&w, p + off, sizeof(w));
+		if (w != first)
+			return false;
+	}
+	*word = first;
+	return true;
+}
+
+static void fill_word(void *page, size_t page_size, uint64_t word)
+{
+	unsigned char *p = page;
+
+	for (size_t off = 0; off < page_size; off += sizeof(word))
+		memcpy(p + off, &word, sizeof(word));
+}
+
+uint64_t zsram_mem_pages(struct zsram *z)
+{
+	return z->alloc.ops->total_pages(z->alloc.pool) + STAT_GET(z->raw_pages);
+}
+
+void zsram_slot_release_mem(struct zsram *z, uint64_t index, uint32_t flags)
+{
+	if (flags & SLOT_RAW) {
+		zsram_pages_put(&z->pages, (void *)(uintptr_t)z->slots.values[index]);
+		STAT_SUB(z->raw_pages, 1);
+	} else {
+		z->alloc.ops->free(z->alloc.pool, z->slots.values[index]);
+	}
+}
+
+void zsram_note_mem_used(struct zsram *z)
+{
+	uint64_t pages = zsram_mem_pages(z);
+	uint64_t max = STAT_GET(z->max_used_pages);
+
+	while (pages > max &&
+	       !atomic_compare_exchange_weak_explicit(&z->max_used_pages, &max, pages,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+uint32_t zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags)
+{
+	if (flags & SLOT_SAME) {
+		STAT_SUB(z->same_pages, 1);
+		STAT_SUB(z->pages_stored, 1);
+	} else if (flags & SLOT_WB) {
+		zsram_backing_free(z, z->slots.values[index]);
+		STAT_SUB(z->bd_count, 1);
+	} else if (flags & SLOT_SIZE_MASK) {
+		zsram_slot_release_mem(z, index, flags);
+		STAT_SUB(z->compr_data_size, flags & SLOT_SIZE_MASK);
+		STAT_SUB(z->pages_stored, 1);
+		if (flags & SLOT_HUGE)
+			STAT_SUB(z->huge_pages, 1);
+		if (slot_alg(flags))
+			STAT_SUB(z->recompressed, 1);
+		STAT_ADD(z->frees_since_check, 1);
+	} else {
+		return 0;
+	}
+	z->slots.values[index] = 0;
+	return 0;
+}
+
+/* Allocates size bytes within the memory limit, for slot `index` (locked).
+ * The page source refuses pages past the limit before anything is touched;
+ * with a backing file, cold pages are written back and the allocation
+ * retried.  Returns the handle, or 0 with *err set. */
+static unsigned long alloc_within_limit(struct zsram *z, uint64_t index,
+					size_t size, bool raw, int *err)
+{
+	for (;;) {
+		unsigned long handle;
+
+		zsram_pages_clear_refused();
+		if (raw)
+			handle = (unsigned long)(uintptr_t)zsram_pages_get(&z->pages);
+		else
+			handle = z->alloc.ops->malloc(z->alloc.pool, size);
+		if (handle)
+			return handle;
+		if (!zsram_pages_limit_refused()) {
+			*err = -ENOMEM;
+			return 0;
+		}
+		if (z->backing.fd >= 0 && zsram_writeback_for_room(z, index) > 0)
+			continue;
+		*err = -ENOSPC;
+		return 0;
+	}
+}
+
+int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
+			    const void *page)
+{
+	struct zsram_codec *codec = &z->codecs[0];
+	struct zsram_codec_ctx *ctx;
+	unsigned long handle;
+	const void *src;
+	uint32_t newflags;
+	uint64_t word;
+	size_t size;
+	long n;
+	int err = 0;
+
+	if (zsram_page_same_filled(page, z->page_size, &word)) {
+		zsram_slot_free_locked(z, index, *flags);
+		z->slots.values[index] = word;
+		*flags = SLOT_SAME;
+		STAT_ADD(z->same_pages, 1);
+		STAT_ADD(z->pages_stored, 1);
+		return 0;
+	}
+
+	ctx = zsram_codec_get(codec);
+	if (!ctx)
+		return -ENOMEM;
+	n = zsram_codec_compress(codec, ctx, page, z->page_size, ctx->buf,
+				 z->alloc.huge_size - 1);
+	if (n < 0) {
+		err = (int)n;
+		goto out;
+	}
+	if (n == 0) {
+		src = page;
+		size = z->page_size;
+		newflags = SLOT_HUGE;
+		if (size > z->alloc.max_size)
+			newflags |= SLOT_RAW;	/* the backend cannot take it */
+	} else {
+		src = ctx->buf;
+		size = (size_t)n;
+		newflags = 0;
+	}
+	handle = alloc_within_limit(z, index, size, newflags & SLOT_RAW, &err);
+	if (!handle)
+		goto out;
+	if (newflags & SLOT_RAW) {
+		memcpy((void *)(uintptr_t)handle, src, size);
+		STAT_ADD(z->raw_pages, 1);
+	} else {
+		z->alloc.ops->write(z->alloc.pool, handle, src, size);
+	}
+
+	zsram_slot_free_locked(z, index, *flags);
+	z->slots.values[index] = handle;
+	*flags = newflags | (uint32_t)size;
+	STAT_ADD(z->pages_stored, 1);
+	STAT_ADD(z->compr_data_size, size);
+	if (newflags & SLOT_HUGE) {
+		STAT_ADD(z->huge_pages, 1);
+		STAT_ADD(z->huge_pages_since, 1);
+	}
+	zsram_note_mem_used(z);
+out:
+	zsram_codec_put(codec, ctx);
+	return err;
+}
+
+int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
+			   void *page)
+{
+	const struct zsram_alloc_ops *ops = z->alloc.ops;
+	unsigned long handle = z->slots.values[index];
+	size_t size = flags & SLOT_SIZE_MASK;
+	struct zsram_codec *codec;
+	struct zsram_codec_ctx *ctx;
+	void *mem;
+	int err;
+
+	if (flags & SLOT_SAME) {
+		fill_word(page, z->page_size, z->slots.values[index]);
+		return 0;
+	}
+	if (flags & SLOT_WB) {
+		err = zsram_backing_read(z, z->slots.values[index], page);
+		if (!err)
+			STAT_ADD(z->bd_reads, 1);
+		return err;
+	}
+	if (!size) {
+		memset(page, 0, z->page_size);
+		return 0;
+	}
+	if (flags & SLOT_RAW) {
+		memcpy(page, (const void *)(uintptr_t)handle, z->page_size);
+		return 0;
+	}
+	if (flags & SLOT_HUGE) {
+		/* The page itself has room for the allocator's local copy. */
+		mem = ops->read_begin(z->alloc.pool, handle, page);
+		if (mem != page)
+			memcpy(page, mem, z->page_size);
+		ops->read_end(z->alloc.pool, handle, mem);
+		return 0;
+	}
+	codec = &z->codecs[slot_alg(flags)];
+	ctx = zsram_codec_get(codec);
+	if (!ctx)
+		return -ENOMEM;
+	mem = ops->read_begin(z->alloc.pool, handle, ctx->buf);
+	err = zsram_codec_decompress(codec, ctx, mem, size, page, z->page_size);
+	ops->read_end(z->alloc.pool, handle, mem);
+	zsram_codec_put(codec, ctx);
+	return err;
+}
+
+void zsram_maybe_compact(struct zsram *z)
+{
+	uint64_t total, compr;
+
+	if (z->compact_threshold < 0 ||
+	    STAT_GET(z->frees_since_check) < AUTO_COMPACT_EVERY)
+		return;
+	atomic_store_explicit(&z->frees_since_check, 0, memory_order_relaxed);
+	total = zsram_mem_pages(z);
+	if (total < AUTO_COMPACT_MIN_PAGES)
+		return;
+	total *= z->page_size;
+	compr = STAT_GET(z->compr_data_size);
+	if (compr >= total || (double)(total - compr) / (double)total <= z->compact_threshold)
+		return;
+	if (atomic_flag_test_and_set(&z->compacting))
+		return;		/* another thread is at it */
+	zsram_alloc_compact(&z->alloc);
+	atomic_flag_clear(&z->compacting);
+}
+
+unsigned long zsram_compact(struct zsram *z)
+{
+	return zsram_alloc_compact(&z->alloc);
+}
+
+int zsram_write_page(struct zsram *z, uint64_t index, const void *page)
+{
+	uint32_t flags;
+	int err;
+
+	if (index >= z->nr_pages || !page) {
+		STAT_ADD(z->invalid_io, 1);
+		return -EINVAL;
+	}
+	flags = zsram_slot_lock(&z->slots, index);
+	err = zsram_slot_store_locked(z, index, &flags, page);
+	zsram_slot_unlock_set(&z->slots, index, err ? flags :
+			      flags & ~(SLOT_IDLE | SLOT_NORECOMP));
+	if (err)
+		STAT_ADD(z->failed_writes, 1);
+	else
+		zsram_maybe_compact(z);
+	return err;
+}
+
+int zsram_read_page(struct zsram *z, uint64_t index, void *page)
+{
+	uint32_t flags;
+	int err;
+
+	if (index >= z->nr_pages || !page) {
+		STAT_ADD(z->invalid_io, 1);
+		return -EINVAL;
+	}
+	flags = zsram_slot_lock(&z->slots, index);
+	err = zsram_slot_read_locked(z, index, flags, page);
+	zsram_slot_unlock_set(&z->slots, index, flags & ~SLOT_IDLE);
+	if (err)
+		STAT_ADD(z->failed_reads, 1);
+	return err;
+}
+
+int zsram_discard(struct zsram *z, uint64_t index, uint64_t count)
+{
+	if (index >= z->nr_pages || count > z->nr_pages - index) {
+		STAT_ADD(z->invalid_io, 1);
+		return -EINVAL;
+	}
+	for (uint64_t i = index; i < index + count; i++) {
+		uint32_t flags = zsram_slot_lock(&z->slots, i);
+
+		if ((flags & (SLOT_SAME | SLOT_WB)) || (flags & SLOT_SIZE_MASK))
+			STAT_ADD(z->notify_free, 1);
+		flags = zsram_slot_free_locked(z, i, flags);
+		zsram_slot_unlock_set(&z->slots, i, flags);
+	}
+	zsram_maybe_compact(z);
+	return 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * zsram_internal.h - the store's types, shared by the files of libzsram and
+ * never installed.
+ *
+ * Layers, one file each:
+ *   pages.c      the allocator's page source; enforces the memory limit
+ *   alloc.c      the allocator indirection (zsmalloc, or zpool's backends)
+ *   codec.c      compression algorithms and their per-thread contexts
+ *   slot.c       the slot table: packed flags, the per-slot lock bit
+ *   store.c      creation, page write/read/discard, memory limit, compaction
+ *   block.c      the sector-granular block-device view
+ *   recompress.c recompression with the secondary algorithm, idle marking
+ *   writeback.c  the backing file
+ *   stats.c      mm_stat, io_stat, bd_stat, the class table, the checker
+ */
+#ifndef ZSRAM_INTERNAL_H
+#define ZSRAM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <zsmalloc.h>
+
+#include "zsram.h"
+
+/* ---- Page source (pages.c) ---- */
+
+#define ZSRAM_CHUNK_BYTES	(1u << 20)	/* address space mapped at once */
+
+struct zsram_chunk {
+	unsigned char *mem;		/* ZSRAM_CHUNK_BYTES, page aligned */
+	uint64_t released[ZSRAM_CHUNK_BYTES / 4096 / 64];	/* pages given back */
+};
+
+struct zsram_pages {
+	size_t page_size;
+	uint64_t limit;			/* pages; 0: none */
+	pthread_mutex_t lock;		/* guards everything below */
+	uint64_t in_use;		/* pages handed out (allocator + RAW) */
+	void *free_head;		/* resident free pages, linked through
+					 * their first word */
+	size_t nr_free;
+	size_t nr_released;		/* free pages given back to the system */
+	struct zsram_chunk *chunks;	/* mappings, unmapped at the end */
+	size_t nr_chunks, cap_chunks;
+	size_t chunk_used;		/* bytes of the last chunk populated */
+	bool dying;			/* store being destroyed: keep pages,
+					 * they are unmapped right after */
+};
+
+extern const struct zs_page_ops zsram_page_ops;
+int zsram_pages_init(struct zsram_pages *pg, size_t page_size, uint64_t limit);
+void zsram_pages_dying(struct zsram_pages *pg);
+/* One page for a RAW slot, or NULL (limit: see zsram_pages_limit_refused),
+ * and back.  Counted in in_use like the allocator's pages. */
+void *zsram_pages_get(struct zsram_pages *pg);
+void zsram_pages_put(struct zsram_pages *pg, void *page);
+void zsram_pages_fini(struct zsram_pages *pg);
+/* Whether the calling thread's last refused page was refused by the limit. */
+bool zsram_pages_limit_refused(void);
+void zsram_pages_clear_refused(void);
+
+/* ---- Allocator indirection (alloc.c) ---- */
+
+struct zsram_alloc_ops;
+
+struct zsram_alloc {
+	const struct zsram_alloc_ops *ops;
+	void *pool;			/* struct zs_pool * or struct zpool * */
+	const char *name;		/* "zsmalloc", "zbud", "z3fold" */
+	size_t page_size;
+	size_t huge_size;		/* objects above this take a whole page */
+	size_t max_size;		/* largest object the backend takes */
+	_Atomic uint64_t pages_compacted;	/* for backends without stats */
+};
+
+struct zsram_alloc_ops {
+	unsigned long (*malloc)(void *pool, size_t size);
+	void (*free)(void *pool, unsigned long handle);
+	void *(*read_begin)(void *pool, unsigned long handle, void *local_copy);
+	void (*read_end)(void *pool, unsigned long handle, void *mem);
+	void (*write)(void *pool, unsigned long handle, const void *mem, size_t len);
+	unsigned long (*total_pages)(void *pool);
+	unsigned long (*compact)(void *pool);
+	unsigned long (*pages_compacted)(void *pool);	/* NULL: counted here */
+	int (*print_stats)(void *pool, FILE *out);
+	int (*check)(void *pool, char *why, size_t why_len);	/* NULL: none */
+	void (*destroy)(void *pool);
+};
+
+int zsram_alloc_init(struct zsram_alloc *a, const char *backend,
+		     const char *name, size_t page_size, struct zsram_pages *pages);
+void zsram_alloc_fini(struct zsram_alloc *a);
+unsigned long zsram_alloc_compact(struct zsram_alloc *a);
+uint64_t zsram_alloc_pages_compacted(struct zsram_alloc *a);
+
+/* ---- Codecs (codec.c) ---- */
+
+/* One context: what one thread needs for one operation.  Kept in the codec's
+ * free list between uses. */
+struct zsram_codec_ctx {
+	struct zsram_codec_ctx *next;	/* free list link */
+	void *lz4_state;		/* LZ4 / LZ4HC state */
+	void *zstd_cctx;		/* ZSTD_CCtx */
+	void *zstd_dctx;		/* ZSTD_DCtx */
+	unsigned char *buf;		/* page_size bytes of scratch: compressed
+					 * output, or the allocator's local copy */
+};
+
+struct zsram_codec {
+	enum zsram_algorithm algorithm;
+	int level;
+	size_t page_size;		/* size of each context's buf */
+	void *dict;			/* our copy of the dictionary, or NULL */
+	size_t dict_size;
+	void *zstd_cdict;		/* ZSTD_CDict, shared read-only */
+	void *zstd_ddict;		/* ZSTD_DDict, shared read-only */
+	pthread_mutex_t free_lock;	/* protects free_list */
+	struct zsram_codec_ctx *free_list;
+};
+
+int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg,
+		     size_t page_size);
+void zsram_codec_fini(struct zsram_codec *c);
+struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c);	/* NULL: ENOMEM */
+void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx);
+/* Compresses src_len bytes into dst (capacity dst_cap).  Returns the
+ * compressed size, 0 if it does not fit in dst_cap, -EIO on a codec error. */
+long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
+			  const void *src, size_t src_len, void *dst, size_t dst_cap);
+/* Decompresses exactly dst_len bytes; 0, or -EIO. */
+int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
+			   const void *src, size_t src_len, void *dst, size_t dst_len);
+
+/* ---- Slot table (slot.c) ----
+ *
+ * Slot i is values[i] (8 bytes) and flags[i] (4 bytes).  flags holds:
+ *   bits  0..16  stored size in bytes (compressed or huge; 0 otherwise)
+ *   bits 17..18  algorithm: 0 primary, 1 secondary (recompressed)
+ *   bit  19      SAME: same-filled, values[i] is the word
+ *   bit  20      HUGE: raw page in a page-sized object
+ *   bit  21      WB: written back, values[i] is the backing-file block
+ *   bit  22      IDLE: marked idle and not accessed since
+ *   bit  23      NORECOMP: recompression tried without gain
+ *   bit  24      RAW: (with HUGE) a page straight from the page source,
+ *                values[i] is its address: for allocators whose largest
+ *                object is below the page size (zbud, z3fold)
+ *   bit  31      LOCK: held by the thread working on the slot
+ * A slot holds memory iff its size is nonzero and neither SAME nor WB is
+ * set; values[i] is then the handle (or, with RAW, the page).  values[i] and every bit
+ * but LOCK are read and written only with LOCK held.
+ */
+#define SLOT_SIZE_MASK		0x1ffffu
+#define SLOT_ALG_SHIFT		17
+#define SLOT_ALG_MASK		(0x3u << SLOT_ALG_SHIFT)
+#define SLOT_SAME		(1u << 19)
+#define SLOT_HUGE		(1u << 20)
+#define SLOT_WB			(1u << 21)
+#define SLOT_IDLE		(1u << 22)
+#define SLOT_NORECOMP		(1u << 23)
+#define SLOT_RAW		(1u << 24)
+#define SLOT_LOCK		(1u << 31)
+
+struct zsram_slots {
+	uint64_t nr;
+	uint64_t *values;
+	_Atomic uint32_t *flags;
+};
+
+int zsram_slots_init(struct zsram_slots *s, uint64_t nr);
+void zsram_slots_fini(struct zsram_slots *s);
+/* Lock and unlock; lock returns the slot's flags without LOCK. */
+uint32_t zsram_slot_lock(struct zsram_slots *s, uint64_t i);
+bool zsram_slot_trylock(struct zsram_slots *s, uint64_t i, uint32_t *flags);
+/* Sets the slot's flags (without LOCK) and releases the lock. */
+void zsram_slot_unlock_set(struct zsram_slots *s, uint64_t i, uint32_t flags);
+static inline bool slot_in_allocator(uint32_t flags)
+{
+	return (flags & SLOT_SIZE_MASK) && !(flags & (SLOT_SAME | SLOT_WB));
+}
+static inline unsigned int slot_alg(uint32_t flags)
+{
+	return (flags & SLOT_ALG_MASK) >> SLOT_ALG_SHIFT;
+}
+
+/* ---- Backing file (writeback.c) ---- */
+
+struct zsram_backing {
+	int fd;				/* -1: none */
+	uint64_t nr_blocks;
+	pthread_mutex_t lock;		/* protects bitmap and hint */
+	uint64_t *bitmap;		/* 1 bit per block: in use */
+	uint64_t hint;			/* where to look for a free block */
+	uint64_t clock;			/* next slot the victim scan looks at */
+	pthread_mutex_t scan_lock;	/* one writeback scan at a time */
+};
+
+/* ---- The store ---- */
+
+struct zsram {
+	uint64_t nr_pages;
+	size_t page_size;
+	unsigned int page_shift;
+	struct zsram_pages pages;	/* the allocator's page source */
+	bool pages_ready;		/* pages initialised (for destroy) */
+	struct zsram_alloc alloc;
+	struct zsram_codec codecs[2];	/* [0] primary, [1] secondary */
+	unsigned int nr_codecs;
+	struct zsram_slots slots;
+	uint64_t limit_pages;		/* 0: none */
+	double compact_threshold;	/* < 0: never automatically */
+	struct zsram_backing backing;
+
+	/* Statistics, updated with relaxed atomics. */
+	_Atomic uint64_t pages_stored;
+	_Atomic uint64_t compr_data_size;
+	_Atomic uint64_t same_pages;
+	_Atomic uint64_t huge_pages;
+	_Atomic uint64_t huge_pages_since;
+	_Atomic uint64_t max_used_pages;
+	_Atomic uint64_t failed_reads;
+	_Atomic uint64_t failed_writes;
+	_Atomic uint64_t invalid_io;
+	_Atomic uint64_t notify_free;
+	_Atomic uint64_t bd_count;
+	_Atomic uint64_t bd_reads;
+	_Atomic uint64_t bd_writes;
+	_Atomic uint64_t recompressed;
+	_Atomic uint64_t recomp_attempts;
+	_Atomic uint64_t recomp_saved;
+	_Atomic uint64_t raw_pages;	/* RAW slots: pages outside the allocator */
+	_Atomic uint64_t frees_since_check;	/* drives automatic compaction */
+	atomic_flag compacting;		/* one automatic compaction at a time */
+};
+
+#define STAT_ADD(field, n) atomic_fetch_add_explicit(&(field), (n), memory_order_relaxed)
+#define STAT_SUB(field, n) atomic_fetch_sub_explicit(&(field), (n), memory_order_relaxed)
+#define STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+/* store.c: with the slot's lock held. */
+int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
+			   void *page);
+/* Stores page into the slot whose flags (locked) are *flags; on success
+ * updates *flags (the caller unlocks with them).  Changes nothing on error. */
+int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
+			    const void *page);
+/* Frees what the slot holds, updates the statistics; returns the new flags
+ * (empty).  free_count: count toward automatic compaction. */
+uint32_t zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags);
+void zsram_maybe_compact(struct zsram *z);
+/* Frees the memory a slot holds (handle or RAW page); flags say which. */
+void zsram_slot_release_mem(struct zsram *z, uint64_t index, uint32_t flags);
+/* Pages of memory the store holds: the allocator's plus RAW pages. */
+uint64_t zsram_mem_pages(struct zsram *z);
+void zsram_note_mem_used(struct zsram *z);
+bool zsram_page_same_filled(const void *page, size_t page_size, uint64_t *word);
+
+/* writeback.c */
+int zsram_backing_open(struct zsram *z, const char *path, uint64_t nr_blocks);
+void zsram_backing_close(struct zsram *z);
+/* Reads block into page; 0 or -EIO. */
+int zsram_backing_read(struct zsram *z, uint64_t block, void *page);
+void zsram_backing_free(struct zsram *z, uint64_t block);
+/* Makes room for a write to slot `self` (whose lock the caller holds):
+ * writes back cold pages; returns how many. */
+long zsram_writeback_for_room(struct zsram *z, uint64_t self);
+
+#endif /* ZSRAM_INTERNAL_H */
