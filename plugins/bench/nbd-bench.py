@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""nbd-bench.py: the nbdkit zsram plugin side by side with nbdkit's own memory
+plugin, on one page corpus copied with nbdcopy over a Unix socket.
+
+For each configuration (memory allocator=sparse, memory allocator=zstd; zsram
+with lz4, zstd, zstd with a dictionary trained on the corpus by
+zsram-train-dict at levels 3 and 1, zstd with 16 KiB store pages and a
+dictionary, lz4 with 16 KiB pages) and each of --runs runs, a fresh nbdkit server is started;
+nbdcopy copies the corpus in (--flush), the server's resident memory is read
+(VmRSS and RssAnon in /proc/PID/status), nbdcopy copies the disk out to
+null: (timed) and, on the first run, to a file compared with the corpus
+(untimed).  Reports the median of the runs as a table on stdout and all runs
+as JSON (--json).
+
+Usage:
+  nbd-bench.py --plugin PATH/nbdkit-zsram-plugin.so [--train-dict PATH]
+               [--runs N] [--json FILE] [--only NAME,...] CORPUS
+  nbd-bench.py --plugin ... --capture-mb MB [--keep-corpus FILE]
+CORPUS is a file of raw 4 KiB pages (for example made by
+plugins/tests/capture-heap.py MB FILE, a python3 process's heap).
+Exit status: 0 success, 1 a run failed or a copy differed, 2 bad usage.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class Server:
+    def __init__(self, tmp, name, argv):
+        self.sock = os.path.join(tmp, name + ".sock")
+        self.pidfile = os.path.join(tmp, name + ".pid")
+        self.log = open(os.path.join(tmp, name + ".log"), "w")
+        for p in (self.sock, self.pidfile):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.proc = subprocess.Popen(
+            ["nbdkit", "--foreground", "--exit-with-parent", "--unix",
+             self.sock, "--pidfile", self.pidfile] + argv,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while not (os.path.exists(self.pidfile) and
+                   os.path.getsize(self.pidfile) > 0 and
+                   os.path.exists(self.sock)):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("nbdkit %s did not start; see %s"
+                                   % (" ".join(argv), self.log.name))
+            time.sleep(0.02)
+        self.uri = "nbd+unix:///?socket=" + self.sock
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+
+
+def timed(argv):
+    t0 = time.monotonic()
+    subprocess.run(argv, check=True)
+    return time.monotonic() - t0
+
+
+def run_one(tmp, name, argv, corpus, disk, verify):
+    srv = Server(tmp, name, argv)
+    try:
+        rss_idle = status_kb(srv.proc.pid, "VmRSS")
+        t_in = timed(["nbdcopy", "--flush", corpus, srv.uri])
+        rss = status_kb(srv.proc.pid, "VmRSS")
+        anon = status_kb(srv.proc.pid, "RssAnon")
+        t_out = timed(["nbdcopy", srv.uri, "null:"])
+        same = None
+        if verify:
+            out = os.path.join(tmp, "out")
+            subprocess.run(["nbdcopy", srv.uri, out], check=True)
+            n = os.path.getsize(corpus)
+            same = subprocess.run(["cmp", "-s", "-n", str(n), corpus, out]
+                                  ).returncode == 0
+            os.unlink(out)
+        rss_after_out = status_kb(srv.proc.pid, "VmRSS")
+    finally:
+        srv.stop()
+    return {"rss_idle_kb": rss_idle, "rss_kb": rss, "rss_anon_kb": anon,
+            "rss_after_copy_out_kb": rss_after_out,
+            "copy_in_s": t_in, "copy_out_s": t_out, "verified": same}
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="nbdkit zsram plugin vs nbdkit memory plugin, by nbdcopy")
+    ap.add_argument("corpus", nargs="?", help="file of raw 4 KiB pages")
+    ap.add_argument("--plugin", required=True, help="nbdkit-zsram-plugin.so")
+    ap.add_argument("--train-dict", help="zsram-train-dict program "
+                    "(default: next to the plugin's build folder)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", help="write all results as JSON to this file")
+    ap.add_argument("--only", help="comma-separated configuration names")
+    ap.add_argument("--capture-mb", type=int,
+                    help="make the corpus: a python3 heap of this many MB")
+    ap.add_argument("--keep-corpus", help="with --capture-mb: where to keep it")
+    args = ap.parse_args()
+    if bool(args.corpus) == bool(args.capture_mb):
+        ap.error("give CORPUS or --capture-mb MB")
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    for tool in ("nbdkit", "nbdcopy", "cmp"):
+        if not shutil.which(tool):
+            sys.exit("nbd-bench.py: %s is not installed" % tool)
+    plugin = os.path.abspath(args.plugin)
+    if not os.path.exists(plugin):
+        sys.exit("nbd-bench.py: no plugin at %s" % plugin)
+    train = args.train_dict or os.path.join(os.path.dirname(plugin),
+                                            "zsram-train-dict")
+
+    tmp = tempfile.mkdtemp(prefix="nbd-bench.")
+    try:
+        corpus = args.corpus
+        if args.capture_mb:
+            corpus = args.keep_corpus or os.path.join(tmp, "corpus")
+            subprocess.run([sys.executable,
+                            os.path.join(HERE, "..", "tests", "capture-heap.py"),
+                            str(args.capture_mb), corpus], check=True)
+        corpus = os.path.abspath(corpus)
+        size = os.path.getsize(corpus)
+        disk = (size // (1 << 20) + 1) << 20
+
+        configs = [
+            ("memory-sparse", ["memory", "size=%d" % disk, "allocator=sparse"]),
+            ("memory-zstd", ["memory", "size=%d" % disk, "allocator=zstd"]),
+            ("zsram-lz4", [plugin, "size=%d" % disk, "algorithm=lz4"]),
+            ("zsram-zstd", [plugin, "size=%d" % disk, "algorithm=zstd"]),
+        ]
+        dict_info = {}
+        dicts = {}
+        if os.access(train, os.X_OK):
+            for ps in (4096, 16384):
+                dict_path = dicts[ps] = os.path.join(tmp, "dict%d" % ps)
+                t0 = time.monotonic()
+                subprocess.run([train, "--page-size", str(ps), corpus,
+                                dict_path], check=True,
+                               stdout=subprocess.DEVNULL)
+                dict_info[ps] = {"bytes": os.path.getsize(dict_path),
+                                 "train_s": time.monotonic() - t0}
+            configs += [
+                ("zsram-zstd-dict", [plugin, "size=%d" % disk, "algorithm=zstd",
+                                     "dictionary=" + dicts[4096]]),
+                ("zsram-zstd1-dict", [plugin, "size=%d" % disk,
+                                      "algorithm=zstd:1",
+                                      "dictionary=" + dicts[4096]]),
+                ("zsram-zstd-16k-dict", [plugin, "size=%d" % disk,
+                                         "algorithm=zstd", "page_size=16K",
+                                         "dictionary=" + dicts[16384]]),
+            ]
+        else:
+            print("nbd-bench.py: no zsram-train-dict at %s; no dictionary "
+                  "configurations" % train, file=sys.stderr)
+        configs.append(("zsram-lz4-16k", [plugin, "size=%d" % disk,
+                                          "algorithm=lz4", "page_size=16K"]))
+        if args.only:
+            wanted = args.only.split(",")
+            unknown = [w for w in wanted if w not in [c[0] for c in configs]]
+            if unknown:
+                ap.error("unknown configuration(s): %s (have %s)" % (
+                    ", ".join(unknown), ", ".join(c[0] for c in configs)))
+            configs = [c for c in configs if c[0] in wanted]
+
+        results = {}
+        failed = False
+        # Interleave the configurations run by run, so a slow phase of the
+        # machine does not land on one configuration only.
+        for run in range(args.runs):
+            for name, argv in configs:
+                r = run_one(tmp, name, argv, corpus, disk, verify=(run == 0))
+                results.setdefault(name, []).append(r)
+                if r["verified"] is False:
+                    print("nbd-bench.py: %s: the copy differs from the corpus"
+                          % name, file=sys.stderr)
+                    failed = True
+
+        mb = size / 1e6
+        print("corpus: %s, %d bytes (%.1f MB), disk %d bytes, %d run(s), "
+              "medians" % (corpus, size, mb, disk, args.runs))
+        for ps, d in sorted(dict_info.items()):
+            print("dictionary for %d-byte pages: %d bytes, trained in %.2f s"
+                  % (ps, d["bytes"], d["train_s"]))
+        hdr = "%-18s %10s %10s %10s %10s %10s %10s" % (
+            "server", "RSS MB", "anon MB", "ratio", "in s", "in MB/s",
+            "out MB/s")
+        print(hdr)
+        print("-" * len(hdr))
+        summary = {}
+        for name, _argv in configs:
+            rs = results[name]
+            rss = statistics.median(r["rss_kb"] for r in rs) * 1024 / 1e6
+            anon = statistics.median(r["rss_anon_kb"] for r in rs) * 1024 / 1e6
+            t_in = statistics.median(r["copy_in_s"] for r in rs)
+            t_out = statistics.median(r["copy_out_s"] for r in rs)
+            summary[name] = {"rss_mb": rss, "rss_anon_mb": anon,
+                             "copy_in_s": t_in, "copy_out_s": t_out,
+                             "copy_in_mb_s": mb / t_in,
+                             "copy_out_mb_s": mb / t_out}
+            print("%-18s %10.1f %10.1f %10.2f %10.2f %10.1f %10.1f" % (
+                name, rss, anon, mb / rss if rss else 0, t_in, mb / t_in,
+                mb / t_out))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"corpus": corpus, "corpus_bytes": size,
+                           "disk_bytes": disk, "runs": args.runs,
+                           "dictionary": dict_info,
+                           "nbdkit": subprocess.run(
+                               ["nbdkit", "--version"], capture_output=True,
+                               text=True).stdout.strip(),
+                           "summary": summary, "results": results}, f,
+                          indent=2)
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

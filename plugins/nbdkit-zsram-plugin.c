@@ -1,0 +1,713 @@
+/*
+ * nbdkit-zsram-plugin.c - an nbdkit plugin serving a libzsram store as an
+ * NBD disk: a compressed RAM disk (issue 6).
+ *
+ * Owns: the plugin's parameters (size, algorithm, level, mem_limit,
+ * page_size, dictionary, writeback, allocator, stats), the one store shared
+ * by every connection, byte-granular I/O on top of the store's
+ * sector-granular block view, zero and trim on whole pages without
+ * allocation, extents from the slot table, and the stats file.
+ *
+ * Every connection serves the same store (so can_multi_conn is true: a flush
+ * on one connection covers writes made on all of them).  Requests run in
+ * parallel (the store locks per page); the plugin only serialises the
+ * read-modify-write of a 512-byte sector that a request covers partly.
+ */
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zsram.h"
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+#define PAGE_SIZE_MAX 65536u		/* the store's largest page size */
+#define SECTOR ZSRAM_SECTOR_SIZE
+#define DICT_MAX_BYTES (16u << 20)	/* a larger dictionary file is a mistake */
+#define RMW_LOCKS 64u			/* stripes for partial-sector updates */
+
+/* ---- Configuration (set by .config, fixed after .config_complete) ---- */
+
+static int64_t disk_size = -1;		/* size=; required */
+static enum zsram_algorithm algorithm = ZSRAM_ALG_LZ4;
+static int level;			/* 0: the algorithm's default */
+static bool level_given;
+static int64_t mem_limit;		/* 0: none */
+static uint32_t page_size = 4096;	/* page_size=: the store's page */
+static char *dict_path;			/* dictionary= (absolute) */
+static char *writeback_path;		/* writeback= (absolute) */
+static char *allocator_name;		/* allocator= */
+static char *stats_path;		/* stats= (absolute) */
+
+/* ---- State ---- */
+
+static struct zsram *store;
+static void *dict_data;
+static size_t dict_size;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t rmw_lock[RMW_LOCKS];
+static const unsigned char zero_page[PAGE_SIZE_MAX];
+
+static void zsram_plugin_load(void)
+{
+	for (unsigned int i = 0; i < RMW_LOCKS; i++)
+		pthread_mutex_init(&rmw_lock[i], NULL);
+}
+
+/* Parses a compression level: an integer (zstd's may be negative). */
+static int parse_level(const char *key, const char *value)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end || v < INT_MIN || v > INT_MAX) {
+		nbdkit_error("%s: bad level '%s' (an integer)", key, value);
+		return -1;
+	}
+	level = (int)v;
+	level_given = true;
+	return 0;
+}
+
+/* Parses "NAME" or "NAME:LEVEL" for algorithm=. */
+static int parse_algorithm(const char *value)
+{
+	char name[32];
+	const char *colon = strchr(value, ':');
+	size_t len = colon ? (size_t)(colon - value) : strlen(value);
+
+	if (len == 0 || len >= sizeof(name)) {
+		nbdkit_error("algorithm: unknown algorithm '%s' (lz4, lz4hc, zstd; "
+			     "optionally NAME:LEVEL)", value);
+		return -1;
+	}
+	memcpy(name, value, len);
+	name[len] = '\0';
+	if (zsram_algorithm_from_name(name, &algorithm) < 0) {
+		nbdkit_error("algorithm: unknown algorithm '%s' (lz4, lz4hc, zstd; "
+			     "optionally NAME:LEVEL)", name);
+		return -1;
+	}
+	return colon ? parse_level("algorithm", colon + 1) : 0;
+}
+
+/* Stores an absolute copy of a path parameter; a parameter given twice is an
+ * error (which one was meant is unclear). */
+static int set_path(const char *key, const char *value, char **out)
+{
+	if (*out) {
+		nbdkit_error("%s given more than once", key);
+		return -1;
+	}
+	if (value[0] == '\0') {
+		nbdkit_error("%s: empty path", key);
+		return -1;
+	}
+	if (value[0] == '/') {
+		*out = strdup(value);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd))) {
+			nbdkit_error("%s: cannot resolve '%s': %m", key, value);
+			return -1;
+		}
+		if (asprintf(out, "%s/%s", cwd, value) < 0)
+			*out = NULL;
+	}
+	if (!*out) {
+		nbdkit_error("%s: out of memory", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int zsram_plugin_config(const char *key, const char *value)
+{
+	if (strcmp(key, "size") == 0) {
+		disk_size = nbdkit_parse_size(value);
+		if (disk_size == -1)
+			return -1;
+		if (disk_size == 0) {
+			nbdkit_error("size: must be more than 0");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "algorithm") == 0)
+		return parse_algorithm(value);
+	if (strcmp(key, "level") == 0)
+		return parse_level(key, value);
+	if (strcmp(key, "mem_limit") == 0) {
+		mem_limit = nbdkit_parse_size(value);	/* 0: no limit */
+		return mem_limit == -1 ? -1 : 0;
+	}
+	if (strcmp(key, "page_size") == 0) {
+		int64_t v = nbdkit_parse_size(value);
+
+		if (v == -1)
+			return -1;
+		if (v < 4096 || v > PAGE_SIZE_MAX || (v & (v - 1))) {
+			nbdkit_error("page_size: %s is not a power of two from 4K "
+				     "to 64K", value);
+			return -1;
+		}
+		page_size = (uint32_t)v;
+		return 0;
+	}
+	if (strcmp(key, "dictionary") == 0)
+		return set_path(key, value, &dict_path);
+	if (strcmp(key, "writeback") == 0)
+		return set_path(key, value, &writeback_path);
+	if (strcmp(key, "stats") == 0)
+		return set_path(key, value, &stats_path);
+	if (strcmp(key, "allocator") == 0) {
+		const char *names[8];
+		size_t n = zsram_allocators(names, 8);
+
+		for (size_t i = 0; i < n && i < 8; i++) {
+			if (strcmp(value, names[i]) == 0) {
+				free(allocator_name);
+				allocator_name = strdup(value);
+				if (!allocator_name) {
+					nbdkit_error("allocator: out of memory");
+					return -1;
+				}
+				return 0;
+			}
+		}
+		nbdkit_error("allocator: unknown or unavailable allocator '%s' "
+			     "(this build has %s%s%s%s%s)", value,
+			     n > 0 ? names[0] : "", n > 1 ? ", " : "",
+			     n > 1 ? names[1] : "", n > 2 ? ", " : "",
+			     n > 2 ? names[2] : "");
+		return -1;
+	}
+	nbdkit_error("unknown parameter '%s' (see nbdkit zsram --help)", key);
+	return -1;
+}
+
+/* Reads the whole dictionary file into dict_data. */
+static int load_dictionary(void)
+{
+	FILE *f = fopen(dict_path, "rb");
+	long len;
+
+	if (!f) {
+		nbdkit_error("dictionary: cannot open '%s': %m", dict_path);
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		nbdkit_error("dictionary: cannot read '%s': %m", dict_path);
+		fclose(f);
+		return -1;
+	}
+	if (len == 0 || (unsigned long)len > DICT_MAX_BYTES) {
+		nbdkit_error("dictionary: '%s' is %ld bytes (expected 1..%u)",
+			     dict_path, len, DICT_MAX_BYTES);
+		fclose(f);
+		return -1;
+	}
+	dict_data = malloc((size_t)len);
+	if (!dict_data) {
+		nbdkit_error("dictionary: out of memory");
+		fclose(f);
+		return -1;
+	}
+	if (fread(dict_data, 1, (size_t)len, f) != (size_t)len) {
+		nbdkit_error("dictionary: short read from '%s'", dict_path);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	dict_size = (size_t)len;
+	return 0;
+}
+
+static int zsram_plugin_config_complete(void)
+{
+	if (disk_size == -1) {
+		nbdkit_error("size= is required (e.g. size=4G)");
+		return -1;
+	}
+	if (dict_path && algorithm != ZSRAM_ALG_ZSTD) {
+		nbdkit_error("dictionary= needs algorithm=zstd");
+		return -1;
+	}
+	if (dict_path && load_dictionary() == -1)
+		return -1;
+	if (writeback_path && mem_limit == 0) {
+		nbdkit_error("writeback= needs mem_limit= (pages are written back "
+			     "when the limit is reached)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates the store before nbdkit starts serving, so that a bad level, a bad
+ * dictionary or an unwritable backing file fails at start. */
+static int zsram_plugin_get_ready(void)
+{
+	struct zsram_config cfg;
+	uint64_t nr_pages = ((uint64_t)disk_size + page_size - 1) /
+			    page_size;
+
+	zsram_config_init(&cfg);
+	cfg.nr_pages = nr_pages;
+	cfg.page_size = page_size;
+	cfg.codec.algorithm = algorithm;
+	cfg.codec.level = level_given ? level : 0;
+	cfg.codec.dict = dict_data;
+	cfg.codec.dict_size = dict_size;
+	cfg.mem_limit = (uint64_t)mem_limit;
+	cfg.backing_file = writeback_path;
+	cfg.allocator = allocator_name;
+	cfg.name = "nbdkit-zsram";
+	store = zsram_create(&cfg);
+	if (!store) {
+		int err = errno;
+
+		if (err == EINVAL && level_given)
+			nbdkit_error("cannot create the store: invalid configuration "
+				     "(level %d out of range for %s: lz4 1.., "
+				     "lz4hc 1..12, zstd -7..22%s)", level,
+				     zsram_algorithm_name(algorithm),
+				     dict_path ? "; or a bad dictionary" : "");
+		else if (err == EINVAL && dict_path)
+			nbdkit_error("cannot create the store: '%s' is not a usable "
+				     "zstd dictionary", dict_path);
+		else if (err == EINVAL)
+			nbdkit_error("cannot create the store: invalid configuration "
+				     "(size %" PRId64 " too large?)", disk_size);
+		else if (writeback_path && err != ENOMEM)
+			nbdkit_error("cannot create the store: writeback file '%s': "
+				     "%s", writeback_path, strerror(err));
+		else
+			nbdkit_error("cannot create the store: %s", strerror(err));
+		return -1;
+	}
+	nbdkit_debug("zsram: %" PRIu64 " pages, %s level %d, mem_limit %" PRId64,
+		     nr_pages, zsram_algorithm_name(algorithm), level, mem_limit);
+	return 0;
+}
+
+/* Writes the mm_stat line (zram's layout) and the class table to stats=,
+ * through a temporary file renamed over it, so a reader never sees half. */
+static int write_stats(void)
+{
+	char *tmp = NULL;
+	FILE *f;
+	int ret = -1;
+
+	if (!stats_path || !store)
+		return 0;
+	pthread_mutex_lock(&stats_lock);
+	if (asprintf(&tmp, "%s.tmp", stats_path) < 0) {
+		tmp = NULL;
+		nbdkit_error("stats: out of memory");
+		goto out;
+	}
+	f = fopen(tmp, "w");
+	if (!f) {
+		nbdkit_error("stats: cannot write '%s': %m", tmp);
+		goto out;
+	}
+	if (zsram_print_mm_stat(store, f) < 0 ||
+	    zsram_print_class_stats(store, f) < 0) {
+		nbdkit_error("stats: write to '%s' failed: %m", tmp);
+		fclose(f);
+		unlink(tmp);
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		nbdkit_error("stats: write to '%s' failed: %m", tmp);
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, stats_path) != 0) {
+		nbdkit_error("stats: cannot rename '%s' to '%s': %m", tmp,
+			     stats_path);
+		unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(tmp);
+	pthread_mutex_unlock(&stats_lock);
+	return ret;
+}
+
+/* After the last connection: the final statistics, then the store goes. */
+static void zsram_plugin_cleanup(void)
+{
+	write_stats();
+	if (store) {
+		zsram_destroy(store);
+		store = NULL;
+	}
+}
+
+static void zsram_plugin_unload(void)
+{
+	zsram_plugin_cleanup();	/* in case nbdkit never called .cleanup */
+	free(dict_data);
+	free(dict_path);
+	free(writeback_path);
+	free(allocator_name);
+	free(stats_path);
+	for (unsigned int i = 0; i < RMW_LOCKS; i++)
+		pthread_mutex_destroy(&rmw_lock[i]);
+}
+
+static void zsram_plugin_dump_plugin(void)
+{
+	const char *names[8];
+	size_t n = zsram_allocators(names, 8);
+
+	printf("zsram_algorithms=lz4 lz4hc zstd\n");
+	printf("zsram_allocators=");
+	for (size_t i = 0; i < n && i < 8; i++)
+		printf("%s%s", i ? " " : "", names[i]);
+	printf("\n");
+}
+
+/* Every connection gets the one store. */
+static void *zsram_plugin_open(int readonly)
+{
+	(void)readonly;
+	return store;
+}
+
+static int64_t zsram_plugin_get_size(void *handle)
+{
+	(void)handle;
+	return disk_size;
+}
+
+static int zsram_plugin_block_size(void *handle, uint32_t *minimum,
+				   uint32_t *preferred, uint32_t *maximum)
+{
+	(void)handle;
+	*minimum = 1;			/* any byte range is served exactly */
+	*preferred = page_size;	/* no read-modify-write below this */
+	*maximum = 0xffffffff;
+	return 0;
+}
+
+static int zsram_plugin_true(void *handle)
+{
+	(void)handle;
+	return 1;
+}
+
+static int zsram_plugin_false(void *handle)
+{
+	(void)handle;
+	return 0;
+}
+
+static int zsram_plugin_can_fua(void *handle)
+{
+	(void)handle;
+	return NBDKIT_FUA_NATIVE;	/* the store is as durable as it gets at once */
+}
+
+/* A store error as the NBD error the client sees.  Requests are range-checked
+ * by nbdkit and aligned here, so -EINVAL from the store is a bug of ours:
+ * reported as EIO, loudly. */
+static int fail(int ret, const char *what, uint64_t offset, uint64_t count)
+{
+	int err = -ret;
+
+	if (err == EINVAL) {
+		nbdkit_error("zsram: %s of %" PRIu64 " bytes at %" PRIu64
+			     " refused by the store (plugin bug)", what, count,
+			     offset);
+		err = EIO;
+	} else if (err != ENOSPC && err != ENOMEM) {
+		err = EIO;
+		nbdkit_error("zsram: %s of %" PRIu64 " bytes at %" PRIu64
+			     " failed: %s", what, count, offset, strerror(-ret));
+	}
+	nbdkit_set_error(err);
+	return -1;
+}
+
+static pthread_mutex_t *sector_lock(uint64_t sector_start)
+{
+	return &rmw_lock[(sector_start / SECTOR) % RMW_LOCKS];
+}
+
+/* Reads count bytes at offset, any alignment: whole sectors straight from the
+ * store, a partial sector at either end through a bounce buffer. */
+static int zsram_plugin_pread(void *handle, void *buf, uint32_t count,
+			      uint64_t offset, uint32_t flags)
+{
+	struct zsram *z = handle;
+	unsigned char *out = buf;
+	unsigned char sector[SECTOR];
+	int ret;
+
+	(void)flags;
+	while (count > 0) {
+		uint64_t skip = offset % SECTOR;
+		uint32_t len;
+
+		if (skip || count < SECTOR) {
+			len = (uint32_t)(SECTOR - skip) < count ?
+			      (uint32_t)(SECTOR - skip) : count;
+			ret = zsram_bdev_read(z, offset - skip, sector, SECTOR);
+			if (ret < 0)
+				return fail(ret, "read", offset, count);
+			memcpy(out, sector + skip, len);
+		} else {
+			len = count - count % SECTOR;
+			ret = zsram_bdev_read(z, offset, out, len);
+			if (ret < 0)
+				return fail(ret, "read", offset, count);
+		}
+		out += len;
+		offset += len;
+		count -= len;
+	}
+	return 0;
+}
+
+/* Replaces len bytes at skip inside the sector at sector_start with data (or
+ * zeros when data is NULL), under that sector's stripe lock. */
+static int write_partial_sector(struct zsram *z, uint64_t sector_start,
+				uint64_t skip, const void *data, uint32_t len)
+{
+	unsigned char sector[SECTOR];
+	pthread_mutex_t *lock = sector_lock(sector_start);
+	int ret;
+
+	pthread_mutex_lock(lock);
+	ret = zsram_bdev_read(z, sector_start, sector, SECTOR);
+	if (ret == 0) {
+		if (data)
+			memcpy(sector + skip, data, len);
+		else
+			memset(sector + skip, 0, len);
+		ret = zsram_bdev_write(z, sector_start, sector, SECTOR);
+	}
+	pthread_mutex_unlock(lock);
+	return ret;
+}
+
+static int zsram_plugin_pwrite(void *handle, const void *buf, uint32_t count,
+			       uint64_t offset, uint32_t flags)
+{
+	struct zsram *z = handle;
+	const unsigned char *in = buf;
+	int ret;
+
+	(void)flags;
+	while (count > 0) {
+		uint64_t skip = offset % SECTOR;
+		uint32_t len;
+
+		if (skip || count < SECTOR) {
+			len = (uint32_t)(SECTOR - skip) < count ?
+			      (uint32_t)(SECTOR - skip) : count;
+			ret = write_partial_sector(z, offset - skip, skip, in, len);
+		} else {
+			len = count - count % SECTOR;
+			ret = zsram_bdev_write(z, offset, in, len);
+		}
+		if (ret < 0)
+			return fail(ret, "write", offset, count);
+		in += len;
+		offset += len;
+		count -= len;
+	}
+	return 0;
+}
+
+/*
+ * Zeroes [offset, offset+count).  Whole pages are discarded (may_trim: they
+ * become empty) or written as the zero page (same-filled: the slot keeps the
+ * word, nothing is allocated); partial pages and sectors at the ends are
+ * rewritten with zeros.
+ */
+static int zero_range(struct zsram *z, uint64_t offset, uint64_t count,
+		      bool may_trim, const char *what)
+{
+	const uint64_t req_offset = offset, req_count = count;
+	int ret = 0;
+
+	while (count > 0 && ret == 0) {
+		uint64_t skip = offset % SECTOR;
+		uint64_t page_skip = offset % page_size;
+		uint64_t len;
+
+		if (skip || count < SECTOR) {
+			/* a partial sector */
+			len = SECTOR - skip < count ? SECTOR - skip : count;
+			ret = write_partial_sector(z, offset - skip, skip, NULL,
+						   (uint32_t)len);
+		} else if (page_skip || count < page_size) {
+			/* whole sectors of a partial page */
+			len = page_size - page_skip < count ?
+			      page_size - page_skip : count;
+			len -= len % SECTOR;
+			ret = zsram_bdev_write(z, offset, zero_page, len);
+		} else {
+			/* whole pages */
+			uint64_t first = offset / page_size;
+			uint64_t n = count / page_size;
+
+			len = n * page_size;
+			if (may_trim) {
+				ret = zsram_discard(z, first, n);
+			} else {
+				for (uint64_t i = 0; i < n && ret == 0; i++)
+					ret = zsram_write_page(z, first + i,
+							       zero_page);
+			}
+		}
+		offset += len;
+		count -= len;
+	}
+	if (ret < 0)
+		return fail(ret, what, req_offset, req_count);
+	return 0;
+}
+
+static int zsram_plugin_zero(void *handle, uint32_t count, uint64_t offset,
+			     uint32_t flags)
+{
+	return zero_range(handle, offset, count,
+			  (flags & NBDKIT_FLAG_MAY_TRIM) != 0, "zero");
+}
+
+/* Trim frees whole pages and zeroes the partial ones, so a trimmed range
+ * always reads back as zeros (NBD allows any content; zeros are simplest). */
+static int zsram_plugin_trim(void *handle, uint32_t count, uint64_t offset,
+			     uint32_t flags)
+{
+	(void)flags;
+	return zero_range(handle, offset, count, true, "trim");
+}
+
+static int zsram_plugin_flush(void *handle, uint32_t flags)
+{
+	(void)handle;
+	(void)flags;
+	if (write_stats() < 0) {
+		nbdkit_set_error(EIO);
+		return -1;
+	}
+	return 0;
+}
+
+/* Empty pages are holes; same-filled pages of zero words read as zeros. */
+static int zsram_plugin_extents(void *handle, uint32_t count, uint64_t offset,
+				uint32_t flags, struct nbdkit_extents *extents)
+{
+	struct zsram *z = handle;
+	uint64_t end = offset + count;
+	uint64_t page = offset / page_size;
+	unsigned char *buf = NULL;
+
+	if (end > (uint64_t)disk_size)
+		end = (uint64_t)disk_size;
+	while (offset < end) {
+		struct zsram_slot_info info;
+		uint64_t page_end = (page + 1) * page_size;
+		uint32_t type = 0;
+		int ret = zsram_slot_info(z, page, &info);
+
+		if (ret < 0) {
+			free(buf);
+			return fail(ret, "extents", offset, count);
+		}
+		if (info.kind == ZSRAM_SLOT_EMPTY) {
+			type = NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO;
+		} else if (info.kind == ZSRAM_SLOT_SAME) {
+			/* reading a same-filled page only fills the buffer */
+			if (!buf && !(buf = malloc(page_size))) {
+				nbdkit_set_error(ENOMEM);
+				return -1;
+			}
+			if (zsram_read_page(z, page, buf) == 0 &&
+			    memcmp(buf, zero_page, page_size) == 0)
+				type = NBDKIT_EXTENT_ZERO;
+		}
+		if (page_end > end)
+			page_end = end;
+		if (nbdkit_add_extent(extents, offset, page_end - offset,
+				      type) == -1) {
+			free(buf);
+			return -1;
+		}
+		if (flags & NBDKIT_FLAG_REQ_ONE)
+			break;
+		offset = page_end;
+		page++;
+	}
+	free(buf);
+	return 0;
+}
+
+static struct nbdkit_plugin plugin = {
+	.name = "zsram",
+	.longname = "nbdkit zsram plugin: a compressed RAM disk (libzsram)",
+	.version = "1.0",
+	.description = "A RAM disk whose pages are kept compressed in a libzsram "
+		       "store on libzsmalloc.",
+	.load = zsram_plugin_load,
+	.unload = zsram_plugin_unload,
+	.config = zsram_plugin_config,
+	.config_complete = zsram_plugin_config_complete,
+	.config_help =
+		"size=<SIZE>        (required) disk size (K, M, G, T suffixes)\n"
+		"algorithm=NAME[:LEVEL]  lz4 (default), lz4hc or zstd\n"
+		"level=N            compression level (lz4: acceleration)\n"
+		"mem_limit=<SIZE>   compressed memory limit; writes past it fail\n"
+		"                   with ENOSPC (0: none)\n"
+		"page_size=<SIZE>   the store's page, compressed as one unit:\n"
+		"                   4K (default) .. 64K, a power of two\n"
+		"dictionary=FILE    zstd dictionary (algorithm=zstd)\n"
+		"writeback=FILE     backing file for cold pages at mem_limit\n"
+		"allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"
+		"stats=PATH         write mm_stat and the class table to PATH on\n"
+		"                   every flush and at exit",
+	.magic_config_key = "size",
+	.get_ready = zsram_plugin_get_ready,
+	.cleanup = zsram_plugin_cleanup,
+	.dump_plugin = zsram_plugin_dump_plugin,
+	.open = zsram_plugin_open,
+	.get_size = zsram_plugin_get_size,
+	.block_size = zsram_plugin_block_size,
+	.can_write = zsram_plugin_true,
+	.can_flush = zsram_plugin_true,
+	.is_rotational = zsram_plugin_false,
+	.can_trim = zsram_plugin_true,
+	.can_zero = zsram_plugin_true,
+	.can_fast_zero = zsram_plugin_true,
+	.can_fua = zsram_plugin_can_fua,
+	.can_multi_conn = zsram_plugin_true,
+	.can_extents = zsram_plugin_true,
+	.pread = zsram_plugin_pread,
+	.pwrite = zsram_plugin_pwrite,
+	.zero = zsram_plugin_zero,
+	.trim = zsram_plugin_trim,
+	.flush = zsram_plugin_flush,
+	.extents = zsram_plugin_extents,
+	.errno_is_preserved = 0,
+};
+
+NBDKIT_REGISTER_PLUGIN(plugin)

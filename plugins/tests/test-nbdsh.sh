@@ -1,0 +1,36 @@
+#!/bin/sh
+# test-nbdsh.sh - nbdsh (libnbd's Python shell) drives the plugin through
+# edge cases (edge_cases.py: out of range, zero-length, byte-granular,
+# flush and the stats file, trim and zero with their extents), then fills a
+# store that has a tiny memory limit until it refuses with ENOSPC and checks
+# that everything written before is intact (enospc.py); with a backing file
+# the same writes all succeed (writeback.py).
+REQUIRED_TOOLS="nbdsh"
+. "$(dirname "$0")/lib.sh"
+
+DISK_SIZE=$((4 * 1048576 + 1234))
+STATS=$TMP/stats
+export DISK_SIZE STATS
+
+for PAGE_SIZE in 4096 16384; do
+    export PAGE_SIZE
+    start_server edge size=$DISK_SIZE stats="$STATS" page_size=$PAGE_SIZE
+    nbdsh --base-allocation -u "$(uri "$SOCK")" \
+        -c "exec(open('$HERE/edge_cases.py').read())" ||
+        fail "edge cases (page_size=$PAGE_SIZE)"
+    stop_server "$SERVER_PID"
+done
+
+start_server full size=32M mem_limit=1M
+nbdsh -u "$(uri "$SOCK")" -c "exec(open('$HERE/enospc.py').read())" ||
+    fail "ENOSPC"
+stop_server "$SERVER_PID"
+
+start_server wb size=8M mem_limit=1M writeback="$TMP/backing" stats="$STATS"
+nbdsh -u "$(uri "$SOCK")" -c "exec(open('$HERE/writeback.py').read())" ||
+    fail "writeback"
+stop_server "$SERVER_PID"
+[ -s "$TMP/backing" ] || fail "nothing written to the backing file"
+set -- $(head -n 1 "$STATS")
+[ "$3" -le 1048576 ] || fail "mem_used_total $3 passed the 1 MiB limit"
+echo PASS

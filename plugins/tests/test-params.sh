@@ -1,0 +1,60 @@
+#!/bin/sh
+# test-params.sh - bad parameters make nbdkit fail at start, before serving,
+# with a message naming the problem; good ones start (checked with --run,
+# which serves one command and exits).
+REQUIRED_TOOLS=""
+. "$(dirname "$0")/lib.sh"
+
+# must_fail "EXPECTED MESSAGE" ARGS...
+must_fail() {
+    expected=$1
+    shift
+    if nbdkit -U - "$PLUGIN" "$@" --run true >"$TMP/out.log" 2>&1; then
+        fail "nbdkit started with: $*"
+    fi
+    grep -q -F -- "$expected" "$TMP/out.log" || {
+        cat "$TMP/out.log"
+        fail "no message '$expected' for: $*"
+    }
+    echo "ok: refused: $* -> $(grep -F -- "$expected" "$TMP/out.log" | head -n 1)"
+}
+
+must_start() {
+    nbdkit -U - "$PLUGIN" "$@" --run 'nbdinfo --size "$uri"' >"$TMP/out.log" 2>&1 || {
+        cat "$TMP/out.log"
+        fail "nbdkit did not start with: $*"
+    }
+    echo "ok: started: $* (size $(cat "$TMP/out.log"))"
+}
+
+must_fail "unknown parameter 'foo'" size=1M foo=1
+must_fail "size= is required" algorithm=lz4
+must_fail "could not parse size string (banana)" size=banana
+must_fail "size: must be more than 0" size=0
+must_fail "unknown algorithm 'nope'" size=1M algorithm=nope
+must_fail "unknown algorithm 'nope'" size=1M algorithm=nope:3
+must_fail "algorithm: bad level 'high'" size=1M algorithm=zstd:high
+must_fail "level: bad level '3x'" size=1M level=3x
+must_fail "invalid configuration (level 99 out of range for zstd" \
+    size=1M algorithm=zstd:99
+must_fail "could not parse size string (lots)" size=1M mem_limit=lots
+must_fail "dictionary= needs algorithm=zstd" size=1M dictionary=/etc/hostname
+must_fail "dictionary: cannot open '$TMP/missing'" size=1M algorithm=zstd \
+    dictionary="$TMP/missing"
+must_fail "writeback= needs mem_limit=" size=1M writeback="$TMP/wb"
+must_fail "writeback file '$TMP/no/such/dir/wb'" size=1M mem_limit=64K \
+    writeback="$TMP/no/such/dir/wb"
+must_fail "unknown or unavailable allocator 'slab'" size=1M allocator=slab
+must_fail "page_size: 3000 is not a power of two" size=1M page_size=3000
+must_fail "page_size: 128K is not a power of two" size=1M page_size=128K
+must_fail "stats given more than once" size=1M stats=a stats=b
+
+if command -v nbdinfo >/dev/null 2>&1; then
+    must_start size=3M
+    must_start 5M                       # size is the magic parameter
+    must_start size=1G algorithm=zstd level=1 mem_limit=64M stats="$TMP/st"
+    [ -s "$TMP/st" ] || fail "no stats file written at exit"
+    must_start size=1000000 page_size=64K algorithm=zstd:-3
+    must_start size=1M algorithm=lz4hc:4 mem_limit=256K writeback="$TMP/wb"
+fi
+echo PASS

@@ -1,0 +1,162 @@
+/*
+ * zsram-train-dict.c - writes a zstd dictionary for the nbdkit zsram plugin's
+ * dictionary= parameter, trained with zsram_train_dictionary() on the pages
+ * of a sample file (for example a capture of the data the disk will hold).
+ *
+ * usage: zsram-train-dict [--size BYTES] [--samples N] [--page-size N]
+ *                         INPUT OUTPUT
+ * Samples up to N (default 4096) evenly spaced pages of INPUT that are
+ * not one repeated word, and writes a dictionary of at most BYTES (default
+ * 16 KiB) to OUTPUT.  Exit status 0 on success, 1 on a run-time error, 2 on
+ * a bad command line.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zsram.h"
+
+static const char *prog = "zsram-train-dict";
+static size_t page_bytes = 4096;	/* --page-size: the store's page size */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: %s [--size BYTES] [--samples N] [--page-size N] INPUT OUTPUT\n"
+"Trains a zstd dictionary on the pages of INPUT (zsram_train_dictionary) and\n"
+"writes it to OUTPUT, for nbdkit zsram ... algorithm=zstd dictionary=OUTPUT.\n"
+"  --size BYTES     dictionary capacity, 256..1048576 (16384)\n"
+"  --samples N      sample pages, 8..65536 (4096)\n"
+"  --page-size N    the plugin's page_size, 4096..65536 (4096)\n", prog);
+}
+
+static unsigned long parse_number(const char *what, const char *s,
+				  unsigned long lo, unsigned long hi)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "%s: bad %s '%s' (%lu..%lu)\n", prog, what, s,
+			lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static bool same_filled(const unsigned char *p)
+{
+	uint64_t first, w;
+
+	memcpy(&first, p, 8);
+	for (size_t off = 8; off < page_bytes; off += 8) {
+		memcpy(&w, p + off, 8);
+		if (w != first)
+			return false;
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long dict_cap = 16384, max_samples = 4096;
+	const char *in_path, *out_path;
+	unsigned char *samples, *dict;
+	size_t n = 0;
+	uint64_t nr_pages, step;
+	long got;
+	FILE *in, *out;
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+			dict_cap = parse_number("dictionary size", argv[++i], 256,
+						1ul << 20);
+		} else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc) {
+			page_bytes = parse_number("page size", argv[++i], 4096, 65536);
+			if (page_bytes & (page_bytes - 1)) {
+				fprintf(stderr, "%s: page size %zu is not a power "
+					"of two\n", prog, page_bytes);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
+			max_samples = parse_number("sample count", argv[++i], 8,
+						   65536);
+		} else {
+			fprintf(stderr, "%s: unknown option or missing value '%s'\n",
+				prog, argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - i != 2) {
+		usage(stderr);
+		return 2;
+	}
+	in_path = argv[i];
+	out_path = argv[i + 1];
+
+	in = fopen(in_path, "rb");
+	if (!in) {
+		fprintf(stderr, "%s: cannot open '%s': %s\n", prog, in_path,
+			strerror(errno));
+		return 1;
+	}
+	if (fseeko(in, 0, SEEK_END) != 0) {
+		fprintf(stderr, "%s: cannot seek '%s': %s\n", prog, in_path,
+			strerror(errno));
+		return 1;
+	}
+	nr_pages = (uint64_t)ftello(in) / page_bytes;
+	if (nr_pages == 0) {
+		fprintf(stderr, "%s: '%s' holds no whole %zu-byte page\n", prog,
+			in_path, page_bytes);
+		return 1;
+	}
+	samples = malloc(max_samples * page_bytes);
+	dict = malloc(dict_cap);
+	if (!samples || !dict) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	step = nr_pages / max_samples + 1;
+	for (uint64_t p = 0; p < nr_pages && n < max_samples; p += step) {
+		unsigned char *dst = samples + n * page_bytes;
+
+		if (fseeko(in, (off_t)(p * page_bytes), SEEK_SET) != 0 ||
+		    fread(dst, 1, page_bytes, in) != page_bytes) {
+			fprintf(stderr, "%s: cannot read '%s'\n", prog, in_path);
+			return 1;
+		}
+		if (!same_filled(dst))
+			n++;
+	}
+	fclose(in);
+	got = n ? zsram_train_dictionary(samples, n, page_bytes, dict, dict_cap) :
+		  -EINVAL;
+	free(samples);
+	if (got < 0) {
+		fprintf(stderr, "%s: cannot train a dictionary on '%s' (%zu sample "
+			"pages; too few or too uniform)\n", prog, in_path, n);
+		return 1;
+	}
+	out = fopen(out_path, "wb");
+	if (!out || fwrite(dict, 1, (size_t)got, out) != (size_t)got ||
+	    fclose(out) != 0) {
+		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, out_path,
+			strerror(errno));
+		return 1;
+	}
+	printf("%s: %ld-byte dictionary from %zu pages of %s\n", prog, got, n,
+	       in_path);
+	free(dict);
+	return 0;
+}
