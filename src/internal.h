@@ -276,6 +276,9 @@ static inline bool zs_source_is_arena(const struct zs_page_source *src)
 void *zs_arena_alloc(struct zs_page_source *src, size_t n);
 /* Arena: give n pages from p back to the system. */
 void zs_arena_free(struct zs_page_source *src, void *p, size_t n);
+/* Arena: make n reserved pages from p resident now, in one system call; on
+ * kernels without MADV_POPULATE_WRITE they fault in at first write instead. */
+void zs_arena_populate(struct zs_page_source *src, void *p, size_t n);
 /* Arena: drop the memory of n pages from p, keeping them reserved. */
 void zs_arena_release(struct zs_page_source *src, void *p, size_t n);
 /* Arena runs given up but not yet released: compaction collects the runs of

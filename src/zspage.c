@@ -134,6 +134,9 @@ static void account_pages(struct zs_pool *pool, struct size_class *c, long delta
 static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 		      unsigned int need)
 {
+	if (zs_zspage_contiguous(z))
+		zs_arena_populate(&pool->source, z->base + ((size_t)z->backed << pool->page_shift),
+				  need - z->backed);
 	while (z->backed < need) {
 		unsigned int i = z->backed;
 		if (!zs_zspage_contiguous(z)) {
