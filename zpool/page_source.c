@@ -4,10 +4,13 @@
  * A pool either uses the caller's struct zs_page_ops (the same page sources
  * zsmalloc takes) or the built-in arena: address space reserved in large
  * chunks (mmap MAP_NORESERVE: nothing resident until a page is touched),
- * handed out page by page from the front of the newest chunk.  A page given
- * back is dropped with MADV_DONTNEED, so the process's resident memory falls
- * at once, and its address goes on a stack of free pages that the next
- * allocation reuses first.  Chunks are unmapped when the pool is destroyed.
+ * handed out page by page from the front of the newest chunk.  The last
+ * ZPOOL_WARM_PAGES pages given back stay resident and are reused first, so
+ * that churn does not drop and fault in a page at every step; past those, a
+ * page given back is dropped with MADV_DONTNEED, so the process's resident
+ * memory falls at once, and its address goes on a stack of free pages that
+ * the next allocation reuses.  Chunks are unmapped when the pool is
+ * destroyed.
  *
  * Locking: none here; each backend calls its source with its pool lock held.
  * Metadata: one pointer per free page plus one small struct per chunk.
@@ -49,6 +52,7 @@ void zpool_page_source_init(struct zpool_page_source *src,
 	src->free_pages = NULL;
 	src->nr_free = 0;
 	src->free_capacity = 0;
+	src->nr_warm = 0;
 }
 
 void zpool_page_source_destroy(struct zpool_page_source *src)
@@ -116,6 +120,8 @@ static void *arena_alloc(struct zpool_page_source *src)
 	struct zpool_arena_chunk *chunk = src->chunks;
 	void *page;
 
+	if (src->nr_warm)
+		return src->warm[--src->nr_warm];
 	if (src->nr_free)
 		return src->free_pages[--src->nr_free];
 	if (!chunk || chunk->used + src->page_size > chunk->bytes) {
@@ -130,6 +136,10 @@ static void *arena_alloc(struct zpool_page_source *src)
 
 static void arena_free(struct zpool_page_source *src, void *page)
 {
+	if (src->nr_warm < ZPOOL_WARM_PAGES) {
+		src->warm[src->nr_warm++] = page;
+		return;
+	}
 	madvise(page, src->page_size, MADV_DONTNEED);
 	if (src->nr_free == src->free_capacity) {
 		size_t capacity = src->free_capacity ? 2 * src->free_capacity : 256;

@@ -31,6 +31,8 @@ struct zpool_arena_chunk {
 	size_t used;			/* bytes handed out from the front */
 };
 
+#define ZPOOL_WARM_PAGES 32
+
 struct zpool_page_source {
 	size_t page_size;		/* power of two, 4096..65536 */
 	const struct zs_page_ops *ops;	/* caller's source, or NULL: built-in */
@@ -40,6 +42,12 @@ struct zpool_page_source {
 	size_t next_chunk_bytes;	/* size of the next reservation */
 	void **free_pages;		/* pages given back, dropped, reusable */
 	size_t nr_free, free_capacity;
+	/* The last pages given back, kept resident and reused first: churn
+	 * would otherwise drop and fault in a page at nearly every free and
+	 * allocation (a TLB flush and a fault, tens of microseconds each on a
+	 * virtual machine).  At most ZPOOL_WARM_PAGES pages. */
+	void *warm[ZPOOL_WARM_PAGES];
+	size_t nr_warm;
 };
 
 void zpool_page_source_init(struct zpool_page_source *src,
