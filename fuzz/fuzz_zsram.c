@@ -361,13 +361,8 @@ static void op_maintain(struct harness *h, uint8_t op)
 	case 1:
 		armed = zs_test_meta_countdown() != 0;
 		rc = zsram_recompress(h->store, select, fz_below(&h->in, h->page_size + 1));
-		/* It stops at a page that cannot be had (allocation, limit).
-		 * zsram.h documents no error but -EINVAL here; the store
-		 * answers -ENOMEM when the memory limit refuses the page
-		 * (reported: writes answer -ENOSPC for that), so both are
-		 * accepted under a limit. */
-		if (h->recomp && rc == -ENOMEM && h->mem_limit)
-			break;
+		/* It stops at a page that cannot be had: -ENOSPC under a
+		 * memory limit, -ENOMEM after an injected failure. */
 		if (h->recomp && rc < 0 && rc != -EINVAL)
 			check_error(h, (int)rc, armed, "zsram_recompress");
 		else

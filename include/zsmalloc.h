@@ -67,7 +67,9 @@ void zs_free(struct zs_pool *pool, unsigned long handle);	/* handle 0: no-op */
  * Returns a pointer to the object's bytes (its whole class size, see
  * zs_obj_size), valid until zs_unmap_object.  The pointer is into the zspage
  * when the object's bytes are contiguous in memory, else into a buffer of the
- * calling thread.  Unmap from the thread that mapped.
+ * calling thread.  Unmap from the thread that mapped.  NULL with errno ENOMEM
+ * if the thread's mapping record or buffer cannot be allocated (the object
+ * is then not mapped and needs no unmap).
  */
 void *zs_map_object(struct zs_pool *pool, unsigned long handle,
 		    enum zs_mapmode mm);

@@ -166,7 +166,10 @@ uint64_t zsram_mark_idle(struct zsram *store);
  * size is at least threshold bytes (0: any size).  A page is kept in the new
  * form only if it comes out smaller; pages tried once without gain are marked
  * and not tried again until rewritten.  Returns how many pages were
- * recompressed, or -EINVAL if the store has no secondary algorithm.
+ * recompressed, or -EINVAL if the store has no secondary algorithm; it stops
+ * at the first page whose new form cannot be stored: -ENOSPC when the memory
+ * limit refuses it (as writes do), -ENOMEM when memory cannot be had.  Pages
+ * already recompressed stay so, and no page is lost.
  */
 long zsram_recompress(struct zsram *store, unsigned int select,
 		      size_t threshold);

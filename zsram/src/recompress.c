@@ -63,8 +63,8 @@ static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags,
 		return 0;
 	}
 	handle = ops->malloc(z->alloc.pool, (size_t)n);
-	if (!handle)
-		return -ENOMEM;
+	if (!handle)	/* the memory limit answers as it does for writes */
+		return zsram_pages_limit_refused() ? -ENOSPC : -ENOMEM;
 	ops->write(z->alloc.pool, handle, ctx->buf, (size_t)n);
 	zsram_slot_release_mem(z, i, *flags);
 	z->slots.values[i] = handle;
