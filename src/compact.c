@@ -71,13 +71,6 @@ static struct zspage *sparsest(struct size_class *c, const struct skip_set *skip
 	return NULL;
 }
 
-static struct zspage *fullest_nonfull(struct size_class *c)
-{
-	unsigned int mask = c->group_mask & ((1u << ZS_GROUP_FULL) - 1);
-	if (!mask)
-		return NULL;
-	return c->groups[31 - __builtin_clz(mask)];
-}
 
 /* Moves the object in slot s of src into a free slot of dst; -1 if dst
  * could not back a page for it. */
@@ -123,7 +116,7 @@ static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct 
 	for (unsigned int s = src->fresh; s-- > 0 && src->inuse > 0;) {
 		if (src->slots[s] & ZS_SLOT_FREE)
 			continue;
-		struct zspage *dst = fullest_nonfull(c);
+		struct zspage *dst = zs_fullest_nonfull(c);
 		if (!dst || dst->inuse < src->inuse)
 			break;	/* nothing fuller left to fill */
 		if (move_object(pool, c, src, s, dst, bounce))
@@ -232,7 +225,7 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 		if (!src)
 			break;
 		zs_group_remove(c, src);	/* back on a list before any unlock */
-		struct zspage *dst = fullest_nonfull(c);
+		struct zspage *dst = zs_fullest_nonfull(c);
 		if (dst && dst->inuse < src->inuse && !skipped(&skip, dst)) {
 			/* Same fullness group, and the first one found holds more:
 			 * empty the other one into it instead. */

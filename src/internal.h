@@ -414,6 +414,14 @@ void zs_group_remove(struct size_class *c, struct zspage *z);
 /* Moves z to the group its inuse count says, if it is not there. */
 void zs_group_update(struct size_class *c, struct zspage *z);
 unsigned int zs_group_of(const struct size_class *c, unsigned int inuse);
+/* The fullest zspage of c that has a free slot, or NULL. */
+static inline struct zspage *zs_fullest_nonfull(const struct size_class *c)
+{
+	unsigned int mask = c->group_mask & ((1u << ZS_GROUP_FULL) - 1);
+	if (!mask)
+		return NULL;
+	return c->groups[31 - __builtin_clz(mask)];
+}
 /* Address of page i of z, or NULL if not backed. */
 static inline char *zs_zspage_page(const struct zs_pool *pool, const struct zspage *z,
 				   unsigned int i)

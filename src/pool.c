@@ -164,14 +164,6 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 
 /* ---- Allocation ---- */
 
-/* The fullest zspage of c with a free slot, or NULL. */
-static inline struct zspage *fullest_nonfull(struct size_class *c)
-{
-	unsigned int mask = c->group_mask & ((1u << ZS_GROUP_FULL) - 1);
-	if (!mask)
-		return NULL;
-	return c->groups[31 - __builtin_clz(mask)];
-}
 
 ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 {
@@ -191,7 +183,7 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 	if (zs_unlikely(!index))
 		goto nomem;
 
-	struct zspage *z = fullest_nonfull(c);
+	struct zspage *z = zs_fullest_nonfull(c);
 	bool created = false;
 	if (!z) {
 		z = zs_zspage_create(pool, c);
