@@ -741,19 +741,11 @@ int z3fold_check(struct z3fold_pool *pool, char *why, size_t why_len)
 	pthread_mutex_lock(&pool->lock);
 	ret = check_list(pool, &pool->full, 1, 0, &pages, &objects, &bytes,
 			 why, why_len);
-	if (!ret && !zpool_list_empty(&pool->unbuddied.heads[0])) {
-		snprintf(why, why_len, "z3fold: unbuddied list 0 is not empty");
-		ret = -1;
-	}
+	if (!ret)
+		ret = zpool_lists_check(&pool->unbuddied, "z3fold", why, why_len);
 	for (i = 1; !ret && i <= pool->nchunks; i++)
 		ret = check_list(pool, &pool->unbuddied.heads[i], 0, i, &pages, &objects,
 				 &bytes, why, why_len);
-	for (i = 0; !ret && i <= pool->nchunks; i++)
-		if (((pool->unbuddied.nonempty[i / 64] >> (i % 64)) & 1) ==
-		    (uint64_t)zpool_list_empty(&pool->unbuddied.heads[i])) {
-			snprintf(why, why_len, "z3fold: bitmap wrong for list %u", i);
-			ret = -1;
-		}
 	if (!ret && (pages != pool->pages || objects != pool->objects ||
 		     bytes != pool->stored_bytes)) {
 		snprintf(why, why_len,

@@ -180,6 +180,27 @@ static inline void zpool_lists_del(struct zpool_lists *lists, unsigned int index
 		lists->nonempty[index / 64] &= ~(1ull << (index % 64));
 }
 
+/* Consistency check for the backends' checkers: list 0 (no free room: such
+ * pages belong on no array list) is empty, and the bitmap agrees with every
+ * list.  0, or -1 with why filled in, naming the backend. */
+static inline int zpool_lists_check(const struct zpool_lists *lists, const char *backend,
+				    char *why, size_t why_len)
+{
+	unsigned int i;
+
+	if (!zpool_list_empty(&lists->heads[0])) {
+		snprintf(why, why_len, "%s: unbuddied list 0 is not empty", backend);
+		return -1;
+	}
+	for (i = 0; i < lists->count; i++)
+		if (((lists->nonempty[i / 64] >> (i % 64)) & 1) ==
+		    (uint64_t)zpool_list_empty(&lists->heads[i])) {
+			snprintf(why, why_len, "%s: bitmap wrong for list %u", backend, i);
+			return -1;
+		}
+	return 0;
+}
+
 /* Lowest index >= from whose list is not empty, or -1. */
 static inline int zpool_lists_first(const struct zpool_lists *lists, unsigned int from)
 {
