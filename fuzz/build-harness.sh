@@ -1,5 +1,5 @@
-# build-harness.sh - sourced by run-fuzzers.sh and coverage.sh: builds one
-# harness with clang, apart from the project's CMake build (which may use
+# build-harness.sh - sourced by run-fuzzers.sh and coverage.sh: lists the
+# harnesses and builds one with clang, apart from the project's CMake build (which may use
 # gcc).  Needs $top (the repository), $out (the output folder) and $cc.
 #
 #   build_harness NAME MODE    prints the path of the program built
@@ -8,6 +8,16 @@
 #           cov   clang source coverage (-fprofile-instr-generate), driven by
 #                 fuzz_replay.c instead of libFuzzer
 # The program is rebuilt only when a source is newer than it.
+
+# The harnesses there are: pool and zsram always; plugin when nbdkit's
+# header is installed (the harness compiles the plugin in).
+default_harnesses() {
+  local list=(pool zsram)
+  if [ -f "$top/plugins/nbdkit-zsram-plugin.c" ] && [ -f /usr/include/nbdkit-plugin.h ]; then
+    list+=(plugin)
+  fi
+  echo "${list[@]}"
+}
 
 harness_sources() {
   local name=$1

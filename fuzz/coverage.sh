@@ -20,11 +20,10 @@ while [ $# -gt 0 ]; do
     *) harnesses+=("$1"); shift ;;
   esac
 done
+# shellcheck source=fuzz/build-harness.sh
+. "$top/fuzz/build-harness.sh"
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(pool zsram)
-  if [ -f "$top/plugins/nbdkit-zsram-plugin.c" ] && [ -f /usr/include/nbdkit-plugin.h ]; then
-    harnesses+=(plugin)
-  fi
+  read -ra harnesses <<< "$(default_harnesses)"
 fi
 cc=${CC:-clang}
 pick() { for t in "$@"; do command -v "$t" >/dev/null && { echo "$t"; return 0; }; done; return 1; }
@@ -34,8 +33,6 @@ command -v "$cc" >/dev/null || { echo "coverage.sh: '$cc' not found" >&2; exit 1
 
 mkdir -p "$out/cov"
 out=$(cd "$out" && pwd)
-# shellcheck source=fuzz/build-harness.sh
-. "$top/fuzz/build-harness.sh"
 
 lib_files=("$top"/src/*.c)
 profiles=()

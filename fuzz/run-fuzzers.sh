@@ -26,12 +26,10 @@ while [ $# -gt 0 ]; do
     *) harnesses+=("$1"); shift ;;
   esac
 done
+# shellcheck source=fuzz/build-harness.sh
+. "$top/fuzz/build-harness.sh"
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(pool zsram)
-  # The plugin harness compiles the plugin in: it needs nbdkit's header.
-  if [ -f "$top/plugins/nbdkit-zsram-plugin.c" ] && [ -f /usr/include/nbdkit-plugin.h ]; then
-    harnesses+=(plugin)
-  fi
+  read -ra harnesses <<< "$(default_harnesses)"
 fi
 fuzz_time=${FUZZ_TIME:-60}
 rss_mb=${FUZZ_RSS_MB:-3072}
@@ -46,8 +44,6 @@ fi
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-# shellcheck source=fuzz/build-harness.sh
-. "$top/fuzz/build-harness.sh"
 
 status=0
 summary=()
