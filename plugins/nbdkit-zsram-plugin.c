@@ -258,6 +258,8 @@ static int zsram_plugin_config_complete(void)
 
 /* Creates the store before nbdkit starts serving, so that a bad level, a bad
  * dictionary or an unwritable backing file fails at start. */
+static int write_stats(void);
+
 static int zsram_plugin_get_ready(void)
 {
 	struct zsram_config cfg;
@@ -296,6 +298,13 @@ static int zsram_plugin_get_ready(void)
 				     "%s", writeback_path, strerror(err));
 		else
 			nbdkit_error("cannot create the store: %s", strerror(err));
+		return -1;
+	}
+	/* A stats= path that cannot be written is a bad parameter: refuse to
+	 * start (with write_stats' message) rather than fail every flush. */
+	if (write_stats() < 0) {
+		zsram_destroy(store);
+		store = NULL;
 		return -1;
 	}
 	nbdkit_debug("zsram: %" PRIu64 " pages, %s level %d, mem_limit %" PRId64,

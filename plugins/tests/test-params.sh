@@ -48,6 +48,8 @@ must_fail "unknown or unavailable allocator 'slab'" size=1M allocator=slab
 must_fail "page_size: 3000 is not a power of two" size=1M page_size=3000
 must_fail "page_size: 128K is not a power of two" size=1M page_size=128K
 must_fail "stats given more than once" size=1M stats=a stats=b
+must_fail "stats: cannot write '$TMP/no/such/dir/st.tmp'" size=1M \
+    stats="$TMP/no/such/dir/st"
 
 if command -v nbdinfo >/dev/null 2>&1; then
     must_start size=3M
