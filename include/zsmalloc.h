@@ -51,6 +51,7 @@ struct zs_pool_config {
 	unsigned int max_pages_per_zspage;	/* chain size; 0: default; 1..16 */
 	const struct zs_page_ops *page_ops;	/* NULL: built-in page source */
 	void *page_ctx;			/* passed to page_ops */
+	unsigned long max_pages;	/* 0: no limit; see zs_set_max_pages */
 };
 
 /* NULL on failure with errno: EINVAL (bad config), ENOMEM. */
@@ -59,7 +60,8 @@ struct zs_pool *zs_create_pool_config(const char *name,
 				      const struct zs_pool_config *config);
 void zs_destroy_pool(struct zs_pool *pool);	/* frees every page, live objects too */
 
-/* 0 on failure, errno: EINVAL (size 0), E2BIG (size > page_size), ENOMEM. */
+/* 0 on failure, errno: EINVAL (size 0), E2BIG (size > page_size), ENOSPC
+ * (the pool's page limit), ENOMEM. */
 unsigned long zs_malloc(struct zs_pool *pool, size_t size);
 void zs_free(struct zs_pool *pool, unsigned long handle);	/* handle 0: no-op */
 
@@ -88,6 +90,18 @@ void zs_obj_write(struct zs_pool *pool, unsigned long handle,
 size_t zs_huge_class_size(struct zs_pool *pool);
 unsigned int zs_lookup_class_index(struct zs_pool *pool, unsigned int size);
 unsigned long zs_get_total_pages(struct zs_pool *pool);
+/*
+ * The most pages the pool may hold (0: no limit).  zs_malloc refuses with
+ * ENOSPC, before anything changes, an object that would need a page past it,
+ * so zs_get_total_pages() stays at or below the limit while objects are
+ * allocated (zram's mem_limit, kept by the pool).  Compaction and migration
+ * are not refused: compaction may back a page of a destination zspage before
+ * it frees the source's, and only ever lowers the total in the end.  Lowering
+ * the limit below the current total frees nothing; allocations needing a page
+ * are refused until the total falls below it.
+ */
+void zs_set_max_pages(struct zs_pool *pool, unsigned long max_pages);
+unsigned long zs_get_max_pages(struct zs_pool *pool);
 unsigned long zs_compact(struct zs_pool *pool);	/* returns pages freed */
 void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats);
 

@@ -77,7 +77,7 @@ static struct zspage *sparsest(struct size_class *c, const struct skip_set *skip
 static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage *src,
 		       unsigned int s, struct zspage *dst, char *bounce)
 {
-	int d = zs_zspage_take_slot(pool, c, dst);
+	int d = zs_zspage_take_slot(pool, c, dst, false);
 	if (d < 0)
 		return -1;
 	uint32_t index = src->slots[s];

@@ -258,6 +258,7 @@ struct zs_pool {
 	struct zs_header_chunk *header_chunks;
 
 	_Atomic unsigned long total_pages;
+	_Atomic unsigned long max_pages;	/* 0: no limit (zs_set_max_pages) */
 	/* Bumped at every change of a page count (under a class lock), so the
 	 * checker can tell that nothing changed while it summed the classes. */
 	_Atomic unsigned long page_events;
@@ -404,7 +405,11 @@ void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage
 void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			       struct zs_release_batch *batch);
 /* A free slot of z, backing pages as needed; -1 if a page could not be had. */
-int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z);
+/* A free slot of z, backing the pages it reaches into; -1 if none is free
+ * or a page cannot be had (errno ENOMEM, or ENOSPC when limited and the
+ * pool's max_pages would be passed). */
+int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			bool limited);
 void zs_zspage_put_slot(struct zspage *z, unsigned int slot);
 /* After compaction moved objects out: gives back the pages above the
  * highest used slot and rebuilds the free list.  Returns pages given back. */

@@ -90,6 +90,7 @@ ZS_API struct zs_pool *zs_create_pool_config(const char *name, const struct zs_p
 	if (!pool->name)
 		goto nomem_pool;
 	strcpy(pool->name, name ? name : "zsmalloc");
+	atomic_init(&pool->max_pages, config ? config->max_pages : 0);
 	pool->page_size = page_size;
 	pool->page_shift = (unsigned int)__builtin_ctzl(page_size);
 	pool->max_chain = chain;
@@ -176,6 +177,7 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 		return 0;
 	}
 	struct size_class *c = zs_class_for_size(pool, size);
+	int err = ENOMEM;
 	pthread_mutex_lock(&c->lock);
 
 	unsigned int gen;
@@ -191,8 +193,9 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 			goto nomem_entry;
 		created = true;
 	}
-	int slot = zs_zspage_take_slot(pool, c, z);
+	int slot = zs_zspage_take_slot(pool, c, z, true);
 	if (zs_unlikely(slot < 0)) {
+		err = errno;
 		if (created)
 			zs_zspage_destroy(pool, c, z);
 		goto nomem_entry;
@@ -214,7 +217,7 @@ nomem_entry:
 	zs_entry_free(&pool->handles, c, index);
 nomem:
 	pthread_mutex_unlock(&c->lock);
-	errno = ENOMEM;
+	errno = err;
 	return 0;
 }
 
@@ -263,6 +266,16 @@ ZS_API unsigned int zs_lookup_class_index(struct zs_pool *pool, unsigned int siz
 ZS_API unsigned long zs_get_total_pages(struct zs_pool *pool)
 {
 	return atomic_load_explicit(&pool->total_pages, memory_order_relaxed);
+}
+
+ZS_API void zs_set_max_pages(struct zs_pool *pool, unsigned long max_pages)
+{
+	atomic_store_explicit(&pool->max_pages, max_pages, memory_order_relaxed);
+}
+
+ZS_API unsigned long zs_get_max_pages(struct zs_pool *pool)
+{
+	return atomic_load_explicit(&pool->max_pages, memory_order_relaxed);
 }
 
 ZS_API size_t zs_page_size(struct zs_pool *pool)

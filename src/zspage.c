@@ -129,11 +129,36 @@ static void account_pages(struct zs_pool *pool, struct size_class *c, long delta
 	atomic_fetch_add_explicit(&pool->page_events, 1, memory_order_release);
 }
 
-/* Backs pages [z->backed, need); -1 (errno ENOMEM) if one cannot be had, with
- * the pages backed so far kept. */
-static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage *z,
-		      unsigned int need)
+/* Counts n more pages in the pool's total, first checking the limit when
+ * limited; -1 (errno ENOSPC) if they would pass it.  The pages are counted
+ * before they are backed, so that two classes backing at once cannot both
+ * pass the limit. */
+static int reserve_pages(struct zs_pool *pool, unsigned long n, bool limited)
 {
+	unsigned long max = atomic_load_explicit(&pool->max_pages, memory_order_relaxed);
+	if (!limited || !max) {
+		atomic_fetch_add_explicit(&pool->total_pages, n, memory_order_relaxed);
+		return 0;
+	}
+	unsigned long cur = atomic_load_explicit(&pool->total_pages, memory_order_relaxed);
+	do {
+		if (cur + n > max) {
+			errno = ENOSPC;
+			return -1;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&pool->total_pages, &cur, cur + n,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	return 0;
+}
+
+/* Backs pages [z->backed, need); -1 (errno ENOMEM, or ENOSPC past the limit
+ * when limited) if one cannot be had, with the pages backed so far kept. */
+static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+		      unsigned int need, bool limited)
+{
+	if (reserve_pages(pool, need - z->backed, limited))
+		return -1;
 	if (zs_zspage_contiguous(z))
 		zs_arena_populate(&pool->source, z->base + ((size_t)z->backed << pool->page_shift),
 				  need - z->backed);
@@ -141,13 +166,18 @@ static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage 
 		unsigned int i = z->backed;
 		if (!zs_zspage_contiguous(z)) {
 			void *page = zs_source_alloc_page(&pool->source);
-			if (!page)
-				return -1;
-			pthread_mutex_lock(&pool->pagemap_lock);
-			int err = zs_pagemap_insert(&pool->pagemap, page, z, false);
-			pthread_mutex_unlock(&pool->pagemap_lock);
+			int err = !page;
+			if (page) {
+				pthread_mutex_lock(&pool->pagemap_lock);
+				err = zs_pagemap_insert(&pool->pagemap, page, z, false);
+				pthread_mutex_unlock(&pool->pagemap_lock);
+				if (err)
+					zs_source_free_page(&pool->source, page);
+			}
 			if (err) {
-				zs_source_free_page(&pool->source, page);
+				/* Uncount the pages reserved and not backed. */
+				atomic_fetch_sub_explicit(&pool->total_pages, need - i,
+							  memory_order_relaxed);
 				errno = ENOMEM;
 				return -1;
 			}
@@ -156,7 +186,8 @@ static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage 
 		/* A contiguous zspage's pages are reserved already: the first
 		 * write makes them resident. */
 		z->backed++;
-		account_pages(pool, c, 1);
+		c->pages_used++;
+		atomic_fetch_add_explicit(&pool->page_events, 1, memory_order_release);
 	}
 	return 0;
 }
@@ -288,7 +319,8 @@ int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zs
 
 /* ---- Slots ---- */
 
-int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			bool limited)
 {
 	unsigned int slot = z->free_head;
 	if (slot != ZS_SLOT_NONE) {
@@ -301,7 +333,7 @@ int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspag
 	slot = z->fresh;
 	size_t end = (size_t)(slot + 1) * c->size;
 	unsigned int need = (unsigned int)((end + pool->page_size - 1) >> pool->page_shift);
-	if (need > z->backed && back_pages(pool, c, z, need))
+	if (need > z->backed && back_pages(pool, c, z, need, limited))
 		return -1;
 	z->fresh++;
 	return (int)slot;
