@@ -27,13 +27,19 @@
  *
  * Memory: mem_used_total is zs_get_total_pages() * page_size, the pages the
  * allocator holds for objects, as zram reports it (plus, with zbud or
- * z3fold, the huge pages kept outside the allocator).  The allocator's pages
- * come from the store's own page source, which maps them in chunks made
- * resident in one call, keeps up to 32 free pages for reuse and gives the
- * rest back to the system; the memory limit is enforced there, so
- * mem_used_total never passes it.  The slot table, the
- * allocator's metadata and the codec contexts come on top (the zsram tool
- * reports the process's real resident memory beside it).
+ * z3fold, the huge pages kept outside the allocator).  zsmalloc takes its
+ * pages from its built-in arena, backing a zspage page by page as it fills;
+ * zbud and z3fold from the store's page source, which keeps up to 32 free
+ * pages for reuse.  The slot table, the allocator's metadata and the codec
+ * contexts come on top (the zsram tool reports the process's real resident
+ * memory beside it).
+ *
+ * The memory limit: with zsmalloc, the pool refuses a page past the limit
+ * before anything changes (zs_set_max_pages), so mem_used_total never passes
+ * it, even for a moment.  With zbud and z3fold, as in zram, the allocation is
+ * made and freed again if the store's memory then passes the limit; they
+ * free a page as soon as it is empty, so the store is left as it was, and
+ * only a concurrent reader of mem_used_total may see it past the limit.
  *
  * Threads: every function may be called from any thread at the same time as
  * any other on the same store.  Each slot has its own lock bit, so different

@@ -170,13 +170,20 @@ size_t zsram_allocators(const char **names, size_t max)
 }
 
 int zsram_alloc_init(struct zsram_alloc *a, const char *backend,
-		     const char *name, size_t page_size, struct zsram_pages *pages)
+		     const char *name, size_t page_size, struct zsram_pages *pages,
+		     uint64_t limit_pages)
 {
 	memset(a, 0, sizeof(*a));
 	if (!backend || strcmp(backend, "zsmalloc") == 0) {
+		/* The built-in arena: virtually contiguous zspages backed page
+		 * by page, which keeps the pool smaller than pages from a
+		 * caller's source would (no page pointers, one pagemap entry
+		 * per zspage, no copies for objects that span pages).  The
+		 * pool keeps the limit: it refuses a page before backing it,
+		 * since a zspage's pages, once backed, are given back only by
+		 * compaction. */
 		struct zs_pool_config cfg = { .page_size = page_size,
-					       .page_ops = &zsram_page_ops,
-					       .page_ctx = pages };
+					       .max_pages = (unsigned long)limit_pages };
 
 		a->pool = zs_create_pool_config(name, &cfg);
 		if (!a->pool)

@@ -1,6 +1,8 @@
 /*
- * pages.c - the store's page source (struct zs_page_ops): where the
- * allocator's pages come from, and where the memory limit is enforced.
+ * pages.c - the store's page source (struct zs_page_ops) for zbud and
+ * z3fold, and the pages of RAW slots (pages those backends cannot take).
+ * zsmalloc uses its own built-in arena instead, where zspages are virtually
+ * contiguous and backed page by page.
  *
  * Address space is mapped in chunks of CHUNK_BYTES and made resident
  * POPULATE_BYTES at a time in one call (MADV_POPULATE_WRITE), which costs
@@ -12,10 +14,8 @@
  * (MADV_DONTNEED) and marked in its chunk's released bitmap, to be reused
  * after the resident ones.  Chunks are unmapped when the store is destroyed.
  *
- * The limit: alloc_page refuses (NULL) once in_use reaches limit, before
- * touching anything, and marks the calling thread so that the store reports
- * -ENOSPC rather than -ENOMEM.  So mem_used_total (the pool's pages, which
- * is in_use) never passes the limit, and a refused write changes nothing.
+ * The memory limit is the store's (zsram_alloc_within_limit), not this
+ * file's: it is checked once an allocation is made, for every backend.
  *
  * lock guards everything here; the allocator calls in with a lock of its
  * own held, and nothing here calls back into it.
@@ -35,18 +35,6 @@
 #define POPULATE_BYTES	(64u << 10)	/* made resident at once */
 #define CACHE_HIGH	32	/* resident free pages that trigger a release */
 #define CACHE_LOW	16	/* ... down to this many */
-
-static __thread bool limit_refused;
-
-bool zsram_pages_limit_refused(void)
-{
-	return limit_refused;
-}
-
-void zsram_pages_clear_refused(void)
-{
-	limit_refused = false;
-}
 
 /* The chunk holding page, or NULL; caller holds lock.  A linear search:
  * it runs only when pages are released or reused after a release. */
@@ -167,10 +155,6 @@ static void *pages_alloc(void *ctx)
 	void *page = NULL;
 
 	pthread_mutex_lock(&pg->lock);
-	if (pg->limit && pg->in_use >= pg->limit) {
-		limit_refused = true;
-		goto out;
-	}
 	if (pg->nr_free)
 		page = free_pop(pg);
 	else if (pg->nr_released)
@@ -179,7 +163,6 @@ static void *pages_alloc(void *ctx)
 		page = free_pop(pg);
 	if (page)
 		pg->in_use++;
-out:
 	pthread_mutex_unlock(&pg->lock);
 	return page;
 }
@@ -212,11 +195,10 @@ const struct zs_page_ops zsram_page_ops = {
 	.free_page = pages_free,
 };
 
-int zsram_pages_init(struct zsram_pages *pg, size_t page_size, uint64_t limit)
+int zsram_pages_init(struct zsram_pages *pg, size_t page_size)
 {
 	memset(pg, 0, sizeof(*pg));
 	pg->page_size = page_size;
-	pg->limit = limit;
 	pthread_mutex_init(&pg->lock, NULL);
 	return 0;
 }

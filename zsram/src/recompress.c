@@ -62,9 +62,10 @@ static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags,
 		*flags |= SLOT_NORECOMP;
 		return 0;
 	}
-	handle = ops->malloc(z->alloc.pool, (size_t)n);
-	if (!handle)	/* the memory limit answers as it does for writes */
-		return zsram_pages_limit_refused() ? -ENOSPC : -ENOMEM;
+	/* The memory limit answers as it does for writes. */
+	handle = zsram_alloc_within_limit(z, (size_t)n, false, &err);
+	if (!handle)
+		return err;
 	ops->write(z->alloc.pool, handle, ctx->buf, (size_t)n);
 	zsram_slot_release_mem(z, i, *flags);
 	z->slots.values[i] = handle;

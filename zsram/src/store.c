@@ -86,10 +86,11 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 			goto fail;
 		z->nr_codecs = 2;
 	}
-	zsram_pages_init(&z->pages, ps, z->limit_pages);
+	zsram_pages_init(&z->pages, ps);
 	z->pages_ready = true;
 	err = zsram_alloc_init(&z->alloc, cfg->allocator,
-			       cfg->name ? cfg->name : "zsram", ps, &z->pages);
+			       cfg->name ? cfg->name : "zsram", ps, &z->pages,
+			       z->limit_pages);
 	if (err)
 		goto fail;
 	if (cfg->backing_file) {
@@ -169,14 +170,19 @@ uint64_t zsram_mem_pages(struct zsram *z)
 	return z->alloc.ops->total_pages(z->alloc.pool) + STAT_GET(z->raw_pages);
 }
 
-void zsram_slot_release_mem(struct zsram *z, uint64_t index, uint32_t flags)
+void zsram_release_handle(struct zsram *z, unsigned long handle, bool raw)
 {
-	if (flags & SLOT_RAW) {
-		zsram_pages_put(&z->pages, (void *)(uintptr_t)z->slots.values[index]);
+	if (raw) {
+		zsram_pages_put(&z->pages, (void *)(uintptr_t)handle);
 		STAT_SUB(z->raw_pages, 1);
 	} else {
-		z->alloc.ops->free(z->alloc.pool, z->slots.values[index]);
+		z->alloc.ops->free(z->alloc.pool, handle);
 	}
+}
+
+void zsram_slot_release_mem(struct zsram *z, uint64_t index, uint32_t flags)
+{
+	zsram_release_handle(z, z->slots.values[index], flags & SLOT_RAW);
 }
 
 void zsram_note_mem_used(struct zsram *z)
@@ -215,31 +221,51 @@ uint32_t zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags)
 	return 0;
 }
 
-/* Allocates size bytes within the memory limit, for slot `index` (locked).
- * The page source refuses pages past the limit before anything is touched;
- * with a backing file, cold pages are written back and the allocation
- * retried.  Returns the handle, or 0 with *err set. */
-static unsigned long alloc_within_limit(struct zsram *z, uint64_t index,
-					size_t size, bool raw, int *err)
+unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
+				       int *err)
 {
-	for (;;) {
-		unsigned long handle;
+	unsigned long handle;
 
-		zsram_pages_clear_refused();
-		if (raw)
-			handle = (unsigned long)(uintptr_t)zsram_pages_get(&z->pages);
-		else
-			handle = z->alloc.ops->malloc(z->alloc.pool, size);
-		if (handle)
-			return handle;
-		if (!zsram_pages_limit_refused()) {
-			*err = -ENOMEM;
-			return 0;
-		}
-		if (z->backing.fd >= 0 && zsram_writeback_for_room(z, index) > 0)
-			continue;
+	if (raw)
+		handle = (unsigned long)(uintptr_t)zsram_pages_get(&z->pages);
+	else
+		handle = z->alloc.ops->malloc(z->alloc.pool, size);
+	if (!handle) {
+		/* zsmalloc keeps the limit itself and says ENOSPC (see
+		 * zsram_alloc_init); other allocators never say it. */
+		*err = errno == ENOSPC ? -ENOSPC : -ENOMEM;
+		return 0;
+	}
+	if (raw)
+		STAT_ADD(z->raw_pages, 1);
+	/* zbud and z3fold, as in zram: allocate, and free again what passes
+	 * the limit (they free a page as soon as it is empty, so this undoes
+	 * the allocation exactly). */
+	if (z->limit_pages && zsram_mem_pages(z) > z->limit_pages) {
+		zsram_release_handle(z, handle, raw);
 		*err = -ENOSPC;
 		return 0;
+	}
+	return handle;
+}
+
+/* Allocates size bytes within the memory limit, for slot `index` (locked);
+ * with a backing file, cold pages are written back and the allocation
+ * retried.  Returns the handle, or 0 with *err set. */
+static unsigned long alloc_for_slot(struct zsram *z, uint64_t index, size_t size,
+				    bool raw, int *err)
+{
+	for (;;) {
+		int e = 0;
+		unsigned long handle = zsram_alloc_within_limit(z, size, raw, &e);
+
+		if (handle)
+			return handle;
+		if (e != -ENOSPC || z->backing.fd < 0 ||
+		    zsram_writeback_for_room(z, index) <= 0) {
+			*err = e;
+			return 0;
+		}
 	}
 }
 
@@ -285,12 +311,11 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
 		size = (size_t)n;
 		newflags = 0;
 	}
-	handle = alloc_within_limit(z, index, size, newflags & SLOT_RAW, &err);
+	handle = alloc_for_slot(z, index, size, newflags & SLOT_RAW, &err);
 	if (!handle)
 		goto out;
 	if (newflags & SLOT_RAW) {
 		memcpy((void *)(uintptr_t)handle, src, size);
-		STAT_ADD(z->raw_pages, 1);
 	} else {
 		z->alloc.ops->write(z->alloc.pool, handle, src, size);
 	}

@@ -3,7 +3,7 @@
  * never installed.
  *
  * Layers, one file each:
- *   pages.c      the allocator's page source; enforces the memory limit
+ *   pages.c      the page source of zbud, z3fold and RAW slots
  *   alloc.c      the allocator indirection (zsmalloc, or zpool's backends)
  *   codec.c      compression algorithms and their per-thread contexts
  *   slot.c       the slot table: packed flags, the per-slot lock bit
@@ -36,7 +36,6 @@ struct zsram_chunk {
 
 struct zsram_pages {
 	size_t page_size;
-	uint64_t limit;			/* pages; 0: none */
 	pthread_mutex_t lock;		/* guards everything below */
 	uint64_t in_use;		/* pages handed out (allocator + RAW) */
 	void *free_head;		/* resident free pages, linked through
@@ -51,16 +50,13 @@ struct zsram_pages {
 };
 
 extern const struct zs_page_ops zsram_page_ops;
-int zsram_pages_init(struct zsram_pages *pg, size_t page_size, uint64_t limit);
+int zsram_pages_init(struct zsram_pages *pg, size_t page_size);
 void zsram_pages_dying(struct zsram_pages *pg);
-/* One page for a RAW slot, or NULL (limit: see zsram_pages_limit_refused),
- * and back.  Counted in in_use like the allocator's pages. */
+/* One page for a RAW slot, or NULL, and back.  Counted in in_use like the
+ * allocator's pages. */
 void *zsram_pages_get(struct zsram_pages *pg);
 void zsram_pages_put(struct zsram_pages *pg, void *page);
 void zsram_pages_fini(struct zsram_pages *pg);
-/* Whether the calling thread's last refused page was refused by the limit. */
-bool zsram_pages_limit_refused(void);
-void zsram_pages_clear_refused(void);
 
 /* ---- Allocator indirection (alloc.c) ---- */
 
@@ -90,8 +86,11 @@ struct zsram_alloc_ops {
 	void (*destroy)(void *pool);
 };
 
+/* limit_pages (0: none) is given to allocators that keep a page limit
+ * themselves (zsmalloc); the store checks it for the others. */
 int zsram_alloc_init(struct zsram_alloc *a, const char *backend,
-		     const char *name, size_t page_size, struct zsram_pages *pages);
+		     const char *name, size_t page_size, struct zsram_pages *pages,
+		     uint64_t limit_pages);
 void zsram_alloc_fini(struct zsram_alloc *a);
 unsigned long zsram_alloc_compact(struct zsram_alloc *a);
 uint64_t zsram_alloc_pages_compacted(struct zsram_alloc *a);
@@ -203,7 +202,7 @@ struct zsram {
 	uint64_t nr_pages;
 	size_t page_size;
 	unsigned int page_shift;
-	struct zsram_pages pages;	/* the allocator's page source */
+	struct zsram_pages pages;	/* zbud's and z3fold's page source */
 	bool pages_ready;		/* pages initialised (for destroy) */
 	struct zsram_alloc alloc;
 	struct zsram_codec codecs[2];	/* [0] primary, [1] secondary */
@@ -250,6 +249,15 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
  * (empty).  free_count: count toward automatic compaction. */
 uint32_t zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags);
 void zsram_maybe_compact(struct zsram *z);
+/* Allocates size bytes (raw: a whole page from the store's page source)
+ * and keeps the store within its memory limit the way zram does: if the
+ * store's memory passes the limit once the allocation is made, it is freed
+ * again and the answer is -ENOSPC; -ENOMEM if memory cannot be had.  Returns
+ * the handle (or the RAW page's address), or 0 with *err set. */
+unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
+				       int *err);
+/* Frees what zsram_alloc_within_limit returned. */
+void zsram_release_handle(struct zsram *z, unsigned long handle, bool raw);
 /* Frees the memory a slot holds (handle or RAW page); flags say which. */
 void zsram_slot_release_mem(struct zsram *z, uint64_t index, uint32_t flags);
 /* Pages of memory the store holds: the allocator's plus RAW pages. */
