@@ -163,6 +163,9 @@ struct zspage {
 	uint16_t fresh;			/* slots [fresh, objs) never used */
 	uint8_t backed;			/* pages [0, backed) are backed */
 	uint8_t group;			/* fullness group, ZS_NR_GROUPS if none */
+	/* Contiguous: the system's pages [0, populated) of the run were made
+	 * resident (the system's pages may be smaller than the pool's). */
+	uint16_t populated;
 } __attribute__((aligned(64)));
 
 /* ---- Size classes ---- */
@@ -239,6 +242,7 @@ struct zs_pool {
 	char *name;
 	size_t page_size;
 	unsigned int page_shift;
+	unsigned int sys_page_shift;	/* the system's page size, <= page_shift */
 	unsigned int class_shift;	/* log2 of the class spacing */
 	unsigned int max_chain;
 	unsigned int nr_classes;
@@ -277,9 +281,10 @@ static inline bool zs_source_is_arena(const struct zs_page_source *src)
 void *zs_arena_alloc(struct zs_page_source *src, size_t n);
 /* Arena: give n pages from p back to the system. */
 void zs_arena_free(struct zs_page_source *src, void *p, size_t n);
-/* Arena: make n reserved pages from p resident now, in one system call; on
- * kernels without MADV_POPULATE_WRITE they fault in at first write instead. */
-void zs_arena_populate(struct zs_page_source *src, void *p, size_t n);
+/* Arena: make bytes of reserved memory from p (whole system pages) resident
+ * now, in one system call; on kernels without MADV_POPULATE_WRITE they fault
+ * in at first write instead. */
+void zs_arena_populate(void *p, size_t bytes);
 /* Arena: drop the memory of n pages from p, keeping them reserved. */
 void zs_arena_release(struct zs_page_source *src, void *p, size_t n);
 /* Arena runs given up but not yet released: compaction collects the runs of

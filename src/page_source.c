@@ -333,12 +333,12 @@ out:
 #define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
 #endif
 
-void zs_arena_populate(struct zs_page_source *src, void *p, size_t n)
+void zs_arena_populate(void *p, size_t bytes)
 {
 	/* A page fault costs 5-10 times this system call on virtual machines
 	 * (measured here: 33-40 us against 6.5 us a page).  A failure only
 	 * means the first write faults the page in as usual. */
-	madvise(p, n * src->page_size, MADV_POPULATE_WRITE);
+	madvise(p, bytes, MADV_POPULATE_WRITE);
 }
 
 void zs_arena_release(struct zs_page_source *src, void *p, size_t n)

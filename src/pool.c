@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -93,6 +94,10 @@ ZS_API struct zs_pool *zs_create_pool_config(const char *name, const struct zs_p
 	atomic_init(&pool->max_pages, config ? config->max_pages : 0);
 	pool->page_size = page_size;
 	pool->page_shift = (unsigned int)__builtin_ctzl(page_size);
+	long sys_page = sysconf(_SC_PAGESIZE);
+	pool->sys_page_shift = sys_page > 0 && (size_t)sys_page < page_size ?
+			       (unsigned int)__builtin_ctzl((unsigned long)sys_page) :
+			       pool->page_shift;
 	pool->max_chain = chain;
 	unsigned int tag;
 	do

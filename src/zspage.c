@@ -125,8 +125,9 @@ static void account_pages(struct zs_pool *pool, struct size_class *c, long delta
 {
 	ZS_ASSERT(delta >= 0 || c->pages_used >= (unsigned long)-delta);
 	c->pages_used += (unsigned long)delta;
-	atomic_fetch_add_explicit(&pool->total_pages, (unsigned long)delta, memory_order_relaxed);
-	atomic_fetch_add_explicit(&pool->page_events, 1, memory_order_release);
+	/* The event first: zs_pool_check reads the total, then the events. */
+	atomic_fetch_add(&pool->page_events, 1);
+	atomic_fetch_add(&pool->total_pages, (unsigned long)delta);
 }
 
 /* Counts n more pages in the pool's total, first checking the limit when
@@ -136,19 +137,23 @@ static void account_pages(struct zs_pool *pool, struct size_class *c, long delta
 static int reserve_pages(struct zs_pool *pool, unsigned long n, bool limited)
 {
 	unsigned long max = atomic_load_explicit(&pool->max_pages, memory_order_relaxed);
+	unsigned long cur = atomic_load(&pool->total_pages);
+	if (limited && max && cur + n > max) {
+		errno = ENOSPC;
+		return -1;
+	}
+	/* The event before the total changes, as in account_pages. */
+	atomic_fetch_add(&pool->page_events, 1);
 	if (!limited || !max) {
-		atomic_fetch_add_explicit(&pool->total_pages, n, memory_order_relaxed);
+		atomic_fetch_add(&pool->total_pages, n);
 		return 0;
 	}
-	unsigned long cur = atomic_load_explicit(&pool->total_pages, memory_order_relaxed);
-	do {
+	while (!atomic_compare_exchange_weak(&pool->total_pages, &cur, cur + n)) {
 		if (cur + n > max) {
 			errno = ENOSPC;
 			return -1;
 		}
-	} while (!atomic_compare_exchange_weak_explicit(&pool->total_pages, &cur, cur + n,
-							memory_order_relaxed,
-							memory_order_relaxed));
+	}
 	return 0;
 }
 
@@ -159,9 +164,6 @@ static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage 
 {
 	if (reserve_pages(pool, need - z->backed, limited))
 		return -1;
-	if (zs_zspage_contiguous(z))
-		zs_arena_populate(&pool->source, z->base + ((size_t)z->backed << pool->page_shift),
-				  need - z->backed);
 	while (z->backed < need) {
 		unsigned int i = z->backed;
 		if (!zs_zspage_contiguous(z)) {
@@ -176,20 +178,35 @@ static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage 
 			}
 			if (err) {
 				/* Uncount the pages reserved and not backed. */
-				atomic_fetch_sub_explicit(&pool->total_pages, need - i,
-							  memory_order_relaxed);
+				atomic_fetch_add(&pool->page_events, 1);
+				atomic_fetch_sub(&pool->total_pages, need - i);
 				errno = ENOMEM;
 				return -1;
 			}
 			z->pages[i] = page;
 		}
-		/* A contiguous zspage's pages are reserved already: the first
-		 * write makes them resident. */
+		/* A contiguous zspage's pages are reserved already; they are
+		 * made resident as slots reach into them (populate_to). */
 		z->backed++;
 		c->pages_used++;
-		atomic_fetch_add_explicit(&pool->page_events, 1, memory_order_release);
+		atomic_fetch_add(&pool->page_events, 1);
 	}
 	return 0;
+}
+
+/* Makes the system's pages of a contiguous zspage resident up to byte end,
+ * one system call for what a new slot reaches into.  With pool pages larger
+ * than the system's, a class's last, partly filled page then costs only the
+ * system pages its objects touch. */
+static void populate_to(struct zs_pool *pool, struct zspage *z, size_t end)
+{
+	unsigned int shift = pool->sys_page_shift;
+	unsigned int want = (unsigned int)((end + ((size_t)1 << shift) - 1) >> shift);
+	if (want <= z->populated)
+		return;
+	zs_arena_populate(z->base + ((size_t)z->populated << shift),
+			  (size_t)(want - z->populated) << shift);
+	z->populated = (uint16_t)want;
 }
 
 /* Gives back pages [keep, z->backed). */
@@ -201,6 +218,9 @@ static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspa
 	unsigned int n = z->backed - keep;
 	if (zs_zspage_contiguous(z)) {
 		zs_arena_release(&pool->source, z->base + ((size_t)keep << pool->page_shift), n);
+		unsigned int kept = keep << (pool->page_shift - pool->sys_page_shift);
+		if (z->populated > kept)
+			z->populated = (uint16_t)kept;
 	} else {
 		pthread_mutex_lock(&pool->pagemap_lock);
 		for (unsigned int i = keep; i < z->backed; i++)
@@ -227,6 +247,7 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 	z->base = NULL;
 	z->class_index = c->index;	/* before the pagemap records it */
 	z->backed = 0;
+	z->populated = 0;
 	if (!z->slots)
 		goto nomem_header;
 	if (zs_source_is_arena(&pool->source)) {
@@ -335,6 +356,8 @@ int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspag
 	unsigned int need = (unsigned int)((end + pool->page_size - 1) >> pool->page_shift);
 	if (need > z->backed && back_pages(pool, c, z, need, limited))
 		return -1;
+	if (zs_zspage_contiguous(z))
+		populate_to(pool, z, end);
 	z->fresh++;
 	return (int)slot;
 }

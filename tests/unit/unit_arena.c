@@ -3,7 +3,9 @@
  * runs of 1..16 pages are page-aligned, never overlap a run still held, are
  * reused after being freed, and are writable; zs_arena_owns knows what is
  * held; a release batch frees its runs only when flushed (so nothing can
- * reuse them before) and merges adjacent ones.
+ * reuse them before) and merges adjacent ones.  A pool whose pages are larger
+ * than the system's makes resident only the system pages its objects reach
+ * into, and trimming gives them back.
  */
 #include "test_util.h"
 #include "internal.h"
@@ -79,6 +81,64 @@ static void check_page_size(size_t ps, struct tu_rng *rng)
 	zs_source_destroy(&src);
 }
 
+/* System pages resident in the pool's pages, by mincore(). */
+static size_t resident_sys_pages(struct zs_pool *pool)
+{
+	static void *pages[1024];
+	size_t ps = zs_page_size(pool), sys = (size_t)sysconf(_SC_PAGESIZE);
+	size_t n = zs_list_pages(pool, pages, 1024), resident = 0;
+	unsigned char vec[64];
+
+	CHECK(n <= 1024 && ps / sys <= sizeof(vec));
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ(mincore(pages[i], ps, vec), 0, "mincore: %s", strerror(errno));
+		for (size_t k = 0; k < ps / sys; k++)
+			resident += vec[k] & 1;
+	}
+	return resident;
+}
+
+static void check_sub_page_residency(void)
+{
+	struct zs_pool_config cfg = { .page_size = 65536 };
+	struct zs_pool *pool = zs_create_pool_config("sub-page", &cfg);
+	size_t sys = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned long h[100];
+	size_t size = 1000, n = 0;
+
+	CHECK(pool != NULL);
+	if (sys >= 65536) {
+		zs_destroy_pool(pool);
+		return;
+	}
+	/* Objects of one class fill the zspage front to back: the resident
+	 * system pages follow the bytes used, not the 64 KiB pool page. */
+	while (n < 100) {
+		h[n] = zs_malloc(pool, size);
+		CHECK(h[n] != 0);
+		n++;
+		size_t used = n * zs_obj_size(pool, h[0]);
+		size_t want = (used + sys - 1) / sys;
+		CHECK_EQ(zs_get_total_pages(pool), (used + 65535) / 65536);
+		CHECK_EQ(resident_sys_pages(pool), want, "%zu objects of %zu bytes", n,
+			 zs_obj_size(pool, h[0]));
+	}
+	/* Free all but the first and compact: the zspage is trimmed to its
+	 * first pool page, and writing new objects into it again makes only
+	 * what they reach resident. */
+	while (n > 1)
+		zs_free(pool, h[--n]);
+	CHECK_EQ(zs_get_total_pages(pool), 2);
+	zs_compact(pool);
+	CHECK_EQ(zs_get_total_pages(pool), 1);
+	CHECK_EQ(resident_sys_pages(pool), 65536 / sys);
+	h[n++] = zs_malloc(pool, size);
+	CHECK(h[1] != 0);
+	char why[256];
+	CHECK(zs_pool_check(pool, why, sizeof(why)) == 0, "%s", why);
+	zs_destroy_pool(pool);
+}
+
 int main(void)
 {
 	tu_init("unit_arena", 11);
@@ -86,6 +146,7 @@ int main(void)
 	tu_rng_seed(&rng, tu_state.seed);
 	for (size_t ps = 4096; ps <= 65536; ps *= 4)
 		check_page_size(ps, &rng);
+	check_sub_page_residency();
 	printf("unit_arena: ok\n");
 	return 0;
 }
