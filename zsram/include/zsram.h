@@ -44,8 +44,10 @@
  * Threads: every function may be called from any thread at the same time as
  * any other on the same store.  Each slot has its own lock bit, so different
  * pages are read and written in parallel; operations on one page are
- * serialised.  Each thread in flight uses its own codec context (contexts are
- * kept in a free list per algorithm, like zram's per-CPU streams).
+ * serialised.  Each operation in flight uses a codec context of its own; as
+ * zram keeps one stream per CPU, a store keeps at most one context per
+ * processor and algorithm, and a thread that finds them all busy waits for
+ * one (a zstd context is 200-300 KiB).
  *
  * Errors: functions that return int return 0 or a negative errno value:
  *   -EINVAL  bad argument (index or range outside the store, unaligned

@@ -4,14 +4,16 @@
  *
  * A codec is one algorithm at one level, chosen per store.  Its contexts
  * (compressor state, zstd's CCtx/DCtx) are kept in a free list: a thread
- * takes one for one operation and gives it back, so each thread in flight
- * works in its own context and the list holds as many contexts as threads
- * ever ran at once (like zram's per-CPU streams).  free_lock guards only the
- * list; the dictionary objects are created once and shared read-only.
+ * takes one for one operation and gives it back, so each operation in flight
+ * works in its own context.  At most one context per processor exists (like
+ * zram's per-CPU streams); a thread finding none free waits for one.
+ * free_lock guards the list and the count; the dictionary objects are
+ * created once and shared read-only.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lz4.h>
 #include <lz4hc.h>
@@ -94,7 +96,15 @@ int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg
 			return -EINVAL;
 		}
 	}
+	/* One context per processor, as zram keeps one stream per CPU: more
+	 * cannot compress at once, and a zstd context with its scratch is
+	 * 200-300 KiB that a thread-per-request server would otherwise keep
+	 * per thread it ever ran. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	c->max_ctx = cpus > 2 ? (unsigned int)cpus : 2;
 	pthread_mutex_init(&c->free_lock, NULL);
+	pthread_cond_init(&c->ctx_freed, NULL);
 	return 0;
 }
 
@@ -122,6 +132,11 @@ void zsram_codec_fini(struct zsram_codec *c)
 	ZSTD_freeDDict(c->zstd_ddict);
 	free(c->dict);
 	c->zstd_cdict = c->zstd_ddict = c->dict = NULL;
+	if (c->max_ctx) {
+		pthread_cond_destroy(&c->ctx_freed);
+		pthread_mutex_destroy(&c->free_lock);
+		c->max_ctx = 0;
+	}
 }
 
 static struct zsram_codec_ctx *codec_ctx_new(struct zsram_codec *c)
@@ -176,26 +191,57 @@ fail:
 	return NULL;
 }
 
+/* Contexts the calling thread holds, of any codec: a thread that holds one
+ * and needs another (a write that writes pages back to make room reads them
+ * first) must not wait for one, or two such threads would wait for each
+ * other. */
+static __thread unsigned int ctx_held;
+
 struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
 {
 	struct zsram_codec_ctx *ctx;
 
 	pthread_mutex_lock(&c->free_lock);
+	while (!c->free_list && c->nr_ctx >= c->max_ctx && !ctx_held)
+		pthread_cond_wait(&c->ctx_freed, &c->free_lock);
 	ctx = c->free_list;
 	if (ctx)
 		c->free_list = ctx->next;
+	else
+		c->nr_ctx++;	/* counted now, so others wait for it */
 	pthread_mutex_unlock(&c->free_lock);
-	if (!ctx)
+	if (!ctx) {
 		ctx = codec_ctx_new(c);
+		if (!ctx) {
+			pthread_mutex_lock(&c->free_lock);
+			c->nr_ctx--;
+			pthread_cond_signal(&c->ctx_freed);
+			pthread_mutex_unlock(&c->free_lock);
+			return NULL;
+		}
+	}
+	ctx_held++;
 	return ctx;
 }
 
 void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 {
+	bool extra;
+
+	ctx_held--;
 	pthread_mutex_lock(&c->free_lock);
-	ctx->next = c->free_list;
-	c->free_list = ctx;
+	/* One made past the cap for a thread that held one already goes. */
+	extra = c->nr_ctx > c->max_ctx;
+	if (extra) {
+		c->nr_ctx--;
+	} else {
+		ctx->next = c->free_list;
+		c->free_list = ctx;
+	}
+	pthread_cond_signal(&c->ctx_freed);
 	pthread_mutex_unlock(&c->free_lock);
+	if (extra)
+		codec_ctx_free(ctx);
 }
 
 long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,

@@ -116,13 +116,20 @@ struct zsram_codec {
 	size_t dict_size;
 	void *zstd_cdict;		/* ZSTD_CDict, shared read-only */
 	void *zstd_ddict;		/* ZSTD_DDict, shared read-only */
-	pthread_mutex_t free_lock;	/* protects free_list */
+	pthread_mutex_t free_lock;	/* protects free_list and nr_ctx */
+	pthread_cond_t ctx_freed;	/* signalled when a context is put */
 	struct zsram_codec_ctx *free_list;
+	unsigned int nr_ctx;		/* contexts in existence */
+	unsigned int max_ctx;		/* at most this many, except for a thread
+					 * that holds one already; 0: not set up */
 };
 
 int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg,
 		     size_t page_size);
 void zsram_codec_fini(struct zsram_codec *c);
+/* A context for one operation: from the free list, or a new one while
+ * fewer than max_ctx exist (one per processor), else it waits for one to be
+ * put back.  NULL: ENOMEM. */
 struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c);	/* NULL: ENOMEM */
 void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx);
 /* Compresses src_len bytes into dst (capacity dst_cap).  Returns the
