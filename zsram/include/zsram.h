@@ -45,7 +45,7 @@
  * any other on the same store.  Each slot has its own lock bit, so different
  * pages are read and written in parallel; operations on one page are
  * serialised.  Each operation in flight uses a codec context of its own; as
- * zram keeps one stream per CPU, a store keeps at most one context per
+ * zram keeps one stream per CPU, a store keeps at most two contexts per
  * processor and algorithm, and a thread that finds them all busy waits for
  * one (a zstd context is 200-300 KiB).
  *

@@ -5,7 +5,7 @@
  * A codec is one algorithm at one level, chosen per store.  Its contexts
  * (compressor state, zstd's CCtx/DCtx) are kept in a free list: a thread
  * takes one for one operation and gives it back, so each operation in flight
- * works in its own context.  At most one context per processor exists (like
+ * works in its own context.  At most two contexts per processor exist (like
  * zram's per-CPU streams); a thread finding none free waits for one.
  * free_lock guards the list and the count; the dictionary objects are
  * created once and shared read-only.
@@ -96,13 +96,15 @@ int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg
 			return -EINVAL;
 		}
 	}
-	/* One context per processor, as zram keeps one stream per CPU: more
-	 * cannot compress at once, and a zstd context with its scratch is
-	 * 200-300 KiB that a thread-per-request server would otherwise keep
-	 * per thread it ever ran. */
+	/* Two contexts per processor, as zram keeps a stream per CPU: a zstd
+	 * context with its scratch is 200-300 KiB that a thread-per-request
+	 * server (nbdkit: 16 threads per connection) would otherwise keep per
+	 * thread it ever ran.  Two, not one: with one per processor, threads
+	 * that wait for a context hand over through the scheduler on every
+	 * page, which halved nbdkit's copy-in speed here. */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	c->max_ctx = cpus > 2 ? (unsigned int)cpus : 2;
+	c->max_ctx = cpus > 2 ? 2 * (unsigned int)cpus : 4;
 	pthread_mutex_init(&c->free_lock, NULL);
 	pthread_cond_init(&c->ctx_freed, NULL);
 	return 0;
@@ -156,31 +158,8 @@ static struct zsram_codec_ctx *codec_ctx_new(struct zsram_codec *c)
 		ctx->lz4_state = malloc((size_t)LZ4_sizeofStateHC());
 		break;
 	case ZSRAM_ALG_ZSTD:
-		ctx->zstd_cctx = ZSTD_createCCtx();
-		ctx->zstd_dctx = ZSTD_createDCtx();
-		if (ctx->zstd_cctx && !c->zstd_cdict &&
-		    ZSTD_isError(ZSTD_CCtx_setParameter(ctx->zstd_cctx,
-						       ZSTD_c_compressionLevel, c->level)))
-			goto fail;
-		/* Pages are small and their size is known: no frame checksum,
-		 * no content size, no magic number, to keep each page short. */
-		if (ctx->zstd_cctx) {
-			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_checksumFlag, 0);
-			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_contentSizeFlag, 0);
-			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_dictIDFlag, 0);
-			ZSTD_CCtx_setParameter(ctx->zstd_cctx, ZSTD_c_format,
-					       ZSTD_f_zstd1_magicless);
-			if (c->zstd_cdict)
-				ZSTD_CCtx_refCDict(ctx->zstd_cctx, c->zstd_cdict);
-		}
-		if (ctx->zstd_dctx) {
-			ZSTD_DCtx_setParameter(ctx->zstd_dctx, ZSTD_d_format,
-					       ZSTD_f_zstd1_magicless);
-			if (c->zstd_ddict)
-				ZSTD_DCtx_refDDict(ctx->zstd_dctx, c->zstd_ddict);
-		}
-		if (!ctx->zstd_cctx || !ctx->zstd_dctx)
-			goto fail;
+		/* zstd's contexts come at first use (zstd_cctx, zstd_dctx): a
+		 * context that only ever wrote holds no decompressor. */
 		return ctx;
 	}
 	if (!ctx->lz4_state)
@@ -244,6 +223,46 @@ void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 		codec_ctx_free(ctx);
 }
 
+/* The context's zstd compressor, made at first use; NULL: out of memory. */
+static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
+{
+	ZSTD_CCtx *cctx = ctx->zstd_cctx;
+
+	if (cctx)
+		return cctx;
+	cctx = ZSTD_createCCtx();
+	if (!cctx)
+		return NULL;
+	/* Pages are small and their size is known: no frame checksum, no
+	 * content size, no magic number, to keep each page short.  The level
+	 * was checked when the codec was made. */
+	if (c->zstd_cdict)
+		ZSTD_CCtx_refCDict(cctx, c->zstd_cdict);
+	else
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, c->level);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+	return ctx->zstd_cctx = cctx;
+}
+
+/* The context's zstd decompressor, made at first use; NULL: out of memory. */
+static ZSTD_DCtx *zstd_dctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
+{
+	ZSTD_DCtx *dctx = ctx->zstd_dctx;
+
+	if (dctx)
+		return dctx;
+	dctx = ZSTD_createDCtx();
+	if (!dctx)
+		return NULL;
+	ZSTD_DCtx_setParameter(dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
+	if (c->zstd_ddict)
+		ZSTD_DCtx_refDDict(dctx, c->zstd_ddict);
+	return ctx->zstd_dctx = dctx;
+}
+
 long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 			  const void *src, size_t src_len, void *dst, size_t dst_cap)
 {
@@ -255,11 +274,15 @@ long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 		return LZ4_compress_HC_extStateHC(ctx->lz4_state, src, dst,
 						  (int)src_len, (int)dst_cap, c->level);
 	case ZSRAM_ALG_ZSTD: {
-		size_t n = ZSTD_compress2(ctx->zstd_cctx, dst, dst_cap, src, src_len);
+		ZSTD_CCtx *cctx = zstd_cctx(c, ctx);
+		size_t n;
 
+		if (!cctx)
+			return -ENOMEM;
+		n = ZSTD_compress2(cctx, dst, dst_cap, src, src_len);
 		if (ZSTD_isError(n)) {
 			/* The context is left mid-frame: reset it for reuse. */
-			ZSTD_CCtx_reset(ctx->zstd_cctx, ZSTD_reset_session_only);
+			ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
 			return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ?
 				0 : -EIO;
 		}
@@ -280,10 +303,14 @@ int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 		return n == (int)dst_len ? 0 : -EIO;
 	}
 	case ZSRAM_ALG_ZSTD: {
-		size_t n = ZSTD_decompressDCtx(ctx->zstd_dctx, dst, dst_len, src, src_len);
+		ZSTD_DCtx *dctx = zstd_dctx(c, ctx);
+		size_t n;
 
+		if (!dctx)
+			return -ENOMEM;
+		n = ZSTD_decompressDCtx(dctx, dst, dst_len, src, src_len);
 		if (ZSTD_isError(n)) {
-			ZSTD_DCtx_reset(ctx->zstd_dctx, ZSTD_reset_session_only);
+			ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
 			return -EIO;
 		}
 		return n == dst_len ? 0 : -EIO;

@@ -102,8 +102,8 @@ uint64_t zsram_alloc_pages_compacted(struct zsram_alloc *a);
 struct zsram_codec_ctx {
 	struct zsram_codec_ctx *next;	/* free list link */
 	void *lz4_state;		/* LZ4 / LZ4HC state */
-	void *zstd_cctx;		/* ZSTD_CCtx */
-	void *zstd_dctx;		/* ZSTD_DCtx */
+	void *zstd_cctx;		/* ZSTD_CCtx, made at first compression */
+	void *zstd_dctx;		/* ZSTD_DCtx, made at first decompression */
 	unsigned char *buf;		/* page_size bytes of scratch: compressed
 					 * output, or the allocator's local copy */
 };
@@ -133,10 +133,11 @@ void zsram_codec_fini(struct zsram_codec *c);
 struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c);	/* NULL: ENOMEM */
 void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx);
 /* Compresses src_len bytes into dst (capacity dst_cap).  Returns the
- * compressed size, 0 if it does not fit in dst_cap, -EIO on a codec error. */
+ * compressed size, 0 if it does not fit in dst_cap, -EIO on a codec error,
+ * -ENOMEM if zstd's compressor cannot be made (at a context's first use). */
 long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 			  const void *src, size_t src_len, void *dst, size_t dst_cap);
-/* Decompresses exactly dst_len bytes; 0, or -EIO. */
+/* Decompresses exactly dst_len bytes; 0, -EIO, or -ENOMEM as above. */
 int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 			   const void *src, size_t src_len, void *dst, size_t dst_len);
 

@@ -9,13 +9,15 @@
  * a version between the one published before the read and the one after it
  * plus one.  A compactor thread runs zsram_compact in a loop meanwhile, and
  * one thread uses the block view on partial pages of its own pages.  At the
- * end every page must hold its last version exactly.
+ * end every page must hold its last version exactly, and no more codec
+ * contexts exist than the cap (two per processor) allows.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 #include "zsram_test.h"
+#include "../src/zsram_internal.h"
 
 #define THREADS 4
 
@@ -167,6 +169,8 @@ int main(void)
 		CHECK(memcmp(page, want, ps) == 0);
 	}
 	CHECK_STORE(store);
+	CHECK(store->codecs[0].nr_ctx >= 1 &&
+	      store->codecs[0].nr_ctx <= store->codecs[0].max_ctx);
 	{
 		struct zsram_io_stat io;
 
