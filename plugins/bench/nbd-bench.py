@@ -4,8 +4,8 @@ plugin, on one page corpus copied with nbdcopy over a Unix socket.
 
 For each configuration (memory allocator=sparse, memory allocator=zstd; zsram
 with lz4, zstd, zstd with a dictionary trained on the corpus by
-zsram-train-dict at levels 3 and 1, zstd with 16 KiB store pages and a
-dictionary, lz4 with 16 KiB pages) and each of --runs runs, a fresh nbdkit server is started;
+zsram-train-dict at levels 3 and 1, zstd with 16 and 32 KiB store pages
+and a dictionary, lz4 with 16 KiB pages) and each of --runs runs, a fresh nbdkit server is started;
 nbdcopy copies the corpus in (--flush), the server's resident memory is read
 (VmRSS and RssAnon in /proc/PID/status), nbdcopy copies the disk out to
 null: (timed) and, on the first run, to a file compared with the corpus
@@ -148,7 +148,7 @@ def main():
         dict_info = {}
         dicts = {}
         if os.access(train, os.X_OK):
-            for ps in (4096, 16384):
+            for ps in (4096, 16384, 32768):
                 dict_path = dicts[ps] = os.path.join(tmp, "dict%d" % ps)
                 t0 = time.monotonic()
                 subprocess.run([train, "--page-size", str(ps), corpus,
@@ -165,6 +165,9 @@ def main():
                 ("zsram-zstd-16k-dict", [plugin, "size=%d" % disk,
                                          "algorithm=zstd", "page_size=16K",
                                          "dictionary=" + dicts[16384]]),
+                ("zsram-zstd-32k-dict", [plugin, "size=%d" % disk,
+                                         "algorithm=zstd", "page_size=32K",
+                                         "dictionary=" + dicts[32768]]),
             ]
         else:
             print("nbd-bench.py: no zsram-train-dict at %s; no dictionary "
