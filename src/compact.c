@@ -270,6 +270,7 @@ ZS_API unsigned long zs_compact(struct zs_pool *pool)
 		freed += compact_class(pool, &pool->classes[i], bounce, &batch);
 	}
 	zs_arena_flush(&pool->source, &batch);
+	zs_arena_drop_warm(&pool->source);
 	free(bounce);
 	if (freed < 0)
 		freed = 0;	/* cannot happen: every move goes to a fuller zspage */

@@ -199,6 +199,8 @@ struct zs_arena_chunk {
 	uint64_t *bitmap;		/* bit set: page handed out */
 };
 
+#define ZS_WARM_PAGES 32
+
 struct zs_page_source {
 	const struct zs_page_ops *ops;	/* NULL: the built-in arena */
 	void *ctx;
@@ -207,6 +209,11 @@ struct zs_page_source {
 	struct zs_arena_chunk *chunks;
 	size_t next_chunk_pages;
 	bool unmapping;			/* pool destruction: skip madvise */
+	/* Single pages of emptied one-page zspages, still held in the arena's
+	 * bitmap and still resident, for the next one-page zspage: churn of
+	 * objects that take a page each then costs no system call. */
+	void *warm[ZS_WARM_PAGES];
+	unsigned int nr_warm;
 };
 
 /* ---- Pagemap: page address -> zspage (open addressing, linear probing) ---- */
@@ -281,6 +288,13 @@ static inline bool zs_source_is_arena(const struct zs_page_source *src)
 void *zs_arena_alloc(struct zs_page_source *src, size_t n);
 /* Arena: give n pages from p back to the system. */
 void zs_arena_free(struct zs_page_source *src, void *p, size_t n);
+/* Arena: a warm page (resident, held), or NULL if none is kept. */
+void *zs_arena_take_warm(struct zs_page_source *src);
+/* Arena: keeps a held, resident page warm; false if ZS_WARM_PAGES are kept
+ * already (the caller frees it). */
+bool zs_arena_keep_warm(struct zs_page_source *src, void *page);
+/* Arena: gives every warm page back to the system (zs_compact). */
+void zs_arena_drop_warm(struct zs_page_source *src);
 /* Arena: make bytes of reserved memory from p (whole system pages) resident
  * now, in one system call; on kernels without MADV_POPULATE_WRITE they fault
  * in at first write instead. */

@@ -210,6 +210,42 @@ void zs_arena_free(struct zs_page_source *src, void *p, size_t n)
 	pthread_mutex_unlock(&src->lock);
 }
 
+void *zs_arena_take_warm(struct zs_page_source *src)
+{
+	void *page = NULL;
+	pthread_mutex_lock(&src->lock);
+	if (src->nr_warm)
+		page = src->warm[--src->nr_warm];
+	pthread_mutex_unlock(&src->lock);
+	return page;
+}
+
+bool zs_arena_keep_warm(struct zs_page_source *src, void *page)
+{
+	bool kept = false;
+	pthread_mutex_lock(&src->lock);
+	if (src->nr_warm < ZS_WARM_PAGES && !src->unmapping) {
+		src->warm[src->nr_warm++] = page;
+		kept = true;
+	}
+	pthread_mutex_unlock(&src->lock);
+	return kept;
+}
+
+void zs_arena_drop_warm(struct zs_page_source *src)
+{
+	void *pages[ZS_WARM_PAGES];
+	pthread_mutex_lock(&src->lock);
+	unsigned int n = src->nr_warm;
+	memcpy(pages, src->warm, n * sizeof(pages[0]));
+	src->nr_warm = 0;
+	pthread_mutex_unlock(&src->lock);
+	struct zs_release_batch batch = { 0 };
+	for (unsigned int i = 0; i < n; i++)
+		zs_arena_free_later(src, &batch, pages[i], 1);
+	zs_arena_flush(src, &batch);
+}
+
 void zs_arena_free_later(struct zs_page_source *src, struct zs_release_batch *batch,
 			 void *p, size_t n)
 {

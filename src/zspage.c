@@ -237,6 +237,11 @@ static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspa
 
 /* ---- Create and destroy ---- */
 
+static unsigned int sys_pages_per_page(const struct zs_pool *pool)
+{
+	return 1u << (pool->page_shift - pool->sys_page_shift);
+}
+
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 {
 	struct zspage *z = header_alloc(pool);
@@ -251,7 +256,10 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 	if (!z->slots)
 		goto nomem_header;
 	if (zs_source_is_arena(&pool->source)) {
-		z->base = zs_arena_alloc(&pool->source, c->pages_per_zspage);
+		if (c->pages_per_zspage == 1 && (z->base = zs_arena_take_warm(&pool->source)))
+			z->populated = (uint16_t)sys_pages_per_page(pool);
+		else
+			z->base = zs_arena_alloc(&pool->source, c->pages_per_zspage);
 		if (!z->base)
 			goto nomem_slots;
 		pthread_mutex_lock(&pool->pagemap_lock);
@@ -293,9 +301,13 @@ void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struc
 		zs_pagemap_remove(&pool->pagemap, z->base);
 		pthread_mutex_unlock(&pool->pagemap_lock);
 		account_pages(pool, c, -(long)z->backed);
+		/* A one-page zspage freed by zs_free leaves its page warm for
+		 * the next, when the page is wholly resident; compaction (batch)
+		 * gives pages back instead. */
 		if (batch)
 			zs_arena_free_later(&pool->source, batch, z->base, c->pages_per_zspage);
-		else
+		else if (c->pages_per_zspage != 1 || z->populated != sys_pages_per_page(pool) ||
+			 !zs_arena_keep_warm(&pool->source, z->base))
 			zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
 		z->backed = 0;
 	} else {

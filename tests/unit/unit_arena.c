@@ -5,7 +5,9 @@
  * held; a release batch frees its runs only when flushed (so nothing can
  * reuse them before) and merges adjacent ones.  A pool whose pages are larger
  * than the system's makes resident only the system pages its objects reach
- * into, and trimming gives them back.
+ * into, and trimming gives them back.  Emptied one-page zspages keep up to
+ * ZS_WARM_PAGES pages resident for the next ones, which zs_compact gives
+ * back.
  */
 #include "test_util.h"
 #include "internal.h"
@@ -139,6 +141,55 @@ static void check_sub_page_residency(void)
 	zs_destroy_pool(pool);
 }
 
+static void check_warm_pages(void)
+{
+	struct zs_pool *pool = zs_create_pool("warm");
+	enum { N = ZS_WARM_PAGES + 8 };
+	unsigned long h[N];
+	void *where[N];
+	unsigned char vec[1];
+
+	CHECK(pool != NULL);
+	for (int i = 0; i < N; i++) {
+		h[i] = zs_malloc(pool, 4000);	/* one object per page */
+		CHECK(h[i] != 0);
+		where[i] = zs_map_object(pool, h[i], ZS_MM_WO);
+		memset(where[i], i, 4000);
+		zs_unmap_object(pool, h[i]);
+	}
+	CHECK_EQ(zs_get_total_pages(pool), N);
+	for (int i = 0; i < N; i++)
+		zs_free(pool, h[i]);
+	CHECK_EQ(zs_get_total_pages(pool), 0);
+	size_t resident = 0;
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ(mincore((void *)((uintptr_t)where[i] & ~(uintptr_t)4095), 4096, vec), 0);
+		resident += vec[0] & 1;
+	}
+	CHECK_EQ(resident, ZS_WARM_PAGES, "pages kept warm after freeing %d", N);
+	/* The next one-page object takes a warm page: one of those freed. */
+	unsigned long again = zs_malloc(pool, 4000);
+	void *at = zs_map_object(pool, again, ZS_MM_RO);
+	bool reused = false;
+	for (int i = 0; i < N; i++)
+		reused |= ((uintptr_t)at & ~(uintptr_t)4095) == ((uintptr_t)where[i] & ~(uintptr_t)4095);
+	zs_unmap_object(pool, again);
+	CHECK(reused, "a one-page object after frees did not reuse a warm page");
+	CHECK_EQ(zs_get_total_pages(pool), 1);
+	char why[256];
+	CHECK(zs_pool_check(pool, why, sizeof(why)) == 0, "%s", why);
+	zs_free(pool, again);
+	/* Compaction gives every warm page back. */
+	zs_compact(pool);
+	resident = 0;
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ(mincore((void *)((uintptr_t)where[i] & ~(uintptr_t)4095), 4096, vec), 0);
+		resident += vec[0] & 1;
+	}
+	CHECK_EQ(resident, 0, "pages still resident after zs_compact");
+	zs_destroy_pool(pool);
+}
+
 int main(void)
 {
 	tu_init("unit_arena", 11);
@@ -147,6 +198,7 @@ int main(void)
 	for (size_t ps = 4096; ps <= 65536; ps *= 4)
 		check_page_size(ps, &rng);
 	check_sub_page_residency();
+	check_warm_pages();
 	printf("unit_arena: ok\n");
 	return 0;
 }
