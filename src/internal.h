@@ -423,7 +423,6 @@ void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage
 /* The same, but a contiguous zspage's run goes into batch (see above). */
 void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			       struct zs_release_batch *batch);
-/* A free slot of z, backing pages as needed; -1 if a page could not be had. */
 /* A free slot of z, backing the pages it reaches into; -1 if none is free
  * or a page cannot be had (errno ENOMEM, or ENOSPC when limited and the
  * pool's max_pages would be passed). */

@@ -136,24 +136,22 @@ static void account_pages(struct zs_pool *pool, struct size_class *c, long delta
  * pass the limit. */
 static int reserve_pages(struct zs_pool *pool, unsigned long n, bool limited)
 {
-	unsigned long max = atomic_load_explicit(&pool->max_pages, memory_order_relaxed);
-	unsigned long cur = atomic_load(&pool->total_pages);
-	if (limited && max && cur + n > max) {
-		errno = ENOSPC;
-		return -1;
-	}
-	/* The event before the total changes, as in account_pages. */
+	unsigned long max = limited ? atomic_load_explicit(&pool->max_pages,
+							    memory_order_relaxed) : 0;
+	/* The event before the total changes, as in account_pages (an event
+	 * for a refusal only makes a concurrent check skip its comparison). */
 	atomic_fetch_add(&pool->page_events, 1);
-	if (!limited || !max) {
+	if (!max) {
 		atomic_fetch_add(&pool->total_pages, n);
 		return 0;
 	}
-	while (!atomic_compare_exchange_weak(&pool->total_pages, &cur, cur + n)) {
+	unsigned long cur = atomic_load(&pool->total_pages);
+	do {
 		if (cur + n > max) {
 			errno = ENOSPC;
 			return -1;
 		}
-	}
+	} while (!atomic_compare_exchange_weak(&pool->total_pages, &cur, cur + n));
 	return 0;
 }
 
@@ -194,6 +192,11 @@ static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage 
 	return 0;
 }
 
+static unsigned int sys_pages_per_page(const struct zs_pool *pool)
+{
+	return 1u << (pool->page_shift - pool->sys_page_shift);
+}
+
 /* Makes the system's pages of a contiguous zspage resident up to byte end,
  * one system call for what a new slot reaches into.  With pool pages larger
  * than the system's, a class's last, partly filled page then costs only the
@@ -218,7 +221,7 @@ static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspa
 	unsigned int n = z->backed - keep;
 	if (zs_zspage_contiguous(z)) {
 		zs_arena_release(&pool->source, z->base + ((size_t)keep << pool->page_shift), n);
-		unsigned int kept = keep << (pool->page_shift - pool->sys_page_shift);
+		unsigned int kept = keep * sys_pages_per_page(pool);
 		if (z->populated > kept)
 			z->populated = (uint16_t)kept;
 	} else {
@@ -236,11 +239,6 @@ static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspa
 }
 
 /* ---- Create and destroy ---- */
-
-static unsigned int sys_pages_per_page(const struct zs_pool *pool)
-{
-	return 1u << (pool->page_shift - pool->sys_page_shift);
-}
 
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 {

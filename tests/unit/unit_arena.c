@@ -83,21 +83,30 @@ static void check_page_size(size_t ps, struct tu_rng *rng)
 	zs_source_destroy(&src);
 }
 
-/* System pages resident in the pool's pages, by mincore(). */
-static size_t resident_sys_pages(struct zs_pool *pool)
+/* System pages resident in the n ranges of len bytes that start at the
+ * (page-aligned) addresses in pages, by mincore(). */
+static size_t resident_in(void *const *pages, size_t n, size_t len)
 {
-	static void *pages[1024];
-	size_t ps = zs_page_size(pool), sys = (size_t)sysconf(_SC_PAGESIZE);
-	size_t n = zs_list_pages(pool, pages, 1024), resident = 0;
+	size_t sys = (size_t)sysconf(_SC_PAGESIZE), resident = 0;
 	unsigned char vec[64];
 
-	CHECK(n <= 1024 && ps / sys <= sizeof(vec));
+	CHECK(len / sys <= sizeof(vec));
 	for (size_t i = 0; i < n; i++) {
-		CHECK_EQ(mincore(pages[i], ps, vec), 0, "mincore: %s", strerror(errno));
-		for (size_t k = 0; k < ps / sys; k++)
+		CHECK_EQ(mincore(pages[i], len, vec), 0, "mincore: %s", strerror(errno));
+		for (size_t k = 0; k < len / sys; k++)
 			resident += vec[k] & 1;
 	}
 	return resident;
+}
+
+/* System pages resident in the pool's pages. */
+static size_t resident_sys_pages(struct zs_pool *pool)
+{
+	static void *pages[1024];
+	size_t n = zs_list_pages(pool, pages, 1024);
+
+	CHECK(n <= 1024);
+	return resident_in(pages, n, zs_page_size(pool));
 }
 
 static void check_sub_page_residency(void)
@@ -146,33 +155,28 @@ static void check_warm_pages(void)
 	struct zs_pool *pool = zs_create_pool("warm");
 	enum { N = ZS_WARM_PAGES + 8 };
 	unsigned long h[N];
-	void *where[N];
-	unsigned char vec[1];
+	void *where[N];		/* the page each object was in */
 
 	CHECK(pool != NULL);
 	for (int i = 0; i < N; i++) {
 		h[i] = zs_malloc(pool, 4000);	/* one object per page */
 		CHECK(h[i] != 0);
-		where[i] = zs_map_object(pool, h[i], ZS_MM_WO);
-		memset(where[i], i, 4000);
+		char *obj = zs_map_object(pool, h[i], ZS_MM_WO);
+		memset(obj, i, 4000);
 		zs_unmap_object(pool, h[i]);
+		where[i] = (void *)((uintptr_t)obj & ~(uintptr_t)4095);
 	}
 	CHECK_EQ(zs_get_total_pages(pool), N);
 	for (int i = 0; i < N; i++)
 		zs_free(pool, h[i]);
 	CHECK_EQ(zs_get_total_pages(pool), 0);
-	size_t resident = 0;
-	for (int i = 0; i < N; i++) {
-		CHECK_EQ(mincore((void *)((uintptr_t)where[i] & ~(uintptr_t)4095), 4096, vec), 0);
-		resident += vec[0] & 1;
-	}
-	CHECK_EQ(resident, ZS_WARM_PAGES, "pages kept warm after freeing %d", N);
+	CHECK_EQ(resident_in(where, N, 4096), ZS_WARM_PAGES, "pages kept warm after freeing %d", N);
 	/* The next one-page object takes a warm page: one of those freed. */
 	unsigned long again = zs_malloc(pool, 4000);
 	void *at = zs_map_object(pool, again, ZS_MM_RO);
 	bool reused = false;
 	for (int i = 0; i < N; i++)
-		reused |= ((uintptr_t)at & ~(uintptr_t)4095) == ((uintptr_t)where[i] & ~(uintptr_t)4095);
+		reused |= ((uintptr_t)at & ~(uintptr_t)4095) == (uintptr_t)where[i];
 	zs_unmap_object(pool, again);
 	CHECK(reused, "a one-page object after frees did not reuse a warm page");
 	CHECK_EQ(zs_get_total_pages(pool), 1);
@@ -181,12 +185,7 @@ static void check_warm_pages(void)
 	zs_free(pool, again);
 	/* Compaction gives every warm page back. */
 	zs_compact(pool);
-	resident = 0;
-	for (int i = 0; i < N; i++) {
-		CHECK_EQ(mincore((void *)((uintptr_t)where[i] & ~(uintptr_t)4095), 4096, vec), 0);
-		resident += vec[0] & 1;
-	}
-	CHECK_EQ(resident, 0, "pages still resident after zs_compact");
+	CHECK_EQ(resident_in(where, N, 4096), 0, "pages still resident after zs_compact");
 	zs_destroy_pool(pool);
 }
 

@@ -161,8 +161,6 @@ static void *pages_alloc(void *ctx)
 		page = released_take(pg);
 	else if (pages_grow(pg) == 0)
 		page = free_pop(pg);
-	if (page)
-		pg->in_use++;
 	pthread_mutex_unlock(&pg->lock);
 	return page;
 }
@@ -172,7 +170,6 @@ static void pages_free(void *ctx, void *page)
 	struct zsram_pages *pg = ctx;
 
 	pthread_mutex_lock(&pg->lock);
-	pg->in_use--;
 	free_push(pg, page);
 	if (pg->nr_free > CACHE_HIGH && !pg->dying)
 		while (pg->nr_free > CACHE_LOW)

@@ -37,7 +37,6 @@ struct zsram_chunk {
 struct zsram_pages {
 	size_t page_size;
 	pthread_mutex_t lock;		/* guards everything below */
-	uint64_t in_use;		/* pages handed out (allocator + RAW) */
 	void *free_head;		/* resident free pages, linked through
 					 * their first word */
 	size_t nr_free;
@@ -52,8 +51,7 @@ struct zsram_pages {
 extern const struct zs_page_ops zsram_page_ops;
 int zsram_pages_init(struct zsram_pages *pg, size_t page_size);
 void zsram_pages_dying(struct zsram_pages *pg);
-/* One page for a RAW slot, or NULL, and back.  Counted in in_use like the
- * allocator's pages. */
+/* One page for a RAW slot, or NULL, and back. */
 void *zsram_pages_get(struct zsram_pages *pg);
 void zsram_pages_put(struct zsram_pages *pg, void *page);
 void zsram_pages_fini(struct zsram_pages *pg);
