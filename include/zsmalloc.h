@@ -136,6 +136,36 @@ void zs_page_source_free(struct zs_pool *pool, void *page);
  */
 size_t zs_list_pages(struct zs_pool *pool, void **pages, size_t max);
 
+/*
+ * Where the pool's memory is, in bytes, now (extension).  The page bytes split
+ * exactly into object_bytes + free_slot_bytes + tail_bytes; the metadata
+ * fields add up to metadata.  Every figure is memory the pool holds resident
+ * (or, for malloc'd structures, asked of malloc), so page_bytes + warm_bytes +
+ * metadata is what the pool adds to the process's resident memory, less
+ * malloc's own rounding and free lists.  Classes are read one at a time under
+ * their locks: on a busy pool the figures are not one instant's.
+ */
+struct zs_pool_memory {
+	size_t page_bytes;	/* pages held from the page source */
+	size_t object_bytes;	/* live objects at their class's size */
+	size_t free_slot_bytes;	/* slots not in use, and the not yet used rest,
+				 * in backed pages */
+	size_t tail_bytes;	/* bytes at the end of fully backed zspages that
+				 * no slot covers */
+	size_t warm_bytes;	/* arena pages kept resident for reuse */
+	size_t handle_table;	/* handle entries (resident part of the table) */
+	size_t zspage_headers;	/* zspage descriptors */
+	size_t slot_maps;	/* per-zspage slot -> handle maps, if any */
+	size_t zspage_index;	/* zspage number -> descriptor, if any */
+	size_t page_lists;	/* page pointers of chained zspages */
+	size_t pagemap;		/* page address -> zspage (migration) */
+	size_t pool;		/* the pool, its classes, the arena's bitmaps */
+	size_t metadata;	/* handle_table + ... + pool */
+	unsigned long objects;	/* live objects */
+	unsigned long zspages;	/* zspages */
+};
+void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem);
+
 /* Fullness groups, as the columns of the kernel's class table. */
 #define ZS_NR_FULLNESS_GROUPS 11	/* 10% 20% ... 90% 99% 100% */
 

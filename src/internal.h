@@ -244,6 +244,7 @@ struct zs_pagemap {
 struct zs_header_chunk {
 	struct zs_header_chunk *next;
 };
+#define ZS_HEADERS_PER_CHUNK 63	/* a 4 KiB chunk: a link, then 63 headers */
 
 struct zs_pool {
 	char *name;
@@ -475,6 +476,8 @@ unsigned long zs_class_freeable_zspages(const struct size_class *c);
 void *zs_meta_alloc(size_t size);
 void *zs_meta_calloc(size_t n, size_t size);
 void zs_meta_free(void *p);
+/* Bytes a metadata allocation takes of the heap, its header included (0 for NULL). */
+size_t zs_meta_usable_size(void *p);
 /* Counts one metadata allocation for fault injection: true if it must fail. */
 bool zs_meta_should_fail(void);
 /* Tests only: fail the nth metadata allocation from now (1 = the next one),

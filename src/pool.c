@@ -7,6 +7,7 @@
  * zs_free gives both back and frees the zspage when its last object goes.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,6 +57,12 @@ void *zs_meta_calloc(size_t n, size_t size)
 void zs_meta_free(void *p)
 {
 	free(p);
+}
+
+size_t zs_meta_usable_size(void *p)
+{
+	/* The chunk header glibc keeps before the bytes counts too. */
+	return p ? malloc_usable_size(p) + sizeof(size_t) : 0;
 }
 
 /* ---- Pools ---- */

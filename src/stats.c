@@ -102,3 +102,64 @@ ZS_API size_t zs_list_pages(struct zs_pool *pool, void **pages, size_t max)
 	}
 	return n;
 }
+
+/* Resident bytes of n bytes of a lazily touched mapping, in whole pages. */
+static size_t touched_pages_bytes(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
+ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
+{
+	memset(mem, 0, sizeof(*mem));
+	for (unsigned int i = 0; i < pool->nr_classes; i++) {
+		if (pool->class_of_index[i] != i)
+			continue;
+		struct size_class *c = &pool->classes[i];
+		size_t zspage_bytes = (size_t)c->pages_per_zspage << pool->page_shift;
+		size_t tail = zspage_bytes - (size_t)c->objs_per_zspage * c->size;
+		pthread_mutex_lock(&c->lock);
+		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
+			for (struct zspage *z = c->groups[g]; z; z = z->next) {
+				if (z->backed == c->pages_per_zspage)
+					mem->tail_bytes += tail;
+				if (!zs_zspage_contiguous(z))
+					mem->page_lists += c->pages_per_zspage * sizeof(void *);
+				mem->slot_maps += zs_meta_usable_size(z->slots);
+			}
+		mem->page_bytes += (size_t)c->pages_used << pool->page_shift;
+		mem->object_bytes += (size_t)c->obj_used * c->size;
+		mem->objects += c->obj_used;
+		mem->zspages += c->nr_zspages;
+		pthread_mutex_unlock(&c->lock);
+	}
+	mem->free_slot_bytes = mem->page_bytes - mem->object_bytes - mem->tail_bytes;
+
+	pthread_mutex_lock(&pool->source.lock);
+	mem->warm_bytes = (size_t)pool->source.nr_warm * pool->page_size;
+	for (struct zs_arena_chunk *ch = pool->source.chunks; ch; ch = ch->next)
+		mem->pool += sizeof(*ch) + (ch->npages + 63) / 64 * sizeof(uint64_t);
+	pthread_mutex_unlock(&pool->source.lock);
+
+	/* Entries are handed out in order, so the table's blocks are resident
+	 * up to the last entry handed out; the directory is touched as blocks
+	 * are added. */
+	uint32_t entries = atomic_load(&pool->handles.next_index);
+	mem->handle_table = touched_pages_bytes((size_t)entries * sizeof(uint64_t)) +
+			    touched_pages_bytes(((size_t)(entries >> ZS_ENTRY_BLOCK_SHIFT) + 1) *
+						sizeof(void *));
+
+	pthread_mutex_lock(&pool->header_lock);
+	for (struct zs_header_chunk *h = pool->header_chunks; h; h = h->next)
+		mem->zspage_headers += 64 * (ZS_HEADERS_PER_CHUNK + 1);
+	pthread_mutex_unlock(&pool->header_lock);
+
+	pthread_mutex_lock(&pool->pagemap_lock);
+	mem->pagemap = pool->pagemap.capacity * sizeof(struct zs_pagemap_slot);
+	pthread_mutex_unlock(&pool->pagemap_lock);
+
+	mem->pool += sizeof(*pool) + strlen(pool->name) + 1 +
+		     (size_t)pool->nr_classes * (sizeof(*pool->classes) + sizeof(uint16_t));
+	mem->metadata = mem->handle_table + mem->zspage_headers + mem->slot_maps +
+			mem->zspage_index + mem->page_lists + mem->pagemap + mem->pool;
+}

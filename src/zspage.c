@@ -17,7 +17,6 @@
 
 #include "internal.h"
 
-#define HEADERS_PER_CHUNK 63	/* a 4 KiB chunk: a link, then 63 headers */
 
 /* ---- Header slab: type-stable zspage headers ---- */
 
@@ -28,13 +27,13 @@ static struct zspage *header_alloc(struct zs_pool *pool)
 	if (!z) {
 		struct zs_header_chunk *chunk = NULL;
 		if (!zs_meta_should_fail())
-			chunk = aligned_alloc(64, 64 * (HEADERS_PER_CHUNK + 1));
+			chunk = aligned_alloc(64, 64 * (ZS_HEADERS_PER_CHUNK + 1));
 		if (chunk) {
-			memset(chunk, 0, 64 * (HEADERS_PER_CHUNK + 1));
+			memset(chunk, 0, 64 * (ZS_HEADERS_PER_CHUNK + 1));
 			chunk->next = pool->header_chunks;
 			pool->header_chunks = chunk;
 			struct zspage *h = (struct zspage *)((char *)chunk + 64);
-			for (unsigned int i = 0; i < HEADERS_PER_CHUNK; i++) {
+			for (unsigned int i = 0; i < ZS_HEADERS_PER_CHUNK; i++) {
 				h[i].next = pool->free_headers;
 				pool->free_headers = &h[i];
 			}
