@@ -92,17 +92,33 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 {
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, what, &h);
-	for (unsigned int spins = 0;; spins++) {
-		uint64_t e = atomic_load_explicit(h.entry, memory_order_acquire);
-		if (zs_unlikely(!(e & ZS_ENTRY_USED) || zs_entry_gen(e) != h.gen))
+	struct size_class *c = h.class;
+	for (;;) {
+		uint32_t e = atomic_load_explicit(h.entry, memory_order_acquire);
+		if (zs_unlikely(!(e & ZS_ENTRY_USED) ||
+				atomic_load_explicit(h.entry_gen, memory_order_relaxed) != h.gen))
 			zs_handle_check_entry(pool, handle, what, &h, e);	/* aborts */
-		struct zspage *z = zs_entry_zspage(e);
+		uint32_t number = zs_entry_number(c, e);
+		struct zspage *z = zs_dir_lookup(&c->dir, number);
+		if (zs_unlikely(!z)) {
+			/* The object moved and its old zspage went between the
+			 * two loads, or the entry is corrupt: under the class
+			 * lock the entry and the directory agree, so tell. */
+			pthread_mutex_lock(&c->lock);
+			zs_handle_check_entry(pool, handle, what, &h, atomic_load(h.entry));
+			pthread_mutex_unlock(&c->lock);
+			continue;
+		}
 		atomic_fetch_add(&z->pins, 1);
-		if (zs_likely(atomic_load(&z->moving) == 0 && atomic_load(h.entry) == e)) {
-			zs_handle_check_entry(pool, handle, what, &h, e);
-			out->class = h.class;
+		/* Pinned, not moving, and still where the entry and the
+		 * directory say: then nothing can move it until unpinned. */
+		if (zs_likely(atomic_load(&z->moving) == 0 && atomic_load(h.entry) == e &&
+			      zs_dir_lookup(&c->dir, number) == z)) {
+			if (zs_unlikely(z->class_index != c->index))
+				zs_handle_check_entry(pool, handle, what, &h, e);	/* aborts */
+			out->class = c;
 			out->zspage = z;
-			out->slot = zs_entry_slot(e);
+			out->slot = zs_entry_slot(c, e);
 			return;
 		}
 		atomic_fetch_sub(&z->pins, 1);
@@ -110,7 +126,6 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 		 * microseconds at most; let it finish. */
 		while (atomic_load(&z->moving) && atomic_load(h.entry) == e)
 			sched_yield();
-		(void)spins;
 	}
 }
 
@@ -273,9 +288,8 @@ ZS_API void zs_obj_read_end(struct zs_pool *pool, unsigned long handle, void *ha
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, "zs_obj_read_end", &h);
 	/* Pinned: the entry cannot change under us. */
-	uint64_t e = atomic_load_explicit(h.entry, memory_order_acquire);
-	zs_handle_check_entry(pool, handle, "zs_obj_read_end", &h, e);
-	unpin(pool, zs_entry_zspage(e), handle);
+	uint32_t e = atomic_load_explicit(h.entry, memory_order_acquire);
+	unpin(pool, zs_handle_check_entry(pool, handle, "zs_obj_read_end", &h, e), handle);
 }
 
 ZS_API void zs_obj_write(struct zs_pool *pool, unsigned long handle, void *handle_mem,

@@ -5,9 +5,10 @@
  * that every structure agrees with every other:
  *  - each zspage sits in the fullness group its inuse count says, in its own
  *    class, and the group counts add up;
- *  - its used slots number inuse, and each names a live handle entry that
- *    points back to that zspage and slot; its free list holds exactly the
- *    other slots below fresh, without cycles;
+ *  - every live handle entry of the class names a zspage of the class in
+ *    its directory and a slot below fresh, no two the same slot; a zspage's
+ *    used slots number inuse; its free list (through the free slots) holds
+ *    exactly the other slots below fresh, without cycles;
  *  - the pages backed cover every used slot; chained zspages have a page
  *    pointer exactly where a page is backed; the pagemap finds every page;
  *  - class counters (objects, pages, zspages) match the sums; each class's
@@ -44,7 +45,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct checker *ck, const 
 }
 
 static int check_zspage(struct checker *ck, struct size_class *c, struct zspage *z,
-			unsigned int g, size_t *pagemap_entries)
+			unsigned int g, const struct zs_slot_map *map, size_t *pagemap_entries)
 {
 	struct zs_pool *pool = ck->pool;
 	if (z->class_index != c->index)
@@ -62,28 +63,26 @@ static int check_zspage(struct checker *ck, struct size_class *c, struct zspage 
 		return fail(ck, "class %u: zspage %p: %u pages backed, slots need %zu", c->index,
 			    (void *)z, z->backed, need);
 
+	if (z->number >= c->dir.next_number || zs_dir_lookup(&c->dir, z->number) != z)
+		return fail(ck, "class %u: zspage %p: its number %u does not name it", c->index,
+			    (void *)z, z->number);
+	const uint32_t *slots = zs_slot_map_of(map, z);
 	unsigned int used = 0;
-	uint32_t limit = atomic_load(&pool->handles.next_index);
-	for (unsigned int s = 0; s < z->fresh; s++) {
-		uint32_t v = z->slots[s];
-		if (v & ZS_SLOT_FREE)
+	for (unsigned int s = 0; s < c->objs_per_zspage; s++) {
+		if (!slots[s])
 			continue;
+		if (s >= z->fresh)
+			return fail(ck, "class %u: zspage %p: entry %u names slot %u, at or above "
+					"fresh %u", c->index, (void *)z, slots[s], s, z->fresh);
 		used++;
-		if (v == 0 || v >= limit)
-			return fail(ck, "class %u: zspage %p slot %u names entry %u (limit %u)",
-				    c->index, (void *)z, s, v, limit);
-		uint64_t e = atomic_load(zs_entry_ptr(&pool->handles, v));
-		if (!(e & ZS_ENTRY_USED) || zs_entry_zspage(e) != z || zs_entry_slot(e) != s)
-			return fail(ck, "class %u: zspage %p slot %u: entry %u does not point back "
-					"(entry %#llx)", c->index, (void *)z, s, v,
-				    (unsigned long long)e);
 	}
 	if (used != z->inuse)
 		return fail(ck, "class %u: zspage %p: %u used slots, inuse says %u", c->index,
 			    (void *)z, used, z->inuse);
 	unsigned int nfree = 0;
-	for (unsigned int s = z->free_head; s != ZS_SLOT_NONE; s = z->slots[s] & 0xffff) {
-		if (s >= z->fresh || !(z->slots[s] & ZS_SLOT_FREE) || ++nfree > z->fresh)
+	for (unsigned int s = z->free_head; s != ZS_SLOT_NONE;
+	     s = zs_zspage_next_free(pool, c, z, s)) {
+		if (s >= z->fresh || slots[s] || ++nfree > z->fresh)
 			return fail(ck, "class %u: zspage %p: free list broken at slot %u", c->index,
 				    (void *)z, s);
 	}
@@ -112,35 +111,90 @@ static int check_zspage(struct checker *ck, struct size_class *c, struct zspage 
 	return 0;
 }
 
+/* Every live entry of the class names a zspage of the class, once per slot. */
+struct entry_check {
+	struct checker *ck;
+	struct size_class *class;
+	struct zs_slot_map *map;
+	unsigned long live;
+};
+
+static int check_entry(uint32_t index, uint32_t e, void *arg)
+{
+	struct entry_check *ec = arg;
+	struct size_class *c = ec->class;
+	uint32_t number = zs_entry_number(c, e);
+	unsigned int slot = zs_entry_slot(c, e);
+	struct zspage *z = zs_dir_lookup(&c->dir, number);
+	if (!z || z->class_index != c->index || slot >= c->objs_per_zspage)
+		return fail(ec->ck, "class %u: entry %u names zspage number %u slot %u, which "
+				    "the class does not have", c->index, index, number, slot);
+	uint32_t *cell = &zs_slot_map_of(ec->map, z)[slot];
+	if (*cell)
+		return fail(ec->ck, "class %u: entries %u and %u name the same slot %u of zspage "
+				    "%p", c->index, *cell, index, slot, (void *)z);
+	*cell = index;
+	ec->live++;
+	return 0;
+}
+
 static int check_class(struct checker *ck, struct size_class *c, unsigned long *pages,
 		       size_t *pagemap_entries)
 {
 	unsigned long zspages = 0, objs = 0, backed = 0;
+	/* The map is built here from scratch, not by zs_slot_map_build, so
+	 * that duplicate slots are caught; plain calloc: the checker is not
+	 * one of the pool's metadata allocations. */
+	struct zs_slot_map map = { .objs = c->objs_per_zspage,
+				   .ncells = (size_t)c->dir.next_number * c->objs_per_zspage };
+	map.cell = calloc(map.ncells ? map.ncells : 1, sizeof(uint32_t));
+	if (!map.cell)
+		return fail(ck, "class %u: no memory to check it", c->index);
+	struct entry_check ec = { .ck = ck, .class = c, .map = &map };
+	int r = zs_class_for_each_entry(&ck->pool->handles, c, check_entry, &ec);
+	if (!r && ec.live != c->obj_used)
+		r = fail(ck, "class %u: %lu live handle entries, %lu objects", c->index, ec.live,
+			 c->obj_used);
+	if (r) {
+		free(map.cell);
+		return -1;
+	}
 	for (unsigned int g = 0; g < ZS_NR_GROUPS; g++) {
 		unsigned long n = 0;
 		for (struct zspage *z = c->groups[g]; z; z = z->next, n++) {
-			if (n > c->nr_zspages)
+			if (n > c->nr_zspages) {
+				free(map.cell);
 				return fail(ck, "class %u: group %u list loops", c->index, g);
-			if (check_zspage(ck, c, z, g, pagemap_entries))
+			}
+			if (check_zspage(ck, c, z, g, &map, pagemap_entries)) {
+				free(map.cell);
 				return -1;
+			}
 			objs += z->inuse;
 			backed += z->backed;
 		}
-		if (n != c->group_count[g] || (n != 0) != !!(c->group_mask & (1u << g)))
+		if (n != c->group_count[g] || (n != 0) != !!(c->group_mask & (1u << g))) {
+			free(map.cell);
 			return fail(ck, "class %u: group %u holds %lu zspages, counted %lu", c->index,
 				    g, n, c->group_count[g]);
+		}
 		zspages += n;
 	}
+	free(map.cell);
 	if (zspages != c->nr_zspages || objs != c->obj_used || backed != c->pages_used)
 		return fail(ck, "class %u: counted %lu zspages %lu objects %lu pages; class says "
 				"%lu %lu %lu", c->index, zspages, objs, backed, c->nr_zspages,
 			    c->obj_used, c->pages_used);
 	unsigned long n = 0;
+	uint32_t limit = atomic_load(&ck->pool->handles.next_index);
 	for (uint32_t i = c->entry_free_head; i; n++) {
-		uint64_t e = atomic_load(zs_entry_ptr(&ck->pool->handles, i));
-		if ((e & ZS_ENTRY_USED) || n > (1ul << 32))
+		if (i >= limit)
+			return fail(ck, "class %u: free handle entry %u past the table (%u)",
+				    c->index, i, limit);
+		uint32_t e = atomic_load(zs_entry_ptr(&ck->pool->handles, i));
+		if ((e & ZS_ENTRY_USED) || n > (1ul << 31))
 			return fail(ck, "class %u: free handle entry %u is in use", c->index, i);
-		i = (uint32_t)(e >> ZS_ENTRY_NEXT_SHIFT);
+		i = e & ZS_ENTRY_VALUE_MASK;
 	}
 	*pages += backed;
 	return 0;

@@ -8,8 +8,14 @@
  * source when it empties; a source left partly full gives back the pages
  * above its highest object.  It goes on while two zspages or more have free
  * slots (so the last partly used ones merge), and every move goes from a
- * sparser to a fuller zspage, so it always ends.  The lock is dropped every ZS_COMPACT_BATCH zspages so
- * that allocation in the class is not held up for long.
+ * sparser to a fuller zspage, so it always ends.
+ *
+ * No slot -> handle map is kept between compactions (that would cost 4 bytes
+ * an object): compacting a class first scans the class's handle entries
+ * into a map of its slots (zs_slot_map_build), which lives until the class
+ * is done, so the class lock is held for the whole class.  The scan reads 4
+ * bytes per entry the class ever had; a class's compaction moves megabytes
+ * at most, so other threads wait for about a millisecond.
  *
  * A source zspage is marked moving and skipped while any of its objects is
  * pinned (mapped, read or written); destinations are not marked: objects are
@@ -30,12 +36,65 @@
 
 #include "internal.h"
 
-#define ZS_COMPACT_BATCH 32u
+#include <sys/mman.h>
 
-unsigned long zs_class_freeable_zspages(const struct size_class *c)
+/* Slot maps larger than this are mmap'ed, so that freeing one gives its
+ * memory back at once instead of leaving it in malloc's heap. */
+#define SLOT_MAP_MMAP_BYTES (64u << 10)
+
+struct slot_map_fill {
+	struct zs_slot_map *map;
+	const struct size_class *class;
+};
+
+static int record_entry(uint32_t index, uint32_t location, void *arg)
 {
-	unsigned long allocated = c->nr_zspages * c->objs_per_zspage;
-	return (allocated - c->obj_used) / c->objs_per_zspage;
+	struct slot_map_fill *f = arg;
+	size_t cell = (size_t)zs_entry_number(f->class, location) * f->map->objs +
+		      zs_entry_slot(f->class, location);
+	if (cell >= f->map->ncells)
+		return -1;	/* a number past the directory: corrupt */
+	f->map->cell[cell] = index;
+	return 0;
+}
+
+int zs_slot_map_build(struct zs_pool *pool, const struct size_class *c, struct zs_slot_map *m,
+		      bool counted)
+{
+	m->objs = c->objs_per_zspage;
+	m->ncells = (size_t)c->dir.next_number * c->objs_per_zspage;
+	m->cell = NULL;
+	size_t bytes = m->ncells * sizeof(uint32_t);
+	if (bytes == 0)
+		return 0;
+	if (counted && zs_meta_should_fail())
+		return -1;
+	if (bytes >= SLOT_MAP_MMAP_BYTES) {
+		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		m->cell = p == MAP_FAILED ? NULL : p;
+	} else {
+		m->cell = calloc(m->ncells, sizeof(uint32_t));
+	}
+	if (!m->cell)
+		return -1;
+	struct slot_map_fill f = { .map = m, .class = c };
+	if (zs_class_for_each_entry(&pool->handles, c, record_entry, &f)) {
+		zs_slot_map_free(m);
+		return -2;
+	}
+	return 0;
+}
+
+void zs_slot_map_free(struct zs_slot_map *m)
+{
+	size_t bytes = m->ncells * sizeof(uint32_t);
+	if (m->cell && bytes >= SLOT_MAP_MMAP_BYTES)
+		munmap(m->cell, bytes);
+	else
+		free(m->cell);
+	m->cell = NULL;
+	m->ncells = 0;
 }
 
 /* Zspages found pinned during one class's compaction, passed over after.
@@ -72,15 +131,25 @@ static struct zspage *sparsest(struct size_class *c, const struct skip_set *skip
 }
 
 
+/* One class's compaction: the slot map of the class and a page-sized
+ * buffer for objects that cannot be copied in place. */
+struct compaction {
+	struct zs_slot_map map;
+	char *bounce;
+	struct zs_release_batch *batch;
+};
+
 /* Moves the object in slot s of src into a free slot of dst; -1 if dst
  * could not back a page for it. */
-static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage *src,
-		       unsigned int s, struct zspage *dst, char *bounce)
+static int move_object(struct zs_pool *pool, struct size_class *c, struct compaction *cp,
+		       struct zspage *src, unsigned int s, struct zspage *dst)
 {
 	int d = zs_zspage_take_slot(pool, c, dst, false);
 	if (d < 0)
 		return -1;
-	uint32_t index = src->slots[s];
+	uint32_t *src_slots = zs_slot_map_of(&cp->map, src);
+	uint32_t index = src_slots[s];
+	char *bounce = cp->bounce;
 	/* Not pins == 0: a reader that loaded the entry before src was marked
 	 * may hold a pin for a moment, until it sees moving and backs off. */
 	ZS_ASSERT(dst != src && atomic_load(&src->moving));
@@ -94,14 +163,13 @@ static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage
 		zs_obj_copy_out(pool, c, src, s, bounce, c->size);
 		zs_obj_copy_in(pool, c, dst, (unsigned int)d, bounce, c->size);
 	}
-	_Atomic uint64_t *ep = zs_entry_ptr(&pool->handles, index);
-	uint64_t e = atomic_load_explicit(ep, memory_order_relaxed);
-	dst->slots[d] = index;
+	zs_slot_map_of(&cp->map, dst)[d] = index;
 	dst->inuse++;
 	/* Release: a reader that sees the new entry sees the bytes. */
-	atomic_store_explicit(ep, zs_entry_make_used(dst, (unsigned int)d, zs_entry_gen(e)),
-			      memory_order_release);
-	zs_zspage_put_slot(src, s);
+	atomic_store_explicit(zs_entry_ptr(&pool->handles, index),
+			      zs_entry_make_used(c, dst, (unsigned int)d), memory_order_release);
+	src_slots[s] = 0;
+	zs_zspage_put_slot(pool, c, src, s);
 	src->inuse--;
 	return 0;
 }
@@ -109,26 +177,27 @@ static int move_object(struct zs_pool *pool, struct size_class *c, struct zspage
 /* Empties src into the fullest zspages of c, as far as they take it.  src is
  * off the group lists, and is destroyed if it empties: do not touch it after.
  * Returns the objects moved. */
-static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct zspage *src,
-			     char *bounce, struct zs_release_batch *batch)
+static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct compaction *cp,
+			     struct zspage *src)
 {
 	unsigned int moved = 0;
+	const uint32_t *used = zs_slot_map_of(&cp->map, src);
 	for (unsigned int s = src->fresh; s-- > 0 && src->inuse > 0;) {
-		if (src->slots[s] & ZS_SLOT_FREE)
+		if (!used[s])
 			continue;
 		struct zspage *dst = zs_fullest_nonfull(c);
 		if (!dst || dst->inuse < src->inuse)
 			break;	/* nothing fuller left to fill */
-		if (move_object(pool, c, src, s, dst, bounce))
+		if (move_object(pool, c, cp, src, s, dst))
 			break;
 		moved++;
 		zs_group_update(c, dst);
 	}
 	atomic_store(&src->moving, 0);
 	if (src->inuse == 0) {
-		zs_zspage_destroy_batched(pool, c, src, batch);
+		zs_zspage_destroy_batched(pool, c, src, cp->batch);
 	} else {
-		zs_zspage_trim(pool, c, src);
+		zs_zspage_trim(pool, c, src, used);
 		zs_group_insert(c, src);
 	}
 	return moved;
@@ -145,40 +214,39 @@ static unsigned int packed_pages(const struct zs_pool *pool, const struct size_c
 /* Moves z's objects from its top slots into its lowest free ones, then gives
  * back the pages above them.  z is marked moving and not pinned; its group
  * does not change (inuse does not). */
-static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct zspage *z,
-			  char *bounce)
+static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct compaction *cp,
+			  struct zspage *z)
 {
+	uint32_t *slots = zs_slot_map_of(&cp->map, z);
 	unsigned int lo = 0, hi = z->fresh;	/* hi - 1: highest slot to look at */
 	for (;;) {
-		while (lo < hi && !(z->slots[lo] & ZS_SLOT_FREE))
+		while (lo < hi && slots[lo])
 			lo++;
-		while (hi > lo && (z->slots[hi - 1] & ZS_SLOT_FREE))
+		while (hi > lo && !slots[hi - 1])
 			hi--;
 		if (lo >= hi)
 			break;
 		unsigned int from = hi - 1;
-		uint32_t index = z->slots[from];
-		ZS_ASSERT(from > lo && (z->slots[lo] & ZS_SLOT_FREE));
+		uint32_t index = slots[from];
+		ZS_ASSERT(from > lo && !slots[lo]);
 		char *src = zs_obj_in_place(pool, c, z, from);
 		if (!src) {
-			zs_obj_copy_out(pool, c, z, from, bounce, c->size);
-			src = bounce;
+			zs_obj_copy_out(pool, c, z, from, cp->bounce, c->size);
+			src = cp->bounce;
 		}
 		zs_obj_copy_in(pool, c, z, lo, src, c->size);
-		_Atomic uint64_t *ep = zs_entry_ptr(&pool->handles, index);
-		uint64_t e = atomic_load_explicit(ep, memory_order_relaxed);
-		z->slots[lo] = index;
-		z->slots[from] = ZS_SLOT_FREE;	/* the free list is rebuilt below */
-		atomic_store_explicit(ep, zs_entry_make_used(z, lo, zs_entry_gen(e)),
-				      memory_order_release);
+		slots[lo] = index;
+		slots[from] = 0;	/* the free list is rebuilt below */
+		atomic_store_explicit(zs_entry_ptr(&pool->handles, index),
+				      zs_entry_make_used(c, z, lo), memory_order_release);
 		lo++;
 		hi--;
 	}
-	zs_zspage_trim(pool, c, z);
+	zs_zspage_trim(pool, c, z, slots);
 }
 
 /* Packs every partly used zspage of c that would give a page back. */
-static void pack_class(struct zs_pool *pool, struct size_class *c, char *bounce)
+static void pack_class(struct zs_pool *pool, struct size_class *c, struct compaction *cp)
 {
 	for (unsigned int g = 0; g < ZS_GROUP_FULL; g++)
 		for (struct zspage *z = c->groups[g]; z; z = z->next) {
@@ -186,7 +254,7 @@ static void pack_class(struct zs_pool *pool, struct size_class *c, char *bounce)
 				continue;
 			atomic_store(&z->moving, 1);
 			if (atomic_load(&z->pins) == 0)
-				pack_in_place(pool, c, z, bounce);
+				pack_in_place(pool, c, cp, z);
 			atomic_store(&z->moving, 0);
 		}
 }
@@ -205,22 +273,30 @@ static bool has_partials_to_merge(const struct size_class *c)
 /* Returns the pages by which the class shrank: the sources' pages given
  * back, less any page a destination had to back for a fresh slot.  Counted
  * while the lock is held, so other threads' allocations do not count. */
+/* Whether packing some zspage of c in place would give a page back. */
+static bool has_zspage_to_pack(const struct zs_pool *pool, const struct size_class *c)
+{
+	for (unsigned int g = 0; g < ZS_GROUP_FULL; g++)
+		for (const struct zspage *z = c->groups[g]; z; z = z->next)
+			if (z->backed > packed_pages(pool, c, z))
+				return true;
+	return false;
+}
+
 static long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce,
 			  struct zs_release_batch *batch)
 {
-	long freed = 0;
 	struct skip_set skip = { .n = 0 };
+	struct compaction cp = { .bounce = bounce, .batch = batch };
 	pthread_mutex_lock(&c->lock);
 	unsigned long pages_before = c->pages_used;
-	for (unsigned int round = 0; has_partials_to_merge(c); round++) {
-		if (round == ZS_COMPACT_BATCH) {
-			freed += (long)(pages_before - c->pages_used);
-			pthread_mutex_unlock(&c->lock);
-			round = 0;
-			pthread_mutex_lock(&c->lock);
-			pages_before = c->pages_used;
-			continue;
-		}
+	if ((!has_partials_to_merge(c) && !has_zspage_to_pack(pool, c)) ||
+	    zs_slot_map_build(pool, c, &cp.map, true)) {
+		/* Nothing to gain, or no memory for the map: nothing moves. */
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	while (has_partials_to_merge(c)) {
 		struct zspage *src = sparsest(c, &skip);
 		if (!src)
 			break;
@@ -248,12 +324,13 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 			skip.z[skip.n++] = src;
 			continue;
 		}
-		if (evacuate(pool, c, src, bounce, batch) == 0)
+		if (evacuate(pool, c, &cp, src) == 0)
 			break;	/* no progress (a page could not be had) */
 	}
-	pack_class(pool, c, bounce);
-	freed += (long)(pages_before - c->pages_used);
+	pack_class(pool, c, &cp);
+	long freed = (long)(pages_before - c->pages_used);
 	pthread_mutex_unlock(&c->lock);
+	zs_slot_map_free(&cp.map);
 	return freed;
 }
 

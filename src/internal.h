@@ -5,7 +5,8 @@
  *   page_source.c  built-in arena of virtually contiguous pages, or the
  *                  caller's zs_page_ops; the only place pages come from
  *   size_class.c   class geometry (size, pages per zspage, objects) and merging
- *   handle.c       the handle table: handle -> (zspage, slot) entries
+ *   handle.c       the handle table: handle -> (zspage number, slot) entries
+ *   zspage_dir.c   each class's zspage numbers -> zspage headers
  *   pagemap.c      page address -> zspage, for migration and checks
  *   zspage.c       zspage create/destroy, slot alloc/free, lazy page backing,
  *                  fullness groups
@@ -22,13 +23,19 @@
  *   arena.lock        leaves: nothing is taken while holding one of these
  * Map/read/write take no lock: they pin the zspage (see struct zspage).
  *
- * Metadata per object: 8 bytes of handle entry + 4 bytes of slot map = 12.
- * Metadata per zspage: a 64-byte header, the slot map's malloc header (16),
- * one pagemap entry (16 bytes at <= 75% load, so ~21) for a contiguous zspage
- * of the built-in arena; a zspage that is not contiguous (caller's page source,
- * or after migration) adds 8 bytes of page pointer and one pagemap entry per
- * page.  With 16-page zspages that is about 7 bytes per 4 KiB page.  The data
- * pages hold object bytes only.
+ * Metadata per object: 5 bytes of handle entry (a 4-byte location and a
+ * 1-byte generation), for the most objects the pool held at once (entries
+ * are never given back).  No slot -> handle map is kept: compaction and the
+ * checker find a class's objects by scanning the class's handle entries
+ * (handle.c), and the free slots of a zspage are linked through the free
+ * slots' own first bytes.  Metadata per zspage: a 64-byte header, 8 bytes
+ * of number -> header in its class's directory (at most twice that while it
+ * grows), and one pagemap entry (16 bytes at <= 75% load, so ~21) for a
+ * contiguous zspage of the built-in arena; a zspage that is not contiguous
+ * (caller's page source, or after migration) adds 8 bytes of page pointer
+ * and one pagemap entry per page.  Built-in zspages are up to 64 pages long,
+ * so that is about 1.5 bytes per 4 KiB page.  The data pages hold object
+ * bytes only.
  */
 #ifndef ZS_INTERNAL_H
 #define ZS_INTERNAL_H
@@ -68,14 +75,23 @@
 
 #define ZS_MIN_PAGE_SIZE 4096u
 #define ZS_MAX_PAGE_SIZE 65536u
-#define ZS_MAX_CHAIN 16u
+/* Chain sizes a caller may ask for (zs_pool_config.max_pages_per_zspage). */
+#define ZS_MAX_CHAIN_CONFIG 16u
+/* The default: the kernel's limit for a caller's page source, whose zspages
+ * are chained page by page; longer for the built-in arena, whose zspages are
+ * one virtual run backed page by page, so a long one costs nothing up front
+ * and wastes less at its tail (a 2,120-byte class: 3% in 16 pages, 0.5% in
+ * 64). */
 #define ZS_DEFAULT_CHAIN 16u
+#define ZS_ARENA_DEFAULT_CHAIN 64u
+#define ZS_MAX_CHAIN ZS_ARENA_DEFAULT_CHAIN
 /* Class spacing is page_size >> ZS_CLASS_SHIFT: 8 bytes for 4 KiB pages,
- * 32 for 16 KiB, 128 for 64 KiB.  So a zspage holds at most
- * 16 << ZS_CLASS_SHIFT = 8192 objects, and slots fit 14 bits. */
+ * 32 for 16 KiB, 128 for 64 KiB. */
 #define ZS_CLASS_SHIFT 9u
 #define ZS_MAX_CLASSES (1u << ZS_CLASS_SHIFT)
-#define ZS_MAX_OBJS (ZS_MAX_CHAIN << ZS_CLASS_SHIFT)
+/* Objects a zspage may hold: chains are cut short for the smallest classes
+ * so that slots fit 13 bits (free_head and fresh are 16-bit). */
+#define ZS_MAX_OBJS 8192u
 
 /* Fullness groups: 0 = 1-9% used, ..., 9 = 90-99%, 10 = full.  An empty
  * zspage is freed at once and belongs to no group. */
@@ -90,35 +106,42 @@
  *   bits 40..49  class index
  *   bits 50..63  the pool's tag, so a handle of another pool is caught
  *
- * An entry (uint64_t, read without locks, written under the class lock):
- *   allocated: bit 0 = 1, bits 1..14 slot, bits 15..22 generation,
- *              bits 23..63 zspage header address >> 6
- *   free:      bit 0 = 0, bits 15..22 generation, bits 32..63 next free index
- * The generation advances at every free, so a stale handle is caught unless
- * its entry has been reused 256 times since.
+ * An entry is 4 bytes of location and 1 byte of generation, in two arrays of
+ * the same block (read without locks, written under the class lock):
+ *   location, allocated: bit 31 = 1, bits 0..30 = zspage number << the
+ *             class's slot_bits | slot (so a class holds at most 2^31
+ *             objects, in at most 2^(31 - slot_bits) zspages);
+ *   location, free:      bit 31 = 0, bits 0..30 = next free entry index of
+ *             the class (0: none);
+ *   generation: advances at every free, so a stale handle is caught unless
+ *             its entry has been reused 256 times since.
+ * A zspage number names the zspage within its class (zspage_dir.c), so an
+ * entry survives the zspage's header being recycled: readers check the
+ * number still names the header they pinned.
  */
 #define ZS_HANDLE_INDEX_BITS 32
 #define ZS_HANDLE_GEN_SHIFT 32
+#define ZS_HANDLE_GEN_MASK 0xffu
 #define ZS_HANDLE_CLASS_SHIFT 40
+#define ZS_HANDLE_CLASS_MASK 0x3ffu
 #define ZS_HANDLE_TAG_SHIFT 50
 #define ZS_TAG_MASK 0x3fffu
 
-#define ZS_ENTRY_USED 1ull
-#define ZS_ENTRY_SLOT_SHIFT 1
-#define ZS_ENTRY_SLOT_MASK 0x3fffull
-#define ZS_ENTRY_GEN_SHIFT 15
-#define ZS_ENTRY_PTR_SHIFT 23
-#define ZS_ENTRY_NEXT_SHIFT 32
+#define ZS_ENTRY_USED 0x80000000u
+#define ZS_ENTRY_VALUE_MASK 0x7fffffffu
+#define ZS_ENTRY_MAX_INDEX ZS_ENTRY_VALUE_MASK	/* free links are 31 bits */
 
-/* The table: a directory of blocks of entries, blocks mmap'ed lazily. */
+/* The table: a directory of blocks of entries, blocks mmap'ed lazily.  A
+ * block holds ZS_ENTRY_BLOCK locations, then as many generations. */
 #define ZS_ENTRY_BLOCK_SHIFT 16
 #define ZS_ENTRY_BLOCK (1u << ZS_ENTRY_BLOCK_SHIFT)
-#define ZS_ENTRY_DIR_SIZE (1u << (32 - ZS_ENTRY_BLOCK_SHIFT))
+#define ZS_ENTRY_DIR_SIZE (1u << (31 - ZS_ENTRY_BLOCK_SHIFT))
+#define ZS_ENTRY_BLOCK_BYTES ((size_t)ZS_ENTRY_BLOCK * (sizeof(uint32_t) + 1))
 #define ZS_ENTRY_BATCH 64u	/* entries a class takes from the table at once */
 
 struct zs_handle_table {
 	pthread_mutex_t lock;		/* next_index and directory growth */
-	_Atomic(uint64_t *) *dir;	/* ZS_ENTRY_DIR_SIZE block pointers */
+	_Atomic(uint32_t *) *dir;	/* ZS_ENTRY_DIR_SIZE block pointers */
 	_Atomic uint32_t next_index;	/* entries [1, next_index) were handed out */
 };
 
@@ -135,9 +158,13 @@ struct zs_handle_table {
  * not changed; compaction and migration set moving, then check pins, and back
  * off if they are not 0.  (Both sides use sequentially consistent atomics, so
  * at least one of them sees the other.)  A reader that pinned a header that
- * was recycled meanwhile sees the entry changed, unpins and retries.
+ * was recycled meanwhile sees the entry changed, or its class's directory
+ * naming another header for the number, unpins and retries.
+ *
+ * Free slots below fresh form a LIFO list linked through their own first
+ * two bytes (a slot number, or ZS_SLOT_NONE): no byte outside the data
+ * pages says which slot is free.
  */
-#define ZS_SLOT_FREE 0x80000000u	/* slot map: free slot, low bits: next */
 #define ZS_SLOT_NONE 0xffffu		/* end of a zspage's free slot list */
 
 struct zspage {
@@ -151,10 +178,7 @@ struct zspage {
 	 * always give chained zspages; a contiguous one becomes chained when a
 	 * page of it is migrated. */
 	void **pages;
-	/* Slot map, objs_per_zspage entries: a used slot holds its handle
-	 * entry index; a free one ZS_SLOT_FREE | next free slot.  Slots at or
-	 * above fresh were never used and hold nothing. */
-	uint32_t *slots;
+	uint32_t number;		/* in its class's directory (class lock) */
 	_Atomic uint32_t pins;		/* map/read/write in progress */
 	_Atomic uint32_t moving;	/* compaction or migration in progress */
 	uint16_t class_index;		/* owning class (class lock) */
@@ -167,6 +191,28 @@ struct zspage {
 	 * resident (the system's pages may be smaller than the pool's). */
 	uint16_t populated;
 } __attribute__((aligned(64)));
+
+/* ---- Zspage directory: a class's zspage numbers -> headers ----
+ *
+ * An array of header pointers, read without locks by map/read/write;
+ * numbers not in use are linked through their cells as (next << 1) | 1, so
+ * a cell that is NULL or odd names no zspage.  It grows by copying into one
+ * twice the size; the old array stays until the pool is destroyed (a reader
+ * may still be looking at it), so all the arrays of a class add up to less
+ * than twice the last one.
+ */
+struct zs_dir_array {
+	struct zs_dir_array *older;	/* the array it replaced */
+	uint32_t cap;
+	_Atomic(uintptr_t) cell[];
+};
+
+struct zs_zspage_dir {
+	_Atomic(struct zs_dir_array *) cur;
+	uint32_t next_number;		/* numbers [0, next_number) handed out */
+	uint32_t free_number;		/* first free number + 1; 0: none */
+	uint32_t max_numbers;		/* 2^(31 - slot_bits) */
+};
 
 /* ---- Size classes ---- */
 
@@ -182,10 +228,16 @@ struct size_class {
 	unsigned long nr_zspages;
 	unsigned long obj_used;
 	unsigned long pages_used;	/* backed pages */
+	uint8_t slot_bits;		/* bits of a slot number in an entry */
 	/* Handle entries of this class not in use: a free list through the
 	 * entries, then a run [bump_next, bump_end) taken from the table. */
 	uint32_t entry_free_head;	/* 0: empty */
 	uint32_t bump_next, bump_end;
+	/* Every batch of entries the class took (their first indexes), so
+	 * that compaction and the checker can find the class's objects. */
+	uint32_t *batches;
+	uint32_t nr_batches, batches_cap;
+	struct zs_zspage_dir dir;
 } __attribute__((aligned(64)));
 
 /* ---- Page source ---- */
@@ -341,31 +393,38 @@ void zs_handles_destroy(struct zs_handle_table *t);
 uint32_t zs_entry_alloc(struct zs_handle_table *t, struct size_class *c, unsigned int *gen);
 /* Under the class lock: entry back to the class, generation advanced. */
 void zs_entry_free(struct zs_handle_table *t, struct size_class *c, uint32_t index);
+/* Under the class lock: calls fn(index, location, arg) for every entry of
+ * class c that is in use; stops early and returns what fn returned if that
+ * is not 0. */
+int zs_class_for_each_entry(struct zs_handle_table *t, const struct size_class *c,
+			    int (*fn)(uint32_t index, uint32_t location, void *arg), void *arg);
 
-static inline _Atomic uint64_t *zs_entry_ptr(struct zs_handle_table *t, uint32_t index)
+static inline _Atomic uint32_t *zs_entry_ptr(struct zs_handle_table *t, uint32_t index)
 {
-	uint64_t *block = atomic_load_explicit(&t->dir[index >> ZS_ENTRY_BLOCK_SHIFT],
+	uint32_t *block = atomic_load_explicit(&t->dir[index >> ZS_ENTRY_BLOCK_SHIFT],
 					       memory_order_acquire);
-	return (_Atomic uint64_t *)&block[index & (ZS_ENTRY_BLOCK - 1)];
+	return (_Atomic uint32_t *)&block[index & (ZS_ENTRY_BLOCK - 1)];
+}
+/* The entry's generation: after the block's locations. */
+static inline _Atomic uint8_t *zs_entry_gen_ptr(_Atomic uint32_t *entry, uint32_t index)
+{
+	uint32_t *block = (uint32_t *)entry - (index & (ZS_ENTRY_BLOCK - 1));
+	return (_Atomic uint8_t *)((uint8_t *)(block + ZS_ENTRY_BLOCK) +
+				   (index & (ZS_ENTRY_BLOCK - 1)));
 }
 
-static inline uint64_t zs_entry_make_used(struct zspage *z, unsigned int slot, unsigned int gen)
+static inline uint32_t zs_entry_make_used(const struct size_class *c, const struct zspage *z,
+					  unsigned int slot)
 {
-	return ((uint64_t)(uintptr_t)z >> 6) << ZS_ENTRY_PTR_SHIFT |
-	       (uint64_t)(gen & 0xff) << ZS_ENTRY_GEN_SHIFT |
-	       (uint64_t)slot << ZS_ENTRY_SLOT_SHIFT | ZS_ENTRY_USED;
+	return ZS_ENTRY_USED | z->number << c->slot_bits | slot;
 }
-static inline struct zspage *zs_entry_zspage(uint64_t e)
+static inline uint32_t zs_entry_number(const struct size_class *c, uint32_t e)
 {
-	return (struct zspage *)(uintptr_t)((e >> ZS_ENTRY_PTR_SHIFT) << 6);
+	return (e & ZS_ENTRY_VALUE_MASK) >> c->slot_bits;
 }
-static inline unsigned int zs_entry_slot(uint64_t e)
+static inline unsigned int zs_entry_slot(const struct size_class *c, uint32_t e)
 {
-	return (unsigned int)((e >> ZS_ENTRY_SLOT_SHIFT) & ZS_ENTRY_SLOT_MASK);
-}
-static inline unsigned int zs_entry_gen(uint64_t e)
-{
-	return (unsigned int)(e >> ZS_ENTRY_GEN_SHIFT) & 0xff;
+	return e & ((1u << c->slot_bits) - 1);
 }
 
 static inline unsigned long zs_handle_make(const struct zs_pool *pool, unsigned int class_index,
@@ -381,7 +440,8 @@ struct zs_handle_parts {
 	struct size_class *class;
 	uint32_t index;
 	unsigned int gen;
-	_Atomic uint64_t *entry;
+	_Atomic uint32_t *entry;
+	_Atomic uint8_t *entry_gen;
 };
 /* Decodes a handle; aborts with a message naming the problem (what is the
  * operation's name) if it is not a live handle of this pool.  The entry is
@@ -389,13 +449,35 @@ struct zs_handle_parts {
  * pin. */
 void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *what,
 		      struct zs_handle_parts *out);
-/* Checks a loaded entry against the handle's generation (aborts if stale). */
-void zs_handle_check_entry(struct zs_pool *pool, unsigned long handle, const char *what,
-			   const struct zs_handle_parts *h, uint64_t e);
+/* Checks a loaded entry against the handle: in use, of the handle's
+ * generation, naming a zspage of its class (aborts if not).  Returns the
+ * zspage the entry names, which is stable only under the class lock or a
+ * pin. */
+struct zspage *zs_handle_check_entry(struct zs_pool *pool, unsigned long handle,
+				     const char *what, const struct zs_handle_parts *h,
+				     uint32_t e);
 
 /* Aborts the process with "zsmalloc: <pool>: <message>". */
 void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
+
+/* ---- zspage_dir.c ---- */
+void zs_dir_destroy(struct zs_zspage_dir *d);
+/* Class lock held: a number for z, recorded; -1 (ENOMEM) if none can be had. */
+int zs_dir_add(struct zs_zspage_dir *d, struct zspage *z);
+/* Class lock held: z's number is free again. */
+void zs_dir_remove(struct zs_zspage_dir *d, struct zspage *z);
+/* The zspage a number names, or NULL if none (no lock needed). */
+static inline struct zspage *zs_dir_lookup(const struct zs_zspage_dir *d, uint32_t number)
+{
+	const struct zs_dir_array *a = atomic_load_explicit(&d->cur, memory_order_acquire);
+	if (zs_unlikely(!a || number >= a->cap))
+		return NULL;
+	uintptr_t v = atomic_load_explicit(&a->cell[number], memory_order_acquire);
+	return (v & 1) ? NULL : (struct zspage *)v;
+}
+/* Bytes the directory's arrays take. */
+size_t zs_dir_bytes(const struct zs_zspage_dir *d);
 
 /* ---- pagemap.c (caller holds pool->pagemap_lock) ---- */
 void zs_pagemap_destroy(struct zs_pagemap *m);
@@ -429,10 +511,16 @@ void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struc
  * pool's max_pages would be passed). */
 int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			bool limited);
-void zs_zspage_put_slot(struct zspage *z, unsigned int slot);
+void zs_zspage_put_slot(struct zs_pool *pool, const struct size_class *c, struct zspage *z,
+			unsigned int slot);
+/* The slot after slot on z's free list (ZS_SLOT_NONE at the end). */
+unsigned int zs_zspage_next_free(const struct zs_pool *pool, const struct size_class *c,
+				 const struct zspage *z, unsigned int slot);
 /* After compaction moved objects out: gives back the pages above the
- * highest used slot and rebuilds the free list.  Returns pages given back. */
-unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct zspage *z);
+ * highest used slot and rebuilds the free list.  used[s] is the entry index
+ * in slot s, 0 if the slot is free.  Returns pages given back. */
+unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			    const uint32_t *used);
 void zs_group_insert(struct size_class *c, struct zspage *z);
 void zs_group_remove(struct size_class *c, struct zspage *z);
 /* Moves z to the group its inuse count says, if it is not there. */
@@ -469,8 +557,23 @@ void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c,
 char *zs_obj_in_place(const struct zs_pool *pool, const struct size_class *c,
 		      const struct zspage *z, unsigned int slot);
 
-/* ---- compact.c ---- */
-unsigned long zs_class_freeable_zspages(const struct size_class *c);
+/* ---- Slot maps built on demand (compact.c, check.c) ----
+ * For each zspage number of a class, objs_per_zspage cells: the entry index
+ * in each slot, 0 where free.  Built by one scan of the class's entries
+ * under the class lock. */
+struct zs_slot_map {
+	uint32_t *cell;
+	size_t ncells;
+	unsigned int objs;
+};
+/* 0, or -1 on ENOMEM (counted as metadata when counted is true). */
+int zs_slot_map_build(struct zs_pool *pool, const struct size_class *c, struct zs_slot_map *m,
+		      bool counted);
+void zs_slot_map_free(struct zs_slot_map *m);
+static inline uint32_t *zs_slot_map_of(const struct zs_slot_map *m, const struct zspage *z)
+{
+	return m->cell + (size_t)z->number * m->objs;
+}
 
 /* ---- Internal allocations (metadata), counted for fault injection ---- */
 void *zs_meta_alloc(size_t size);

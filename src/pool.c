@@ -72,11 +72,14 @@ static _Atomic unsigned int next_pool_tag;
 static int config_valid(const struct zs_pool_config *cfg, size_t *page_size, unsigned int *chain)
 {
 	size_t ps = cfg && cfg->page_size ? cfg->page_size : 4096;
+	/* As zs_source_init decides: both callbacks, or the built-in arena. */
+	bool arena = !(cfg && cfg->page_ops && cfg->page_ops->alloc_page &&
+		       cfg->page_ops->free_page);
 	unsigned int ch = cfg && cfg->max_pages_per_zspage ? cfg->max_pages_per_zspage
-							   : ZS_DEFAULT_CHAIN;
+				: arena ? ZS_ARENA_DEFAULT_CHAIN : ZS_DEFAULT_CHAIN;
 	if (ps < ZS_MIN_PAGE_SIZE || ps > ZS_MAX_PAGE_SIZE || (ps & (ps - 1)))
 		return 0;
-	if (ch > ZS_MAX_CHAIN)
+	if (cfg && cfg->max_pages_per_zspage > ZS_MAX_CHAIN_CONFIG)
 		return 0;
 	*page_size = ps;
 	*chain = ch;
@@ -212,7 +215,6 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 			zs_zspage_destroy(pool, c, z);
 		goto nomem_entry;
 	}
-	z->slots[slot] = index;
 	z->inuse++;
 	c->obj_used++;
 	if (created)
@@ -220,7 +222,7 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 	else
 		zs_group_update(c, z);
 	atomic_store_explicit(zs_entry_ptr(&pool->handles, index),
-			      zs_entry_make_used(z, (unsigned int)slot, gen), memory_order_release);
+			      zs_entry_make_used(c, z, (unsigned int)slot), memory_order_release);
 	pthread_mutex_unlock(&c->lock);
 	return zs_handle_make(pool, c->index, index, gen);
 
@@ -241,14 +243,13 @@ ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)
 	zs_handle_decode(pool, handle, "zs_free", &h);
 	struct size_class *c = h.class;
 	pthread_mutex_lock(&c->lock);
-	uint64_t e = atomic_load_explicit(h.entry, memory_order_relaxed);
-	zs_handle_check_entry(pool, handle, "zs_free", &h, e);
-	struct zspage *z = zs_entry_zspage(e);
-	unsigned int slot = zs_entry_slot(e);
-	if (zs_unlikely(slot >= z->fresh || z->slots[slot] != h.index))
-		zs_fatal(pool, "zs_free: handle %#lx: its object's slot does not point back to it "
-			       "(corrupt pool metadata)", handle);
-	zs_zspage_put_slot(z, slot);
+	uint32_t e = atomic_load_explicit(h.entry, memory_order_relaxed);
+	struct zspage *z = zs_handle_check_entry(pool, handle, "zs_free", &h, e);
+	unsigned int slot = zs_entry_slot(c, e);
+	if (zs_unlikely(slot >= z->fresh || z->inuse == 0))
+		zs_fatal(pool, "zs_free: handle %#lx: its entry names slot %u of a zspage with %u "
+			       "slots in use (corrupt pool metadata)", handle, slot, z->fresh);
+	zs_zspage_put_slot(pool, c, z, slot);
 	z->inuse--;
 	c->obj_used--;
 	zs_entry_free(&pool->handles, c, h.index);
@@ -299,8 +300,9 @@ ZS_API size_t zs_obj_size(struct zs_pool *pool, unsigned long handle)
 {
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, "zs_obj_size", &h);
-	uint64_t e = atomic_load_explicit(h.entry, memory_order_acquire);
-	if (zs_unlikely(!(e & ZS_ENTRY_USED) || zs_entry_gen(e) != h.gen))
+	uint32_t e = atomic_load_explicit(h.entry, memory_order_acquire);
+	if (zs_unlikely(!(e & ZS_ENTRY_USED) ||
+			atomic_load_explicit(h.entry_gen, memory_order_relaxed) != h.gen))
 		zs_fatal(pool, "zs_obj_size: handle %#lx was freed", handle);
 	return h.class->size;
 }

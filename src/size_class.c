@@ -28,7 +28,7 @@ static unsigned int best_chain(size_t page_size, unsigned int max_chain, size_t 
 	unsigned int best = 1;
 	/* Compare waste fractions w/(k*ps) without division: w1*k2 < w2*k1. */
 	size_t best_waste = page_size % size;
-	for (unsigned int k = 2; k <= max_chain; k++) {
+	for (unsigned int k = 2; k <= max_chain && k * page_size / size <= ZS_MAX_OBJS; k++) {
 		size_t waste = (k * page_size) % size;
 		if (waste * best <= best_waste * k) {
 			best = k;
@@ -62,6 +62,8 @@ int zs_classes_init(struct zs_pool *pool)
 		c->index = (uint16_t)i;
 		c->pages_per_zspage = (uint16_t)pages;
 		c->objs_per_zspage = (uint16_t)objs;
+		c->slot_bits = (uint8_t)(objs > 1 ? 32 - __builtin_clz(objs - 1) : 0);
+		c->dir.max_numbers = 1u << (31 - c->slot_bits);
 
 		if (upper < n && pool->classes[upper].pages_per_zspage == pages &&
 		    pool->classes[upper].objs_per_zspage == objs) {
@@ -104,8 +106,11 @@ void zs_classes_destroy(struct zs_pool *pool)
 	if (!pool->classes)
 		return;
 	for (unsigned int i = 0; i < pool->nr_classes; i++)
-		if (pool->class_of_index[i] == i)
+		if (pool->class_of_index[i] == i) {
 			pthread_mutex_destroy(&pool->classes[i].lock);
+			zs_dir_destroy(&pool->classes[i].dir);
+			zs_meta_free(pool->classes[i].batches);
+		}
 	zs_meta_free(pool->classes);
 	zs_meta_free(pool->class_of_index);
 }

@@ -124,13 +124,13 @@ ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 				if (z->backed == c->pages_per_zspage)
 					mem->tail_bytes += tail;
 				if (!zs_zspage_contiguous(z))
-					mem->page_lists += c->pages_per_zspage * sizeof(void *);
-				mem->slot_maps += zs_meta_usable_size(z->slots);
+					mem->page_lists += zs_meta_usable_size(z->pages);
 			}
 		mem->page_bytes += (size_t)c->pages_used << pool->page_shift;
 		mem->object_bytes += (size_t)c->obj_used * c->size;
 		mem->objects += c->obj_used;
 		mem->zspages += c->nr_zspages;
+		mem->zspage_index += zs_dir_bytes(&c->dir) + zs_meta_usable_size(c->batches);
 		pthread_mutex_unlock(&c->lock);
 	}
 	mem->free_slot_bytes = mem->page_bytes - mem->object_bytes - mem->tail_bytes;
@@ -145,9 +145,12 @@ ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 	 * up to the last entry handed out; the directory is touched as blocks
 	 * are added. */
 	uint32_t entries = atomic_load(&pool->handles.next_index);
-	mem->handle_table = touched_pages_bytes((size_t)entries * sizeof(uint64_t)) +
-			    touched_pages_bytes(((size_t)(entries >> ZS_ENTRY_BLOCK_SHIFT) + 1) *
-						sizeof(void *));
+	uint32_t full_blocks = entries >> ZS_ENTRY_BLOCK_SHIFT;
+	uint32_t last = entries & (ZS_ENTRY_BLOCK - 1);
+	mem->handle_table = (size_t)full_blocks * ZS_ENTRY_BLOCK_BYTES +
+			    touched_pages_bytes((size_t)last * sizeof(uint32_t)) +
+			    touched_pages_bytes(last) +
+			    touched_pages_bytes(((size_t)full_blocks + 1) * sizeof(void *));
 
 	pthread_mutex_lock(&pool->header_lock);
 	for (struct zs_header_chunk *h = pool->header_chunks; h; h = h->next)

@@ -8,6 +8,11 @@
  * its objects touch.  After compaction, zs_zspage_trim() gives back the
  * pages above the highest live object.
  *
+ * The free list of a zspage runs through its free slots: each holds the
+ * next free slot's number in its first two bytes (a slot is at least 8
+ * bytes).  So freeing writes two bytes of a page the object already made
+ * resident, and no metadata outside the data pages says which slot is free.
+ *
  * Locking: every function here runs under the zspage's class lock, and takes
  * pool->pagemap_lock or pool->header_lock inside it when it needs them.
  */
@@ -244,43 +249,51 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 	struct zspage *z = header_alloc(pool);
 	if (!z)
 		goto nomem;
-	z->slots = zs_meta_alloc((size_t)c->objs_per_zspage * sizeof(uint32_t));
 	z->pages = NULL;
 	z->base = NULL;
 	z->class_index = c->index;	/* before the pagemap records it */
 	z->backed = 0;
 	z->populated = 0;
-	if (!z->slots)
-		goto nomem_header;
+	z->inuse = 0;
+	z->free_head = ZS_SLOT_NONE;
+	z->fresh = 0;
 	if (zs_source_is_arena(&pool->source)) {
 		if (c->pages_per_zspage == 1 && (z->base = zs_arena_take_warm(&pool->source)))
 			z->populated = (uint16_t)sys_pages_per_page(pool);
 		else
 			z->base = zs_arena_alloc(&pool->source, c->pages_per_zspage);
 		if (!z->base)
-			goto nomem_slots;
+			goto nomem_header;
 		pthread_mutex_lock(&pool->pagemap_lock);
 		int err = zs_pagemap_insert(&pool->pagemap, z->base, z, true);
 		pthread_mutex_unlock(&pool->pagemap_lock);
-		if (err) {
-			zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
-			goto nomem_slots;
-		}
+		if (err)
+			goto nomem_run;
 	} else {
 		z->pages = zs_meta_calloc(c->pages_per_zspage, sizeof(void *));
 		if (!z->pages)
-			goto nomem_slots;
+			goto nomem_header;
 	}
 	z->next = z->prev = NULL;
-	z->inuse = 0;
-	z->free_head = ZS_SLOT_NONE;
-	z->fresh = 0;
 	z->group = ZS_NR_GROUPS;
+	/* Last: from here on readers can find z by its number. */
+	if (zs_dir_add(&c->dir, z))
+		goto nomem_listed;
 	c->nr_zspages++;
 	return z;
 
-nomem_slots:
-	zs_meta_free(z->slots);
+nomem_listed:
+	if (!zs_zspage_contiguous(z)) {
+		zs_meta_free(z->pages);
+		z->pages = NULL;
+		goto nomem_header;
+	}
+	pthread_mutex_lock(&pool->pagemap_lock);
+	zs_pagemap_remove(&pool->pagemap, z->base);
+	pthread_mutex_unlock(&pool->pagemap_lock);
+nomem_run:
+	zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
+	z->base = NULL;
 nomem_header:
 	header_free(pool, z);
 nomem:
@@ -293,6 +306,7 @@ void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struc
 {
 	ZS_ASSERT(z->inuse == 0 || pool->source.unmapping);
 	zs_group_remove(c, z);
+	zs_dir_remove(&c->dir, z);
 	if (zs_zspage_contiguous(z)) {
 		pthread_mutex_lock(&pool->pagemap_lock);
 		zs_pagemap_remove(&pool->pagemap, z->base);
@@ -312,8 +326,6 @@ void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struc
 		zs_meta_free(z->pages);
 		z->pages = NULL;
 	}
-	zs_meta_free(z->slots);
-	z->slots = NULL;
 	z->base = NULL;
 	c->nr_zspages--;
 	header_free(pool, z);
@@ -349,13 +361,30 @@ int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zs
 
 /* ---- Slots ---- */
 
+/* The free-list link is a slot's first two bytes, which may straddle two
+ * pages of a chained zspage: read and written like object bytes. */
+unsigned int zs_zspage_next_free(const struct zs_pool *pool, const struct size_class *c,
+				 const struct zspage *z, unsigned int slot)
+{
+	uint16_t next;
+	zs_obj_copy_out(pool, c, z, slot, &next, sizeof(next));
+	return next;
+}
+
+static void set_next_free(const struct zs_pool *pool, const struct size_class *c,
+			  const struct zspage *z, unsigned int slot, unsigned int next)
+{
+	uint16_t link = (uint16_t)next;
+	zs_obj_copy_in(pool, c, z, slot, &link, sizeof(link));
+}
+
 int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			bool limited)
 {
 	unsigned int slot = z->free_head;
 	if (slot != ZS_SLOT_NONE) {
-		ZS_ASSERT(slot < z->fresh && (z->slots[slot] & ZS_SLOT_FREE));
-		z->free_head = (uint16_t)(z->slots[slot] & 0xffff);
+		ZS_ASSERT(slot < z->fresh);
+		z->free_head = (uint16_t)zs_zspage_next_free(pool, c, z, slot);
 		return (int)slot;
 	}
 	if (z->fresh >= c->objs_per_zspage)
@@ -371,25 +400,27 @@ int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspag
 	return (int)slot;
 }
 
-void zs_zspage_put_slot(struct zspage *z, unsigned int slot)
+void zs_zspage_put_slot(struct zs_pool *pool, const struct size_class *c, struct zspage *z,
+			unsigned int slot)
 {
-	ZS_ASSERT(slot < z->fresh && !(z->slots[slot] & ZS_SLOT_FREE));
-	z->slots[slot] = ZS_SLOT_FREE | z->free_head;
+	ZS_ASSERT(slot < z->fresh);
+	set_next_free(pool, c, z, slot, z->free_head);
 	z->free_head = (uint16_t)slot;
 }
 
-unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct zspage *z,
+			    const uint32_t *used)
 {
 	unsigned int top = z->fresh;
-	while (top > 0 && (z->slots[top - 1] & ZS_SLOT_FREE))
+	while (top > 0 && !used[top - 1])
 		top--;
 	/* Rebuild the free list below top, lowest slots first out, so the
 	 * zspage keeps filling front to back. */
 	z->fresh = (uint16_t)top;
 	z->free_head = ZS_SLOT_NONE;
 	for (unsigned int s = top; s-- > 0;)
-		if (z->slots[s] & ZS_SLOT_FREE) {
-			z->slots[s] = ZS_SLOT_FREE | z->free_head;
+		if (!used[s]) {
+			set_next_free(pool, c, z, s, z->free_head);
 			z->free_head = (uint16_t)s;
 		}
 	size_t end = (size_t)top * c->size;

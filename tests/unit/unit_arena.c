@@ -159,10 +159,10 @@ static void check_warm_pages(void)
 
 	CHECK(pool != NULL);
 	for (int i = 0; i < N; i++) {
-		h[i] = zs_malloc(pool, 4000);	/* one object per page */
+		h[i] = zs_malloc(pool, 4096);	/* one object per page */
 		CHECK(h[i] != 0);
 		char *obj = zs_map_object(pool, h[i], ZS_MM_WO);
-		memset(obj, i, 4000);
+		memset(obj, i, 4096);
 		zs_unmap_object(pool, h[i]);
 		where[i] = (void *)((uintptr_t)obj & ~(uintptr_t)4095);
 	}
@@ -172,7 +172,7 @@ static void check_warm_pages(void)
 	CHECK_EQ(zs_get_total_pages(pool), 0);
 	CHECK_EQ(resident_in(where, N, 4096), ZS_WARM_PAGES, "pages kept warm after freeing %d", N);
 	/* The next one-page object takes a warm page: one of those freed. */
-	unsigned long again = zs_malloc(pool, 4000);
+	unsigned long again = zs_malloc(pool, 4096);
 	void *at = zs_map_object(pool, again, ZS_MM_RO);
 	bool reused = false;
 	for (int i = 0; i < N; i++)

@@ -5,14 +5,19 @@
  * serve only smaller sizes, and zs_huge_class_size() splits the classes that
  * share pages from those that take a page per object.
  */
+#include <errno.h>
+
 #include "test_util.h"
 #include "internal.h"
 
-static void check_geometry(size_t page_size, unsigned int chain)
+/* chain 0: the built-in arena's default, ZS_ARENA_DEFAULT_CHAIN pages at most,
+ * fewer where objects would pass ZS_MAX_OBJS. */
+static void check_geometry(size_t page_size, unsigned int asked)
 {
-	struct zs_pool_config cfg = { .page_size = page_size, .max_pages_per_zspage = chain };
+	struct zs_pool_config cfg = { .page_size = page_size, .max_pages_per_zspage = asked };
 	struct zs_pool *pool = zs_create_pool_config("geometry", &cfg);
-	CHECK(pool != NULL, "page size %zu chain %u", page_size, chain);
+	CHECK(pool != NULL, "page size %zu chain %u", page_size, asked);
+	unsigned int chain = asked ? asked : ZS_ARENA_DEFAULT_CHAIN;
 	size_t step = page_size >> ZS_CLASS_SHIFT;
 	size_t huge = zs_huge_class_size(pool);
 	CHECK(huge > 0 && huge < page_size, "huge %zu of %zu", huge, page_size);
@@ -28,7 +33,7 @@ static void check_geometry(size_t page_size, unsigned int chain)
 		 * tie the longest chain wins, unless the class holds one object
 		 * per page, which keeps one page per zspage. */
 		size_t waste = (c->pages_per_zspage * page_size) % size;
-		for (unsigned int k = 1; k <= chain; k++) {
+		for (unsigned int k = 1; k <= chain && k * page_size / size <= ZS_MAX_OBJS; k++) {
 			size_t w = (k * page_size) % size;
 			CHECK(!(w * c->pages_per_zspage < waste * k),
 			      "size %zu: %u pages waste %zu, %u pages would waste %zu", size,
@@ -66,8 +71,12 @@ int main(void)
 {
 	tu_init("unit_size_class", 1);
 	for (size_t ps = 4096; ps <= 65536; ps *= 4)
-		for (unsigned int chain = 1; chain <= ZS_MAX_CHAIN; chain++)
+		for (unsigned int chain = 0; chain <= ZS_MAX_CHAIN_CONFIG; chain++)
 			check_geometry(ps, chain);
+	/* A chain longer than a caller may ask for is refused. */
+	struct zs_pool_config too_long = { .max_pages_per_zspage = ZS_MAX_CHAIN_CONFIG + 1 };
+	errno = 0;
+	CHECK(zs_create_pool_config("too long", &too_long) == NULL && errno == EINVAL);
 	/* Chain 1: nothing spans pages, so objects above half a page are huge. */
 	struct zs_pool_config one = { .max_pages_per_zspage = 1 };
 	struct zs_pool *pool = zs_create_pool_config("chain1", &one);
