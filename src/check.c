@@ -175,7 +175,7 @@ static int check_class(struct checker *ck, struct size_class *c, unsigned long *
 		}
 		if (n != c->group_count[g] || (n != 0) != !!(c->group_mask & (1u << g))) {
 			free(map.cell);
-			return fail(ck, "class %u: group %u holds %lu zspages, counted %lu", c->index,
+			return fail(ck, "class %u: group %u holds %lu zspages, counted %u", c->index,
 				    g, n, c->group_count[g]);
 		}
 		zspages += n;

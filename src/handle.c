@@ -30,15 +30,23 @@
 #include "internal.h"
 
 #define BLOCK_BYTES ZS_ENTRY_BLOCK_BYTES
+#define DIR_BYTES ((size_t)ZS_ENTRY_DIR_SIZE * sizeof(uint32_t *))
 
 int zs_handles_init(struct zs_handle_table *t)
 {
-	t->dir = zs_meta_calloc(ZS_ENTRY_DIR_SIZE, sizeof(*t->dir));
-	if (!t->dir)
+	/* mmap'ed, not calloc'ed: malloc may clear a calloc'ed block from its
+	 * heap, making all of it resident; a fresh mapping costs only the
+	 * pages of block pointers in use (4 KiB per 32 Mi entries). */
+	void *dir = zs_meta_should_fail() ? MAP_FAILED
+					  : mmap(NULL, DIR_BYTES, PROT_READ | PROT_WRITE,
+						 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (dir == MAP_FAILED)
 		return -1;
+	t->dir = dir;
 	atomic_init(&t->next_index, 1);	/* index 0 is never a handle */
 	if (pthread_mutex_init(&t->lock, NULL)) {
-		zs_meta_free(t->dir);
+		munmap(dir, DIR_BYTES);
+		t->dir = NULL;
 		return -1;
 	}
 	return 0;
@@ -54,7 +62,7 @@ void zs_handles_destroy(struct zs_handle_table *t)
 			break;
 		munmap(block, BLOCK_BYTES);
 	}
-	zs_meta_free(t->dir);
+	munmap(t->dir, DIR_BYTES);
 	t->dir = NULL;
 	pthread_mutex_destroy(&t->lock);
 }

@@ -92,6 +92,8 @@
 /* Objects a zspage may hold: chains are cut short for the smallest classes
  * so that slots fit 13 bits (free_head and fresh are 16-bit). */
 #define ZS_MAX_OBJS 8192u
+/* How many class steps up an allocation may borrow a slot (pool.c). */
+#define ZS_BORROW_STEPS 4u
 
 /* Fullness groups: 0 = 1-9% used, ..., 9 = 90-99%, 10 = full.  An empty
  * zspage is freed at once and belongs to no group. */
@@ -224,11 +226,14 @@ struct size_class {
 	uint16_t objs_per_zspage;
 	uint16_t group_mask;		/* bit g set: groups[g] not empty */
 	struct zspage *groups[ZS_NR_GROUPS];	/* list heads */
-	unsigned long group_count[ZS_NR_GROUPS];
+	uint32_t group_count[ZS_NR_GROUPS];
 	unsigned long nr_zspages;
 	unsigned long obj_used;
 	unsigned long pages_used;	/* backed pages */
 	uint8_t slot_bits;		/* bits of a slot number in an entry */
+	/* Bytes of rounding this class may still spend borrowing slots of
+	 * larger classes instead of starting a zspage (pool.c). */
+	_Atomic long borrow_budget;
 	/* Handle entries of this class not in use: a free list through the
 	 * entries, then a run [bump_next, bump_end) taken from the table. */
 	uint32_t entry_free_head;	/* 0: empty */
@@ -238,7 +243,7 @@ struct size_class {
 	uint32_t *batches;
 	uint32_t nr_batches, batches_cap;
 	struct zs_zspage_dir dir;
-} __attribute__((aligned(64)));
+};	/* not cache-line aligned: 500 classes at 64-byte multiples cost 50 KiB more */
 
 /* ---- Page source ---- */
 

@@ -5,6 +5,17 @@
  * slot in the fullest zspage that is not full (so sparse zspages drain and
  * can be freed), creating a zspage when there is none, and a handle entry.
  * zs_free gives both back and frees the zspage when its last object goes.
+ *
+ * Borrowing: every class that holds objects keeps one partly used page (its
+ * last zspage is backed page by page), half a page on average; with 500
+ * classes 8 bytes apart that is about 1 MB, which at 100 MB of objects
+ * costs more than all the rounding.  So a class that would have to start a
+ * zspage first takes a free slot, in a page already resident, of a class up
+ * to ZS_BORROW_STEPS steps larger, paying the difference in size instead of
+ * a new page; each class may pay at most half a page of such differences in
+ * its life, after which it starts zspages of its own.  A small pool then
+ * keeps fewer partly used pages, and a large one loses at most half a page
+ * a class.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -181,6 +192,90 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 /* ---- Allocation ---- */
 
 
+/* Class lock held: stores a new object in z, a zspage of c with a free
+ * slot, or in a new zspage when z is NULL.  The handle, or 0 with errno. */
+static unsigned long alloc_locked(struct zs_pool *pool, struct size_class *c, struct zspage *z)
+{
+	unsigned int gen;
+	uint32_t index = zs_entry_alloc(&pool->handles, c, &gen);
+	if (zs_unlikely(!index)) {
+		errno = ENOMEM;
+		return 0;
+	}
+	bool created = false;
+	if (!z) {
+		z = zs_zspage_create(pool, c);
+		if (!z)
+			goto fail;
+		created = true;
+	}
+	int slot = zs_zspage_take_slot(pool, c, z, true);
+	if (zs_unlikely(slot < 0)) {
+		int err = errno;
+		if (created)
+			zs_zspage_destroy(pool, c, z);
+		errno = err;
+		goto fail;
+	}
+	z->inuse++;
+	c->obj_used++;
+	if (created)
+		zs_group_insert(c, z);
+	else
+		zs_group_update(c, z);
+	atomic_store_explicit(zs_entry_ptr(&pool->handles, index),
+			      zs_entry_make_used(c, z, (unsigned int)slot), memory_order_release);
+	return zs_handle_make(pool, c->index, index, gen);
+
+fail:;
+	/* Back on the class's list, its generation advanced: harmless. */
+	int err = errno;
+	zs_entry_free(&pool->handles, c, index);
+	errno = err;
+	return 0;
+}
+
+/* Whether z has a free slot in memory that is resident already. */
+static bool has_resident_free_slot(const struct zs_pool *pool, const struct size_class *c,
+				   const struct zspage *z)
+{
+	if (z->free_head != ZS_SLOT_NONE)
+		return true;	/* freed slots lie below fresh, in backed pages */
+	if (z->fresh >= c->objs_per_zspage)
+		return false;
+	size_t end = (size_t)(z->fresh + 1) * c->size;
+	size_t resident = zs_zspage_contiguous(z) ? (size_t)z->populated << pool->sys_page_shift
+						  : (size_t)z->backed << pool->page_shift;
+	return end <= resident;
+}
+
+/* Borrowing a slot of a slightly larger class (see ZS_BORROW_STEPS): the
+ * handle, or 0 if no class up to ZS_BORROW_STEPS steps above c has a free
+ * slot in a resident page.  Takes one class lock at a time. */
+static unsigned long borrow_slot(struct zs_pool *pool, struct size_class *c)
+{
+	unsigned int last = c->index + ZS_BORROW_STEPS;
+	for (unsigned int i = c->index + 1; i < pool->nr_classes && i <= last; i++) {
+		if (pool->class_of_index[i] != i)
+			continue;	/* merged: served by a class further up */
+		struct size_class *d = &pool->classes[i];
+		if (d->objs_per_zspage == d->pages_per_zspage)
+			break;	/* one object per page: nothing to share */
+		unsigned long h = 0;
+		pthread_mutex_lock(&d->lock);
+		struct zspage *z = zs_fullest_nonfull(d);
+		if (z && has_resident_free_slot(pool, d, z))
+			h = alloc_locked(pool, d, z);
+		pthread_mutex_unlock(&d->lock);
+		if (h) {
+			atomic_fetch_sub_explicit(&c->borrow_budget, (long)(d->size - c->size),
+						  memory_order_relaxed);
+			return h;
+		}
+	}
+	return 0;
+}
+
 ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 {
 	if (zs_unlikely(size == 0)) {
@@ -192,47 +287,25 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 		return 0;
 	}
 	struct size_class *c = zs_class_for_size(pool, size);
-	int err = ENOMEM;
 	pthread_mutex_lock(&c->lock);
-
-	unsigned int gen;
-	uint32_t index = zs_entry_alloc(&pool->handles, c, &gen);
-	if (zs_unlikely(!index))
-		goto nomem;
-
 	struct zspage *z = zs_fullest_nonfull(c);
-	bool created = false;
-	if (!z) {
-		z = zs_zspage_create(pool, c);
-		if (!z)
-			goto nomem_entry;
-		created = true;
+	if (zs_unlikely(!z) &&
+	    atomic_load_explicit(&c->borrow_budget, memory_order_relaxed) > 0) {
+		/* A new zspage would cost a partly used page for a while:
+		 * first try a free slot of a class a little larger. */
+		pthread_mutex_unlock(&c->lock);
+		unsigned long h = borrow_slot(pool, c);
+		if (h)
+			return h;
+		pthread_mutex_lock(&c->lock);
+		z = zs_fullest_nonfull(c);
 	}
-	int slot = zs_zspage_take_slot(pool, c, z, true);
-	if (zs_unlikely(slot < 0)) {
-		err = errno;
-		if (created)
-			zs_zspage_destroy(pool, c, z);
-		goto nomem_entry;
-	}
-	z->inuse++;
-	c->obj_used++;
-	if (created)
-		zs_group_insert(c, z);
-	else
-		zs_group_update(c, z);
-	atomic_store_explicit(zs_entry_ptr(&pool->handles, index),
-			      zs_entry_make_used(c, z, (unsigned int)slot), memory_order_release);
+	unsigned long h = alloc_locked(pool, c, z);
+	int err = errno;
 	pthread_mutex_unlock(&c->lock);
-	return zs_handle_make(pool, c->index, index, gen);
-
-nomem_entry:
-	/* Back on the class's list, its generation advanced: harmless. */
-	zs_entry_free(&pool->handles, c, index);
-nomem:
-	pthread_mutex_unlock(&c->lock);
-	errno = err;
-	return 0;
+	if (!h)
+		errno = err;
+	return h;
 }
 
 ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)

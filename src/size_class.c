@@ -64,6 +64,7 @@ int zs_classes_init(struct zs_pool *pool)
 		c->objs_per_zspage = (uint16_t)objs;
 		c->slot_bits = (uint8_t)(objs > 1 ? 32 - __builtin_clz(objs - 1) : 0);
 		c->dir.max_numbers = 1u << (31 - c->slot_bits);
+		atomic_init(&c->borrow_budget, (long)(pool->page_size / 2));
 
 		if (upper < n && pool->classes[upper].pages_per_zspage == pages &&
 		    pool->classes[upper].objs_per_zspage == objs) {
