@@ -297,8 +297,8 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info,
 	for (i = 0; i < nd; i++) {
 		fprintf(f, "    {\"name\": ");
 		json_string(f, d[i].name);
-		fprintf(f, ", \"pages\": %zu, \"same_filled\": %zu, \"objects\": %zu, \"payload_bytes\": %llu}%s\n",
-			d[i].nslots, d[i].same_filled, d[i].nobjs,
+		fprintf(f, ", \"scale\": %u, \"pages\": %zu, \"same_filled\": %zu, \"objects\": %zu, \"payload_bytes\": %llu}%s\n",
+			d[i].scale, d[i].nslots, d[i].same_filled, d[i].nobjs,
 			(unsigned long long)d[i].payload, i + 1 < nd ? "," : "");
 	}
 	fprintf(f, "  ],\n  \"peers\": [");

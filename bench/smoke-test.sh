@@ -54,17 +54,26 @@ no_sanitizer_report() {
 no_sanitizer_report "$work/smoke.out"
 check_json "$work/smoke.json" glibc,jemalloc,mimalloc,zsmalloc,zbud,z3fold,zram || fail "smoke JSON"
 
-# 2. Any file is a page source: the binary itself.
-"$zsbench" --quiet --pages "$zsbench" --sizes none --peers glibc,zsmalloc --threads 1 \
+# 2. Any file is a page source: the binary itself, twice over (--scale).
+"$zsbench" --quiet --pages "$zsbench" --scale 2 --sizes none --peers glibc,zsmalloc --threads 1 \
   --churn-ops 1000 --read-ops 1000 --thread-ops 1000 --json "$work/file.json" --no-plot \
   >"$work/file.out" 2>&1 || { cat "$work/file.out"; fail "run on a plain file"; }
 no_sanitizer_report "$work/file.out"
 check_json "$work/file.json" glibc,zsmalloc || fail "file JSON"
+python3 - "$work/file.json" <<'PY' || fail "--scale 2: the dataset is not the file's pages twice over"
+import json, sys
+d = json.load(open(sys.argv[1]))["datasets"][0]
+assert d["name"].endswith("-x2") and d["scale"] == 2, d
+assert d["pages"] % 2 == 0 and d["objects"] % 2 == 0, d
+PY
 
 # 3. Errors: bad options and a missing file exit 2 with a message.
-for args in "--bogus" "--sizes 12Q" "--peers glibc,nope" "--threads 0" "--pages $work/does-not-exist"; do
+for args in "--bogus" "--sizes 12Q" "--peers glibc,nope" "--threads 0" "--scale 0" \
+    "--scale 2x" "--scale -3" "--scale 1001" "--pages $work/does-not-exist"; do
+  rc=0
   # shellcheck disable=SC2086
-  if "$zsbench" $args >"$work/err.out" 2>&1; then fail "accepted: $args"; fi
+  "$zsbench" $args >"$work/err.out" 2>&1 || rc=$?
+  [ "$rc" -eq 2 ] || fail "exit status $rc (not 2) for: $args"
   grep -q "zsbench" "$work/err.out" || fail "no message for: $args"
 done
 "$zsbench" --help | grep -q -- "--pages" || fail "--help"

@@ -66,6 +66,7 @@ struct zsb_corpus {
  * larger than the corpus). */
 struct zsb_dataset {
 	char name[ZSB_NAME_LEN];
+	unsigned int scale;		/* a source's pages repeated this often; mixed: 1 */
 	uint32_t *pages;		/* corpus page indexes (shared mapping) */
 	size_t nslots;			/* pages in the dataset */
 	size_t nobjs;			/* of which not same-filled */
@@ -76,9 +77,11 @@ struct zsb_dataset {
 int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
 		    enum zsb_compressor comp, int level, size_t huge_threshold,
 		    const char *huge_rule, int progress);
-/* A dataset of all pages of source i, or of shuffled pages of every source
- * until the payload reaches target bytes (cycling through the corpus). */
-int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i,
+/* A dataset of all pages of source i, repeated scale times (the same trace
+ * again and again: "node-x10"), or of shuffled pages of every source until
+ * the payload reaches target bytes (cycling through the corpus). */
+#define ZSB_MAX_SCALE 1000
+int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i, unsigned int scale,
 		       struct zsb_dataset *d);
 int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target,
 		      uint64_t seed, struct zsb_dataset *d);
