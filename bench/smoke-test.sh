@@ -1,8 +1,10 @@
 #!/bin/sh
 # zsbench_smoke: a seconds-long zsbench run on a tiny capture, then a run on a
 # plain file as page source; checks that the JSON parses and holds every peer
-# (a missing peer must be there as "missing"), and that bad options and a
-# missing file are refused.  Never checks timings.
+# (a missing peer must be there as "missing"), that zsmalloc's memory
+# breakdown is there and adds up (zsbench --smoke itself fails when it does
+# not), and that bad options and a missing file are refused.  Never checks
+# timings.
 # Usage: smoke-test.sh ZSBENCH WORKDIR
 set -eu
 zsbench=$1
@@ -17,6 +19,21 @@ path, want = sys.argv[1], sys.argv[2].split(",")
 doc = json.load(open(path))
 for key in ("zsbench", "corpus", "datasets", "peers", "results"):
     assert key in doc, "no %r in %s" % (key, path)
+
+def check_breakdown(r, sanitizer):
+    b = r.get("memory_breakdown")
+    assert b and b["fill"] and b["compact"], (r["dataset"], "no memory_breakdown")
+    for phase in ("fill", "compact"):
+        x = b[phase]
+        parts = sum(p["bytes"] for p in x["parts"].values())
+        assert x["sum_bytes"] == x["payload_bytes"] + parts, (phase, "sum")
+        assert x["difference_bytes"] == x["measured_bytes"] - x["sum_bytes"], (phase, "difference")
+        assert x["payload_bytes"] == r[phase]["payload_bytes"], (phase, "payload")
+        # Shadow memory of a sanitizer is in the measured growth.
+        if not sanitizer:
+            assert x["within_tolerance"], (r["dataset"], phase, x["difference_bytes"])
+            assert not x["note"], (r["dataset"], phase, x["note"])
+
 seen = {}
 for r in doc["results"]:
     seen.setdefault(r["peer"], []).append(r)
@@ -31,6 +48,8 @@ for p in want:
                 assert r["verify_errors"] == 0, (p, "verify errors")
                 assert r["verified"] > 0, (p, "nothing verified")
                 assert r["threads"], (p, "threads")
+            if p == "zsmalloc":
+                check_breakdown(r, doc["zsbench"]["sanitizer"])
         elif r["status"] == "failed":
             raise AssertionError("%s failed on %s: %s" % (p, r["dataset"], r["reason"]))
         else:
