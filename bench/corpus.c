@@ -207,18 +207,15 @@ int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
 	return 0;
 }
 
-static struct zsb_dataset *dataset_fill(struct zsb_dataset *d, const struct zsb_corpus *c,
-					const uint32_t *pages, size_t n)
+/* Counts what the pages of d (already in place) hold. */
+static void dataset_count(struct zsb_dataset *d, const struct zsb_corpus *c)
 {
 	size_t i;
 
-	d->pages = zsb_shared_alloc(n * sizeof(*d->pages));
-	memcpy(d->pages, pages, n * sizeof(*pages));
-	d->nslots = n;
 	d->nobjs = d->same_filled = 0;
 	d->payload = 0;
-	for (i = 0; i < n; i++) {
-		int64_t o = c->page_obj[pages[i]];
+	for (i = 0; i < d->nslots; i++) {
+		int64_t o = c->page_obj[d->pages[i]];
 
 		if (o < 0) {
 			d->same_filled++;
@@ -227,25 +224,54 @@ static struct zsb_dataset *dataset_fill(struct zsb_dataset *d, const struct zsb_
 			d->payload += c->obj_size[o];
 		}
 	}
+}
+
+static struct zsb_dataset *dataset_fill(struct zsb_dataset *d, const struct zsb_corpus *c,
+					const uint32_t *pages, size_t n)
+{
+	d->pages = zsb_shared_alloc(n * sizeof(*d->pages));
+	memcpy(d->pages, pages, n * sizeof(*pages));
+	d->nslots = n;
+	dataset_count(d, c);
 	return d;
 }
 
-int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i,
+int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i, unsigned int scale,
 		       struct zsb_dataset *d)
 {
 	const struct zsb_source *s = &c->sources[i];
-	uint32_t *pages = malloc(s->npages * sizeof(*pages));
-	size_t k;
+	size_t k, r;
 
-	if (!pages)
-		return -1;
-	for (k = 0; k < s->npages; k++)
-		pages[k] = (uint32_t)(s->first_page + k);
 	memset(d, 0, sizeof(*d));
-	snprintf(d->name, sizeof(d->name), "%s", s->name);
-	dataset_fill(d, c, pages, s->npages);
-	free(pages);
-	return d->nobjs ? 0 : -1;
+	/* The child keeps slot numbers in 32 bits (its live list). */
+	if (scale == 0 || s->npages > UINT32_MAX / scale) {
+		fprintf(stderr, "zsbench: %s repeated %u times is more than %u pages\n",
+			s->name, scale, UINT32_MAX);
+		return -1;
+	}
+	if (scale > 1) {
+		if (snprintf(d->name, sizeof(d->name), "%s-x%u", s->name, scale) >=
+		    (int)sizeof(d->name))
+			fprintf(stderr, "zsbench: dataset name cut to '%s'\n", d->name);
+	} else {
+		snprintf(d->name, sizeof(d->name), "%s", s->name);
+	}
+	d->scale = scale;
+	d->nslots = s->npages * scale;
+	/* Written straight into the shared mapping: at --scale 10 the list is
+	 * megabytes, and no copy of it is left in the parent's heap, which a
+	 * child would inherit. */
+	d->pages = zsb_shared_alloc(d->nslots * sizeof(*d->pages));
+	for (r = 0; r < scale; r++)
+		for (k = 0; k < s->npages; k++)
+			d->pages[r * s->npages + k] = (uint32_t)(s->first_page + k);
+	dataset_count(d, c);
+	if (d->nobjs == 0) {	/* all same-filled: nothing to store, no dataset */
+		zsb_shared_free(d->pages, d->nslots * sizeof(*d->pages));
+		d->pages = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 static void format_size(char *buf, size_t len, uint64_t bytes)
@@ -302,6 +328,7 @@ int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target,
 			payload += c->obj_size[o];
 	}
 	memset(d, 0, sizeof(*d));
+	d->scale = 1;
 	format_size(size, sizeof(size), target);
 	snprintf(d->name, sizeof(d->name), "mix-%s", size);
 	dataset_fill(d, c, pages, n);

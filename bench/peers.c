@@ -26,7 +26,9 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -299,6 +301,90 @@ static void zsmalloc_close(void *ctx)
 	zs_destroy_pool(ctx);
 }
 
+static void add_part(struct zsb_breakdown *b, const char *key, const char *label,
+		     enum zsb_part_group group, int64_t bytes)
+{
+	struct zsb_part *p;
+
+	if (b->nparts == ZSB_MAX_PARTS)
+		return;
+	p = &b->part[b->nparts++];
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	p->group = group;
+	p->bytes = bytes;
+}
+
+static void add_note(struct zsb_breakdown *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_note(struct zsb_breakdown *b, const char *fmt, ...)
+{
+	size_t used = strlen(b->note);
+	va_list ap;
+
+	if (used + 3 >= sizeof(b->note))
+		return;
+	if (used)
+		used += (size_t)snprintf(b->note + used, sizeof(b->note) - used, "; ");
+	va_start(ap, fmt);
+	vsnprintf(b->note + used, sizeof(b->note) - used, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The one place that reads struct zs_pool_memory, whose set of kinds may
+ * still change: a renamed or added kind is a line here.  A kind added to the
+ * total but not yet listed here still shows, as "other metadata", so the
+ * parts keep adding up to what the pool says meanwhile.
+ */
+static void zsmalloc_breakdown(void *ctx, uint64_t payload, struct zsb_breakdown *b)
+{
+	static const struct { const char *key, *label; size_t off; } meta[] = {
+#define META(field, label) { #field, "meta: " label, offsetof(struct zs_pool_memory, field) }
+		META(handle_table, "handle table"),
+		META(zspage_headers, "zspage headers"),
+		META(slot_maps, "slot maps"),
+		META(zspage_index, "zspage index"),
+		META(page_lists, "page lists"),
+		META(pagemap, "pagemap"),
+		META(pool, "pool, classes"),
+#undef META
+	};
+	struct zs_pool_memory m;
+	size_t listed = 0, i, pages;
+
+	zs_pool_memory(ctx, &m);
+	b->objects = m.objects;
+	add_part(b, "class_rounding", "class rounding", ZSB_PART_PAGES,
+		 (int64_t)m.object_bytes - (int64_t)payload);
+	add_part(b, "free_slots", "free slots, partly filled zspages", ZSB_PART_PAGES,
+		 (int64_t)m.free_slot_bytes);
+	add_part(b, "tail_waste", "tail waste", ZSB_PART_PAGES, (int64_t)m.tail_bytes);
+	add_part(b, "warm_pages", "warm pages", ZSB_PART_WARM, (int64_t)m.warm_bytes);
+	for (i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
+		size_t v = *(const size_t *)((const char *)&m + meta[i].off);
+
+		add_part(b, meta[i].key, meta[i].label, ZSB_PART_METADATA, (int64_t)v);
+		listed += v;
+	}
+	if (listed != m.metadata)
+		add_part(b, "metadata_other", "meta: other (not listed)", ZSB_PART_METADATA,
+			 (int64_t)m.metadata - (int64_t)listed);
+	/* The pool's own figures must agree among themselves before they can
+	 * be set against the measured memory. */
+	pages = zs_get_total_pages(ctx) * zs_page_size(ctx);
+	if (m.page_bytes != pages)
+		add_note(b, "page_bytes %zu != zs_get_total_pages() x page size %zu",
+			 m.page_bytes, pages);
+	if (m.object_bytes + m.tail_bytes > m.page_bytes)
+		add_note(b, "object_bytes %zu + tail_bytes %zu > page_bytes %zu",
+			 m.object_bytes, m.tail_bytes, m.page_bytes);
+	if (m.object_bytes < payload)
+		add_note(b, "object_bytes %zu < the payload stored %llu", m.object_bytes,
+			 (unsigned long long)payload);
+}
+
 static const struct zsb_peer_ops zsmalloc_peer = {
 	.name = "zsmalloc",
 	.what = "libzsmalloc: zs_malloc + zs_obj_write, zs_obj_read_begin/end, zs_compact",
@@ -309,6 +395,7 @@ static const struct zsb_peer_ops zsmalloc_peer = {
 	.release = zsmalloc_release,
 	.compact = zsmalloc_compact,
 	.pool_pages = zsmalloc_pool_pages,
+	.breakdown = zsmalloc_breakdown,
 	.close = zsmalloc_close,
 };
 

@@ -86,6 +86,185 @@ static void cell(FILE *out, int width, const char *fmt, double v)
 		fprintf(out, " %*.*f", width, fmt[0] - '0', v);
 }
 
+/* ---- memory breakdown ---- */
+
+/*
+ * The breakdown sets the allocator's own account (zs_pool_memory() for
+ * zsmalloc) against the resident growth the child measured: payload + parts
+ * should be that growth.  What is left is memory that malloc holds for the
+ * pool beyond what the pool reports: rounding, and free lists (metadata
+ * freed after frees and compaction, e.g. slot maps of freed zspages, stays
+ * resident in malloc's bins), and fixed costs.  The largest fixed one seen
+ * is the pool's first big calloc (the 512 KiB handle directory): the child
+ * inherits a heap whose mmap threshold the parent's frees have raised, so
+ * malloc serves the directory from the heap and calloc clears the old top of
+ * it, about 128 KiB, where the pool counts only the pages it touched.  At
+ * smoke sizes (~1-4 MB) these fixed costs are several % of the growth, hence
+ * a floor on the tolerance; above it, 2% of the growth.
+ */
+#define ZSB_BREAKDOWN_TOLERANCE_PCT 2
+#define ZSB_BREAKDOWN_TOLERANCE_FLOOR (256 * 1024)
+
+static int64_t breakdown_sum(const struct zsb_breakdown *b)
+{
+	int64_t sum = (int64_t)b->payload;
+	unsigned int i;
+
+	for (i = 0; i < b->nparts; i++)
+		sum += b->part[i].bytes;
+	return sum;
+}
+
+static int64_t breakdown_group(const struct zsb_breakdown *b, enum zsb_part_group g)
+{
+	int64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < b->nparts; i++)
+		if (b->part[i].group == g)
+			sum += b->part[i].bytes;
+	return sum;
+}
+
+int64_t zsb_breakdown_difference(const struct zsb_breakdown *b)
+{
+	return b->measured - breakdown_sum(b);
+}
+
+int64_t zsb_breakdown_tolerance(const struct zsb_breakdown *b)
+{
+	int64_t pct = b->measured > 0 ? b->measured * ZSB_BREAKDOWN_TOLERANCE_PCT / 100 : 0;
+
+	return pct > ZSB_BREAKDOWN_TOLERANCE_FLOOR ? pct : ZSB_BREAKDOWN_TOLERANCE_FLOOR;
+}
+
+static int breakdown_within(const struct zsb_breakdown *b)
+{
+	int64_t diff = zsb_breakdown_difference(b);
+
+	return b->measured >= 0 && llabs(diff) <= zsb_breakdown_tolerance(b);
+}
+
+static double breakdown_difference_pct(const struct zsb_breakdown *b)
+{
+	if (b->measured <= 0)
+		return NAN;
+	return (double)zsb_breakdown_difference(b) * 100.0 / (double)b->measured;
+}
+
+/* The part with this key, NULL if the breakdown has none. */
+static const struct zsb_part *find_part(const struct zsb_breakdown *b, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; b->valid && i < b->nparts; i++)
+		if (strcmp(b->part[i].key, key) == 0)
+			return &b->part[i];
+	return NULL;
+}
+
+/* One phase's three cells of a row: bytes, % of payload, bytes per object. */
+static void breakdown_cells(FILE *out, const struct zsb_breakdown *b, int known, double bytes)
+{
+	if (!b->valid || !known) {
+		fprintf(out, " %14s %9s %8s", "-", "-", "-");
+		return;
+	}
+	fprintf(out, " %14.0f", bytes);
+	cell(out, 9, "2", b->payload ? bytes * 100.0 / (double)b->payload : NAN);
+	cell(out, 8, "1", b->objects ? bytes / (double)b->objects : NAN);
+}
+
+static void breakdown_row(FILE *out, const char *label, const struct zsb_breakdown *f,
+			  int fknown, double fbytes, const struct zsb_breakdown *c,
+			  int cknown, double cbytes)
+{
+	fprintf(out, "  %-34s", label);
+	breakdown_cells(out, f, fknown, fbytes);
+	fprintf(out, " |");
+	breakdown_cells(out, c, cknown, cbytes);
+	fprintf(out, "\n");
+}
+
+static void print_breakdown(FILE *out, const struct zsb_result *x)
+{
+	const struct zsb_breakdown *f = &x->mem_fill, *c = &x->mem_compact;
+	const struct zsb_breakdown *any = f->valid ? f : c;
+	char zero[256] = "";
+	unsigned int i;
+
+	fprintf(out, "%s memory breakdown: the allocator's own account, payload + parts, against the measured resident growth\n",
+		x->peer);
+	fprintf(out, "  %-34s %14s %9s %8s | %14s %9s %8s\n", "part", "fill bytes", "%payload",
+		"B/obj", "compact bytes", "%payload", "B/obj");
+	breakdown_row(out, "payload (stored bytes)", f, 1, (double)f->payload, c, 1,
+		      (double)c->payload);
+	for (i = 0; i < any->nparts; i++) {
+		const char *key = any->part[i].key;
+		const struct zsb_part *pf = find_part(f, key), *pc = find_part(c, key);
+
+		if ((!pf || pf->bytes == 0) && (!pc || pc->bytes == 0)) {
+			/* a kind this layout does not have: one line for all */
+			if (strlen(zero) + strlen(any->part[i].label) + 3 < sizeof(zero))
+				snprintf(zero + strlen(zero), sizeof(zero) - strlen(zero), "%s%s",
+					 zero[0] ? ", " : "", any->part[i].label);
+			continue;
+		}
+		breakdown_row(out, any->part[i].label, f, pf != NULL, pf ? (double)pf->bytes : 0,
+			      c, pc != NULL, pc ? (double)pc->bytes : 0);
+	}
+	breakdown_row(out, "= payload + parts", f, 1, (double)breakdown_sum(f), c, 1,
+		      (double)breakdown_sum(c));
+	breakdown_row(out, "measured resident growth", f, f->measured >= 0, (double)f->measured,
+		      c, c->measured >= 0, (double)c->measured);
+	breakdown_row(out, "unexplained: measured - sum", f, f->measured >= 0,
+		      (double)zsb_breakdown_difference(f), c, c->measured >= 0,
+		      (double)zsb_breakdown_difference(c));
+	fprintf(out, "  %-34s", "  in % of measured growth");
+	cell(out, 13, "2", f->valid ? breakdown_difference_pct(f) : NAN);
+	fprintf(out, "%%%19s |", "");
+	cell(out, 13, "2", c->valid ? breakdown_difference_pct(c) : NAN);
+	fprintf(out, "%%\n");
+	if (zero[0])
+		fprintf(out, "  (0 in both: %s)\n", zero);
+	if (f->note[0])
+		fprintf(out, "  note, after fill: %s\n", f->note);
+	if (c->note[0])
+		fprintf(out, "  note, after compact: %s\n", c->note);
+}
+
+size_t zsb_check_breakdowns(FILE *err, const struct zsb_result *r, size_t n)
+{
+	static const char *const when[2] = { "fill", "compact" };
+	size_t i, bad = 0;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		const struct zsb_breakdown *b[2] = { &r[i].mem_fill, &r[i].mem_compact };
+
+		if (!usable(&r[i]) || !r[i].rss_honest)
+			continue;	/* sanitizers: shadow memory in the growth */
+		for (k = 0; k < 2; k++) {
+			if (!b[k]->valid)
+				continue;
+			if (b[k]->note[0]) {
+				fprintf(err, "zsbench: %s on %s, after %s: the allocator's figures disagree: %s\n",
+					r[i].peer, r[i].dataset, when[k], b[k]->note);
+				bad++;
+			}
+			if (breakdown_within(b[k]))
+				continue;
+			fprintf(err, "zsbench: %s on %s, after %s: payload + parts = %lld bytes, measured resident growth %lld: off by %lld (%.2f%%), more than the tolerance %lld (max(%d%%, %d KiB))\n",
+				r[i].peer, r[i].dataset, when[k], (long long)breakdown_sum(b[k]),
+				(long long)b[k]->measured, (long long)zsb_breakdown_difference(b[k]),
+				breakdown_difference_pct(b[k]), (long long)zsb_breakdown_tolerance(b[k]),
+				ZSB_BREAKDOWN_TOLERANCE_PCT, ZSB_BREAKDOWN_TOLERANCE_FLOOR / 1024);
+			bad++;
+		}
+	}
+	return bad;
+}
+
 void zsb_print_corpus(FILE *out, const struct zsb_corpus *c)
 {
 	unsigned int i;
@@ -185,6 +364,10 @@ void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n,
 					x->thread_ops_per_sec[t] / x->thread_ops_per_sec[1]);
 			fprintf(out, "\n");
 		}
+		for (i = 0; i < n; i++)
+			if (strcmp(r[i].dataset, d[k].name) == 0 && usable(&r[i]) &&
+			    (r[i].mem_fill.valid || r[i].mem_compact.valid))
+				print_breakdown(out, &r[i]);
 	}
 }
 
@@ -237,6 +420,43 @@ static void json_phase(FILE *f, const char *name, const struct zsb_phase *p, int
 	json_number(f, pages_only_pct(p));
 	fprintf(f, ", \"pool_pages\": %lld, \"pages_used\": ", (long long)p->pool_pages);
 	json_number(f, pages_used(p));
+	fprintf(f, "}%s\n", last ? "" : ",");
+}
+
+static void json_breakdown(FILE *f, const char *name, const struct zsb_breakdown *b, int last)
+{
+	unsigned int i;
+
+	fprintf(f, "        ");
+	json_string(f, name);
+	if (!b->valid) {
+		fprintf(f, ": null%s\n", last ? "" : ",");
+		return;
+	}
+	fprintf(f, ": {\"payload_bytes\": %llu, \"objects\": %llu,\n          \"parts\": {",
+		(unsigned long long)b->payload, (unsigned long long)b->objects);
+	for (i = 0; i < b->nparts; i++) {
+		const struct zsb_part *p = &b->part[i];
+
+		fprintf(f, "%s\n            ", i ? "," : "");
+		json_string(f, p->key);
+		fprintf(f, ": {\"bytes\": %lld, \"pct_of_payload\": ", (long long)p->bytes);
+		json_number(f, b->payload ? (double)p->bytes * 100.0 / (double)b->payload : NAN);
+		fprintf(f, ", \"bytes_per_object\": ");
+		json_number(f, b->objects ? (double)p->bytes / (double)b->objects : NAN);
+		fprintf(f, "}");
+	}
+	fprintf(f, "},\n          \"page_bytes\": %lld, \"warm_bytes\": %lld, \"metadata_bytes\": %lld",
+		(long long)((int64_t)b->payload + breakdown_group(b, ZSB_PART_PAGES)),
+		(long long)breakdown_group(b, ZSB_PART_WARM),
+		(long long)breakdown_group(b, ZSB_PART_METADATA));
+	fprintf(f, ", \"sum_bytes\": %lld, \"measured_bytes\": %lld, \"difference_bytes\": %lld, \"difference_pct_of_measured\": ",
+		(long long)breakdown_sum(b), (long long)b->measured,
+		(long long)zsb_breakdown_difference(b));
+	json_number(f, breakdown_difference_pct(b));
+	fprintf(f, ", \"tolerance_bytes\": %lld, \"within_tolerance\": %s, \"note\": ",
+		(long long)zsb_breakdown_tolerance(b), breakdown_within(b) ? "true" : "false");
+	json_string(f, b->note);
 	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
@@ -297,8 +517,8 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info,
 	for (i = 0; i < nd; i++) {
 		fprintf(f, "    {\"name\": ");
 		json_string(f, d[i].name);
-		fprintf(f, ", \"pages\": %zu, \"same_filled\": %zu, \"objects\": %zu, \"payload_bytes\": %llu}%s\n",
-			d[i].nslots, d[i].same_filled, d[i].nobjs,
+		fprintf(f, ", \"scale\": %u, \"pages\": %zu, \"same_filled\": %zu, \"objects\": %zu, \"payload_bytes\": %llu}%s\n",
+			d[i].scale, d[i].nslots, d[i].same_filled, d[i].nobjs,
 			(unsigned long long)d[i].payload, i + 1 < nd ? "," : "");
 	}
 	fprintf(f, "  ],\n  \"peers\": [");
@@ -354,6 +574,13 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info,
 				fprintf(f, "}%s", p < 2 ? ", " : "");
 			}
 			fprintf(f, "}");
+		}
+		if (x->mem_fill.valid || x->mem_compact.valid) {
+			/* difference = measured - sum, in bytes and in % of measured */
+			fprintf(f, ",\n      \"memory_breakdown\": {\n");
+			json_breakdown(f, "fill", &x->mem_fill, 0);
+			json_breakdown(f, "compact", &x->mem_compact, 1);
+			fprintf(f, "      }");
 		}
 		fprintf(f, "}%s\n", i + 1 < n ? "," : "");
 	}

@@ -21,6 +21,9 @@
  *   churn     free a random live object and store a random object of the
  *             dataset in its place, N times
  *   threads   the same churn from 1..T threads, each on its own objects
+ * After fill and after compact, a peer that can say where its memory is
+ * (zsmalloc: zs_pool_memory) does so right after the measurement, for the
+ * report to set the parts against the measured growth.
  * Results go back to the parent through a shared result record.
  */
 #define _GNU_SOURCE
@@ -149,6 +152,27 @@ static void phase_end(struct child_run *run, struct zsb_phase *p, double seconds
 	p->page_bytes = page_bytes;
 }
 
+/* The allocator's own account of its memory, right after phase_end measured
+ * the resident growth it is to be set against: nothing runs in between. */
+static void record_breakdown(struct child_run *run, const struct zsb_phase *p,
+			     struct zsb_breakdown *b)
+{
+	if (!run->peer->breakdown)
+		return;
+	memset(b, 0, sizeof(*b));
+	b->payload = run->payload;
+	b->measured = p->anon_bytes;
+	run->peer->breakdown(run->ctx, run->payload, b);
+	if (b->objects != run->nlive) {
+		size_t used = strlen(b->note);
+
+		snprintf(b->note + used, sizeof(b->note) - used,
+			 "%sthe allocator counts %llu live objects, zsbench %zu",
+			 used ? "; " : "", (unsigned long long)b->objects, run->nlive);
+	}
+	b->valid = 1;
+}
+
 static void child_fail(struct child_run *run, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
@@ -226,6 +250,7 @@ static void phase_fill(struct child_run *run)
 	}
 	phase_end(run, &run->r->fill, zsb_now() - t0, run->nlive,
 		  (uint64_t)run->nlive * ZSB_PAGE_SIZE);
+	record_breakdown(run, &run->r->fill, &run->r->mem_fill);
 	memcpy(run->objslots, run->live, run->nlive * sizeof(*run->live));
 	run->nobjslots = run->nlive;
 }
@@ -328,6 +353,7 @@ static void phase_compact(struct child_run *run)
 	long reported = run->peer->compact(run->ctx);
 
 	phase_end(run, &run->r->compact, zsb_now() - t0, 1, 0);
+	record_breakdown(run, &run->r->compact, &run->r->mem_compact);
 	run->r->compact_pages_reported = reported;
 }
 

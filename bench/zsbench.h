@@ -66,6 +66,7 @@ struct zsb_corpus {
  * larger than the corpus). */
 struct zsb_dataset {
 	char name[ZSB_NAME_LEN];
+	unsigned int scale;		/* a source's pages repeated this often; mixed: 1 */
 	uint32_t *pages;		/* corpus page indexes (shared mapping) */
 	size_t nslots;			/* pages in the dataset */
 	size_t nobjs;			/* of which not same-filled */
@@ -76,9 +77,11 @@ struct zsb_dataset {
 int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
 		    enum zsb_compressor comp, int level, size_t huge_threshold,
 		    const char *huge_rule, int progress);
-/* A dataset of all pages of source i, or of shuffled pages of every source
- * until the payload reaches target bytes (cycling through the corpus). */
-int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i,
+/* A dataset of all pages of source i, repeated scale times (the same trace
+ * again and again: "node-x10"), or of shuffled pages of every source until
+ * the payload reaches target bytes (cycling through the corpus). */
+#define ZSB_MAX_SCALE 1000
+int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i, unsigned int scale,
 		       struct zsb_dataset *d);
 int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target,
 		      uint64_t seed, struct zsb_dataset *d);
@@ -89,6 +92,8 @@ void *zsb_shared_alloc(size_t bytes);
 void zsb_shared_free(void *p, size_t bytes);
 
 /* ---- peers ---- */
+
+struct zsb_breakdown;
 
 struct zsb_peer_ops {
 	const char *name;
@@ -108,6 +113,9 @@ struct zsb_peer_ops {
 	long (*compact)(void *ctx);
 	/* Pages the pool holds, -1 when the allocator has no such count. */
 	long (*pool_pages)(void *ctx);
+	/* Optional (NULL: none): where the allocator says its memory is,
+	 * beyond the payload bytes stored (see struct zsb_breakdown). */
+	void (*breakdown)(void *ctx, uint64_t payload, struct zsb_breakdown *b);
 	void (*close)(void *ctx);
 };
 
@@ -132,6 +140,33 @@ struct zsb_phase {
 	uint64_t page_bytes;		/* uncompressed page bytes the ops carried */
 };
 
+/*
+ * An allocator's own account of its memory after a phase, to set against the
+ * resident growth measured: payload + the parts should be that growth.  The
+ * parts are named by the peer (peers.c), so that the report and the JSON
+ * follow whatever kinds the allocator reports without knowing them.
+ */
+#define ZSB_MAX_PARTS 20
+
+enum zsb_part_group { ZSB_PART_PAGES, ZSB_PART_WARM, ZSB_PART_METADATA };
+
+struct zsb_part {
+	char key[24];			/* JSON name, e.g. "class_rounding" */
+	char label[36];			/* table row */
+	enum zsb_part_group group;	/* in the pool's pages, warm pages, or metadata */
+	int64_t bytes;			/* signed: a wrong figure shows, not wraps */
+};
+
+struct zsb_breakdown {
+	int valid;
+	uint64_t payload;		/* live stored bytes */
+	uint64_t objects;		/* live objects, the allocator's count */
+	int64_t measured;		/* resident growth after the phase, -1 unknown */
+	unsigned int nparts;
+	struct zsb_part part[ZSB_MAX_PARTS];
+	char note[ZSB_REASON_LEN];	/* the allocator's figures disagree among themselves */
+};
+
 struct zsb_result {
 	char dataset[ZSB_NAME_LEN];
 	char peer[ZSB_NAME_LEN];
@@ -145,6 +180,8 @@ struct zsb_result {
 	double thread_ops_per_sec[ZSB_MAX_THREADS + 1];
 	/* zram only: mm_stat after fill, after discard, after compact */
 	uint64_t mm_stat[3][9];
+	/* peers with a breakdown op (zsmalloc): after fill, after compact */
+	struct zsb_breakdown mem_fill, mem_compact;
 };
 
 struct zsb_options {
@@ -181,11 +218,18 @@ struct zsb_run_info {
 };
 
 void zsb_print_corpus(FILE *out, const struct zsb_corpus *c);
+/* Per dataset: memory, speed, and the breakdown of peers that give one. */
 void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n,
 		     const struct zsb_dataset *d, size_t nd);
 /* The allocator core's goals: zsmalloc against zram and glibc. */
 void zsb_print_goals(FILE *out, const struct zsb_result *r, size_t n,
 		     const struct zsb_dataset *d, size_t nd);
+/* Resident growth minus payload and parts; how far it may be from 0. */
+int64_t zsb_breakdown_difference(const struct zsb_breakdown *b);
+int64_t zsb_breakdown_tolerance(const struct zsb_breakdown *b);
+/* Reports on err every breakdown off by more than its tolerance (results with
+ * honest resident figures only): returns how many. */
+size_t zsb_check_breakdowns(FILE *err, const struct zsb_result *r, size_t n);
 int zsb_write_json(const char *path, const struct zsb_run_info *info,
 		   const struct zsb_corpus *c, const struct zsb_dataset *d,
 		   size_t nd, const struct zsb_result *r, size_t n,
