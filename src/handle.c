@@ -13,7 +13,7 @@
  *
  * Entries are never given back to the table: the table keeps 5 bytes for the
  * most objects the pool ever held at once (4 of location, 1 of generation),
- * and the class 4 bytes per batch of 64.
+ * and the class 4 bytes per batch of ZS_ENTRY_BATCH (16).
  *
  * Every public call decodes its handle here and aborts with a message rather
  * than follow a handle that is not live: wrong pool tag, class or index out of

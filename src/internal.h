@@ -139,7 +139,10 @@
 #define ZS_ENTRY_BLOCK (1u << ZS_ENTRY_BLOCK_SHIFT)
 #define ZS_ENTRY_DIR_SIZE (1u << (31 - ZS_ENTRY_BLOCK_SHIFT))
 #define ZS_ENTRY_BLOCK_BYTES ((size_t)ZS_ENTRY_BLOCK * (sizeof(uint32_t) + 1))
-#define ZS_ENTRY_BATCH 64u	/* entries a class takes from the table at once */
+/* Entries a class takes from the table at once: few, because each class
+ * holding objects keeps a partly used batch (500 classes x 64 entries were
+ * 160 KB of table for nothing). */
+#define ZS_ENTRY_BATCH 16u
 
 struct zs_handle_table {
 	pthread_mutex_t lock;		/* next_index and directory growth */

@@ -1,7 +1,8 @@
 /*
  * unit_meta_fault.c - fault injection of the allocator's own metadata
- * allocations (zspage headers, slot maps, page arrays, pagemap growth, handle
- * table blocks, release batches, pool creation).  For every N from 1 until a
+ * allocations (zspage headers, zspage directory growth, the classes' lists
+ * of entry batches, compaction's slot maps, page arrays, pagemap growth,
+ * handle table blocks and directory, release batches, pool creation).  For every N from 1 until a
  * workload runs through without reaching its Nth metadata allocation, the Nth
  * one fails: the call that needed it must report the failure (NULL / 0 with
  * ENOMEM / -ENOMEM), every object stored before keeps its bytes, the pool
