@@ -22,7 +22,6 @@
 
 #include "internal.h"
 
-
 /* ---- Header slab: type-stable zspage headers ---- */
 
 static struct zspage *header_alloc(struct zs_pool *pool)
