@@ -14,8 +14,9 @@
  * an object): compacting a class first scans the class's handle entries
  * into a map of its slots (zs_slot_map_build), which lives until the class
  * is done, so the class lock is held for the whole class.  The scan reads 4
- * bytes per entry the class ever had; a class's compaction moves megabytes
- * at most, so other threads wait for about a millisecond.
+ * bytes per entry the class ever had; other threads allocating in the class
+ * wait for the whole class's moves (not measured apart yet; a pool's whole
+ * compaction is in zsbench's figures).
  *
  * A source zspage is marked moving and skipped while any of its objects is
  * pinned (mapped, read or written); destinations are not marked: objects are
@@ -211,6 +212,13 @@ static unsigned int packed_pages(const struct zs_pool *pool, const struct size_c
 	return (unsigned int)((end + pool->page_size - 1) >> pool->page_shift);
 }
 
+/* Whether packing z in place would give a page back. */
+static bool packing_frees_pages(const struct zs_pool *pool, const struct size_class *c,
+				const struct zspage *z)
+{
+	return z->backed > packed_pages(pool, c, z);
+}
+
 /* Moves z's objects from its top slots into its lowest free ones, then gives
  * back the pages above them.  z is marked moving and not pinned; its group
  * does not change (inuse does not). */
@@ -250,7 +258,7 @@ static void pack_class(struct zs_pool *pool, struct size_class *c, struct compac
 {
 	for (unsigned int g = 0; g < ZS_GROUP_FULL; g++)
 		for (struct zspage *z = c->groups[g]; z; z = z->next) {
-			if (z->backed <= packed_pages(pool, c, z))
+			if (!packing_frees_pages(pool, c, z))
 				continue;
 			atomic_store(&z->moving, 1);
 			if (atomic_load(&z->pins) == 0)
@@ -278,7 +286,7 @@ static bool has_zspage_to_pack(const struct zs_pool *pool, const struct size_cla
 {
 	for (unsigned int g = 0; g < ZS_GROUP_FULL; g++)
 		for (const struct zspage *z = c->groups[g]; z; z = z->next)
-			if (z->backed > packed_pages(pool, c, z))
+			if (packing_frees_pages(pool, c, z))
 				return true;
 	return false;
 }
