@@ -8,7 +8,7 @@
  * the pool checked, everything freed, and the pool must hold no page.
  * Meant to run clean under TSan (ZS_TEST_CONFIG=tsan scales it down).
  */
-#include "test_util.h"
+#include "zs_test.h"
 
 #include <signal.h>
 #include <stdatomic.h>

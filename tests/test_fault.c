@@ -11,7 +11,7 @@
  * lets the source run dry for good in the middle of the workload and then
  * recover.
  */
-#include "test_util.h"
+#include "zs_test.h"
 
 #define MAX_PAGE 65536
 
@@ -140,7 +140,7 @@ static void fail_every_nth(size_t ps, unsigned int chain, unsigned long ops,
 		bool reached;
 
 		workload_begin(&w, &src, ps, chain, seed, what, n);
-		tu_ps_fail_nth(&src, n);
+		tu_ps_fail_nth(&src, n, false);
 		for (unsigned long op = 0; op < ops; op++)
 			workload_op(&w, op);
 		reached = src.alloc_failed > 0;

@@ -6,7 +6,7 @@
  * stored stays intact; freeing, compaction and a raised limit make room
  * again.  Run on the built-in arena and on a caller's page source.
  */
-#include "test_util.h"
+#include "zs_test.h"
 
 #define MAX_PAGE 65536
 

@@ -9,7 +9,7 @@
  * when a pool is destroyed with live objects.  Pages given back are made
  * inaccessible, so the library touching one afterwards crashes the test.
  */
-#include "test_util.h"
+#include "zs_test.h"
 
 #define MAX_PAGE 65536
 

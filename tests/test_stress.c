@@ -9,7 +9,7 @@
  * after them.  A second part frees a random half of a filled pool and checks
  * that compaction gives pages back and is counted in pages_compacted.
  */
-#include "test_util.h"
+#include "zs_test.h"
 
 #define MAX_PAGE 65536
 

@@ -9,7 +9,7 @@
  * ZS_WARM_PAGES pages resident for the next ones, which zs_compact gives
  * back.
  */
-#include "test_util.h"
+#include "zs_test.h"
 #include "internal.h"
 
 #define MAX_RUNS 2048

@@ -5,7 +5,7 @@
  * from them.  Rounds of fills and random frees at rising rates make such
  * partial evacuations, and every object's bytes and the pool are checked.
  */
-#include "test_util.h"
+#include "zs_test.h"
 #include "internal.h"
 
 #define OBJS 3000

@@ -13,7 +13,7 @@
  *  - an allocation into a class with no zspage takes a resident free slot
  *    of a class a step larger, and a class with a zspage of its own does not.
  */
-#include "test_util.h"
+#include "zs_test.h"
 #include "internal.h"
 
 #define SIZE 2120

@@ -9,7 +9,7 @@
  * stays consistent, and everything comes back at the end (ASan's leak check
  * sees the rest).
  */
-#include "test_util.h"
+#include "zs_test.h"
 #include "internal.h"
 
 #define OBJS 120

@@ -4,7 +4,7 @@
  * every remaining key reachable), growth, and the run lookups that find a
  * page inside a contiguous zspage by probing the pages before it.
  */
-#include "test_util.h"
+#include "zs_test.h"
 #include "internal.h"
 
 #define KEYS 4096

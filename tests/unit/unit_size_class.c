@@ -7,7 +7,7 @@
  */
 #include <errno.h>
 
-#include "test_util.h"
+#include "zs_test.h"
 #include "internal.h"
 
 /* chain 0: the built-in arena's default, ZS_ARENA_DEFAULT_CHAIN pages at most,

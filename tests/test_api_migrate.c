@@ -1,0 +1,243 @@
+/*
+ * test_api_migrate.c - zs_compact and pages_compacted, zs_list_pages (count,
+ * truncation, pages of the source), zs_page_migrate of every page and its
+ * errors, the page source calls, and zs_destroy_pool with live objects.
+ */
+#include "zs_test.h"
+
+#define MAX_PAGE 65536
+
+static struct tu_rng rng;
+static unsigned char scratch[MAX_PAGE];
+
+/* ---- Compaction, page listing, migration ---- */
+
+static void test_compact_and_migrate(size_t ps, unsigned int chain)
+{
+	struct tu_page_source src;
+	struct zs_pool_config cfg;
+	struct zs_pool *pool, *other;
+	struct zs_pool_stats pst;
+	struct tu_shadow sh;
+	unsigned long before, freed, total, other_h;
+	size_t listed, half;
+	void **pages;
+	void *stack_page[1];
+	int ret;
+
+	tu_ps_init(&src, ps, TU_PAGES_GAPPED, 8192);
+	cfg = tu_ps_config(&src, chain);
+	pool = tu_create_pool("compact", &cfg);
+	other = tu_create_pool("other", &cfg);	/* same source */
+	tu_shadow_init(&sh);
+
+	CHECK_EQ(zs_compact(pool), 0, "zs_compact of an empty pool");
+	zs_pool_stats(pool, &pst);
+	CHECK_EQ(pst.pages_compacted, 0);
+	CHECK_EQ(zs_list_pages(pool, NULL, 0), 0);
+
+	/* One class, at least eight zspages of it: freeing 3/4 leaves work. */
+	{
+		size_t size = ps / 16 + 8;
+		unsigned long n = tu_scale(3000);
+		struct zs_class_stats cst;
+
+		tu_class_stats(pool, zs_lookup_class_index(pool, (unsigned int)size), &cst);
+		if (n < 8UL * cst.objs_per_zspage)
+			n = 8UL * cst.objs_per_zspage;
+		for (unsigned long i = 0; i < n; i++)
+			CHECK(tu_shadow_alloc(pool, &sh, &rng, size - tu_below(&rng, 8),
+					      TU_ACCESS_OBJ, scratch));
+	}
+	other_h = zs_malloc(other, 100);
+	CHECK(other_h != 0);
+	for (size_t i = sh.count; i-- > 0;)
+		if (tu_below(&rng, 4) != 0)
+			tu_shadow_free(pool, &sh, i);
+	before = zs_get_total_pages(pool);
+	freed = zs_compact(pool);
+	CHECK(freed > 0, "zs_compact freed nothing after 3/4 of the objects were freed");
+	CHECK_COMPACTED(before, zs_get_total_pages(pool), freed);
+	zs_pool_stats(pool, &pst);
+	CHECK_EQ(pst.pages_compacted, freed);
+	tu_shadow_verify_all(pool, &sh, scratch, "after zs_compact");
+	CHECK_POOL(pool);
+	CHECK_EQ(zs_get_total_pages(pool) + zs_get_total_pages(other), src.live);
+
+	/* zs_list_pages: count, truncation, distinct pages of the source. */
+	total = zs_get_total_pages(pool);
+	pages = calloc(total + 1, sizeof(*pages));
+	CHECK(pages != NULL);
+	half = total / 2;
+	pages[half] = &pages;	/* sentinel */
+	CHECK_EQ(zs_list_pages(pool, pages, half), total, "zs_list_pages with max < count");
+	CHECK(pages[half] == &pages, "zs_list_pages wrote past max");
+	listed = zs_list_pages(pool, pages, total + 1);
+	CHECK_EQ(listed, total);
+	for (size_t i = 0; i < listed; i++) {
+		CHECK(tu_ps_owns_page(&src, pages[i]), "listed page %p is not from the source",
+		      pages[i]);
+		CHECK(((uintptr_t)pages[i] & (ps - 1)) == 0, "listed page %p not aligned",
+		      pages[i]);
+		for (size_t j = 0; j < i; j++)
+			CHECK(pages[i] != pages[j], "page %p listed twice", pages[i]);
+	}
+
+	/* Errors. */
+	{
+		void *newpage = zs_page_source_alloc(pool), *unused = zs_page_source_alloc(pool);
+		void *other_page;
+
+		CHECK(newpage && unused, "zs_page_source_alloc: %s", strerror(errno));
+		CHECK_EQ(src.live, total + zs_get_total_pages(other) + 2,
+			 "zs_page_source_alloc must take from the source");
+		CHECK_EQ(zs_page_migrate(pool, stack_page, newpage), -EINVAL, "stack address");
+		CHECK_EQ(zs_page_migrate(pool, unused, newpage), -EINVAL, "page of no pool");
+		CHECK_EQ(zs_page_migrate(pool, pages[0], NULL), -EINVAL, "NULL newpage");
+		if (listed >= 2)
+			CHECK_EQ(zs_page_migrate(pool, pages[0], pages[1]), -EINVAL,
+				 "newpage in use by the pool");
+		CHECK_EQ(zs_list_pages(other, &other_page, 1), 1);
+		CHECK_EQ(zs_page_migrate(pool, other_page, newpage), -EINVAL,
+			 "page of another pool");
+		CHECK_EQ(zs_page_migrate(other, pages[0], newpage), -EINVAL,
+			 "page of another pool");
+		zs_page_source_free(pool, unused);
+		zs_page_source_free(pool, newpage);
+		CHECK_EQ(src.live, total + zs_get_total_pages(other));
+		tu_shadow_verify_all(pool, &sh, scratch, "after refused migrations");
+		CHECK_POOL(pool);
+	}
+
+	/* A page with a mapped or read object cannot move; afterwards it can. */
+	for (int how = 0, tries = 0; how < 2 && tries < 1000; tries++) {
+		size_t i = tu_below(&rng, sh.count);
+		struct tu_obj *o = &sh.objs[i];
+		unsigned char *p;
+		void *page;
+
+		p = how == 0 ? zs_map_object(pool, o->handle, ZS_MM_RO)
+			     : zs_obj_read_begin(pool, o->handle, scratch);
+		if (!tu_ps_in_one_page(&src, p, o->size)) {
+			/* A copy: try another object. */
+			if (how == 0)
+				zs_unmap_object(pool, o->handle);
+			else
+				zs_obj_read_end(pool, o->handle, p);
+			continue;
+		}
+		page = (void *)((uintptr_t)p & ~(uintptr_t)(ps - 1));
+		ret = tu_migrate_page(pool, page);
+		CHECK_EQ(ret, -EAGAIN, "migrating the page of a %s object",
+			 how == 0 ? "mapped" : "read");
+		CHECK(tu_first_diff(p, o->data, o->size) == o->size,
+		      "object changed while held");
+		if (how == 0)
+			zs_unmap_object(pool, o->handle);
+		else
+			zs_obj_read_end(pool, o->handle, p);
+		CHECK_EQ(tu_migrate_page(pool, page), 0, "migrating after the release");
+		CHECK(!tu_ps_owns_page(&src, page), "old page not given back");
+		how++;
+		tries = 0;
+	}
+
+	/* Every page of the pool moves; every byte stays. */
+	listed = zs_list_pages(pool, pages, total + 1);
+	CHECK_EQ(listed, total);
+	for (size_t i = 0; i < listed; i++) {
+		ret = tu_migrate_page(pool, pages[i]);
+		CHECK_EQ(ret, 0, "zs_page_migrate of listed page %zu of %zu", i, listed);
+		CHECK(!tu_ps_owns_page(&src, pages[i]));
+	}
+	CHECK_EQ(zs_get_total_pages(pool), total, "pages after migrating all");
+	CHECK_EQ(zs_list_pages(pool, pages, total + 1), total);
+	for (size_t i = 0; i < listed; i++)
+		CHECK(tu_ps_owns_page(&src, pages[i]));
+	tu_shadow_verify_all(pool, &sh, scratch, "after migrating every page");
+	CHECK_POOL(pool);
+	/* A page that left the pool is refused. */
+	{
+		void *gone = pages[0], *newpage;
+
+		CHECK_EQ(tu_migrate_page(pool, gone), 0);
+		newpage = zs_page_source_alloc(pool);
+		CHECK_EQ(zs_page_migrate(pool, gone, newpage), -EINVAL, "a migrated-away page");
+		zs_page_source_free(pool, newpage);
+	}
+	/* Compaction after migration still works and keeps bytes. */
+	for (size_t i = sh.count; i-- > 0;)
+		if (tu_below(&rng, 2))
+			tu_shadow_free(pool, &sh, i);
+	before = zs_get_total_pages(pool);
+	freed = zs_compact(pool);
+	CHECK_COMPACTED(before, zs_get_total_pages(pool), freed);
+	tu_shadow_verify_all(pool, &sh, scratch, "after migration and compaction");
+	CHECK_POOL(pool);
+	CHECK_EQ(zs_get_total_pages(pool) + zs_get_total_pages(other), src.live);
+
+	tu_shadow_free_all(pool, &sh);
+	CHECK_EQ(zs_get_total_pages(pool), 0);
+	zs_free(other, other_h);
+	CHECK_EQ(src.live, 0, "source pages after freeing everything");
+	zs_destroy_pool(pool);
+	zs_destroy_pool(other);
+	free(pages);
+	tu_shadow_destroy(&sh);
+	tu_ps_destroy(&src);
+}
+
+/* ---- Page source functions and zs_destroy_pool with live objects ---- */
+
+static void test_page_source_calls(void)
+{
+	struct zs_pool *pool = tu_create_pool("builtin", NULL);
+	unsigned long h[64];
+	void *page;
+
+	/* The built-in source: a page to write to, then back. */
+	page = zs_page_source_alloc(pool);
+	CHECK(page != NULL && ((uintptr_t)page & 4095) == 0, "built-in page %p", page);
+	memset(page, 0x3c, 4096);
+	zs_page_source_free(pool, page);
+	CHECK_EQ(zs_get_total_pages(pool), 0, "pages handed to the caller are not the pool's");
+	for (int i = 0; i < 64; i++) {
+		h[i] = zs_malloc(pool, (size_t)(i + 1) * 60);
+		CHECK(h[i] != 0);
+	}
+	zs_destroy_pool(pool);	/* live objects: all freed, ASan sees no leak */
+
+	{
+		struct tu_page_source src;
+		struct zs_pool_config cfg;
+
+		tu_ps_init(&src, 16384, TU_PAGES_GAPPED, 1024);
+		cfg = tu_ps_config(&src, 0);
+		pool = tu_create_pool("destroy", &cfg);
+		for (int i = 0; i < 64; i++) {
+			h[i] = zs_malloc(pool, (size_t)(i + 1) * 250);
+			CHECK(h[i] != 0);
+		}
+		for (int i = 0; i < 64; i += 3)
+			zs_free(pool, h[i]);
+		CHECK(src.live > 0);
+		CHECK_EQ(zs_get_total_pages(pool), src.live);
+		zs_destroy_pool(pool);
+		CHECK_EQ(src.live, 0, "zs_destroy_pool with live objects kept source pages");
+		tu_ps_destroy(&src);
+	}
+}
+
+int main(void)
+{
+	tu_init("test_api_migrate", 0x5eed0001);
+	tu_rng_seed(&rng, tu_state.seed);
+
+	test_compact_and_migrate(4096, 0);
+	test_compact_and_migrate(4096, 2);
+	test_compact_and_migrate(16384, 0);
+	test_compact_and_migrate(65536, 0);
+	test_page_source_calls();
+	printf("test_api_migrate: all checks passed\n");
+	return 0;
+}
