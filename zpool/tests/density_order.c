@@ -6,11 +6,13 @@
  * zbud >= objects / 2, z3fold >= objects / 3,
  * z3fold < zbud, zsmalloc < z3fold.  Deterministic: no timing.
  */
-#include "test_util.h"
+#include <zpool.h>
 
-static size_t lz4_like_size(uint64_t *seed)
+#include "zs_test.h"
+
+static size_t lz4_like_size(struct tu_rng *seed)
 {
-	uint64_t r = test_rand(seed);
+	uint64_t r = tu_rand(seed);
 
 	switch (r % 20) {
 	case 0:
@@ -27,7 +29,7 @@ static unsigned long pages_for(const char *backend, size_t n, unsigned long long
 	struct zpool *pool = zpool_create(backend, "density", NULL);
 	unsigned long *h = calloc(n, sizeof(*h));
 	unsigned long pages;
-	uint64_t seed = 2024;
+	struct tu_rng seed = tu_rng_from(2024);
 	size_t i;
 
 	CHECK(pool && h, "create %s: %s", backend, strerror(errno));
@@ -56,6 +58,8 @@ int main(void)
 	unsigned long z3fold = pages_for("z3fold", n, &bytes);
 	unsigned long zsmalloc = pages_for("zsmalloc", n, &bytes);
 	unsigned long floor = (unsigned long)((bytes + 4095) / 4096);
+
+	tu_init("density_order", 0);
 
 	printf("%zu objects, %llu bytes (%lu pages at least): zbud %lu, z3fold %lu, zsmalloc %lu pages\n",
 	       n, bytes, floor, zbud, z3fold, zsmalloc);

@@ -7,7 +7,9 @@
  * rearrangement while other threads map the objects that move, and the
  * misuse it catches (abort with "zpool").
  */
-#include "test_util.h"
+#include <zpool.h>
+
+#include "zs_test.h"
 #include "z3fold.h"
 
 enum { FIRST = 1, MIDDLE = 2, LAST = 3 };
@@ -20,20 +22,13 @@ static struct z3fold_pool *new_pool(void)
 	return pool;
 }
 
-static void check_pool(struct z3fold_pool *pool)
-{
-	char why[256];
-
-	CHECK(z3fold_check(pool, why, sizeof(why)) == 0, "z3fold_check: %s", why);
-}
-
 static unsigned long alloc_filled(struct z3fold_pool *pool, size_t size, uint64_t key)
 {
 	unsigned char buf[4096];
 	unsigned long h = z3fold_alloc(pool, size);
 
 	CHECK(h, "alloc %zu: %s", size, strerror(errno));
-	test_fill(buf, size, key);
+	tu_pattern_fill(buf, size, key);
 	z3fold_write(pool, h, buf, size);
 	return h;
 }
@@ -42,7 +37,7 @@ static void expect_bytes(struct z3fold_pool *pool, unsigned long h, size_t size,
 			 uint64_t key)
 {
 	unsigned char *mem = z3fold_map(pool, h);
-	size_t bad = test_verify(mem, size, key);
+	size_t bad = tu_pattern_check(mem, size, key);
 
 	z3fold_unmap(pool, h);
 	CHECK(bad == size, "object %#lx (key %llu) differs at byte %zu", h,
@@ -69,7 +64,7 @@ static void test_three_per_page(void)
 	d = alloc_filled(pool, 16, 4);
 	CHECK(z3fold_total_pages(pool) == 2, "fourth object in %lu pages",
 	      z3fold_total_pages(pool));
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	expect_bytes(pool, a, 1000, 1);
 	expect_bytes(pool, b, 1000, 2);
 	expect_bytes(pool, c, 1000, 3);
@@ -107,7 +102,7 @@ static void test_middle_becomes_first(void)
 	d = alloc_filled(pool, 2000, 14);
 	CHECK(z3fold_total_pages(pool) == 1 && z3fold_handle_buddy(pool, d) == MIDDLE,
 	      "room after rearrangement not reused");
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	expect_bytes(pool, b, 900, 12);
 	expect_bytes(pool, c, 777, 13);
 	expect_bytes(pool, d, 2000, 14);
@@ -129,11 +124,11 @@ static void test_mapped_not_moved(void)
 	pc2 = z3fold_map(pool, c);	/* twice: both must go */
 	z3fold_free(pool, a);
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "mapped object moved");
-	CHECK(test_verify(pc, 777, 23) == 777, "mapped bytes changed");
+	CHECK(tu_pattern_check(pc, 777, 23) == 777, "mapped bytes changed");
 	z3fold_get_stats(pool, &st);
 	CHECK(st.rearrangements == 0 && st.deferred == 1, "rearranged %llu, deferred %llu",
 	      st.rearrangements, st.deferred);
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	z3fold_unmap(pool, c);
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "moved while still mapped once");
 	CHECK(pc2 == pc, "two mappings differ");
@@ -141,7 +136,7 @@ static void test_mapped_not_moved(void)
 	CHECK(z3fold_handle_offset(pool, c) == 64 && z3fold_handle_buddy(pool, c) == FIRST,
 	      "move not done at the last unmap");
 	expect_bytes(pool, c, 777, 23);
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	z3fold_destroy(pool);
 
 	/* While the middle is mapped, a small first takes the room before it;
@@ -157,13 +152,13 @@ static void test_mapped_not_moved(void)
 	      "room before a mapped middle not used");
 	z3fold_unmap(pool, c);			/* full page: nothing to move */
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "middle moved in a full page");
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	z3fold_free(pool, b);			/* now slide down */
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 512 && z3fold_handle_buddy(pool, c) == MIDDLE,
 	      "middle at %zu after the last went", z3fold_handle_offset(pool, c));
 	expect_bytes(pool, c, 777, 33);
 	expect_bytes(pool, e, 500, 34);
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	z3fold_free(pool, c);
 	z3fold_free(pool, e);
 	CHECK(z3fold_total_pages(pool) == 0, "pages left");
@@ -180,20 +175,20 @@ static void test_random(void)
 	static uint64_t key[N];
 	size_t held[HELD];
 	unsigned char *held_mem[HELD];
-	uint64_t seed = 17;
-	size_t ops = 300000 / test_scale_divisor(), op, i, j;
+	struct tu_rng seed = tu_rng_from(17);
+	size_t ops = 300000 / tu_scale_divisor(), op, i, j;
 	struct z3fold_stats st;
 
 	memset(h, 0, sizeof(h));
 	for (j = 0; j < HELD; j++)
 		held[j] = (size_t)-1;
 	for (op = 0; op < ops; op++) {
-		i = (size_t)(test_rand(&seed) % N);
+		i = (size_t)(tu_rand(&seed) % N);
 		if (op % 16 == 0) {
 			/* Swap one held mapping for another. */
-			j = (size_t)(test_rand(&seed) % HELD);
+			j = (size_t)(tu_rand(&seed) % HELD);
 			if (held[j] != (size_t)-1) {
-				CHECK(test_verify(held_mem[j], size[held[j]], key[held[j]]) ==
+				CHECK(tu_pattern_check(held_mem[j], size[held[j]], key[held[j]]) ==
 				      size[held[j]], "held mapping changed");
 				z3fold_unmap(pool, h[held[j]]);
 				held[j] = (size_t)-1;
@@ -216,12 +211,12 @@ static void test_random(void)
 			z3fold_free(pool, h[i]);
 			h[i] = 0;
 		} else {
-			size[i] = 1 + (size_t)(test_rand(&seed) % 2500);
+			size[i] = 1 + (size_t)(tu_rand(&seed) % 2500);
 			key[i] = op;
 			h[i] = alloc_filled(pool, size[i], key[i]);
 		}
 		if (op % 5000 == 0) {
-			check_pool(pool);
+			CHECK_CONSISTENT(z3fold_check, pool);
 			z3fold_get_stats(pool, &st);
 			CHECK(st.objects <= 3 * st.pages && st.objects >= st.pages &&
 			      st.pages_by_objects[1] + st.pages_by_objects[2] +
@@ -232,7 +227,7 @@ static void test_random(void)
 	for (j = 0; j < HELD; j++)
 		if (held[j] != (size_t)-1)
 			z3fold_unmap(pool, h[held[j]]);
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	z3fold_get_stats(pool, &st);
 	CHECK(st.rearrangements > 0, "random work never rearranged");
 	for (i = 0; i < N; i++)
@@ -241,7 +236,7 @@ static void test_random(void)
 			z3fold_free(pool, h[i]);
 		}
 	CHECK(z3fold_total_pages(pool) == 0, "pages left");
-	check_pool(pool);
+	CHECK_CONSISTENT(z3fold_check, pool);
 	z3fold_destroy(pool);
 }
 
@@ -260,12 +255,12 @@ struct concurrent {
 static void *reader(void *p)
 {
 	struct concurrent *c = p;
-	uint64_t seed = (uint64_t)(uintptr_t)p ^ 77;
+	struct tu_rng seed = tu_rng_from((uint64_t)(uintptr_t)p ^ 77);
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-		size_t i = (size_t)(test_rand(&seed) % TPAGES);
+		size_t i = (size_t)(tu_rand(&seed) % TPAGES);
 		unsigned char *mem = z3fold_map(c->pool, c->stable[i]);
-		size_t bad = test_verify(mem, 700, 1000 + i);
+		size_t bad = tu_pattern_check(mem, 700, 1000 + i);
 
 		CHECK(bad == 700, "stable object %zu changed at byte %zu while mapped", i, bad);
 		z3fold_unmap(c->pool, c->stable[i]);
@@ -276,14 +271,14 @@ static void *reader(void *p)
 static void *writer(void *p)
 {
 	struct concurrent *c = p;
-	uint64_t seed = 4242;
+	struct tu_rng seed = tu_rng_from(4242);
 	size_t op;
 
 	for (op = 0; op < c->ops; op++) {
-		size_t i = (size_t)(test_rand(&seed) % (2 * TPAGES));
+		size_t i = (size_t)(tu_rand(&seed) % (2 * TPAGES));
 
 		z3fold_free(c->pool, c->churn[i]);
-		c->churn[i] = alloc_filled(c->pool, 200 + (size_t)(test_rand(&seed) % 1500),
+		c->churn[i] = alloc_filled(c->pool, 200 + (size_t)(tu_rand(&seed) % 1500),
 					   5000 + i);
 	}
 	__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
@@ -299,7 +294,7 @@ static void test_concurrent_rearrangement(void)
 
 	memset(&c, 0, sizeof(c));
 	c.pool = new_pool();
-	c.ops = 40000 / test_scale_divisor();
+	c.ops = 40000 / tu_scale_divisor();
 	for (i = 0; i < TPAGES; i++) {
 		c.churn[2 * i] = alloc_filled(c.pool, 1000, 5000 + 2 * i);	/* first */
 		c.churn[2 * i + 1] = alloc_filled(c.pool, 1000, 5000 + 2 * i + 1);	/* last */
@@ -312,7 +307,7 @@ static void test_concurrent_rearrangement(void)
 	pthread_join(w, NULL);
 	for (i = 0; i < 2; i++)
 		pthread_join(readers[i], NULL);
-	check_pool(c.pool);
+	CHECK_CONSISTENT(z3fold_check, c.pool);
 	z3fold_get_stats(c.pool, &st);
 	CHECK(st.rearrangements > 0, "no rearrangement happened");
 	printf("concurrent: %llu rearrangements, %llu put off while mapped\n",
@@ -322,7 +317,7 @@ static void test_concurrent_rearrangement(void)
 	for (i = 0; i < 2 * TPAGES; i++) {
 		unsigned char *mem = z3fold_map(c.pool, c.churn[i]);
 
-		CHECK(test_verify(mem, 200, 5000 + i) == 200, "churned object %zu changed", i);
+		CHECK(tu_pattern_check(mem, 200, 5000 + i) == 200, "churned object %zu changed", i);
 		z3fold_unmap(c.pool, c.churn[i]);
 	}
 	for (i = 0; i < TPAGES; i++)
@@ -381,18 +376,22 @@ static void write_too_much(void *arg)
 
 static void test_misuse(void)
 {
+	const struct tu_death_case cases[] = {
+		{ "double free", double_free, NULL },
+		{ "free while mapped", free_while_mapped, NULL },
+		{ "unmap of unmapped", unmap_unmapped, NULL },
+		{ "forged handle", forged_handle, NULL },
+		{ "write past the end", write_too_much, NULL },
+	};
 	struct z3fold_pool *pool = new_pool();
 
-	CHECK(test_expect_abort(double_free, pool, "zpool") == 0, "double free");
-	CHECK(test_expect_abort(free_while_mapped, pool, "zpool") == 0, "free while mapped");
-	CHECK(test_expect_abort(unmap_unmapped, pool, "zpool") == 0, "unmap of unmapped");
-	CHECK(test_expect_abort(forged_handle, pool, "zpool") == 0, "forged handle");
-	CHECK(test_expect_abort(write_too_much, pool, "zpool") == 0, "write past the end");
+	tu_expect_deaths(cases, TU_ARRAY_SIZE(cases), pool, "zpool", true);
 	z3fold_destroy(pool);
 }
 
 int main(void)
 {
+	tu_init("z3fold_test", 0);
 	test_three_per_page();
 	test_middle_becomes_first();
 	test_mapped_not_moved();

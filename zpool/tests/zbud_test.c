@@ -4,7 +4,9 @@
  * objects never move, empty pages go back at once, the consistency checker
  * after random work, and the misuse it catches (abort with "zpool").
  */
-#include "test_util.h"
+#include <zpool.h>
+
+#include "zs_test.h"
 #include "zbud.h"
 
 static struct zbud_pool *new_pool(void)
@@ -13,13 +15,6 @@ static struct zbud_pool *new_pool(void)
 
 	CHECK(pool, "zbud_create: %s", strerror(errno));
 	return pool;
-}
-
-static void check_pool(struct zbud_pool *pool)
-{
-	char why[256];
-
-	CHECK(zbud_check(pool, why, sizeof(why)) == 0, "zbud_check: %s", why);
 }
 
 static void test_geometry(void)
@@ -69,7 +64,7 @@ static void test_two_per_page(void)
 	d = zbud_alloc(pool, 3900);
 	CHECK(d && zbud_total_pages(pool) == 2 && zbud_objects_in_page(pool, d) == 2,
 	      "first fit missed the unbuddied page");
-	check_pool(pool);
+	CHECK_CONSISTENT(zbud_check, pool);
 	/* Freeing a buddy keeps the other in place; the page stays. */
 	zbud_free(pool, a);
 	CHECK(zbud_map(pool, b) == pb, "last buddy moved");
@@ -79,7 +74,7 @@ static void test_two_per_page(void)
 	zbud_free(pool, c);
 	zbud_free(pool, d);
 	CHECK(zbud_total_pages(pool) == 0, "pages left");
-	check_pool(pool);
+	CHECK_CONSISTENT(zbud_check, pool);
 	zbud_destroy(pool);
 }
 
@@ -117,29 +112,29 @@ static void test_random(void)
 	static unsigned long h[N];
 	static size_t size[N];
 	static void *addr[N];
-	uint64_t seed = 11;
-	size_t ops = 300000 / test_scale_divisor(), op, i;
+	struct tu_rng seed = tu_rng_from(11);
+	size_t ops = 300000 / tu_scale_divisor(), op, i;
 	struct zbud_stats st;
 
 	memset(h, 0, sizeof(h));
 	for (op = 0; op < ops; op++) {
-		i = (size_t)(test_rand(&seed) % N);
+		i = (size_t)(tu_rand(&seed) % N);
 		if (h[i]) {
 			CHECK(zbud_map(pool, h[i]) == addr[i], "object moved");
-			CHECK(test_verify(addr[i], size[i], h[i]) == size[i],
+			CHECK(tu_pattern_check(addr[i], size[i], h[i]) == size[i],
 			      "object %zu lost its bytes", i);
 			CHECK(zbud_objects_in_page(pool, h[i]) <= 2, "more than two");
 			zbud_free(pool, h[i]);
 			h[i] = 0;
 		} else {
-			size[i] = 1 + (size_t)(test_rand(&seed) % zbud_max_size(pool));
+			size[i] = 1 + (size_t)(tu_rand(&seed) % zbud_max_size(pool));
 			h[i] = zbud_alloc(pool, size[i]);
 			CHECK(h[i], "alloc %zu", size[i]);
 			addr[i] = zbud_map(pool, h[i]);
-			test_fill(addr[i], size[i], h[i]);
+			tu_pattern_fill(addr[i], size[i], h[i]);
 		}
 		if (op % 5000 == 0) {
-			check_pool(pool);
+			CHECK_CONSISTENT(zbud_check, pool);
 			zbud_get_stats(pool, &st);
 			CHECK(st.objects <= 2 * st.pages && st.objects >= st.pages,
 			      "%lu objects in %lu pages", st.objects, st.pages);
@@ -147,11 +142,11 @@ static void test_random(void)
 	}
 	for (i = 0; i < N; i++)
 		if (h[i]) {
-			CHECK(test_verify(addr[i], size[i], h[i]) == size[i], "bytes lost");
+			CHECK(tu_pattern_check(addr[i], size[i], h[i]) == size[i], "bytes lost");
 			zbud_free(pool, h[i]);
 		}
 	CHECK(zbud_total_pages(pool) == 0, "pages left");
-	check_pool(pool);
+	CHECK_CONSISTENT(zbud_check, pool);
 	zbud_destroy(pool);
 }
 
@@ -203,19 +198,22 @@ static void write_too_much(void *arg)
 
 static void test_misuse(void)
 {
+	const struct tu_death_case cases[] = {
+		{ "double free", double_free, NULL },
+		{ "free after the page went back", free_after_page_released, NULL },
+		{ "forged handle", forged_handle, NULL },
+		{ "handle of another pool", other_pool, NULL },
+		{ "write past the end", write_too_much, NULL },
+	};
 	struct zbud_pool *pool = new_pool();
 
-	CHECK(test_expect_abort(double_free, pool, "zpool") == 0, "double free");
-	CHECK(test_expect_abort(free_after_page_released, pool, "zpool") == 0,
-	      "free after the page went back");
-	CHECK(test_expect_abort(forged_handle, pool, "zpool") == 0, "forged handle");
-	CHECK(test_expect_abort(other_pool, pool, "zpool") == 0, "handle of another pool");
-	CHECK(test_expect_abort(write_too_much, pool, "zpool") == 0, "write past the end");
+	tu_expect_deaths(cases, TU_ARRAY_SIZE(cases), pool, "zpool", true);
 	zbud_destroy(pool);
 }
 
 int main(void)
 {
+	tu_init("zbud_test", 0);
 	test_geometry();
 	test_two_per_page();
 	test_density_bounds();

@@ -11,21 +11,26 @@
  */
 #include <time.h>
 
-#include "test_util.h"
+#include <zpool.h>
+
+#include "zs_test.h"
 
 static const char *backend;
 static unsigned int divisor;
 
-static struct zpool *create_counted(struct test_source *src, size_t page_size)
+/* A pool of the backend drawing its pages from src, a counting source with
+ * room for 1 GiB. */
+static struct zpool *create_counted(struct tu_page_source *src, size_t page_size)
 {
 	struct zpool_config config = {
 		.page_size = page_size,
-		.page_ops = &test_source_ops,
+		.page_ops = &tu_page_ops,
 		.page_ctx = src,
 	};
 	struct zpool *pool;
 
-	test_source_init(src, page_size ? page_size : 4096);
+	page_size = page_size ? page_size : 4096;
+	tu_ps_init(src, page_size, TU_PAGES_ADJACENT, (1UL << 30) / page_size);
 	pool = zpool_create(backend, "conformance", &config);
 	CHECK(pool, "create %s with page size %zu: %s", backend, page_size,
 	      strerror(errno));
@@ -33,11 +38,11 @@ static struct zpool *create_counted(struct test_source *src, size_t page_size)
 }
 
 /* Destroys the pool and checks every page went back. */
-static void destroy_counted(struct zpool *pool, struct test_source *src)
+static void destroy_counted(struct zpool *pool, struct tu_page_source *src)
 {
 	zpool_destroy(pool);
-	CHECK(test_source_live(src) == 0, "%lu pages not given back after destroy",
-	      test_source_live(src));
+	CHECK_EQ(tu_ps_live(src), 0, "pages not given back after destroy");
+	tu_ps_destroy(src);
 }
 
 static void test_registry(void)
@@ -91,7 +96,7 @@ static void test_registry(void)
 
 static void test_size_errors(size_t page_size)
 {
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, page_size);
 	size_t max = zpool_max_size(pool), huge = zpool_huge_size(pool);
 	unsigned long h;
@@ -113,7 +118,7 @@ static void test_size_errors(size_t page_size)
 	zpool_free(pool, h);
 	zpool_free(pool, 0);	/* no-op */
 	CHECK(zpool_total_pages(pool) == 0, "pages left after freeing all");
-	CHECK(test_source_live(&src) == 0, "source pages out after freeing all");
+	CHECK(tu_ps_live(&src) == 0, "source pages out after freeing all");
 	destroy_counted(pool, &src);
 }
 
@@ -123,7 +128,7 @@ static void write_object(struct zpool *pool, unsigned long h, size_t size,
 {
 	void *mem;
 
-	test_fill(buf, size, key);
+	tu_pattern_fill(buf, size, key);
 	switch (path % 3) {
 	case 0:
 		zpool_write(pool, h, buf, size);
@@ -150,23 +155,23 @@ static void verify_object(struct zpool *pool, unsigned long h, size_t size,
 
 	if (path & 1) {
 		mem = zpool_read_begin(pool, h, local);
-		bad = test_verify(mem, size, key);
+		bad = tu_pattern_check(mem, size, key);
 		zpool_read_end(pool, h, (void *)mem);
 	} else {
 		mem = zpool_map(pool, h, ZS_MM_RO);
-		bad = test_verify(mem, size, key);
+		bad = tu_pattern_check(mem, size, key);
 		zpool_unmap(pool, h);
 	}
 	CHECK(bad == size, "%s: object %#lx of %zu bytes (key %llu) differs at byte %zu",
 	      backend, h, size, (unsigned long long)key, bad);
 }
 
-static void shuffle(unsigned long *v, size_t n, uint64_t *seed)
+static void shuffle(unsigned long *v, size_t n, struct tu_rng *seed)
 {
 	size_t i;
 
 	for (i = n; i > 1; i--) {
-		size_t j = (size_t)(test_rand(seed) % i);
+		size_t j = (size_t)(tu_rand(seed) % i);
 		unsigned long t = v[i - 1];
 
 		v[i - 1] = v[j];
@@ -181,13 +186,13 @@ static void shuffle(unsigned long *v, size_t n, uint64_t *seed)
  */
 static void test_round_trips(size_t page_size, size_t step)
 {
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, page_size);
 	size_t max = zpool_max_size(pool), n = 0, i, size;
 	unsigned long *handles = calloc(max + 1, sizeof(*handles));
 	size_t *sizes = calloc(max + 1, sizeof(*sizes));
 	unsigned char *buf = malloc(page_size), *local = malloc(page_size);
-	uint64_t seed = 42;
+	struct tu_rng seed = tu_rng_from(42);
 
 	CHECK(handles && sizes && buf && local, "out of memory");
 	for (size = 1; size <= max; size += (size < 512 ? 1 : step)) {
@@ -229,8 +234,7 @@ static void test_round_trips(size_t page_size, size_t step)
 	}
 	CHECK(zpool_total_pages(pool) == 0, "%lu pages left after freeing all",
 	      zpool_total_pages(pool));
-	CHECK(test_source_live(&src) == 0, "%lu source pages out after freeing all",
-	      test_source_live(&src));
+	CHECK_EQ(tu_ps_live(&src), 0, "source pages out after freeing all");
 	destroy_counted(pool, &src);
 	free(handles);
 	free(sizes);
@@ -241,7 +245,7 @@ static void test_round_trips(size_t page_size, size_t step)
 /* Objects above the huge size take a page each. */
 static void test_huge_objects(void)
 {
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, 4096);
 	size_t huge = zpool_huge_size(pool), max = zpool_max_size(pool);
 	unsigned long h[16];
@@ -270,7 +274,7 @@ static void test_huge_objects(void)
 /* One thread holds four mappings (and four reads) at once. */
 static void test_many_mappings(void)
 {
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, 4096);
 	static const size_t sizes[4] = { 100, 1500, 2900, 4000 };
 	unsigned long h[4];
@@ -285,28 +289,28 @@ static void test_many_mappings(void)
 	for (i = 0; i < 4; i++)
 		mem[i] = zpool_map(pool, h[i], ZS_MM_RW);
 	for (i = 0; i < 4; i++) {
-		CHECK(test_verify(mem[i], sizes[i], 7 + (uint64_t)i) == sizes[i],
+		CHECK(tu_pattern_check(mem[i], sizes[i], 7 + (uint64_t)i) == sizes[i],
 		      "mapping %d wrong while four are held", i);
-		test_fill(mem[i], sizes[i], 70 + (uint64_t)i);
+		tu_pattern_fill(mem[i], sizes[i], 70 + (uint64_t)i);
 	}
 	for (i = 3; i >= 0; i--)
 		zpool_unmap(pool, h[i]);
 	for (i = 0; i < 4; i++)
 		mem[i] = zpool_read_begin(pool, h[i], local[i]);
 	for (i = 0; i < 4; i++)
-		CHECK(test_verify(mem[i], sizes[i], 70 + (uint64_t)i) == sizes[i],
+		CHECK(tu_pattern_check(mem[i], sizes[i], 70 + (uint64_t)i) == sizes[i],
 		      "RW mapping %d did not keep its writes", i);
 	for (i = 0; i < 4; i++)
 		zpool_read_end(pool, h[i], mem[i]);
 	/* A shorter write leaves the tail as it was. */
-	test_fill(buf, 10, 99);
+	tu_pattern_fill(buf, 10, 99);
 	zpool_write(pool, h[1], buf, 10);
 	mem[1] = zpool_read_begin(pool, h[1], local[1]);
-	CHECK(test_verify(mem[1], 10, 99) == 10, "short write lost");
+	CHECK(tu_pattern_check(mem[1], 10, 99) == 10, "short write lost");
 	{
 		unsigned char expect[1500];
 
-		test_fill(expect, sizes[1], 71);
+		tu_pattern_fill(expect, sizes[1], 71);
 		CHECK(memcmp(mem[1] + 10, expect + 10, sizes[1] - 10) == 0,
 		      "short write changed the tail");
 	}
@@ -319,25 +323,25 @@ static void test_many_mappings(void)
 /* Compaction: a real one on zsmalloc, a documented no-op elsewhere. */
 static void test_compact(void)
 {
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, 4096);
 	size_t n = 3000, i;
 	unsigned long *h = calloc(n, sizeof(*h));
 	unsigned char buf[4096], local[4096];
 	unsigned long before, freed, after;
-	uint64_t seed = 7;
+	struct tu_rng seed = tu_rng_from(7);
 
 	CHECK(h, "out of memory");
 	CHECK(zpool_can_compact(pool) == (strcmp(backend, "zsmalloc") == 0),
 	      "can_compact %d for %s", zpool_can_compact(pool), backend);
 	for (i = 0; i < n; i++) {
-		size_t size = 200 + (size_t)(test_rand(&seed) % 1800);
+		size_t size = 200 + (size_t)(tu_rand(&seed) % 1800);
 
 		h[i] = zpool_malloc(pool, size);
 		CHECK(h[i], "malloc");
 		write_object(pool, h[i], size, i, (unsigned int)i, buf);
 	}
-	seed = 7;
+	seed = tu_rng_from(7);
 	for (i = 0; i < n; i += 2)
 		zpool_free(pool, h[i]);
 	before = zpool_total_pages(pool);
@@ -351,7 +355,7 @@ static void test_compact(void)
 	else
 		CHECK(freed == 0 && after == before, "no-op compact changed pages");
 	for (i = 0; i < n; i++) {
-		size_t size = 200 + (size_t)(test_rand(&seed) % 1800);
+		size_t size = 200 + (size_t)(tu_rand(&seed) % 1800);
 
 		if (i % 2)
 			verify_object(pool, h[i], size, i, (unsigned int)i, local);
@@ -366,7 +370,7 @@ static void test_compact(void)
 
 static void test_stats(void)
 {
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, 4096);
 	unsigned long h = zpool_malloc(pool, 1000);
 	FILE *out = tmpfile();
@@ -382,9 +386,9 @@ static void test_stats(void)
 }
 
 /* Random size: mostly the lz4 sizes of real pages, some small, some huge. */
-static size_t random_size(uint64_t *seed, size_t max)
+static size_t random_size(struct tu_rng *seed, size_t max)
 {
-	uint64_t r = test_rand(seed);
+	uint64_t r = tu_rand(seed);
 
 	switch (r % 10) {
 	case 0:
@@ -407,15 +411,16 @@ struct shadow {
  * object, the last byte of every object checked at the end.
  */
 static void shadow_run(struct zpool *pool, struct shadow *slots, size_t nslots,
-		       size_t ops, uint64_t seed, uint64_t key_base)
+		       size_t ops, uint64_t stream, uint64_t key_base)
 {
+	struct tu_rng seed = tu_rng_from(stream);
 	size_t max = zpool_max_size(pool), op;
 	unsigned char *buf = malloc(65536), *local = malloc(65536);
 
 	CHECK(buf && local, "out of memory");
 	for (op = 0; op < ops; op++) {
-		struct shadow *s = &slots[test_rand(&seed) % nslots];
-		unsigned int what = (unsigned int)(test_rand(&seed) % 8);
+		struct shadow *s = &slots[tu_rand(&seed) % nslots];
+		unsigned int what = (unsigned int)(tu_rand(&seed) % 8);
 
 		if (!s->handle) {
 			s->size = random_size(&seed, max);
@@ -440,7 +445,7 @@ static void shadow_run(struct zpool *pool, struct shadow *slots, size_t nslots,
 
 static void test_shadow_model(size_t page_size)
 {
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, page_size);
 	size_t nslots = 2000, ops = 200000 / divisor / (page_size / 4096 > 4 ? 4 : 1), i;
 	struct shadow *slots = calloc(nslots, sizeof(*slots));
@@ -458,7 +463,7 @@ static void test_shadow_model(size_t page_size)
 		zpool_free(pool, slots[i].handle);
 	}
 	CHECK(zpool_total_pages(pool) == 0, "%lu pages left", zpool_total_pages(pool));
-	CHECK(test_source_live(&src) == 0, "source pages out");
+	CHECK(tu_ps_live(&src) == 0, "source pages out");
 	destroy_counted(pool, &src);
 	free(slots);
 	free(local);
@@ -482,13 +487,13 @@ static void *worker(void *p)
 	size_t nslots = 300, round;
 	struct shadow *slots = calloc(nslots, sizeof(*slots));
 	unsigned char *local = malloc(65536);
-	uint64_t seed = 99 + arg->index;
+	uint64_t stream = 99 + arg->index;
 	size_t i;
 
 	CHECK(slots && local, "out of memory");
 	for (round = 0; round < 10; round++) {
 		shadow_run(arg->pool, slots, nslots, arg->ops / 10,
-			   seed + round * 1000, ((uint64_t)arg->index << 48) + round * arg->ops);
+			   stream + round * 1000, ((uint64_t)arg->index << 48) + round * arg->ops);
 		for (i = 0; i < SHARED_OBJECTS; i++)
 			verify_object(arg->pool, arg->shared[i], arg->shared_sizes[i],
 				      5000000 + i, (unsigned int)(i + round), local);
@@ -525,14 +530,14 @@ static void *background(void *p)
 static void test_threads(void)
 {
 	enum { NTHREADS = 4 };
-	struct test_source src;
+	struct tu_page_source src;
 	struct zpool *pool = create_counted(&src, 4096);
 	pthread_t threads[NTHREADS], bg;
 	struct thread_arg args[NTHREADS];
 	unsigned long shared[SHARED_OBJECTS];
 	size_t shared_sizes[SHARED_OBJECTS];
 	unsigned char buf[4096];
-	uint64_t seed = 5;
+	struct tu_rng seed = tu_rng_from(5);
 	int i;
 
 	for (i = 0; i < SHARED_OBJECTS; i++) {
@@ -563,7 +568,7 @@ static void test_threads(void)
 		zpool_free(pool, shared[i]);
 	CHECK(zpool_total_pages(pool) == 0, "%lu pages left after threads",
 	      zpool_total_pages(pool));
-	CHECK(test_source_live(&src) == 0, "source pages out after threads");
+	CHECK(tu_ps_live(&src) == 0, "source pages out after threads");
 	destroy_counted(pool, &src);
 }
 
@@ -582,15 +587,14 @@ static void test_fault_injection(void)
 
 	for (mode = 0; mode < 2; mode++) {
 		for (fail_at = 1; fail_at <= bound; fail_at++) {
-			struct test_source src;
+			struct tu_page_source src;
 			struct zpool *pool = create_counted(&src, 4096);
 			struct shadow objs[400];
 			unsigned char buf[4096], local[4096];
-			uint64_t seed = fail_at * 31 + (uint64_t)mode;
+			struct tu_rng seed = tu_rng_from(fail_at * 31 + (uint64_t)mode);
 			size_t n = 0, i, failures = 0;
 
-			src.fail_at = fail_at;
-			src.fail_after = mode;
+			tu_ps_fail_nth(&src, fail_at, mode);
 			memset(objs, 0, sizeof(objs));
 			for (i = 0; i < 400; i++) {
 				size_t size = random_size(&seed, zpool_max_size(pool));
@@ -609,7 +613,7 @@ static void test_fault_injection(void)
 			}
 			/* A backend may retry with fewer pages after one failure,
 			 * but with the source dry, mallocs must fail. */
-			if (mode == 1 && src.allocs >= fail_at)
+			if (mode == 1 && src.alloc_calls >= fail_at)
 				CHECK(failures > 0, "fail_at %lu: no malloc failed", fail_at);
 			for (i = 0; i < n; i++)
 				verify_object(pool, objs[i].handle, objs[i].size, objs[i].key,
@@ -626,7 +630,7 @@ static void test_fault_injection(void)
 				for (i = 0; i < n; i++)
 					zpool_free(pool, objs[i].handle);
 				CHECK(zpool_total_pages(pool) == 0, "pages left");
-				CHECK(test_source_live(&src) == 0, "source pages out");
+				CHECK(tu_ps_live(&src) == 0, "source pages out");
 				destroy_counted(pool, &src);
 			}
 		}
@@ -647,7 +651,7 @@ static void test_misuse(void)
 	struct zpool *pool = zpool_create(backend, "misuse", NULL);
 
 	CHECK(pool, "create");
-	CHECK(test_expect_abort(map_handle_zero, pool, "zpool") == 0,
+	CHECK(tu_expect_death("map of handle 0", map_handle_zero, pool, "zpool", true),
 	      "map of handle 0 did not abort with a zpool message");
 	zpool_destroy(pool);
 }
@@ -672,7 +676,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	backend = argv[1];
-	divisor = test_scale_divisor();
+	tu_init("zpool_conformance", 0);
+	divisor = tu_scale_divisor();
 	RUN(test_registry());
 	RUN(test_size_errors(4096));
 	RUN(test_size_errors(16384));
