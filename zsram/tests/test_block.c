@@ -4,22 +4,24 @@
  * discards; unaligned or out-of-range requests are refused with -EINVAL,
  * counted as invalid_io, and change nothing.
  */
-#include "zsram_test.h"
+#include <zsram.h>
+
+#include "zs_test.h"
 
 #define SECTOR ZSRAM_SECTOR_SIZE
 
-static void fill_sectors(unsigned char *buf, size_t len, uint64_t *seed)
+static void fill_sectors(unsigned char *buf, size_t len, struct tu_rng *seed)
 {
 	/* Alternate compressible and random sectors, and now and then a run of
 	 * one repeated byte so that whole pages become same-filled. */
 	for (size_t off = 0; off < len; off += SECTOR) {
-		uint64_t r = test_rand(seed);
+		uint64_t r = tu_rand(seed);
 
 		if (r % 4 == 0) {
 			memset(buf + off, (int)(r >> 8) & 0xff, SECTOR);
 		} else if (r % 4 == 1) {
 			for (size_t i = 0; i < SECTOR; i += 8) {
-				uint64_t w = test_rand(seed);
+				uint64_t w = tu_rand(seed);
 
 				memcpy(buf + off + i, &w, 8);
 			}
@@ -32,15 +34,16 @@ static void fill_sectors(unsigned char *buf, size_t len, uint64_t *seed)
 
 int main(void)
 {
+	tu_init("zsram_block", 0);
 	const size_t ps = 4096;
 	const uint64_t nr = 256;
 	const uint64_t size = nr * ps;
-	const int ops = 6000 / (int)test_scale_div();
+	const int ops = 6000 / (int)tu_scale_divisor();
 	struct zsram_config cfg;
 	struct zsram_io_stat io;
 	struct zsram *z;
 	unsigned char *shadow = calloc(size, 1), *buf = malloc(size), *back = malloc(size);
-	uint64_t seed = 42;
+	struct tu_rng seed = tu_rng_from(42);
 
 	CHECK(shadow && buf && back);
 	zsram_config_init(&cfg);
@@ -50,10 +53,10 @@ int main(void)
 	CHECK_EQ(zsram_bdev_size(z), size);
 
 	for (int op = 0; op < ops; op++) {
-		uint64_t r = test_rand(&seed);
+		uint64_t r = tu_rand(&seed);
 		uint64_t sectors = size / SECTOR;
-		uint64_t first = test_rand(&seed) % sectors;
-		uint64_t count = 1 + test_rand(&seed) % (r % 8 == 0 ? 40 : 10);
+		uint64_t first = tu_rand(&seed) % sectors;
+		uint64_t count = 1 + tu_rand(&seed) % (r % 8 == 0 ? 40 : 10);
 		uint64_t off, len;
 
 		if (first + count > sectors)

@@ -16,7 +16,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "zsram_test.h"
+#include <zsram.h>
+
+#include "zs_test.h"
 #include "../src/zsram_internal.h"
 
 #define THREADS 4
@@ -28,32 +30,32 @@ static atomic_bool stop;
 static int ops_per_thread;
 static const size_t ps = 4096;
 
-static enum page_kind kind_of(uint64_t i, uint32_t v)
+static enum tu_page_kind kind_of(uint64_t i, uint32_t v)
 {
-	return (enum page_kind)((i + v) % PAGE_KINDS);
+	return (enum tu_page_kind)((i + v) % TU_PAGE_KINDS);
 }
 
 static void content(void *page, uint64_t i, uint32_t v)
 {
-	make_page(page, ps, kind_of(i, v), i * 1000003 + v);
+	tu_make_page(page, ps, kind_of(i, v), i * 1000003 + v);
 }
 
 static void *worker(void *arg)
 {
 	unsigned int t = (unsigned int)(uintptr_t)arg;
 	unsigned char *page = malloc(ps), *want = malloc(ps);
-	uint64_t seed = 1000 + t;
+	struct tu_rng seed = tu_rng_from(1000 + t);
 
 	CHECK(page && want);
 	for (int op = 0; op < ops_per_thread; op++) {
-		uint64_t r = test_rand(&seed);
+		uint64_t r = tu_rand(&seed);
 
 		if (r % 2 == 0) {
 			/* Write or discard one of my pages. */
-			uint64_t i = (test_rand(&seed) % (nr_pages / THREADS)) * THREADS + t;
+			uint64_t i = (tu_rand(&seed) % (nr_pages / THREADS)) * THREADS + t;
 			uint32_t v = atomic_load(&versions[i]) + 1;
 
-			if (kind_of(i, v) == PAGE_ZERO) {
+			if (kind_of(i, v) == TU_PAGE_ZERO) {
 				CHECK_EQ(zsram_discard(store, i, 1), 0);
 			} else {
 				content(page, i, v);
@@ -62,7 +64,7 @@ static void *worker(void *arg)
 			atomic_store(&versions[i], v);
 		} else {
 			/* Read any page. */
-			uint64_t i = test_rand(&seed) % nr_pages;
+			uint64_t i = tu_rand(&seed) % nr_pages;
 			uint32_t v0 = atomic_load(&versions[i]), v1;
 			bool found = false;
 
@@ -105,12 +107,13 @@ static void *compactor(void *arg)
  * the page count one group larger than the workers use. */
 static void *block_user(void *arg)
 {
-	uint64_t first = *(uint64_t *)arg, seed = 77;
+	uint64_t first = *(uint64_t *)arg;
+	struct tu_rng seed = tu_rng_from(77);
 	unsigned char sector[ZSRAM_SECTOR_SIZE], back[ZSRAM_SECTOR_SIZE];
 
 	for (int op = 0; op < ops_per_thread; op++) {
-		uint64_t page = first + test_rand(&seed) % THREADS;
-		uint64_t s = test_rand(&seed) % (ps / ZSRAM_SECTOR_SIZE);
+		uint64_t page = first + tu_rand(&seed) % THREADS;
+		uint64_t s = tu_rand(&seed) % (ps / ZSRAM_SECTOR_SIZE);
 		uint64_t off = page * ps + s * ZSRAM_SECTOR_SIZE;
 
 		memset(sector, (int)(op & 0xff), sizeof(sector));
@@ -124,13 +127,14 @@ static void *block_user(void *arg)
 
 int main(void)
 {
+	tu_init("zsram_concurrent", 0);
 	struct zsram_config cfg;
 	pthread_t tid[THREADS], comp, blk;
 	unsigned char *page = malloc(ps), *want = malloc(ps);
 	uint64_t worker_pages;
 
-	ops_per_thread = 20000 / (int)test_scale_div();
-	worker_pages = 512 / test_scale_div() * THREADS / THREADS;
+	ops_per_thread = 20000 / (int)tu_scale_divisor();
+	worker_pages = 512 / tu_scale_divisor() * THREADS / THREADS;
 	worker_pages -= worker_pages % THREADS;
 	nr_pages = worker_pages + THREADS;	/* the last group: block_user's */
 	versions = calloc(nr_pages, sizeof(*versions));
@@ -161,7 +165,7 @@ int main(void)
 	for (uint64_t i = 0; i < worker_pages; i++) {
 		uint32_t v = atomic_load(&versions[i]);
 
-		if (v == 0 || kind_of(i, v) == PAGE_ZERO)
+		if (v == 0 || kind_of(i, v) == TU_PAGE_ZERO)
 			memset(want, 0, ps);
 		else
 			content(want, i, v);

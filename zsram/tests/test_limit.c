@@ -4,7 +4,9 @@
  * empty or held a page; same-filled pages still go in (they take no
  * memory); discarding makes room again.  io_stat counts the failures.
  */
-#include "zsram_test.h"
+#include <zsram.h>
+
+#include "zs_test.h"
 
 static void snapshot_equal(const struct zsram_mm_stat *a, const struct zsram_mm_stat *b)
 {
@@ -18,8 +20,9 @@ static void snapshot_equal(const struct zsram_mm_stat *a, const struct zsram_mm_
 
 int main(void)
 {
+	tu_init("zsram_limit", 0);
 	const size_t ps = 4096;
-	const uint64_t nr = 2048 / test_scale_div() + 64;
+	const uint64_t nr = 2048 / tu_scale_divisor() + 64;
 	const uint64_t limit = 64 * ps;
 	struct zsram_config cfg;
 	struct zsram_mm_stat before, after;
@@ -40,7 +43,7 @@ int main(void)
 	for (uint64_t i = 0; i < nr; i++) {
 		int err;
 
-		make_page(page, ps, PAGE_RANDOM, i);
+		tu_make_page(page, ps, TU_PAGE_RANDOM, i);
 		zsram_get_mm_stat(z, &before);
 		err = zsram_write_page(z, i, page);
 		if (err == 0) {
@@ -66,17 +69,17 @@ int main(void)
 
 	/* Overwriting a stored page with a page that needs new memory is
 	 * refused too, and the old page stays readable. */
-	make_page(page, ps, PAGE_MIXED, 999);
+	tu_make_page(page, ps, TU_PAGE_MIXED, 999);
 	zsram_get_mm_stat(z, &before);
 	CHECK_EQ(zsram_write_page(z, 0, page), -ENOSPC);
 	zsram_get_mm_stat(z, &after);
 	snapshot_equal(&before, &after);
 	CHECK_EQ(zsram_read_page(z, 0, back), 0);
-	make_page(page, ps, PAGE_RANDOM, 0);
+	tu_make_page(page, ps, TU_PAGE_RANDOM, 0);
 	CHECK(memcmp(page, back, ps) == 0);
 
 	/* Same-filled pages take no memory: accepted at the limit. */
-	make_page(page, ps, PAGE_SAME, 5);
+	tu_make_page(page, ps, TU_PAGE_SAME, 5);
 	CHECK_EQ(zsram_write_page(z, first_refused, page), 0);
 	CHECK_EQ(zsram_read_page(z, first_refused, back), 0);
 	CHECK(memcmp(page, back, ps) == 0);
@@ -87,7 +90,7 @@ int main(void)
 
 	/* Every stored page reads back intact. */
 	for (uint64_t i = 0; i < first_refused; i++) {
-		make_page(page, ps, PAGE_RANDOM, i);
+		tu_make_page(page, ps, TU_PAGE_RANDOM, i);
 		CHECK_EQ(zsram_read_page(z, i, back), 0);
 		CHECK(memcmp(page, back, ps) == 0);
 	}
@@ -95,7 +98,7 @@ int main(void)
 	/* Discarding makes room again. */
 	CHECK_EQ(zsram_discard(z, 0, 8), 0);
 	zsram_compact(z);
-	make_page(page, ps, PAGE_RANDOM, 12345);
+	tu_make_page(page, ps, TU_PAGE_RANDOM, 12345);
 	CHECK_EQ(zsram_write_page(z, first_refused + 1, page), 0);
 	CHECK_EQ(zsram_read_page(z, first_refused + 1, back), 0);
 	CHECK(memcmp(page, back, ps) == 0);
@@ -110,7 +113,7 @@ int main(void)
 	CHECK(z);
 	stored = 0;
 	for (uint64_t i = 0; i < nr; i++) {
-		make_page(page, ps, PAGE_TEXT, i);
+		tu_make_page(page, ps, TU_PAGE_TEXT, i);
 		int err = zsram_write_page(z, i, page);
 
 		CHECK(err == 0 || err == -ENOSPC);

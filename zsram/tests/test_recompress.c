@@ -4,7 +4,9 @@
  * algorithm 1 and read back byte-exact; compr_data_size drops by the bytes
  * saved; rewriting a page returns it to the primary algorithm.
  */
-#include "zsram_test.h"
+#include <zsram.h>
+
+#include "zs_test.h"
 
 static struct zsram *make_store(uint64_t nr, enum zsram_algorithm second, int level)
 {
@@ -29,7 +31,7 @@ static void verify_all(struct zsram *z, uint64_t nr)
 	unsigned char *page = malloc(ps), *back = malloc(ps);
 
 	for (uint64_t i = 0; i < nr; i++) {
-		make_page(page, ps, (enum page_kind)(i % PAGE_KINDS), i);
+		tu_make_page(page, ps, (enum tu_page_kind)(i % TU_PAGE_KINDS), i);
 		CHECK_EQ(zsram_read_page(z, i, back), 0);
 		CHECK(memcmp(page, back, ps) == 0);
 	}
@@ -43,7 +45,7 @@ static void fill(struct zsram *z, uint64_t nr)
 	unsigned char *page = malloc(ps);
 
 	for (uint64_t i = 0; i < nr; i++) {
-		make_page(page, ps, (enum page_kind)(i % PAGE_KINDS), i);
+		tu_make_page(page, ps, (enum tu_page_kind)(i % TU_PAGE_KINDS), i);
 		CHECK_EQ(zsram_write_page(z, i, page), 0);
 	}
 	free(page);
@@ -63,7 +65,8 @@ static uint64_t count_alg1(struct zsram *z, uint64_t nr)
 
 int main(void)
 {
-	const uint64_t nr = 400 / test_scale_div() + 20;
+	tu_init("zsram_recompress", 0);
+	const uint64_t nr = 400 / tu_scale_divisor() + 20;
 	const enum zsram_algorithm seconds[] = { ZSRAM_ALG_ZSTD, ZSRAM_ALG_LZ4HC };
 	struct zsram_mm_stat before, after;
 	struct zsram_recomp_stat rs;
@@ -113,7 +116,7 @@ int main(void)
 			if (info.algorithm == 1) {
 				unsigned char page[4096];
 
-				make_page(page, 4096, (enum page_kind)(i % PAGE_KINDS), i);
+				tu_make_page(page, 4096, (enum tu_page_kind)(i % TU_PAGE_KINDS), i);
 				CHECK_EQ(zsram_write_page(z, i, page), 0);
 				CHECK_EQ(zsram_slot_info(z, i, &info), 0);
 				CHECK_EQ(info.algorithm, 0);

@@ -6,7 +6,9 @@
  */
 #include <stdbool.h>
 
-#include "zsram_test.h"
+#include <zsram.h>
+
+#include "zs_test.h"
 
 struct algo_case {
 	enum zsram_algorithm alg;
@@ -29,14 +31,14 @@ static const char *allocator;	/* NULL: the default (zsmalloc) */
 
 static void *train(size_t ps, size_t *size)
 {
-	size_t n = test_scale_div() >= 10 ? 96 : 256;
+	size_t n = tu_scale_divisor() >= 10 ? 96 : 256;
 	unsigned char *samples = malloc(n * ps);
 	void *dict = malloc(8192);
 	long got;
 
 	CHECK(samples && dict);
 	for (size_t i = 0; i < n; i++)
-		make_page(samples + i * ps, ps, PAGE_TEXT, 100000 + i);
+		tu_make_page(samples + i * ps, ps, TU_PAGE_TEXT, 100000 + i);
 	got = zsram_train_dictionary(samples, n, ps, dict, 8192);
 	CHECK(got > 0);
 	free(samples);
@@ -74,23 +76,23 @@ static void run_case(const struct algo_case *c, size_t ps, uint64_t nr)
 
 	/* Pass 1: every page once, kinds in rotation (last slot stays empty). */
 	for (uint64_t i = 0; i + 1 < nr; i++) {
-		enum page_kind k = (enum page_kind)(i % PAGE_KINDS);
+		enum tu_page_kind k = (enum tu_page_kind)(i % TU_PAGE_KINDS);
 
-		make_page(page, ps, k, i);
+		tu_make_page(page, ps, k, i);
 		CHECK_EQ(zsram_write_page(z, i, page), 0);
 		CHECK_EQ(zsram_slot_info(z, i, &info), 0);
 		switch (k) {
-		case PAGE_SAME:
-		case PAGE_ZERO:
+		case TU_PAGE_SAME:
+		case TU_PAGE_ZERO:
 			CHECK_EQ(info.kind, ZSRAM_SLOT_SAME);
 			same++;
 			break;
-		case PAGE_RANDOM:
+		case TU_PAGE_RANDOM:
 			CHECK_EQ(info.kind, ZSRAM_SLOT_HUGE);
 			CHECK_EQ(info.size, ps);
 			huge++;
 			break;
-		case PAGE_TEXT:
+		case TU_PAGE_TEXT:
 			CHECK_EQ(info.kind, ZSRAM_SLOT_COMPRESSED);
 			CHECK(info.size > 0 && info.size < zsram_page_size(z) * 3 / 4);
 			break;
@@ -117,7 +119,7 @@ static void run_case(const struct algo_case *c, size_t ps, uint64_t nr)
 
 	for (uint64_t i = 0; i < nr; i++) {
 		if (i + 1 < nr)
-			make_page(page, ps, (enum page_kind)(i % PAGE_KINDS), i);
+			tu_make_page(page, ps, (enum tu_page_kind)(i % TU_PAGE_KINDS), i);
 		else
 			memset(page, 0, ps);
 		memset(back, 0xa5, ps);
@@ -128,22 +130,22 @@ static void run_case(const struct algo_case *c, size_t ps, uint64_t nr)
 	/* Pass 2: overwrite every other page with another kind, discard every
 	 * third, then read everything back against a shadow of (kind, seed). */
 	for (uint64_t i = 0; i < nr; i++) {
-		shadow_kind[i] = i + 1 < nr ? (int)(i % PAGE_KINDS) : PAGE_ZERO;
+		shadow_kind[i] = i + 1 < nr ? (int)(i % TU_PAGE_KINDS) : TU_PAGE_ZERO;
 		shadow_seed[i] = i;
 	}
 	for (uint64_t i = 0; i + 1 < nr; i += 2) {
-		shadow_kind[i] = (int)((i + 2) % PAGE_KINDS);
+		shadow_kind[i] = (int)((i + 2) % TU_PAGE_KINDS);
 		shadow_seed[i] = i + 7;
-		make_page(page, ps, (enum page_kind)shadow_kind[i], shadow_seed[i]);
+		tu_make_page(page, ps, (enum tu_page_kind)shadow_kind[i], shadow_seed[i]);
 		CHECK_EQ(zsram_write_page(z, i, page), 0);
 	}
 	for (uint64_t i = 1; i + 1 < nr; i += 3) {
 		CHECK_EQ(zsram_discard(z, i, 1), 0);
-		shadow_kind[i] = PAGE_ZERO;
+		shadow_kind[i] = TU_PAGE_ZERO;
 	}
 	CHECK_STORE(z);
 	for (uint64_t i = 0; i < nr; i++) {
-		make_page(page, ps, (enum page_kind)shadow_kind[i], shadow_seed[i]);
+		tu_make_page(page, ps, (enum tu_page_kind)shadow_kind[i], shadow_seed[i]);
 		CHECK_EQ(zsram_read_page(z, i, back), 0);
 		CHECK(memcmp(page, back, ps) == 0);
 	}
@@ -232,7 +234,7 @@ static void dictionary_helps(void)
 		z = zsram_create(&cfg);
 		CHECK(z);
 		for (size_t i = 0; i < nr; i++) {
-			make_page(page, ps, PAGE_TEXT, i);
+			tu_make_page(page, ps, TU_PAGE_TEXT, i);
 			CHECK_EQ(zsram_write_page(z, i, page), 0);
 		}
 		zsram_get_mm_stat(z, &mm);
@@ -251,14 +253,14 @@ static void dictionary_helps(void)
  * and with a negative threshold it does not. */
 static void auto_compaction(void)
 {
-	const size_t ps = 4096, nr = 3000 / test_scale_div() + 500;
+	const size_t ps = 4096, nr = 3000 / tu_scale_divisor() + 500;
 
 	for (int on = 0; on < 2; on++) {
 		struct zsram_config cfg;
 		struct zsram_mm_stat mm;
 		struct zsram *z;
 		unsigned char page[4096];
-		uint64_t seed = 5;
+		struct tu_rng seed = tu_rng_from(5);
 
 		zsram_config_init(&cfg);
 		cfg.nr_pages = nr;
@@ -266,11 +268,11 @@ static void auto_compaction(void)
 		z = zsram_create(&cfg);
 		CHECK(z);
 		for (size_t i = 0; i < nr; i++) {
-			make_page(page, ps, i % 2 ? PAGE_TEXT : PAGE_MIXED, i);
+			tu_make_page(page, ps, i % 2 ? TU_PAGE_TEXT : TU_PAGE_MIXED, i);
 			CHECK_EQ(zsram_write_page(z, i, page), 0);
 		}
 		for (size_t i = 0; i < nr; i++)
-			if (test_rand(&seed) % 2)
+			if (tu_rand(&seed) % 2)
 				CHECK_EQ(zsram_discard(z, i, 1), 0);
 		zsram_get_mm_stat(z, &mm);
 		if (on) {
@@ -287,13 +289,14 @@ static void auto_compaction(void)
 
 int main(void)
 {
-	uint64_t nr = 600 / test_scale_div() + 20;
+	tu_init("zsram_store_roundtrip", 0);
+	uint64_t nr = 600 / tu_scale_divisor() + 20;
 
 	bad_configs();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		run_case(&cases[i], 4096, nr);
 		/* 16 KiB pages: every case in release, two under TSan. */
-		if (test_scale_div() < 10 || i < 2)
+		if (tu_scale_divisor() < 10 || i < 2)
 			run_case(&cases[i], 16384, nr / 4 + 10);
 	}
 	dictionary_helps();

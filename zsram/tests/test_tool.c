@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "zsram_test.h"
+#include <zsram.h>
+
+#include "zs_test.h"
 
 static char out[1 << 16];
 
@@ -58,6 +60,7 @@ static void mm_stat_of(uint64_t v[9])
 
 int main(void)
 {
+	tu_init("zsram_tool", 0);
 	char file[] = "/tmp/zsram-tool-XXXXXX";
 	char wbfile[] = "/tmp/zsram-tool-wb-XXXXXX";
 	char args[512];
@@ -70,9 +73,9 @@ int main(void)
 	CHECK(fd >= 0 && wfd >= 0);
 	close(wfd);
 	for (int i = 0; i < text + zero + random; i++) {
-		enum page_kind k = i < text ? PAGE_TEXT : i < text + zero ? PAGE_ZERO : PAGE_RANDOM;
+		enum tu_page_kind k = i < text ? TU_PAGE_TEXT : i < text + zero ? TU_PAGE_ZERO : TU_PAGE_RANDOM;
 
-		make_page(page, sizeof(page), k, (uint64_t)i);
+		tu_make_page(page, sizeof(page), k, (uint64_t)i);
 		CHECK_EQ(write(fd, page, sizeof(page)), (long)sizeof(page));
 	}
 	/* A partial last page: padded with zeros, still one page. */
@@ -128,7 +131,7 @@ int main(void)
 			f = fopen(path, "w");
 			CHECK(f);
 			for (int i = 0; i < 10; i++) {
-				make_page(page, sizeof(page), PAGE_TEXT, (uint64_t)(1000 * k + i));
+				tu_make_page(page, sizeof(page), TU_PAGE_TEXT, (uint64_t)(1000 * k + i));
 				CHECK_EQ(fwrite(page, 1, 100 + 300 * (size_t)i, f), 100 + 300 * i);
 			}
 			fclose(f);
@@ -140,7 +143,7 @@ int main(void)
 		CHECK_EQ(v[0], 8 * 4096);
 
 		for (int i = 0; i < 64; i++)
-			make_page(samples + (size_t)i * 4096, 4096, PAGE_TEXT, (uint64_t)(5000 + i));
+			tu_make_page(samples + (size_t)i * 4096, 4096, TU_PAGE_TEXT, (uint64_t)(5000 + i));
 		dsize = zsram_train_dictionary(samples, 64, 4096, dict, sizeof(dict));
 		CHECK(dsize > 0);
 		snprintf(dictpath, sizeof(dictpath), "%s/dict", dir);

@@ -6,7 +6,9 @@
  */
 #include <unistd.h>
 
-#include "zsram_test.h"
+#include <zsram.h>
+
+#include "zs_test.h"
 
 static char path[] = "/tmp/zsram-test-wb-XXXXXX";
 
@@ -27,12 +29,13 @@ static struct zsram *make_store(uint64_t nr, uint64_t limit_pages, uint64_t file
 
 static void page_for(unsigned char *page, uint64_t i, uint64_t gen)
 {
-	make_page(page, 4096, (enum page_kind)((i + gen) % 3), i * 7 + gen);
+	tu_make_page(page, 4096, (enum tu_page_kind)((i + gen) % 3), i * 7 + gen);
 }
 
 int main(void)
 {
-	const uint64_t nr = 1024 / test_scale_div() + 64;
+	tu_init("zsram_writeback", 0);
+	const uint64_t nr = 1024 / tu_scale_divisor() + 64;
 	unsigned char page[4096], back[4096];
 	struct zsram_slot_info info;
 	struct zsram_bd_stat bd;
@@ -141,7 +144,7 @@ int main(void)
 		for (uint64_t i = 0; i < nr; i++) {
 			int err;
 
-			make_page(page, 4096, PAGE_RANDOM, i);
+			tu_make_page(page, 4096, TU_PAGE_RANDOM, i);
 			err = zsram_write_page(z, i, page);
 			CHECK(err == 0 || err == -ENOSPC);
 			refused += err != 0;
