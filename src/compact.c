@@ -344,6 +344,7 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 
 ZS_API unsigned long zs_compact(struct zs_pool *pool)
 {
+	zs_meta_serve(pool);
 	char *bounce = malloc(pool->page_size);
 	if (!bounce)
 		return 0;
@@ -375,6 +376,7 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 	if (!page || !newpage || page == newpage ||
 	    ((uintptr_t)newpage & (pool->page_size - 1)))
 		return -EINVAL;
+	zs_meta_serve(pool);
 	unsigned int pidx, ci = 0;
 	pthread_mutex_lock(&pool->pagemap_lock);
 	struct zspage *z = zs_pagemap_lookup(pool, page, &ci);

@@ -594,6 +594,15 @@ bool zs_meta_should_fail(void);
 /* Tests only: fail the nth metadata allocation from now (1 = the next one),
  * and every one after it if sticky; 0 turns injection off. */
 void zs_test_fail_meta_alloc(unsigned long nth, bool sticky);
+/* Tests only: the same, counting only the allocations made for pool (by the
+ * calls on it that start with zs_meta_serve); NULL: any pool's. */
+void zs_test_fail_meta_alloc_pool(const struct zs_pool *pool, unsigned long nth, bool sticky);
+/* The pool this thread's current call allocates metadata for. */
+extern _Thread_local const struct zs_pool *zs_meta_pool;
+static inline void zs_meta_serve(const struct zs_pool *pool)
+{
+	zs_meta_pool = pool;
+}
 /* Tests only: metadata allocations still to go before the injected failure;
  * 0 once it has happened (or with injection off). */
 unsigned long zs_test_meta_countdown(void);

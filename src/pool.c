@@ -27,13 +27,24 @@
 
 /* ---- Metadata allocations, with fault injection for tests ---- */
 
+/* The countdown is process-wide; aimed at a pool, it counts only what this
+ * thread allocates while serving that pool (zs_meta_serve at the entry of
+ * every call that can allocate metadata). */
 static _Atomic unsigned long meta_fail_countdown;	/* 0: off */
 static _Atomic bool meta_fail_sticky;
+static const struct zs_pool *_Atomic meta_fail_pool;	/* NULL: any pool */
+_Thread_local const struct zs_pool *zs_meta_pool;
+
+void zs_test_fail_meta_alloc_pool(const struct zs_pool *pool, unsigned long nth, bool sticky)
+{
+	atomic_store(&meta_fail_pool, pool);
+	atomic_store(&meta_fail_sticky, sticky);
+	atomic_store(&meta_fail_countdown, nth);
+}
 
 void zs_test_fail_meta_alloc(unsigned long nth, bool sticky)
 {
-	atomic_store(&meta_fail_sticky, sticky);
-	atomic_store(&meta_fail_countdown, nth);
+	zs_test_fail_meta_alloc_pool(NULL, nth, sticky);
 }
 
 unsigned long zs_test_meta_countdown(void)
@@ -45,6 +56,9 @@ bool zs_meta_should_fail(void)
 {
 	unsigned long n = atomic_load_explicit(&meta_fail_countdown, memory_order_relaxed);
 	if (zs_likely(n == 0))
+		return false;
+	const struct zs_pool *aim = atomic_load(&meta_fail_pool);
+	if (aim && aim != zs_meta_pool)
 		return false;
 	if (n == 1) {
 		if (!atomic_load(&meta_fail_sticky))
@@ -108,6 +122,7 @@ ZS_API struct zs_pool *zs_create_pool_config(const char *name, const struct zs_p
 	struct zs_pool *pool = zs_meta_calloc(1, sizeof(*pool));
 	if (!pool)
 		goto nomem;
+	zs_meta_serve(pool);
 	pool->name = zs_meta_alloc(strlen(name ? name : "zsmalloc") + 1);
 	if (!pool->name)
 		goto nomem_pool;
@@ -286,6 +301,7 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 		errno = E2BIG;
 		return 0;
 	}
+	zs_meta_serve(pool);
 	struct size_class *c = zs_class_for_size(pool, size);
 	pthread_mutex_lock(&c->lock);
 	struct zspage *z = zs_fullest_nonfull(c);
@@ -312,6 +328,7 @@ ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)
 {
 	if (!handle)
 		return;
+	zs_meta_serve(pool);
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, "zs_free", &h);
 	struct size_class *c = h.class;
@@ -382,6 +399,7 @@ ZS_API size_t zs_obj_size(struct zs_pool *pool, unsigned long handle)
 
 ZS_API void *zs_page_source_alloc(struct zs_pool *pool)
 {
+	zs_meta_serve(pool);
 	return zs_source_alloc_page(&pool->source);
 }
 

@@ -7,7 +7,8 @@
  * one fails: the call that needed it must report the failure (NULL / 0 with
  * ENOMEM / -ENOMEM), every object stored before keeps its bytes, the pool
  * stays consistent, and everything comes back at the end (ASan's leak check
- * sees the rest).
+ * sees the rest).  A second sweep aims the failures at one pool while a
+ * bystander pool does the same work beside it: the bystander never fails.
  */
 #include "zs_test.h"
 #include "internal.h"
@@ -40,17 +41,28 @@ static void verify(struct zs_pool *pool, const struct obj *objs)
 	CHECK_POOL(pool);
 }
 
-/* Returns true if the injected failure happened during the run. */
-static bool run_workload(unsigned long n, bool custom_source)
+/*
+ * Returns true if the injected failure happened during the run.  aimed: the
+ * failure is aimed at the pool once it exists, and every allocation is
+ * repeated in a bystander pool, which must never fail.
+ */
+static bool run_workload(unsigned long n, bool custom_source, bool aimed)
 {
+	struct zs_pool *bystander = aimed ? tu_create_pool("bystander", NULL) : NULL;
+	static struct obj others[OBJS];
 	struct tu_page_source ps;
 	struct zs_pool_config cfg = { 0 };
 	if (custom_source) {
 		tu_ps_init(&ps, 4096, TU_PAGES_GAPPED, 4096);
 		cfg = tu_ps_config(&ps, 0);
 	}
-	zs_test_fail_meta_alloc(n, false);
+	if (!aimed)
+		zs_test_fail_meta_alloc(n, false);
 	struct zs_pool *pool = zs_create_pool_config("fault", &cfg);
+	if (aimed) {
+		CHECK(pool != NULL, "no failure was armed: %s", strerror(errno));
+		zs_test_fail_meta_alloc_pool(pool, n, false);
+	}
 	if (!pool) {
 		CHECK_EQ(errno, ENOMEM);
 		CHECK_EQ(zs_test_meta_countdown(), 0, "failed without the injection");
@@ -65,6 +77,14 @@ static bool run_workload(unsigned long n, bool custom_source)
 	unsigned long failures = 0;
 	for (int i = 0; i < OBJS; i++) {
 		size_t size = 1 + tu_below(&rng, 4096);
+		if (bystander) {
+			others[i] = (struct obj){ .handle = zs_malloc(bystander, size),
+						  .size = size, .seed = (uint8_t)(i + 1) };
+			CHECK(others[i].handle != 0, "the bystander pool failed: %s",
+			      strerror(errno));
+			fill(buf, size, others[i].seed);
+			zs_obj_write(bystander, others[i].handle, buf, size);
+		}
 		unsigned long h = zs_malloc(pool, size);
 		if (!h) {
 			CHECK_EQ(errno, ENOMEM);
@@ -82,6 +102,8 @@ static bool run_workload(unsigned long n, bool custom_source)
 		objs[i].handle = 0;
 	}
 	zs_compact(pool);
+	if (bystander)
+		zs_compact(bystander);
 	verify(pool, objs);
 	/* Migrate a few pages: may fail with -ENOMEM, never otherwise. */
 	void *pages[16];
@@ -96,6 +118,10 @@ static bool run_workload(unsigned long n, bool custom_source)
 	verify(pool, objs);
 	bool fired = zs_test_meta_countdown() == 0;
 	zs_test_fail_meta_alloc(0, false);
+	if (bystander) {
+		verify(bystander, others);
+		zs_destroy_pool(bystander);
+	}
 	CHECK(fired || failures == 0, "zs_malloc failed with no injected failure");
 	for (int i = 0; i < OBJS; i++)
 		zs_free(pool, objs[i].handle);
@@ -112,13 +138,16 @@ static bool run_workload(unsigned long n, bool custom_source)
 int main(void)
 {
 	tu_init("unit_meta_fault", 1);
-	for (int custom = 0; custom < 2; custom++) {
-		unsigned long n = 1;
-		while (run_workload(n, custom))
-			n++;
-		CHECK(n > 10, "the workload made only %lu metadata allocations", n - 1);
-		printf("unit_meta_fault: %s source: failed each of %lu metadata allocations\n",
-		       custom ? "caller's" : "built-in", n - 1);
+	for (int aimed = 0; aimed < 2; aimed++) {
+		for (int custom = 0; custom < 2; custom++) {
+			unsigned long n = 1;
+			while (run_workload(n, custom, aimed))
+				n++;
+			CHECK(n > 10, "the workload made only %lu metadata allocations", n - 1);
+			printf("unit_meta_fault: %s source%s: failed each of %lu metadata "
+			       "allocations\n", custom ? "caller's" : "built-in",
+			       aimed ? ", aimed at its pool" : "", n - 1);
+		}
 	}
 	return 0;
 }
