@@ -25,9 +25,8 @@ static void test_compact_and_migrate(size_t ps, unsigned int chain)
 	void *stack_page[1];
 	int ret;
 
-	tu_ps_init(&src, ps, TU_PAGES_GAPPED, 8192);
+	pool = tu_ps_pool(&src, "compact", ps, TU_PAGES_GAPPED, 8192, chain);
 	cfg = tu_ps_config(&src, chain);
-	pool = tu_create_pool("compact", &cfg);
 	other = tu_create_pool("other", &cfg);	/* same source */
 	tu_shadow_init(&sh);
 
@@ -209,11 +208,8 @@ static void test_page_source_calls(void)
 
 	{
 		struct tu_page_source src;
-		struct zs_pool_config cfg;
 
-		tu_ps_init(&src, 16384, TU_PAGES_GAPPED, 1024);
-		cfg = tu_ps_config(&src, 0);
-		pool = tu_create_pool("destroy", &cfg);
+		pool = tu_ps_pool(&src, "destroy", 16384, TU_PAGES_GAPPED, 1024, 0);
 		for (int i = 0; i < 64; i++) {
 			h[i] = zs_malloc(pool, (size_t)(i + 1) * 250);
 			CHECK(h[i] != 0);

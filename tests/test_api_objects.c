@@ -19,15 +19,12 @@ static unsigned long spanning_copies;
 static void test_many_objects(size_t ps, unsigned int chain, enum tu_page_layout layout)
 {
 	struct tu_page_source src;
-	struct zs_pool_config cfg;
 	struct zs_pool *pool;
 	struct tu_shadow sh;
 	size_t sizes[12];
 	size_t nsizes = 0, huge;
 
-	tu_ps_init(&src, ps, layout, 8192);
-	cfg = tu_ps_config(&src, chain);
-	pool = tu_create_pool("many", &cfg);
+	pool = tu_ps_pool(&src, "many", ps, layout, 8192, chain);
 	huge = zs_huge_class_size(pool);
 	sizes[nsizes++] = 1;
 	sizes[nsizes++] = 17;
@@ -186,15 +183,12 @@ static void test_many_mappings(size_t ps, unsigned int chain)
 	static const int mixed[] = { HELD_MAP_RW, HELD_READ, HELD_MAP_RO, HELD_READ };
 	static const int rw_only[] = { HELD_MAP_RW };
 	struct tu_page_source src;
-	struct zs_pool_config cfg;
 	struct zs_pool *pool;
 	struct tu_shadow sh;
 	size_t spanning[64], inplace[64], nspan = 0, ninplace = 0;
 	size_t size = ps / 2 + ps / 4 - 40;	/* objects of 3/4 page: many span */
 
-	tu_ps_init(&src, ps, TU_PAGES_GAPPED, 1024);
-	cfg = tu_ps_config(&src, chain);
-	pool = tu_create_pool("mappings", &cfg);
+	pool = tu_ps_pool(&src, "mappings", ps, TU_PAGES_GAPPED, 1024, chain);
 	if (size > zs_huge_class_size(pool))
 		size = zs_huge_class_size(pool) - 8;
 	tu_shadow_init(&sh);
@@ -229,12 +223,7 @@ static void test_many_mappings(size_t ps, unsigned int chain)
 		hold_many(pool, &sh, objs, 8, mixed, 4);
 		hold_many(pool, &sh, objs, 8, all_maps, 4);
 	}
-	CHECK_POOL(pool);
-	tu_shadow_free_all(pool, &sh);
-	CHECK_EQ(src.live, 0);
-	zs_destroy_pool(pool);
-	tu_shadow_destroy(&sh);
-	tu_ps_destroy(&src);
+	tu_pool_teardown(pool, &sh, &src, scratch, "after the mappings");
 }
 
 int main(void)

@@ -95,12 +95,8 @@ static void workload_begin(struct workload *w, struct tu_page_source *src,
 			   size_t ps, unsigned int chain, uint64_t seed,
 			   const char *what, unsigned long n)
 {
-	struct zs_pool_config cfg;
-
 	memset(w, 0, sizeof(*w));
-	tu_ps_init(src, ps, TU_PAGES_GAPPED, 1024);
-	cfg = tu_ps_config(src, chain);
-	w->pool = tu_create_pool("fault", &cfg);
+	w->pool = tu_ps_pool(src, "fault", ps, TU_PAGES_GAPPED, 1024, chain);
 	w->src = src;
 	w->what = what;
 	w->n = n;
@@ -114,18 +110,7 @@ static void workload_end(struct workload *w)
 	char where[160];
 
 	snprintf(where, sizeof(where), "%s, N=%lu, at the end", w->what, w->n);
-	tu_shadow_verify_all(w->pool, &w->sh, scratch, where);
-	CHECK_POOL(w->pool, "%s", where);
-	CHECK_EQ(zs_get_total_pages(w->pool), tu_ps_live(w->src), "%s", where);
-	tu_shadow_free_all(w->pool, &w->sh);
-	CHECK_EQ(zs_get_total_pages(w->pool), 0, "%s: pages after freeing all", where);
-	CHECK_EQ(tu_ps_live(w->src), 0, "%s: pages leaked (not given back to the source)",
-		 where);
-	CHECK_POOL(w->pool, "%s", where);
-	zs_destroy_pool(w->pool);
-	CHECK_EQ(tu_ps_live(w->src), 0, "%s", where);
-	tu_shadow_destroy(&w->sh);
-	tu_ps_destroy(w->src);
+	tu_pool_teardown(w->pool, &w->sh, w->src, scratch, where);
 }
 
 /* Fails allocation N for N = 1, 2, ... until the workload never reaches N. */

@@ -23,7 +23,7 @@ struct fixture {
 
 static struct fixture fx;
 
-/* Runs in the child before each misuse. */
+/* Runs in the child before each misuse (the death runner calls it). */
 static void setup(void)
 {
 	fx.pool = zs_create_pool("misuse");
@@ -48,11 +48,10 @@ struct bad_handle {
 	unsigned long flip, add, raw;
 };
 
-static unsigned long setup_bad_handle(const void *arg)
+static unsigned long bad_handle(const void *arg)
 {
 	const struct bad_handle *b = arg;
 
-	setup();
 	return b->of ? (*b->of ^ b->flip) + b->add : b->raw;
 }
 
@@ -60,12 +59,12 @@ static unsigned long setup_bad_handle(const void *arg)
 
 static void free_handle(void *arg)
 {
-	zs_free(fx.pool, setup_bad_handle(arg));
+	zs_free(fx.pool, bad_handle(arg));
 }
 
 static void map_handle(void *arg)
 {
-	unsigned long h = setup_bad_handle(arg);
+	unsigned long h = bad_handle(arg);
 	void *p = zs_map_object(fx.pool, h, ZS_MM_RO);
 
 	zs_unmap_object(fx.pool, h);
@@ -74,7 +73,7 @@ static void map_handle(void *arg)
 
 static void map_rw_handle(void *arg)
 {
-	unsigned long h = setup_bad_handle(arg);
+	unsigned long h = bad_handle(arg);
 	void *p = zs_map_object(fx.pool, h, ZS_MM_RW);
 
 	zs_unmap_object(fx.pool, h);
@@ -83,7 +82,7 @@ static void map_rw_handle(void *arg)
 
 static void read_handle(void *arg)
 {
-	unsigned long h = setup_bad_handle(arg);
+	unsigned long h = bad_handle(arg);
 	void *p = zs_obj_read_begin(fx.pool, h, fx.buf);
 
 	zs_obj_read_end(fx.pool, h, p);
@@ -91,46 +90,39 @@ static void read_handle(void *arg)
 
 static void write_handle(void *arg)
 {
-	zs_obj_write(fx.pool, setup_bad_handle(arg), fx.buf, 100);
+	zs_obj_write(fx.pool, bad_handle(arg), fx.buf, 100);
 }
 
-static void double_free_last_object(void *arg)
+static void double_free_last_object(void *arg TU_UNUSED)
 {
 	/* The only object of its class: its zspage went away with it. */
-	unsigned long h;
+	unsigned long h = zs_malloc(fx.pool, 3000);
 
-	(void)arg;
-	setup();
-	h = zs_malloc(fx.pool, 3000);
 	zs_free(fx.pool, h);
 	zs_free(fx.pool, h);
 }
 
-static void unmap_without_map(void *arg)
+static void unmap_without_map(void *arg TU_UNUSED)
 {
-	(void)arg;
-	setup();
 	zs_unmap_object(fx.pool, fx.live);
 }
 
-static void write_too_long(void *arg)
+static void write_too_long(void *arg TU_UNUSED)
 {
-	(void)arg;
-	setup();
 	zs_obj_write(fx.pool, fx.live, fx.buf, zs_obj_size(fx.pool, fx.live) + 1);
 }
 
-static void write_page_plus_one(void *arg)
+static void write_page_plus_one(void *arg TU_UNUSED)
 {
-	unsigned long h;
+	unsigned long h = zs_malloc(fx.pool, 4096);
 
-	(void)arg;
-	setup();
-	h = zs_malloc(fx.pool, 4096);
 	zs_obj_write(fx.pool, h, fx.buf, 4097);
 }
 
 #define BAD(...) (&(struct bad_handle){ __VA_ARGS__ })
+#define READ_FLIPPED(bit)                                                     \
+	{ "zs_obj_read_begin of a handle with bit " #bit " flipped", read_handle, \
+	  BAD(.of = &fx.live, .flip = 1UL << (bit)) }
 
 int main(void)
 {
@@ -143,16 +135,11 @@ int main(void)
 		{ "zs_obj_read_begin of a random number", read_handle,
 		  BAD(.raw = 0x5a17c0de1234567UL) },
 		{ "zs_obj_read_begin of handle 8", read_handle, BAD(.raw = 8) },
-		{ "zs_obj_read_begin of a handle with bit 0 flipped", read_handle,
-		  BAD(.of = &fx.live, .flip = 1UL) },
-		{ "zs_obj_read_begin of a handle with bit 4 flipped", read_handle,
-		  BAD(.of = &fx.live, .flip = 1UL << 4) },
-		{ "zs_obj_read_begin of a handle with bit 12 flipped", read_handle,
-		  BAD(.of = &fx.live, .flip = 1UL << 12) },
-		{ "zs_obj_read_begin of a handle with bit 33 flipped", read_handle,
-		  BAD(.of = &fx.live, .flip = 1UL << 33) },
-		{ "zs_obj_read_begin of a handle with bit 45 flipped", read_handle,
-		  BAD(.of = &fx.live, .flip = 1UL << 45) },
+		READ_FLIPPED(0),
+		READ_FLIPPED(4),
+		READ_FLIPPED(12),
+		READ_FLIPPED(33),
+		READ_FLIPPED(45),
 		{ "zs_free of a handle with bit 41 flipped", free_handle,
 		  BAD(.of = &fx.live, .flip = 1UL << 41) },
 		{ "zs_map_object of a handle with bit 5 flipped", map_rw_handle,
@@ -170,7 +157,7 @@ int main(void)
 
 	tu_init("test_misuse", 0x5eed0006);
 	/* ASan may report the misuse itself before the library's check. */
-	tu_expect_deaths(cases, TU_ARRAY_SIZE(cases), NULL, "zsmalloc",
+	tu_expect_deaths(cases, TU_ARRAY_SIZE(cases), setup, NULL, "zsmalloc",
 			 tu_state.config != TU_ASAN);
 	printf("test_misuse: all %zu misuses stopped the process\n", TU_ARRAY_SIZE(cases));
 	return 0;

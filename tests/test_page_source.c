@@ -142,13 +142,12 @@ static void run_source(size_t ps, unsigned int chain, enum tu_page_layout layout
 static void test_shared_source(void)
 {
 	struct tu_page_source src;
-	struct zs_pool_config cfg;
 	struct zs_pool *a, *b;
 	struct tu_shadow sa, sb;
+	struct zs_pool_config cfg;
 
-	tu_ps_init(&src, 4096, TU_PAGES_GAPPED, 8192);
+	a = tu_ps_pool(&src, "a", 4096, TU_PAGES_GAPPED, 8192, 0);
 	cfg = tu_ps_config(&src, 0);
-	a = tu_create_pool("a", &cfg);
 	b = tu_create_pool("b", &cfg);
 	tu_shadow_init(&sa);
 	tu_shadow_init(&sb);

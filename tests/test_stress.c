@@ -139,17 +139,7 @@ static void stress_begin(struct stress *s, struct tu_page_source *src,
 
 static void stress_end(struct stress *s)
 {
-	tu_shadow_verify_all(s->pool, &s->sh, scratch, s->what);
-	CHECK_POOL(s->pool, "%s", s->what);
-	tu_shadow_free_all(s->pool, &s->sh);
-	CHECK_EQ(zs_get_total_pages(s->pool), 0, "%s: pages after freeing all", s->what);
-	if (s->src)
-		CHECK_EQ(tu_ps_live(s->src), 0, "%s: pages not back in the source", s->what);
-	CHECK_POOL(s->pool, "%s", s->what);
-	zs_destroy_pool(s->pool);
-	tu_shadow_destroy(&s->sh);
-	if (s->src)
-		tu_ps_destroy(s->src);
+	tu_pool_teardown(s->pool, &s->sh, s->src, scratch, s->what);
 }
 
 static void run_random(size_t ps, unsigned int chain, bool custom,

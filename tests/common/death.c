@@ -38,7 +38,7 @@ static void read_all(int fd, char *out, size_t len)
 	out[got] = '\0';
 }
 
-bool tu_expect_death(const char *name, void (*fn)(void *), void *arg,
+bool tu_expect_death(const char *name, void (*setup)(void), void (*fn)(void *), void *arg,
 		     const char *needle, bool strict)
 {
 	int fds[2], status;
@@ -58,6 +58,8 @@ bool tu_expect_death(const char *name, void (*fn)(void *), void *arg,
 		close(fds[0]);
 		dup2(fds[1], STDERR_FILENO);
 		close(fds[1]);
+		if (setup)
+			setup();
 		fn(arg);
 		_exit(SURVIVED_EXIT);
 	}
@@ -87,14 +89,14 @@ bool tu_expect_death(const char *name, void (*fn)(void *), void *arg,
 	return true;
 }
 
-void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void *arg,
-		      const char *needle, bool strict)
+void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void (*setup)(void),
+		      void *arg, const char *needle, bool strict)
 {
 	size_t failed = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (!tu_expect_death(cases[i].name, cases[i].fn, cases[i].arg ? cases[i].arg : arg,
-				     needle, strict))
+		if (!tu_expect_death(cases[i].name, setup, cases[i].fn,
+				     cases[i].arg ? cases[i].arg : arg, needle, strict))
 			failed++;
 	if (failed)
 		tu_fail(__FILE__, __LINE__, "death tests",

@@ -217,3 +217,32 @@ unsigned long tu_migrate_random(struct zs_pool *pool, struct tu_rng *rng,
 	return moved;
 }
 
+
+struct zs_pool *tu_ps_pool(struct tu_page_source *ps, const char *name, size_t page_size,
+			   enum tu_page_layout layout, size_t slots, unsigned int chain)
+{
+	struct zs_pool_config cfg;
+
+	tu_ps_init(ps, page_size, layout, slots);
+	cfg = tu_ps_config(ps, chain);
+	return tu_create_pool(name, &cfg);
+}
+
+void tu_pool_teardown(struct zs_pool *pool, struct tu_shadow *sh, struct tu_page_source *src,
+		      void *scratch, const char *where)
+{
+	tu_shadow_verify_all(pool, sh, scratch, where);
+	CHECK_POOL(pool, "%s", where);
+	if (src)
+		CHECK_EQ(zs_get_total_pages(pool), tu_ps_live(src),
+			 "%s: pool pages vs pages held from the source", where);
+	tu_shadow_free_all(pool, sh);
+	CHECK_EQ(zs_get_total_pages(pool), 0, "%s: pages after freeing all", where);
+	if (src)
+		CHECK_EQ(tu_ps_live(src), 0, "%s: pages not given back to the source", where);
+	CHECK_POOL(pool, "%s", where);
+	zs_destroy_pool(pool);
+	tu_shadow_destroy(sh);
+	if (src)
+		tu_ps_destroy(src);
+}

@@ -95,6 +95,17 @@ void tu_fail_check(const char *file, int line, const char *checker, const char *
 #define CHECK_POOL(pool, ...) CHECK_CONSISTENT(zs_pool_check, pool, __VA_ARGS__)
 #define CHECK_STORE(z, ...) CHECK_CONSISTENT(zsram_check, z, __VA_ARGS__)
 
+/* CHECK_IO_STAT(z, invalid, failed_reads, failed_writes): zsram's I/O
+ * counters (zsram tests only). */
+#define CHECK_IO_STAT(z, invalid, reads, writes)                              \
+	do {                                                                  \
+		struct zsram_io_stat tu_io_;                                  \
+		zsram_get_io_stat((z), &tu_io_);                              \
+		CHECK_EQ(tu_io_.invalid_io, invalid, "zsram invalid_io");     \
+		CHECK_EQ(tu_io_.failed_reads, reads, "zsram failed_reads");   \
+		CHECK_EQ(tu_io_.failed_writes, writes, "zsram failed_writes"); \
+	} while (0)
+
 /*
  * CHECK_COMPACTED(before, after, freed): zs_compact returned `freed` and the
  * pool's page count went from `before` to `after` with nothing else running.
@@ -293,19 +304,29 @@ bool tu_ps_owns_page(struct tu_page_source *ps, const void *page);
 /* A pool config drawing pages from ps. */
 struct zs_pool_config tu_ps_config(struct tu_page_source *ps, unsigned int chain);
 
+/* (shadow.c) tu_ps_init(ps, ...) and a pool drawing its pages from it. */
+struct zs_pool *tu_ps_pool(struct tu_page_source *ps, const char *name, size_t page_size,
+			   enum tu_page_layout layout, size_t slots, unsigned int chain);
+/* The end of a test's pool: every object checked and freed, no page left in
+ * the pool nor out of the source (src may be NULL: the built-in one), the
+ * pool consistent before and after; then pool, shadow and source destroyed. */
+void tu_pool_teardown(struct zs_pool *pool, struct tu_shadow *sh, struct tu_page_source *src,
+		      void *scratch, const char *where);
+
 /* ---- death.c: death tests ---- */
 
 /* The child's exit code when it could not set up what the misuse needs. */
 #define TU_SETUP_FAILED 3
 
 /*
- * Runs fn(arg) in a forked child (no core file, its stderr captured).  When
+ * Runs setup() (unless NULL), then fn(arg) in a forked child (no core file,
+ * its stderr captured).  When
  * strict, the child must die by SIGABRT with `needle` in its stderr; else
  * (ASan may catch the misuse before the library does) any end but returning
  * normally or TU_SETUP_FAILED is accepted.  Returns true when the child died
  * as required, else prints why (with `name`) and returns false.
  */
-bool tu_expect_death(const char *name, void (*fn)(void *), void *arg,
+bool tu_expect_death(const char *name, void (*setup)(void), void (*fn)(void *), void *arg,
 		     const char *needle, bool strict);
 
 struct tu_death_case {
@@ -316,9 +337,10 @@ struct tu_death_case {
 
 /* Runs every case (with `arg` when the case has none); fails the test, after
  * running all, when any child did not die as required. */
-void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void *arg,
-		      const char *needle, bool strict);
+void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void (*setup)(void),
+		      void *arg, const char *needle, bool strict);
 
 #define TU_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TU_UNUSED __attribute__((unused))
 
 #endif /* ZS_TEST_H */

@@ -101,10 +101,7 @@ int main(void)
 	CHECK_EQ(zsram_bdev_read(z, size - SECTOR, back, 2 * SECTOR), -EINVAL);
 	CHECK_EQ(zsram_bdev_read(z, size + SECTOR, back, SECTOR), -EINVAL);
 	CHECK_EQ(zsram_bdev_discard(z, 1, SECTOR), -EINVAL);
-	zsram_get_io_stat(z, &io);
-	CHECK_EQ(io.invalid_io, 5);
-	CHECK_EQ(io.failed_reads, 0);
-	CHECK_EQ(io.failed_writes, 0);
+	CHECK_IO_STAT(z, 5, 0, 0);
 	CHECK_EQ(zsram_bdev_read(z, 0, back, size), 0);
 	CHECK(memcmp(back, shadow, size) == 0);
 

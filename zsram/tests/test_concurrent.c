@@ -175,14 +175,7 @@ int main(void)
 	CHECK_STORE(store);
 	CHECK(store->codecs[0].nr_ctx >= 1 &&
 	      store->codecs[0].nr_ctx <= store->codecs[0].max_ctx);
-	{
-		struct zsram_io_stat io;
-
-		zsram_get_io_stat(store, &io);
-		CHECK_EQ(io.failed_reads, 0);
-		CHECK_EQ(io.failed_writes, 0);
-		CHECK_EQ(io.invalid_io, 0);
-	}
+	CHECK_IO_STAT(store, 0, 0, 0);
 	zsram_destroy(store);
 	free((void *)versions);
 	free(page);

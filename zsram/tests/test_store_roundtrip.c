@@ -164,14 +164,7 @@ static void run_case(const struct algo_case *c, size_t ps, uint64_t nr)
 	CHECK_EQ(zsram_write_page(z, nr, page), -EINVAL);
 	CHECK_EQ(zsram_read_page(z, nr, page), -EINVAL);
 	CHECK_EQ(zsram_discard(z, nr - 1, 2), -EINVAL);
-	{
-		struct zsram_io_stat io;
-
-		zsram_get_io_stat(z, &io);
-		CHECK_EQ(io.invalid_io, 3);
-		CHECK_EQ(io.failed_reads, 0);
-		CHECK_EQ(io.failed_writes, 0);
-	}
+	CHECK_IO_STAT(z, 3, 0, 0);
 	zsram_destroy(z);
 	free(dict);
 	free(page);

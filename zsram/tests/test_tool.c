@@ -58,6 +58,25 @@ static void mm_stat_of(uint64_t v[9])
 	CHECK_EQ(n, 9);
 }
 
+/* Bad command lines: arguments (%s: the input file), exit status, message. */
+static const struct {
+	const char *args;
+	int status;
+	const char *message;
+} errors[] = {
+	{ "--algorithm lz4 /nonexistent/zsram-input", 1, "cannot open '/nonexistent/zsram-input'" },
+	{ "--algorithm gzip %s", 2, "unknown algorithm 'gzip'" },
+	{ "--frobnicate %s", 2, "unknown option '--frobnicate'" },
+	{ "--algorithm", 2, "needs an argument" },
+	{ "", 2, "no input" },
+	{ "--mem-limit lots %s", 2, "bad memory limit" },
+	{ "--discard 1.5 %s", 2, "bad discard fraction" },
+	{ "-a lz4 --train-dict %s", 2, "a dictionary needs --algorithm zstd" },
+	{ "-a zstd -l 99 %s", 1, "invalid configuration" },
+	{ "--pid 2147483647", 1, "cannot read the memory map of process 2147483647" },
+	{ "--corpus /nonexistent-dir", 1, "cannot open corpus directory" },
+};
+
 int main(void)
 {
 	tu_init("zsram_tool", 0);
@@ -165,23 +184,10 @@ int main(void)
 	}
 
 	/* Errors. */
-	expect("--algorithm lz4 /nonexistent/zsram-input", 1, "cannot open '/nonexistent/zsram-input'");
-	snprintf(args, sizeof(args), "--algorithm gzip %s", file);
-	expect(args, 2, "unknown algorithm 'gzip'");
-	snprintf(args, sizeof(args), "--frobnicate %s", file);
-	expect(args, 2, "unknown option '--frobnicate'");
-	expect("--algorithm", 2, "needs an argument");
-	expect("", 2, "no input");
-	snprintf(args, sizeof(args), "--mem-limit lots %s", file);
-	expect(args, 2, "bad memory limit");
-	snprintf(args, sizeof(args), "--discard 1.5 %s", file);
-	expect(args, 2, "bad discard fraction");
-	snprintf(args, sizeof(args), "-a lz4 --train-dict %s", file);
-	expect(args, 2, "a dictionary needs --algorithm zstd");
-	snprintf(args, sizeof(args), "-a zstd -l 99 %s", file);
-	expect(args, 1, "invalid configuration");
-	expect("--pid 2147483647", 1, "cannot read the memory map of process 2147483647");
-	expect("--corpus /nonexistent-dir", 1, "cannot open corpus directory");
+	for (size_t i = 0; i < TU_ARRAY_SIZE(errors); i++) {
+		snprintf(args, sizeof(args), errors[i].args, file);
+		expect(args, errors[i].status, errors[i].message);
+	}
 	{
 		/* A live process's memory: a child sleeping.  As root (or its
 		 * parent, with ptrace allowed) it loads; otherwise the error
