@@ -6,8 +6,7 @@
  */
 #include "zs_test.h"
 
-void tu_class_stats(struct zs_pool *pool, unsigned int index,
-			struct zs_class_stats *st)
+void tu_class_stats(struct zs_pool *pool, unsigned int index, struct zs_class_stats *st)
 {
 	int ret = zs_get_class_stats(pool, index, st);
 

@@ -97,8 +97,8 @@ const struct zs_page_ops tu_page_ops = {
 	.free_page = ps_free_page,
 };
 
-void tu_ps_init(struct tu_page_source *ps, size_t page_size,
-			      enum tu_page_layout layout, size_t slots)
+void tu_ps_init(struct tu_page_source *ps, size_t page_size, enum tu_page_layout layout,
+		size_t slots)
 {
 	uintptr_t start;
 
@@ -189,8 +189,7 @@ bool tu_ps_owns_page(struct tu_page_source *ps, const void *page)
 	return ok;
 }
 
-struct zs_pool_config tu_ps_config(struct tu_page_source *ps,
-						 unsigned int chain)
+struct zs_pool_config tu_ps_config(struct tu_page_source *ps, unsigned int chain)
 {
 	struct zs_pool_config cfg = {
 		.page_size = ps->page_size,

@@ -6,57 +6,40 @@
  */
 #include "zs_test.h"
 
-void tu_obj_store(struct zs_pool *pool, unsigned long handle,
-				const void *data, size_t size, enum tu_access how)
+void tu_obj_store(struct zs_pool *pool, unsigned long handle, const void *data, size_t size,
+		  enum tu_access how)
 {
+	bool rw = how == TU_ACCESS_MAP_RW;
 	void *p;
 
-	switch (how) {
-	case TU_ACCESS_OBJ:
+	if (how == TU_ACCESS_OBJ) {
 		zs_obj_write(pool, handle, (void *)data, size);
-		break;
-	case TU_ACCESS_MAP_RW:
-		p = zs_map_object(pool, handle, ZS_MM_RW);
-		CHECK(p != NULL, "zs_map_object(RW) returned NULL for handle %#lx", handle);
-		memcpy(p, data, size);
-		zs_unmap_object(pool, handle);
-		break;
-	default:
-		p = zs_map_object(pool, handle, ZS_MM_WO);
-		CHECK(p != NULL, "zs_map_object(WO) returned NULL for handle %#lx", handle);
-		memcpy(p, data, size);
-		zs_unmap_object(pool, handle);
-		break;
+		return;
 	}
+	p = zs_map_object(pool, handle, rw ? ZS_MM_RW : ZS_MM_WO);
+	CHECK(p != NULL, "zs_map_object(%s) returned NULL for handle %#lx", rw ? "RW" : "WO",
+	      handle);
+	memcpy(p, data, size);
+	zs_unmap_object(pool, handle);
 }
 
-void tu_obj_verify(struct zs_pool *pool, unsigned long handle,
-				 const void *expect, size_t size,
-				 enum tu_access how, void *scratch,
-				 const char *where)
+void tu_obj_verify(struct zs_pool *pool, unsigned long handle, const void *expect, size_t size,
+		   enum tu_access how, void *scratch, const char *where)
 {
+	bool rw = how == TU_ACCESS_MAP_RW;
 	const void *p;
 	size_t diff;
 
-	switch (how) {
-	case TU_ACCESS_OBJ:
+	if (how == TU_ACCESS_OBJ) {
 		p = zs_obj_read_begin(pool, handle, scratch);
 		CHECK(p != NULL, "%s: zs_obj_read_begin returned NULL", where);
 		diff = tu_first_diff(p, expect, size);
 		zs_obj_read_end(pool, handle, (void *)p);
-		break;
-	case TU_ACCESS_MAP_RW:
-		p = zs_map_object(pool, handle, ZS_MM_RW);
-		CHECK(p != NULL, "%s: zs_map_object(RW) returned NULL", where);
+	} else {
+		p = zs_map_object(pool, handle, rw ? ZS_MM_RW : ZS_MM_RO);
+		CHECK(p != NULL, "%s: zs_map_object(%s) returned NULL", where, rw ? "RW" : "RO");
 		diff = tu_first_diff(p, expect, size);
 		zs_unmap_object(pool, handle);
-		break;
-	default:
-		p = zs_map_object(pool, handle, ZS_MM_RO);
-		CHECK(p != NULL, "%s: zs_map_object(RO) returned NULL", where);
-		diff = tu_first_diff(p, expect, size);
-		zs_unmap_object(pool, handle);
-		break;
 	}
 	if (diff != size)
 		tu_fail(__FILE__, __LINE__, "object bytes differ from the shadow",
@@ -69,8 +52,8 @@ void tu_shadow_init(struct tu_shadow *sh)
 	memset(sh, 0, sizeof(*sh));
 }
 
-struct tu_obj *tu_shadow_add(struct tu_shadow *sh, unsigned long handle,
-					   const void *data, size_t size)
+struct tu_obj *tu_shadow_add(struct tu_shadow *sh, unsigned long handle, const void *data,
+			     size_t size)
 {
 	struct tu_obj *o;
 
@@ -96,9 +79,8 @@ void tu_shadow_remove(struct tu_shadow *sh, size_t i)
 	sh->objs[i] = sh->objs[--sh->count];
 }
 
-unsigned long tu_shadow_alloc(struct zs_pool *pool, struct tu_shadow *sh,
-					    struct tu_rng *rng, size_t size,
-					    enum tu_access how, void *scratch)
+unsigned long tu_shadow_alloc(struct zs_pool *pool, struct tu_shadow *sh, struct tu_rng *rng,
+			      size_t size, enum tu_access how, void *scratch)
 {
 	unsigned long handle = zs_malloc(pool, size);
 	int saved;
@@ -115,8 +97,8 @@ unsigned long tu_shadow_alloc(struct zs_pool *pool, struct tu_shadow *sh,
 	return handle;
 }
 
-void tu_shadow_rewrite(struct zs_pool *pool, struct tu_shadow *sh,
-				     struct tu_rng *rng, size_t i, enum tu_access how)
+void tu_shadow_rewrite(struct zs_pool *pool, struct tu_shadow *sh, struct tu_rng *rng,
+		       size_t i, enum tu_access how)
 {
 	struct tu_obj *o = &sh->objs[i];
 
@@ -130,8 +112,8 @@ void tu_shadow_free(struct zs_pool *pool, struct tu_shadow *sh, size_t i)
 	tu_shadow_remove(sh, i);
 }
 
-void tu_shadow_verify_all(struct zs_pool *pool, struct tu_shadow *sh,
-					void *scratch, const char *where)
+void tu_shadow_verify_all(struct zs_pool *pool, struct tu_shadow *sh, void *scratch,
+			  const char *where)
 {
 	for (size_t i = 0; i < sh->count; i++)
 		tu_obj_verify(pool, sh->objs[i].handle, sh->objs[i].data,
@@ -153,8 +135,7 @@ void tu_shadow_destroy(struct tu_shadow *sh)
 	memset(sh, 0, sizeof(*sh));
 }
 
-struct zs_pool *tu_create_pool(const char *name,
-					     const struct zs_pool_config *cfg)
+struct zs_pool *tu_create_pool(const char *name, const struct zs_pool_config *cfg)
 {
 	struct zs_pool *pool = cfg ? zs_create_pool_config(name, cfg) : zs_create_pool(name);
 
@@ -182,8 +163,8 @@ int tu_migrate_page(struct zs_pool *pool, void *page)
 	return ret;
 }
 
-unsigned long tu_migrate_random(struct zs_pool *pool, struct tu_rng *rng,
-					      unsigned long count, int flags)
+unsigned long tu_migrate_random(struct zs_pool *pool, struct tu_rng *rng, unsigned long count,
+				int flags)
 {
 	size_t room = zs_get_total_pages(pool) + 16, listed;
 	void **pages;
