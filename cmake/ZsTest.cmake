@@ -9,13 +9,15 @@
 #   value, named name_value, that gets the value as its last argument.
 #   TIMEOUT defaults to 300 seconds.
 #
-# zs_register_test(NAME name COMMAND cmd ... [LABELS label ...] [TIMEOUT s])
+# zs_register_test(NAME name COMMAND cmd ... [LABELS label ...] [TIMEOUT s]
+#                  [PROPERTIES prop value ...])
 #   Registers a test that is not a C program of the harness (a script, a
-#   tool run); the same timeout and labels rules.
+#   tool run); the same timeout and labels rules; PROPERTIES are passed to
+#   set_tests_properties (ENVIRONMENT, SKIP_RETURN_CODE, ...).
 set(ZS_TEST_DEFAULT_TIMEOUT 300)
 
 function(zs_register_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "COMMAND;LABELS;PROPERTIES" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT ${ZS_TEST_DEFAULT_TIMEOUT})
   endif()
@@ -23,6 +25,9 @@ function(zs_register_test)
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT})
   if(T_LABELS)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+  if(T_PROPERTIES)
+    set_tests_properties(${T_NAME} PROPERTIES ${T_PROPERTIES})
   endif()
 endfunction()
 
