@@ -127,24 +127,13 @@ static void test_size_errors(size_t page_size)
 static void write_object(struct zpool *pool, unsigned long h, size_t size,
 			 uint64_t key, unsigned int path, unsigned char *buf)
 {
-	void *mem;
-
 	tu_pattern_fill(buf, size, key);
-	switch (path % 3) {
-	case 0:
+	if (path % 3 == 0) {
 		zpool_write(pool, h, buf, size);
-		break;
-	case 1:
-		mem = zpool_map(pool, h, ZS_MM_WO);
-		memcpy(mem, buf, size);
-		zpool_unmap(pool, h);
-		break;
-	default:
-		mem = zpool_map(pool, h, ZS_MM_RW);
-		memcpy(mem, buf, size);
-		zpool_unmap(pool, h);
-		break;
+		return;
 	}
+	memcpy(zpool_map(pool, h, path % 3 == 1 ? ZS_MM_WO : ZS_MM_RW), buf, size);
+	zpool_unmap(pool, h);
 }
 
 /* Checks object `key` by one of two paths. */
