@@ -6,7 +6,9 @@
  *               objects, datasets (which pages a run stores)
  *   peers.c     the allocators compared: glibc malloc, jemalloc, mimalloc
  *               (dlopen'd), zsmalloc, and zbud/z3fold through zpool
- *   zram.c      the kernel's zram + zsmalloc, fed the same pages
+ *   zram.c      the kernel's zram + zsmalloc, fed the same pages, through
+ *   zram_dev.c  the kernel-zram driver (lock file, safety checks, reset),
+ *               shared with the zsram tool
  *   workload.c  the workloads, each peer in a forked child of its own, and
  *               resident-memory accounting
  *   report.c    the table, the JSON file and the gnuplot plot
