@@ -291,6 +291,14 @@ int zsram_check(struct zsram *store, char *why, size_t why_len);
  */
 long zsram_train_dictionary(const void *samples, size_t nr_samples,
 			    size_t page_size, void *dict, size_t dict_capacity);
+/*
+ * The same on up to max_samples evenly spaced pages of pages[0..nr_pages)
+ * that are not same-filled (what the zsram tool and zsram-train-dict
+ * sample).  *used (if not NULL) is set to the number of sample pages.
+ */
+long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
+				    size_t page_size, size_t max_samples,
+				    void *dict, size_t dict_capacity, size_t *used);
 
 #ifdef __cplusplus
 }
