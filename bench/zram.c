@@ -70,18 +70,9 @@ static int zram_fill_and_shrink(struct zram_dev *z, const struct zsb_corpus *c,
 {
 	uint32_t *victims = NULL;
 	size_t nvictims = 0, s, i;
-	char params[64];
 	double t0;
 	int err;
 	uint64_t before_compacted;
-	enum zram_dev_status st;
-
-	snprintf(params, sizeof(params), "algo=zstd level=%d", c->level);
-	st = zram_dev_setup(z, c->compressor == ZSB_ZSTD ? "zstd" : "lz4",
-			    c->compressor == ZSB_ZSTD ? params : NULL,
-			    (uint64_t)d->nslots * ZSB_PAGE_SIZE, r->reason, sizeof(r->reason));
-	if (st != ZRAM_DEV_OK)
-		return st == ZRAM_DEV_MISSING ? -2 : -1;
 
 	t0 = zsb_now();
 	for (s = 0; s < d->nslots; s += BATCH_PAGES) {
@@ -152,25 +143,27 @@ void zsb_run_zram(const struct zsb_corpus *c, const struct zsb_dataset *d,
 	};
 	struct zram_dev z;
 	enum zram_dev_status st;
-	int err;
+	char params[64];
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->dataset, sizeof(r->dataset), "%s", d->name);
 	snprintf(r->peer, sizeof(r->peer), "zram");
 	r->compact_pages_reported = -1;
 	r->rss_honest = 0;	/* pages only: see the header comment */
-	st = zram_dev_claim(&z, r->reason, sizeof(r->reason));
+	snprintf(params, sizeof(params), "algo=zstd level=%d", c->level);
+	st = zram_dev_open(&z, c->compressor == ZSB_ZSTD ? "zstd" : "lz4",
+			   c->compressor == ZSB_ZSTD ? params : NULL,
+			   (uint64_t)d->nslots * ZSB_PAGE_SIZE, r->reason, sizeof(r->reason));
 	if (st != ZRAM_DEV_OK) {
 		r->status = status[st];
 		return;
 	}
-	err = zram_fill_and_shrink(&z, c, d, o, r);
-	if (err == 0) {
+	if (zram_fill_and_shrink(&z, c, d, o, r) == 0) {
 		r->status = ZSB_OK;
 		snprintf(r->reason, sizeof(r->reason),
 			 "kernel figures: pages only, no metadata counted");
 	} else {
-		r->status = err == -2 ? ZSB_MISSING : ZSB_FAILED;
+		r->status = ZSB_FAILED;
 	}
 	zram_dev_release(&z, "zsbench");
 }

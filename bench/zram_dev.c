@@ -85,7 +85,7 @@ static int zram_initialized(void)
 	return state != 0;
 }
 
-enum zram_dev_status zram_dev_claim(struct zram_dev *z, char *why, size_t why_len)
+static enum zram_dev_status zram_dev_claim(struct zram_dev *z, char *why, size_t why_len)
 {
 	enum zram_dev_status st = ZRAM_DEV_BUSY;
 	int err;
@@ -130,9 +130,9 @@ fail:
 	return st;
 }
 
-enum zram_dev_status zram_dev_setup(struct zram_dev *z, const char *algorithm,
-				    const char *params, uint64_t disksize,
-				    char *why, size_t why_len)
+static enum zram_dev_status zram_dev_setup(struct zram_dev *z, const char *algorithm,
+					   const char *params, uint64_t disksize,
+					   char *why, size_t why_len)
 {
 	char value[64];
 	int err = sys_write("comp_algorithm", algorithm);
@@ -163,6 +163,19 @@ enum zram_dev_status zram_dev_setup(struct zram_dev *z, const char *algorithm,
 		return ZRAM_DEV_FAILED;
 	}
 	return ZRAM_DEV_OK;
+}
+
+enum zram_dev_status zram_dev_open(struct zram_dev *z, const char *algorithm,
+				   const char *params, uint64_t disksize,
+				   char *why, size_t why_len)
+{
+	enum zram_dev_status st = zram_dev_claim(z, why, why_len);
+
+	if (st == ZRAM_DEV_OK)
+		st = zram_dev_setup(z, algorithm, params, disksize, why, why_len);
+	if (st != ZRAM_DEV_OK)
+		zram_dev_release(z, NULL);
+	return st;
 }
 
 int zram_dev_write_batch(struct zram_dev *z, size_t len, uint64_t offset)
@@ -204,8 +217,8 @@ void zram_dev_release(struct zram_dev *z, const char *prog)
 		return;
 	err = sys_write("reset", "1");
 	if (err)
-		fprintf(stderr, "%s: warning: could not reset zram0 at the end: %s\n", prog,
-			strerror(-err));
+		fprintf(stderr, "%s: warning: could not reset zram0 at the end: %s\n",
+			prog ? prog : "zram_dev", strerror(-err));
 	close(z->lock_fd);
 	z->lock_fd = -1;
 }

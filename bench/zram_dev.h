@@ -28,15 +28,14 @@ struct zram_dev {
 	unsigned char *batch;		/* ZRAM_DEV_BATCH bytes, page-aligned, for writes */
 };
 
-/* Takes zram0 (checks above, then a reset).  Not OK: why says what
- * ("missing: ...", "busy: ...", "failed: ...") and nothing is held. */
-enum zram_dev_status zram_dev_claim(struct zram_dev *z, char *why, size_t why_len);
-/* Sets comp_algorithm (MISSING when the kernel lacks it), algorithm_params
- * when params is not NULL (a note on stderr when refused), disksize, and
- * opens the device with its write buffer. */
-enum zram_dev_status zram_dev_setup(struct zram_dev *z, const char *algorithm,
-				    const char *params, uint64_t disksize,
-				    char *why, size_t why_len);
+/* Takes zram0 (the checks above, then a reset), sets comp_algorithm
+ * (MISSING when the kernel lacks it), algorithm_params when params is not
+ * NULL (a note on stderr when refused) and disksize, and opens the device
+ * with its write buffer.  Not OK: why says what ("missing: ...", "busy:
+ * ...", ...) and nothing is held (zram0 reset if it was taken). */
+enum zram_dev_status zram_dev_open(struct zram_dev *z, const char *algorithm,
+				   const char *params, uint64_t disksize,
+				   char *why, size_t why_len);
 /* Writes len bytes (<= ZRAM_DEV_BATCH) of z->batch at offset: 0 or -errno. */
 int zram_dev_write_batch(struct zram_dev *z, size_t len, uint64_t offset);
 /* Makes the writes visible in mm_stat (fsync unless O_DIRECT). */
@@ -48,7 +47,7 @@ int zram_dev_compact(void);
 /* mm_stat's nine numbers: 0, or -1 when unreadable. */
 int zram_dev_mm_stat(uint64_t mm[9]);
 /* Closes the device, resets zram0 (a warning on stderr naming prog when it
- * fails) and drops the lock. */
+ * fails) and drops the lock; nothing when not held. */
 void zram_dev_release(struct zram_dev *z, const char *prog);
 
 #endif /* ZRAM_DEV_H */

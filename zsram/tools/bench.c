@@ -78,13 +78,9 @@ static int kernel_zram_mem_used(const struct input *in, size_t ps, uint64_t *mem
 		fprintf(stderr, "%s: kernel zram: page size differs from the kernel's\n", TOOL_PROG);
 		return -1;
 	}
-	if (zram_dev_claim(&z, why, sizeof(why)) != ZRAM_DEV_OK) {
+	if (zram_dev_open(&z, "lz4", NULL, total, why, sizeof(why)) != ZRAM_DEV_OK) {
 		fprintf(stderr, "%s: kernel zram: %s; skipped\n", TOOL_PROG, why);
 		return -1;
-	}
-	if (zram_dev_setup(&z, "lz4", NULL, total, why, sizeof(why)) != ZRAM_DEV_OK) {
-		fprintf(stderr, "%s: kernel zram: %s\n", TOOL_PROG, why);
-		goto out;
 	}
 	for (uint64_t off = 0; off < total; off += ZRAM_DEV_BATCH) {
 		size_t len = total - off < ZRAM_DEV_BATCH ? (size_t)(total - off) : ZRAM_DEV_BATCH;
