@@ -47,6 +47,19 @@ static void pick(uint64_t size, size_t ps, uint64_t *seed, uint64_t *off, uint64
 		*len = size - *off;
 }
 
+static struct zsram *new_store(size_t ps, uint64_t nr)
+{
+	struct zsram_config cfg;
+	struct zsram *z;
+
+	zsram_config_init(&cfg);
+	cfg.nr_pages = nr;
+	cfg.page_size = ps;
+	z = zsram_create(&cfg);
+	CHECK(z);
+	return z;
+}
+
 static void check_all(struct zsram *z, const unsigned char *shadow, unsigned char *back,
 		      uint64_t size)
 {
@@ -58,17 +71,11 @@ static void check_all(struct zsram *z, const unsigned char *shadow, unsigned cha
 static void random_ranges(size_t ps, uint64_t nr, int ops)
 {
 	const uint64_t size = nr * ps;
-	struct zsram_config cfg;
-	struct zsram *z;
+	struct zsram *z = new_store(ps, nr);
 	unsigned char *shadow = calloc(size, 1), *buf = malloc(size), *back = malloc(size);
 	uint64_t seed = 7 + ps;
 
 	CHECK(shadow && buf && back);
-	zsram_config_init(&cfg);
-	cfg.nr_pages = nr;
-	cfg.page_size = ps;
-	z = zsram_create(&cfg);
-	CHECK(z);
 	for (int op = 0; op < ops; op++) {
 		uint64_t off, len, r = test_rand(&seed);
 
@@ -121,15 +128,10 @@ static void discard_semantics(void)
 {
 	const size_t ps = 4096;
 	const uint64_t nr = 8, size = nr * ps;
-	struct zsram_config cfg;
-	struct zsram *z;
+	struct zsram *z = new_store(ps, nr);
 	unsigned char *shadow = malloc(size), *back = malloc(size);
 
 	CHECK(shadow && back);
-	zsram_config_init(&cfg);
-	cfg.nr_pages = nr;
-	z = zsram_create(&cfg);
-	CHECK(z);
 	for (uint64_t i = 0; i < nr; i++)
 		make_page(shadow + i * ps, ps, PAGE_TEXT, i + 1);
 	CHECK_EQ(zsram_bdev_write(z, 0, shadow, size), 0);
@@ -177,17 +179,12 @@ static void bad_ranges(void)
 {
 	const size_t ps = 4096;
 	const uint64_t nr = 4, size = nr * ps;
-	struct zsram_config cfg;
 	struct zsram_io_stat io;
 	struct zsram_mm_stat before, after;
-	struct zsram *z;
+	struct zsram *z = new_store(ps, nr);
 	unsigned char *shadow = malloc(size), *back = malloc(size + 1);
 
 	CHECK(shadow && back);
-	zsram_config_init(&cfg);
-	cfg.nr_pages = nr;
-	z = zsram_create(&cfg);
-	CHECK(z);
 	for (uint64_t i = 0; i < nr; i++)
 		make_page(shadow + i * ps, ps, PAGE_MIXED, i);
 	CHECK_EQ(zsram_bdev_write(z, 0, shadow, size), 0);
@@ -235,16 +232,12 @@ static void interleaved_writers(void)
 {
 	const size_t ps = 4096;
 	const uint64_t nr = 2, size = nr * ps / (test_scale_div() > 1 ? 2 : 1);
-	struct zsram_config cfg;
 	struct interleave t[2];
 	pthread_t tid[2];
 	unsigned char *back = malloc(size);
 
 	CHECK(back);
-	zsram_config_init(&cfg);
-	cfg.nr_pages = nr;
-	t[0].z = zsram_create(&cfg);
-	CHECK(t[0].z);
+	t[0].z = new_store(ps, nr);
 	for (unsigned int i = 0; i < 2; i++) {
 		t[i].z = t[0].z;
 		t[i].size = size;
