@@ -8,7 +8,8 @@
  * works in its own context.  At most two contexts per processor exist (like
  * zram's per-CPU streams); a thread finding none free waits for one.
  * free_lock guards the list and the count; the dictionary objects are
- * created once and shared read-only.
+ * created once and shared read-only.  Also dictionary training, from given
+ * samples or from pages sampled evenly (no lock: caller's buffers only).
  */
 #include <errno.h>
 #include <stdlib.h>
