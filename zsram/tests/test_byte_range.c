@@ -80,20 +80,14 @@ static void random_ranges(size_t ps, uint64_t nr, int ops)
 		uint64_t off, len, r = test_rand(&seed);
 
 		pick(size, ps, &seed, &off, &len);
-		switch (r % 4) {
-		case 0:
-		case 1:
+		if (r % 4 < 2) {
 			fill_bytes(buf, len, &seed);
 			CHECK_EQ(zsram_bdev_write(z, off, buf, len), 0);
 			memcpy(shadow + off, buf, len);
-			break;
-		case 2:
+		} else if (r % 4 == 2) {
 			CHECK_EQ((r & 16) ? zsram_bdev_zero(z, off, len) :
 				 zsram_bdev_discard(z, off, len), 0);
 			memset(shadow + off, 0, len);
-			break;
-		default:
-			break;
 		}
 		/* The request's bytes and a page either side, any alignment. */
 		{
