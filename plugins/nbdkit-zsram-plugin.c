@@ -410,12 +410,6 @@ static int zsram_plugin_true(void *handle)
 	return 1;
 }
 
-static int zsram_plugin_false(void *handle)
-{
-	(void)handle;
-	return 0;
-}
-
 static int zsram_plugin_can_fua(void *handle)
 {
 	(void)handle;
@@ -575,15 +569,11 @@ static struct nbdkit_plugin plugin = {
 	.open = zsram_plugin_open,
 	.get_size = zsram_plugin_get_size,
 	.block_size = zsram_plugin_block_size,
-	.can_write = zsram_plugin_true,
-	.can_flush = zsram_plugin_true,
-	.is_rotational = zsram_plugin_false,
-	.can_trim = zsram_plugin_true,
-	.can_zero = zsram_plugin_true,
+	/* can_write, can_flush, can_trim, can_zero and can_extents default to
+	 * true because their callbacks exist; is_rotational to false. */
 	.can_fast_zero = zsram_plugin_true,
 	.can_fua = zsram_plugin_can_fua,
 	.can_multi_conn = zsram_plugin_true,
-	.can_extents = zsram_plugin_true,
 	.pread = zsram_plugin_pread,
 	.pwrite = zsram_plugin_pwrite,
 	.zero = zsram_plugin_zero,
