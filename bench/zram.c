@@ -44,7 +44,6 @@ static uint32_t *slots_to_free(const struct zsb_corpus *c, const struct zsb_data
 			       const struct zsb_options *o, size_t *nfree)
 {
 	uint32_t *live = malloc(d->nslots * sizeof(*live));
-	uint64_t seed = o->seed ^ 0xf4eeULL;
 	size_t n = 0, i;
 
 	if (!live)
@@ -52,13 +51,7 @@ static uint32_t *slots_to_free(const struct zsb_corpus *c, const struct zsb_data
 	for (i = 0; i < d->nslots; i++)
 		if (c->page_obj[d->pages[i]] >= 0)
 			live[n++] = (uint32_t)i;
-	for (i = n - 1; n && i > 0; i--) {
-		size_t j = zsb_rand(&seed) % (i + 1);
-		uint32_t t = live[i];
-
-		live[i] = live[j];
-		live[j] = t;
-	}
+	zsb_shuffle(live, n, o->seed ^ 0xf4eeULL);
 	*nfree = (size_t)(o->free_fraction * (double)n);
 	memmove(live, live + (n - *nfree), *nfree * sizeof(*live));
 	return live;

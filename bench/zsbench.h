@@ -246,6 +246,9 @@ double zsb_now(void);
 double zsb_cpu_now(void);		/* CPU time of this process */
 /* Deterministic generator (splitmix64). */
 uint64_t zsb_rand(uint64_t *state);
+/* Shuffles v[0..n) with zsb_rand seeded by seed (the same order for every
+ * peer: which objects are freed, which pages a mixed dataset takes). */
+void zsb_shuffle(uint32_t *v, size_t n, uint64_t seed);
 const char *zsb_status_name(enum zsb_status s);
 
 #endif /* ZSBENCH_H */
