@@ -3,14 +3,15 @@
  *
  * Needs root and a writable /sys/block/zram0, taken through zram_dev.c (the
  * lock file, and only when zram0 is not set up by anyone: initstate 0, not
- * swap, not mounted).  It sets comp_algorithm (lz4, or zstd for a zstd corpus) and a disksize of the
- * dataset, writes the dataset's uncompressed pages to /dev/zram0 with
- * O_DIRECT, and reads mm_stat; then it discards the same random objects the
- * other peers free (BLKDISCARD, page by page), reads mm_stat, writes 1 to
- * compact, reads mm_stat again, and always leaves zram0 reset.  zram
- * compresses the pages itself, with the kernel's copy of the algorithm, and
- * keeps same-filled pages without allocating, as our corpus does.  A kernel
- * without the corpus's algorithm makes zram "missing".
+ * swap, not mounted).  It sets comp_algorithm (lz4, or zstd for a zstd
+ * corpus) and a disksize of the dataset, writes the dataset's uncompressed
+ * pages to /dev/zram0 with O_DIRECT, and reads mm_stat; then it discards
+ * the same random objects the other peers free (BLKDISCARD, page by page),
+ * reads mm_stat, writes 1 to compact, reads mm_stat again, and always leaves
+ * zram0 reset.  zram compresses the pages itself, with the kernel's copy of
+ * the algorithm, and keeps same-filled pages without allocating, as our
+ * corpus does.  A kernel without the corpus's algorithm makes zram
+ * "missing".
  *
  * Its figures are the kernel's: mem_used_total (zsmalloc's pages only; the
  * struct pages, handles, zspage structs and zram's slot table are not

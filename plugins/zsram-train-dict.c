@@ -6,9 +6,9 @@
  * usage: zsram-train-dict [--size BYTES] [--samples N] [--page-size N]
  *                         INPUT OUTPUT
  * Samples up to N (default 4096) evenly spaced pages of INPUT that are
- * not one repeated word (zsram_train_dictionary_sampled), and writes a dictionary of at most BYTES (default
- * 16 KiB) to OUTPUT.  Exit status 0 on success, 1 on a run-time error, 2 on
- * a bad command line.
+ * not one repeated word (zsram_train_dictionary_sampled), and writes a
+ * dictionary of at most BYTES (default 16 KiB) to OUTPUT.  Exit status 0 on
+ * success, 1 on a run-time error, 2 on a bad command line.
  */
 #include <errno.h>
 #include <fcntl.h>
