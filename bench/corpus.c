@@ -301,13 +301,7 @@ int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target,
 	}
 	for (k = 0; k < c->npages; k++)
 		order[k] = (uint32_t)k;
-	for (k = c->npages - 1; k > 0; k--) {
-		size_t j = zsb_rand(&seed) % (k + 1);
-		uint32_t t = order[k];
-
-		order[k] = order[j];
-		order[j] = t;
-	}
+	zsb_shuffle(order, c->npages, seed);
 	for (k = 0; payload < target; k = (k + 1) % c->npages) {
 		int64_t o = c->page_obj[order[k]];
 

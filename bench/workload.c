@@ -66,6 +66,17 @@ uint64_t zsb_rand(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+void zsb_shuffle(uint32_t *v, size_t n, uint64_t seed)
+{
+	for (size_t i = n ? n - 1 : 0; i > 0; i--) {
+		size_t j = zsb_rand(&seed) % (i + 1);
+		uint32_t t = v[i];
+
+		v[i] = v[j];
+		v[j] = t;
+	}
+}
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ZSB_SANITIZED 1
 #elif defined(__has_feature)
@@ -321,18 +332,11 @@ static void phase_read(struct child_run *run)
 
 static void phase_free(struct child_run *run)
 {
-	uint64_t seed = run->o->seed ^ 0xf4eeULL;
 	size_t nfree = (size_t)(run->o->free_fraction * (double)run->nlive), i;
 	double t0;
 
 	/* Which ones: a seeded shuffle of the slots, the same for every peer. */
-	for (i = run->nlive - 1; i > 0; i--) {
-		size_t j = zsb_rand(&seed) % (i + 1);
-		uint32_t t = run->live[i];
-
-		run->live[i] = run->live[j];
-		run->live[j] = t;
-	}
+	zsb_shuffle(run->live, run->nlive, run->o->seed ^ 0xf4eeULL);
 	t0 = phase_start(run);
 	for (i = 0; i < nfree; i++) {
 		uint32_t s = run->live[run->nlive - 1 - i];

@@ -6,7 +6,9 @@
  *               objects, datasets (which pages a run stores)
  *   peers.c     the allocators compared: glibc malloc, jemalloc, mimalloc
  *               (dlopen'd), zsmalloc, and zbud/z3fold through zpool
- *   zram.c      the kernel's zram + zsmalloc, fed the same pages
+ *   zram.c      the kernel's zram + zsmalloc, fed the same pages, through
+ *   zram_dev.c  the kernel-zram driver (lock file, safety checks, reset),
+ *               shared with the zsram tool
  *   workload.c  the workloads, each peer in a forked child of its own, and
  *               resident-memory accounting
  *   report.c    the table, the JSON file and the gnuplot plot
@@ -244,6 +246,9 @@ double zsb_now(void);
 double zsb_cpu_now(void);		/* CPU time of this process */
 /* Deterministic generator (splitmix64). */
 uint64_t zsb_rand(uint64_t *state);
+/* Shuffles v[0..n) with zsb_rand seeded by seed (the same order for every
+ * peer: which objects are freed, which pages a mixed dataset takes). */
+void zsb_shuffle(uint32_t *v, size_t n, uint64_t seed);
 const char *zsb_status_name(enum zsb_status s);
 
 #endif /* ZSBENCH_H */

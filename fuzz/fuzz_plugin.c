@@ -135,12 +135,6 @@ struct harness {
 
 static void reset_plugin(void)
 {
-	static bool loaded;
-
-	if (!loaded) {
-		zsram_plugin_load();
-		loaded = true;
-	}
 	zsram_plugin_cleanup();
 	free(dict_data);
 	free(dict_path);

@@ -4,14 +4,14 @@
  *
  * Owns: the plugin's parameters (size, algorithm, level, mem_limit,
  * page_size, dictionary, writeback, allocator, stats), the one store shared
- * by every connection, byte-granular I/O on top of the store's
- * sector-granular block view, zero and trim on whole pages without
- * allocation, extents from the slot table, and the stats file.
+ * by every connection, the mapping of NBD requests onto the store's
+ * byte-range block view (which patches partial pages itself), extents from
+ * the slot table, and the stats file.
  *
  * Every connection serves the same store (so can_multi_conn is true: a flush
  * on one connection covers writes made on all of them).  Requests run in
- * parallel (the store locks per page); the plugin only serialises the
- * read-modify-write of a 512-byte sector that a request covers partly.
+ * parallel; the store locks per page and the plugin takes no lock of its own
+ * for I/O (stats_lock serialises only the stats file).
  */
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -31,9 +31,7 @@
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
 #define PAGE_SIZE_MAX 65536u		/* the store's largest page size */
-#define SECTOR ZSRAM_SECTOR_SIZE
 #define DICT_MAX_BYTES (16u << 20)	/* a larger dictionary file is a mistake */
-#define RMW_LOCKS 64u			/* stripes for partial-sector updates */
 
 /* ---- Configuration (set by .config, fixed after .config_complete) ---- */
 
@@ -54,14 +52,7 @@ static struct zsram *store;
 static void *dict_data;
 static size_t dict_size;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t rmw_lock[RMW_LOCKS];
 static const unsigned char zero_page[PAGE_SIZE_MAX];
-
-static void zsram_plugin_load(void)
-{
-	for (unsigned int i = 0; i < RMW_LOCKS; i++)
-		pthread_mutex_init(&rmw_lock[i], NULL);
-}
 
 /* Parses a compression level: an integer (zstd's may be negative). */
 static int parse_level(const char *key, const char *value)
@@ -376,8 +367,6 @@ static void zsram_plugin_unload(void)
 	free(writeback_path);
 	free(allocator_name);
 	free(stats_path);
-	for (unsigned int i = 0; i < RMW_LOCKS; i++)
-		pthread_mutex_destroy(&rmw_lock[i]);
 }
 
 static void zsram_plugin_dump_plugin(void)
@@ -421,12 +410,6 @@ static int zsram_plugin_true(void *handle)
 	return 1;
 }
 
-static int zsram_plugin_false(void *handle)
-{
-	(void)handle;
-	return 0;
-}
-
 static int zsram_plugin_can_fua(void *handle)
 {
 	(void)handle;
@@ -434,8 +417,8 @@ static int zsram_plugin_can_fua(void *handle)
 }
 
 /* A store error as the NBD error the client sees.  Requests are range-checked
- * by nbdkit and aligned here, so -EINVAL from the store is a bug of ours:
- * reported as EIO, loudly. */
+ * by nbdkit and the store takes any byte range inside the disk, so -EINVAL
+ * from the store is a bug of ours: reported as EIO, loudly. */
 static int fail(int ret, const char *what, uint64_t offset, uint64_t count)
 {
 	int err = -ret;
@@ -454,152 +437,36 @@ static int fail(int ret, const char *what, uint64_t offset, uint64_t count)
 	return -1;
 }
 
-static pthread_mutex_t *sector_lock(uint64_t sector_start)
-{
-	return &rmw_lock[(sector_start / SECTOR) % RMW_LOCKS];
-}
-
-/* Reads count bytes at offset, any alignment: whole sectors straight from the
- * store, a partial sector at either end through a bounce buffer. */
+/* The client's byte range goes to the store as it is: the store cuts it at
+ * page boundaries and patches partial pages under the page's lock. */
 static int zsram_plugin_pread(void *handle, void *buf, uint32_t count,
 			      uint64_t offset, uint32_t flags)
 {
-	struct zsram *z = handle;
-	unsigned char *out = buf;
-	unsigned char sector[SECTOR];
-	int ret;
+	int ret = zsram_bdev_read(handle, offset, buf, count);
 
 	(void)flags;
-	while (count > 0) {
-		uint64_t skip = offset % SECTOR;
-		uint32_t len;
-
-		if (skip || count < SECTOR) {
-			len = (uint32_t)(SECTOR - skip) < count ?
-			      (uint32_t)(SECTOR - skip) : count;
-			ret = zsram_bdev_read(z, offset - skip, sector, SECTOR);
-			if (ret < 0)
-				return fail(ret, "read", offset, count);
-			memcpy(out, sector + skip, len);
-		} else {
-			len = count - count % SECTOR;
-			ret = zsram_bdev_read(z, offset, out, len);
-			if (ret < 0)
-				return fail(ret, "read", offset, count);
-		}
-		out += len;
-		offset += len;
-		count -= len;
-	}
-	return 0;
-}
-
-/* Replaces len bytes at skip inside the sector at sector_start with data (or
- * zeros when data is NULL), under that sector's stripe lock. */
-static int write_partial_sector(struct zsram *z, uint64_t sector_start,
-				uint64_t skip, const void *data, uint32_t len)
-{
-	unsigned char sector[SECTOR];
-	pthread_mutex_t *lock = sector_lock(sector_start);
-	int ret;
-
-	pthread_mutex_lock(lock);
-	ret = zsram_bdev_read(z, sector_start, sector, SECTOR);
-	if (ret == 0) {
-		if (data)
-			memcpy(sector + skip, data, len);
-		else
-			memset(sector + skip, 0, len);
-		ret = zsram_bdev_write(z, sector_start, sector, SECTOR);
-	}
-	pthread_mutex_unlock(lock);
-	return ret;
+	return ret < 0 ? fail(ret, "read", offset, count) : 0;
 }
 
 static int zsram_plugin_pwrite(void *handle, const void *buf, uint32_t count,
 			       uint64_t offset, uint32_t flags)
 {
-	struct zsram *z = handle;
-	const unsigned char *in = buf;
-	int ret;
+	int ret = zsram_bdev_write(handle, offset, buf, count);
 
 	(void)flags;
-	while (count > 0) {
-		uint64_t skip = offset % SECTOR;
-		uint32_t len;
-
-		if (skip || count < SECTOR) {
-			len = (uint32_t)(SECTOR - skip) < count ?
-			      (uint32_t)(SECTOR - skip) : count;
-			ret = write_partial_sector(z, offset - skip, skip, in, len);
-		} else {
-			len = count - count % SECTOR;
-			ret = zsram_bdev_write(z, offset, in, len);
-		}
-		if (ret < 0)
-			return fail(ret, "write", offset, count);
-		in += len;
-		offset += len;
-		count -= len;
-	}
-	return 0;
+	return ret < 0 ? fail(ret, "write", offset, count) : 0;
 }
 
-/*
- * Zeroes [offset, offset+count).  Whole pages are discarded (may_trim: they
- * become empty) or written as the zero page (same-filled: the slot keeps the
- * word, nothing is allocated); partial pages and sectors at the ends are
- * rewritten with zeros.
- */
-static int zero_range(struct zsram *z, uint64_t offset, uint64_t count,
-		      bool may_trim, const char *what)
-{
-	const uint64_t req_offset = offset, req_count = count;
-	int ret = 0;
-
-	while (count > 0 && ret == 0) {
-		uint64_t skip = offset % SECTOR;
-		uint64_t page_skip = offset % page_size;
-		uint64_t len;
-
-		if (skip || count < SECTOR) {
-			/* a partial sector */
-			len = SECTOR - skip < count ? SECTOR - skip : count;
-			ret = write_partial_sector(z, offset - skip, skip, NULL,
-						   (uint32_t)len);
-		} else if (page_skip || count < page_size) {
-			/* whole sectors of a partial page */
-			len = page_size - page_skip < count ?
-			      page_size - page_skip : count;
-			len -= len % SECTOR;
-			ret = zsram_bdev_write(z, offset, zero_page, len);
-		} else {
-			/* whole pages */
-			uint64_t first = offset / page_size;
-			uint64_t n = count / page_size;
-
-			len = n * page_size;
-			if (may_trim) {
-				ret = zsram_discard(z, first, n);
-			} else {
-				for (uint64_t i = 0; i < n && ret == 0; i++)
-					ret = zsram_write_page(z, first + i,
-							       zero_page);
-			}
-		}
-		offset += len;
-		count -= len;
-	}
-	if (ret < 0)
-		return fail(ret, what, req_offset, req_count);
-	return 0;
-}
-
+/* Zero: whole pages are discarded (may_trim: they become empty) or become
+ * same-filled zero pages (nothing allocated); partial pages are patched. */
 static int zsram_plugin_zero(void *handle, uint32_t count, uint64_t offset,
 			     uint32_t flags)
 {
-	return zero_range(handle, offset, count,
-			  (flags & NBDKIT_FLAG_MAY_TRIM) != 0, "zero");
+	int ret = (flags & NBDKIT_FLAG_MAY_TRIM) ?
+		  zsram_bdev_discard(handle, offset, count) :
+		  zsram_bdev_zero(handle, offset, count);
+
+	return ret < 0 ? fail(ret, "zero", offset, count) : 0;
 }
 
 /* Trim frees whole pages and zeroes the partial ones, so a trimmed range
@@ -607,8 +474,10 @@ static int zsram_plugin_zero(void *handle, uint32_t count, uint64_t offset,
 static int zsram_plugin_trim(void *handle, uint32_t count, uint64_t offset,
 			     uint32_t flags)
 {
+	int ret = zsram_bdev_discard(handle, offset, count);
+
 	(void)flags;
-	return zero_range(handle, offset, count, true, "trim");
+	return ret < 0 ? fail(ret, "trim", offset, count) : 0;
 }
 
 static int zsram_plugin_flush(void *handle, uint32_t flags)
@@ -677,7 +546,6 @@ static struct nbdkit_plugin plugin = {
 	.version = "1.0",
 	.description = "A RAM disk whose pages are kept compressed in a libzsram "
 		       "store on libzsmalloc.",
-	.load = zsram_plugin_load,
 	.unload = zsram_plugin_unload,
 	.config = zsram_plugin_config,
 	.config_complete = zsram_plugin_config_complete,
@@ -701,15 +569,11 @@ static struct nbdkit_plugin plugin = {
 	.open = zsram_plugin_open,
 	.get_size = zsram_plugin_get_size,
 	.block_size = zsram_plugin_block_size,
-	.can_write = zsram_plugin_true,
-	.can_flush = zsram_plugin_true,
-	.is_rotational = zsram_plugin_false,
-	.can_trim = zsram_plugin_true,
-	.can_zero = zsram_plugin_true,
+	/* can_write, can_flush, can_trim, can_zero and can_extents default to
+	 * true because their callbacks exist; is_rotational to false. */
 	.can_fast_zero = zsram_plugin_true,
 	.can_fua = zsram_plugin_can_fua,
 	.can_multi_conn = zsram_plugin_true,
-	.can_extents = zsram_plugin_true,
 	.pread = zsram_plugin_pread,
 	.pwrite = zsram_plugin_pwrite,
 	.zero = zsram_plugin_zero,

@@ -6,16 +6,19 @@
  * usage: zsram-train-dict [--size BYTES] [--samples N] [--page-size N]
  *                         INPUT OUTPUT
  * Samples up to N (default 4096) evenly spaced pages of INPUT that are
- * not one repeated word, and writes a dictionary of at most BYTES (default
- * 16 KiB) to OUTPUT.  Exit status 0 on success, 1 on a run-time error, 2 on
- * a bad command line.
+ * not one repeated word (zsram_train_dictionary_sampled), and writes a
+ * dictionary of at most BYTES (default 16 KiB) to OUTPUT.  Exit status 0 on
+ * success, 1 on a run-time error, 2 on a bad command line.
  */
 #include <errno.h>
-#include <stdbool.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "zsram.h"
 
@@ -49,29 +52,18 @@ static unsigned long parse_number(const char *what, const char *s,
 	return v;
 }
 
-static bool same_filled(const unsigned char *p)
-{
-	uint64_t first, w;
-
-	memcpy(&first, p, 8);
-	for (size_t off = 8; off < page_bytes; off += 8) {
-		memcpy(&w, p + off, 8);
-		if (w != first)
-			return false;
-	}
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long dict_cap = 16384, max_samples = 4096;
 	const char *in_path, *out_path;
-	unsigned char *samples, *dict;
+	unsigned char *dict;
+	void *pages;
 	size_t n = 0;
-	uint64_t nr_pages, step;
+	uint64_t nr_pages;
+	struct stat st;
 	long got;
-	FILE *in, *out;
-	int i;
+	FILE *out;
+	int i, fd;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -104,45 +96,29 @@ int main(int argc, char **argv)
 	in_path = argv[i];
 	out_path = argv[i + 1];
 
-	in = fopen(in_path, "rb");
-	if (!in) {
+	fd = open(in_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		fprintf(stderr, "%s: cannot open '%s': %s\n", prog, in_path,
 			strerror(errno));
 		return 1;
 	}
-	if (fseeko(in, 0, SEEK_END) != 0) {
-		fprintf(stderr, "%s: cannot seek '%s': %s\n", prog, in_path,
-			strerror(errno));
-		return 1;
-	}
-	nr_pages = (uint64_t)ftello(in) / page_bytes;
+	nr_pages = (uint64_t)st.st_size / page_bytes;
 	if (nr_pages == 0) {
 		fprintf(stderr, "%s: '%s' holds no whole %zu-byte page\n", prog,
 			in_path, page_bytes);
 		return 1;
 	}
-	samples = malloc(max_samples * page_bytes);
+	pages = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	dict = malloc(dict_cap);
-	if (!samples || !dict) {
-		fprintf(stderr, "%s: out of memory\n", prog);
+	if (pages == MAP_FAILED || !dict) {
+		fprintf(stderr, "%s: cannot read '%s': %s\n", prog, in_path,
+			strerror(errno));
 		return 1;
 	}
-	step = nr_pages / max_samples + 1;
-	for (uint64_t p = 0; p < nr_pages && n < max_samples; p += step) {
-		unsigned char *dst = samples + n * page_bytes;
-
-		if (fseeko(in, (off_t)(p * page_bytes), SEEK_SET) != 0 ||
-		    fread(dst, 1, page_bytes, in) != page_bytes) {
-			fprintf(stderr, "%s: cannot read '%s'\n", prog, in_path);
-			return 1;
-		}
-		if (!same_filled(dst))
-			n++;
-	}
-	fclose(in);
-	got = n ? zsram_train_dictionary(samples, n, page_bytes, dict, dict_cap) :
-		  -EINVAL;
-	free(samples);
+	got = zsram_train_dictionary_sampled(pages, nr_pages, page_bytes, max_samples,
+					     dict, dict_cap, &n);
+	munmap(pages, (size_t)st.st_size);
+	close(fd);
 	if (got < 0) {
 		fprintf(stderr, "%s: cannot train a dictionary on '%s' (%zu sample "
 			"pages; too few or too uniform)\n", prog, in_path, n);

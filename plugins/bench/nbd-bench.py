@@ -17,7 +17,7 @@ Usage:
                [--runs N] [--json FILE] [--only NAME,...] CORPUS
   nbd-bench.py --plugin ... --capture-mb MB [--keep-corpus FILE]
 CORPUS is a file of raw 4 KiB pages (for example made by
-plugins/tests/capture-heap.py MB FILE, a python3 process's heap).
+bench/zs-capture --sources python --mb MB --file FILE, a python3 heap).
 Exit status: 0 success, 1 a run failed or a copy differed, 2 bad usage.
 """
 
@@ -133,8 +133,9 @@ def main():
         if args.capture_mb:
             corpus = args.keep_corpus or os.path.join(tmp, "corpus")
             subprocess.run([sys.executable,
-                            os.path.join(HERE, "..", "tests", "capture-heap.py"),
-                            str(args.capture_mb), corpus], check=True)
+                            os.path.join(HERE, "..", "..", "bench", "zs-capture"),
+                            "--sources", "python", "--mb", str(args.capture_mb),
+                            "--file", corpus], check=True)
         corpus = os.path.abspath(corpus)
         size = os.path.getsize(corpus)
         disk = (size // (1 << 20) + 1) << 20

@@ -82,10 +82,10 @@ uri() {
 }
 
 # make_corpus FILE MB: a page corpus of real memory (a python3 heap captured
-# through /proc), with a run of zero pages and a few binaries of /usr/bin
-# appended so that same-filled and incompressible pages occur too.
+# by bench/zs-capture), with a run of zero pages and a few binaries of
+# /usr/bin appended so that same-filled and incompressible pages occur too.
 make_corpus() {
-    python3 "$HERE/capture-heap.py" "$2" "$1" >/dev/null
+    python3 "$HERE/../../bench/zs-capture" --sources python --mb "$2" --file "$1" 2>/dev/null
     head -c 1M /dev/zero >>"$1"
     cat /usr/bin/nbdkit /usr/bin/nbdcopy >>"$1"
     head -c 1048576 /usr/bin/qemu-io >>"$1" 2>/dev/null || true

@@ -50,8 +50,8 @@
  * one (a zstd context is 200-300 KiB).
  *
  * Errors: functions that return int return 0 or a negative errno value:
- *   -EINVAL  bad argument (index or range outside the store, unaligned
- *            block-view request, bad configuration)
+ *   -EINVAL  bad argument (index or range outside the store, NULL buffer,
+ *            bad configuration)
  *   -ENOSPC  the write would take the store past its memory limit (and no
  *            page could be written back to make room); the store is unchanged
  *   -ENOMEM  the allocator or the system is out of memory; store unchanged
@@ -73,7 +73,7 @@ extern "C" {
 
 struct zsram;
 
-#define ZSRAM_SECTOR_SIZE 512	/* granularity of the block view */
+#define ZSRAM_SECTOR_SIZE 512	/* a block device's sector (the block view takes any byte) */
 
 enum zsram_algorithm {
 	ZSRAM_ALG_LZ4,		/* liblz4 fast; level = acceleration (1 default) */
@@ -147,14 +147,25 @@ int zsram_read_page(struct zsram *store, uint64_t index, void *page);
 /* Frees pages index .. index+count-1 (they then read as zeros). */
 int zsram_discard(struct zsram *store, uint64_t index, uint64_t count);
 
-/* ---- Block-device view: byte offsets and lengths, both multiples of
- * ZSRAM_SECTOR_SIZE, inside the disk size (else -EINVAL, counted in
- * io_stat's invalid_io).  Partial pages are read-modify-written under the
- * page's lock.  Discard frees only whole pages inside the range (a partial
- * page at either end is zeroed and rewritten instead). ---- */
+/*
+ * ---- Block-device view: any byte range [offset, offset+len) inside the disk
+ * size (zsram_bdev_size); any alignment, any length (0 does nothing).  A
+ * range outside the disk, or a NULL buffer with len > 0, is refused with
+ * -EINVAL before anything changes (counted in io_stat's invalid_io).  A page
+ * the range covers partly is read, patched and written back under the
+ * page's lock, so concurrent requests on different bytes of one page never
+ * lose each other's data.  Errors of the page interface stop the request
+ * there: the pages before are done, the rest untouched.
+ *   zsram_bdev_zero     writes zeros: a whole page becomes a same-filled
+ *                       zero page (no allocation), a partial page is patched.
+ *   zsram_bdev_discard  frees the whole pages of the range (they become
+ *                       empty) and zeroes the partial pages at either end;
+ *                       the whole range then reads as zeros. ----
+ */
 int zsram_bdev_read(struct zsram *store, uint64_t offset, void *buf, size_t len);
 int zsram_bdev_write(struct zsram *store, uint64_t offset, const void *buf,
 		     size_t len);
+int zsram_bdev_zero(struct zsram *store, uint64_t offset, uint64_t len);
 int zsram_bdev_discard(struct zsram *store, uint64_t offset, uint64_t len);
 uint64_t zsram_bdev_size(const struct zsram *store);	/* bytes */
 
@@ -280,6 +291,14 @@ int zsram_check(struct zsram *store, char *why, size_t why_len);
  */
 long zsram_train_dictionary(const void *samples, size_t nr_samples,
 			    size_t page_size, void *dict, size_t dict_capacity);
+/*
+ * The same on up to max_samples evenly spaced pages of pages[0..nr_pages)
+ * that are not same-filled (what the zsram tool and zsram-train-dict
+ * sample).  *used (if not NULL) is set to the number of sample pages.
+ */
+long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
+				    size_t page_size, size_t max_samples,
+				    void *dict, size_t dict_capacity, size_t *used);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,13 @@
 /*
- * block.c - the block-device view: byte offsets and lengths in sectors of
- * ZSRAM_SECTOR_SIZE bytes over the page store.
+ * block.c - the block-device view: any byte range [offset, offset+len) of
+ * the store, read, written, zeroed or discarded.
  *
- * Whole pages go straight to the page interface.  A partial page is read,
- * patched and written back with its slot lock held the whole time, so two
- * writers of different sectors of one page never lose each other's data.
+ * One loop cuts a range at page boundaries.  Whole pages go straight to the
+ * page interface (store.c).  A partial page is read, patched and written
+ * back with its slot lock held the whole time, so two writers of different
+ * bytes of one page never lose each other's data; no other lock is taken.
+ * A range outside the disk size is refused with -EINVAL before any page is
+ * touched.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,25 +15,21 @@
 
 #include "zsram_internal.h"
 
+/* What a range operation does to each page it covers. */
+enum bdev_op { BDEV_READ, BDEV_WRITE, BDEV_ZERO, BDEV_DISCARD };
+
+/* Source of a whole zero page (ZERO): the largest page size. */
+static const unsigned char zero_page[65536];
+
 uint64_t zsram_bdev_size(const struct zsram *z)
 {
 	return z->nr_pages * z->page_size;
 }
 
-static bool bdev_range_ok(struct zsram *z, uint64_t offset, uint64_t len)
-{
-	uint64_t size = zsram_bdev_size(z);
-
-	if ((offset | len) % ZSRAM_SECTOR_SIZE || offset > size || len > size - offset) {
-		STAT_ADD(z->invalid_io, 1);
-		return false;
-	}
-	return true;
-}
-
-/* Reads bytes [off, off+len) of page index into dst (a part of one page). */
-static int bdev_read_part(struct zsram *z, uint64_t index, size_t off, size_t len,
-			  void *dst)
+/* Reads bytes [off, off+len) of page index into dst, or (op other than READ)
+ * replaces them with src (WRITE) or zeros, under the page's slot lock. */
+static int bdev_page_part(struct zsram *z, uint64_t index, size_t off, size_t len,
+			  enum bdev_op op, void *dst, const void *src)
 {
 	unsigned char *tmp = malloc(z->page_size);
 	uint32_t flags;
@@ -40,120 +39,96 @@ static int bdev_read_part(struct zsram *z, uint64_t index, size_t off, size_t le
 		return -ENOMEM;
 	flags = zsram_slot_lock(&z->slots, index);
 	err = zsram_slot_read_locked(z, index, flags, tmp);
-	zsram_slot_unlock_set(&z->slots, index, flags & ~SLOT_IDLE);
-	if (!err)
-		memcpy(dst, tmp + off, len);
+	if (op == BDEV_READ) {
+		zsram_slot_unlock_set(&z->slots, index, flags & ~SLOT_IDLE);
+		if (!err)
+			memcpy(dst, tmp + off, len);
+	} else {
+		if (!err) {
+			if (op == BDEV_WRITE)
+				memcpy(tmp + off, src, len);
+			else
+				memset(tmp + off, 0, len);
+			err = zsram_slot_store_locked(z, index, &flags, tmp);
+		}
+		zsram_slot_unlock_set(&z->slots, index, err ? flags :
+				      flags & ~(SLOT_IDLE | SLOT_NORECOMP));
+	}
 	free(tmp);
 	return err;
 }
 
-/* Read-modify-write of bytes [off, off+len) of page index; src NULL writes
- * zeros. */
-static int bdev_write_part(struct zsram *z, uint64_t index, size_t off, size_t len,
+/* A whole page: the page interface counts its own failures. */
+static int bdev_page_whole(struct zsram *z, uint64_t index, enum bdev_op op, void *dst,
 			   const void *src)
 {
-	unsigned char *tmp = malloc(z->page_size);
-	uint32_t flags;
-	int err;
-
-	if (!tmp)
-		return -ENOMEM;
-	flags = zsram_slot_lock(&z->slots, index);
-	err = zsram_slot_read_locked(z, index, flags, tmp);
-	if (!err) {
-		if (src)
-			memcpy(tmp + off, src, len);
-		else
-			memset(tmp + off, 0, len);
-		err = zsram_slot_store_locked(z, index, &flags, tmp);
+	switch (op) {
+	case BDEV_READ:
+		return zsram_read_page(z, index, dst);
+	case BDEV_WRITE:
+		return zsram_write_page(z, index, src);
+	case BDEV_ZERO:
+		return zsram_write_page(z, index, zero_page);
+	default:
+		return zsram_discard(z, index, 1);
 	}
-	zsram_slot_unlock_set(&z->slots, index, err ? flags :
-			      flags & ~(SLOT_IDLE | SLOT_NORECOMP));
-	free(tmp);
-	return err;
 }
 
-int zsram_bdev_read(struct zsram *z, uint64_t offset, void *buf, size_t len)
+static int bdev_range(struct zsram *z, uint64_t offset, uint64_t len, enum bdev_op op,
+		      void *dst, const void *src)
 {
-	unsigned char *dst = buf;
+	uint64_t size = zsram_bdev_size(z);
+	size_t done = 0;
 
-	if (!bdev_range_ok(z, offset, len))
+	if (offset > size || len > size - offset ||
+	    (len && ((op == BDEV_READ && !dst) || (op == BDEV_WRITE && !src)))) {
+		STAT_ADD(z->invalid_io, 1);
 		return -EINVAL;
+	}
 	while (len) {
 		uint64_t index = offset >> z->page_shift;
 		size_t off = offset & (z->page_size - 1);
-		size_t chunk = z->page_size - off;
+		size_t chunk = len < z->page_size - off ? (size_t)len : z->page_size - off;
+		void *d = dst ? (unsigned char *)dst + done : NULL;
+		const void *s = src ? (const unsigned char *)src + done : NULL;
 		int err;
 
-		if (chunk > len)
-			chunk = len;
-		if (chunk == z->page_size)
-			err = zsram_read_page(z, index, dst);
-		else
-			err = bdev_read_part(z, index, off, chunk, dst);
-		if (err) {
-			if (chunk != z->page_size)
-				STAT_ADD(z->failed_reads, 1);
-			return err;
-		}
-		dst += chunk;
-		offset += chunk;
-		len -= chunk;
-	}
-	return 0;
-}
-
-int zsram_bdev_write(struct zsram *z, uint64_t offset, const void *buf, size_t len)
-{
-	const unsigned char *src = buf;
-
-	if (!bdev_range_ok(z, offset, len))
-		return -EINVAL;
-	while (len) {
-		uint64_t index = offset >> z->page_shift;
-		size_t off = offset & (z->page_size - 1);
-		size_t chunk = z->page_size - off;
-		int err;
-
-		if (chunk > len)
-			chunk = len;
 		if (chunk == z->page_size) {
-			err = zsram_write_page(z, index, src);
+			err = bdev_page_whole(z, index, op, d, s);
 		} else {
-			err = bdev_write_part(z, index, off, chunk, src);
-			if (err)
+			err = bdev_page_part(z, index, off, chunk, op, d, s);
+			if (err && op == BDEV_READ)
+				STAT_ADD(z->failed_reads, 1);
+			else if (err && op != BDEV_DISCARD)
 				STAT_ADD(z->failed_writes, 1);
 		}
 		if (err)
 			return err;
-		src += chunk;
+		done += chunk;
 		offset += chunk;
 		len -= chunk;
 	}
-	zsram_maybe_compact(z);
+	if (op == BDEV_WRITE || op == BDEV_ZERO)
+		zsram_maybe_compact(z);
 	return 0;
+}
+
+int zsram_bdev_read(struct zsram *z, uint64_t offset, void *buf, size_t len)
+{
+	return bdev_range(z, offset, len, BDEV_READ, buf, NULL);
+}
+
+int zsram_bdev_write(struct zsram *z, uint64_t offset, const void *buf, size_t len)
+{
+	return bdev_range(z, offset, len, BDEV_WRITE, NULL, buf);
+}
+
+int zsram_bdev_zero(struct zsram *z, uint64_t offset, uint64_t len)
+{
+	return bdev_range(z, offset, len, BDEV_ZERO, NULL, NULL);
 }
 
 int zsram_bdev_discard(struct zsram *z, uint64_t offset, uint64_t len)
 {
-	if (!bdev_range_ok(z, offset, len))
-		return -EINVAL;
-	while (len) {
-		uint64_t index = offset >> z->page_shift;
-		size_t off = offset & (z->page_size - 1);
-		uint64_t chunk = z->page_size - off;
-		int err;
-
-		if (chunk > len)
-			chunk = len;
-		if (chunk == z->page_size)
-			err = zsram_discard(z, index, 1);
-		else
-			err = bdev_write_part(z, index, off, (size_t)chunk, NULL);
-		if (err)
-			return err;
-		offset += chunk;
-		len -= chunk;
-	}
-	return 0;
+	return bdev_range(z, offset, len, BDEV_DISCARD, NULL, NULL);
 }

@@ -8,7 +8,8 @@
  * works in its own context.  At most two contexts per processor exist (like
  * zram's per-CPU streams); a thread finding none free waits for one.
  * free_lock guards the list and the count; the dictionary objects are
- * created once and shared read-only.
+ * created once and shared read-only.  Also dictionary training, from given
+ * samples or from pages sampled evenly (no lock: caller's buffers only).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -365,4 +366,37 @@ long zsram_train_dictionary(const void *samples, size_t nr_samples,
 	if (ZDICT_isError(n))
 		return -EINVAL;
 	return (long)n;
+}
+
+long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
+				    size_t page_size, size_t max_samples,
+				    void *dict, size_t dict_capacity, size_t *used)
+{
+	const unsigned char *src = pages;
+	unsigned char *samples;
+	uint64_t step;
+	size_t n = 0;
+	long got;
+
+	if (used)
+		*used = 0;
+	if (!pages || page_size == 0 || max_samples == 0)
+		return -EINVAL;
+	samples = malloc(max_samples * page_size);
+	if (!samples)
+		return -ENOMEM;
+	step = nr_pages / max_samples + 1;
+	for (uint64_t i = 0; i < nr_pages && n < max_samples; i += step) {
+		const unsigned char *p = src + i * page_size;
+		uint64_t word;
+
+		if (!zsram_page_same_filled(p, page_size, &word))
+			memcpy(samples + n++ * page_size, p, page_size);
+	}
+	got = n ? zsram_train_dictionary(samples, n, page_size, dict, dict_capacity) :
+		  -EINVAL;
+	free(samples);
+	if (used)
+		*used = n;
+	return got;
 }

@@ -409,15 +409,22 @@ unsigned long zsram_compact(struct zsram *z)
 	return zsram_alloc_compact(&z->alloc);
 }
 
+/* The page interface's argument check: a bad one is counted as invalid_io. */
+static bool page_args_ok(struct zsram *z, uint64_t index, const void *page)
+{
+	if (index < z->nr_pages && page)
+		return true;
+	STAT_ADD(z->invalid_io, 1);
+	return false;
+}
+
 int zsram_write_page(struct zsram *z, uint64_t index, const void *page)
 {
 	uint32_t flags;
 	int err;
 
-	if (index >= z->nr_pages || !page) {
-		STAT_ADD(z->invalid_io, 1);
+	if (!page_args_ok(z, index, page))
 		return -EINVAL;
-	}
 	flags = zsram_slot_lock(&z->slots, index);
 	err = zsram_slot_store_locked(z, index, &flags, page);
 	zsram_slot_unlock_set(&z->slots, index, err ? flags :
@@ -434,10 +441,8 @@ int zsram_read_page(struct zsram *z, uint64_t index, void *page)
 	uint32_t flags;
 	int err;
 
-	if (index >= z->nr_pages || !page) {
-		STAT_ADD(z->invalid_io, 1);
+	if (!page_args_ok(z, index, page))
 		return -EINVAL;
-	}
 	flags = zsram_slot_lock(&z->slots, index);
 	err = zsram_slot_read_locked(z, index, flags, page);
 	zsram_slot_unlock_set(&z->slots, index, flags & ~SLOT_IDLE);

@@ -8,7 +8,8 @@
  *   codec.c      compression algorithms and their per-thread contexts
  *   slot.c       the slot table: packed flags, the per-slot lock bit
  *   store.c      creation, page write/read/discard, memory limit, compaction
- *   block.c      the sector-granular block-device view
+ *   block.c      the block-device view: any byte range, partial pages
+ *                patched under the slot lock
  *   recompress.c recompression with the secondary algorithm, idle marking
  *   writeback.c  the backing file
  *   stats.c      mm_stat, io_stat, bd_stat, the class table, the checker

@@ -1,0 +1,80 @@
+/*
+ * zsram_tool.h - the parts of the zsram tool (internal to zsram/tools/):
+ *   options.c  the command line
+ *   input.c    the pages to load: files, a corpus folder, a live process
+ *              (through bench/zs-capture), and the dictionary
+ *   io.c       the parallel write and read-and-verify passes, clocks and
+ *              resident memory
+ *   bench.c    --bench: bare lz4 against the store, and --kernel-zram
+ *              through the shared kernel-zram driver (bench/zram_dev.c)
+ *   zsram.c    main: the order of the passes and the report
+ * Single-threaded except io.c's workers, which share nothing but the store.
+ */
+#ifndef ZSRAM_TOOL_H
+#define ZSRAM_TOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <zsram.h>
+
+#define TOOL_PROG "zsram"
+
+struct options {
+	struct zsram_config cfg;
+	const char *dict_file;
+	size_t train_dict;		/* 0: no training; else dictionary bytes */
+	const char *corpus_dir;
+	long pid;			/* 0: none */
+	unsigned int threads;
+	double discard;			/* fraction, 0: none */
+	uint64_t seed;
+	size_t recomp_threshold;
+	bool recompress;
+	bool class_stats;
+	bool bench;
+	bool kernel_zram;
+	char **files;
+	int nr_files;
+};
+
+/* The pages to load: one buffer of nr_pages * page_size bytes. */
+struct input {
+	unsigned char *pages;
+	uint64_t nr_pages;
+	size_t cap_bytes;
+};
+
+/* options.c: fills *o or exits with status 2 and a message. */
+void tool_parse_options(int argc, char **argv, struct options *o);
+__attribute__((noreturn, format(printf, 1, 2)))
+void tool_die_usage(const char *fmt, ...);
+
+/* input.c: 0, or -1 with a message on stderr. */
+int tool_load_input(struct input *in, const struct options *o);
+/* The dictionary of --dict or --train-dict (NULL: none); exits on failure. */
+void *tool_dictionary(const struct options *o, const struct input *in, size_t *size);
+
+/* io.c */
+double tool_now(void);
+double tool_thread_cpu(void);
+uint64_t tool_rss_anon(void);
+double tool_mib(uint64_t bytes);
+
+struct io_totals {
+	uint64_t errors, mismatches, refused;
+	int first_err;
+	double cpu_seconds;		/* all threads */
+};
+
+/* Writes every page (refused[i] set for pages refused with ENOSPC) or reads
+ * and compares every page, on threads threads; returns wall seconds. */
+double tool_run_io(struct zsram *store, const struct input *in, unsigned int threads,
+		   bool write, uint8_t *refused, struct io_totals *total);
+void tool_print_mm_stat(const struct zsram_mm_stat *mm, const char *label);
+
+/* bench.c: the process's exit status. */
+int tool_run_bench(const struct options *o, const struct input *in);
+
+#endif /* ZSRAM_TOOL_H */
