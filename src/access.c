@@ -104,9 +104,9 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 			/* The object moved and its old zspage went between the
 			 * two loads, or the entry is corrupt: under the class
 			 * lock the entry and the directory agree, so tell. */
-			pthread_mutex_lock(&c->lock);
+			zs_mutex_lock(&c->lock);
 			zs_handle_check_entry(pool, handle, what, &h, atomic_load(h.entry));
-			pthread_mutex_unlock(&c->lock);
+			zs_mutex_unlock(&c->lock);
 			continue;
 		}
 		atomic_fetch_add(&z->pins, 1);

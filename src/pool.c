@@ -133,14 +133,14 @@ ZS_API struct zs_pool *zs_create_pool_config(const char *name, const struct zs_p
 		goto nomem_classes;
 	if (zs_handles_init(&pool->handles))
 		goto nomem_source;
-	if (pthread_mutex_init(&pool->pagemap_lock, NULL))
+	if (zs_mutex_init(&pool->pagemap.lock))
 		goto nomem_handles;
-	if (pthread_mutex_init(&pool->header_lock, NULL))
+	if (zs_mutex_init(&pool->header_lock))
 		goto nomem_pagemap_lock;
 	return pool;
 
 nomem_pagemap_lock:
-	pthread_mutex_destroy(&pool->pagemap_lock);
+	zs_mutex_destroy(&pool->pagemap.lock);
 nomem_handles:
 	zs_handles_destroy(&pool->handles);
 nomem_source:
@@ -172,16 +172,16 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 		if (pool->class_of_index[i] != i)
 			continue;
 		struct size_class *c = &pool->classes[i];
-		pthread_mutex_lock(&c->lock);
+		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			while (c->groups[g])
 				zs_zspage_destroy(pool, c, c->groups[g]);
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&c->lock);
 	}
 	zs_headers_destroy(pool);
 	zs_pagemap_destroy(&pool->pagemap);
-	pthread_mutex_destroy(&pool->header_lock);
-	pthread_mutex_destroy(&pool->pagemap_lock);
+	zs_mutex_destroy(&pool->header_lock);
+	zs_mutex_destroy(&pool->pagemap.lock);
 	zs_handles_destroy(&pool->handles);
 	zs_source_destroy(&pool->source);
 	zs_classes_destroy(pool);
@@ -196,6 +196,7 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
  * slot, or in a new zspage when z is NULL.  The handle, or 0 with errno. */
 static unsigned long alloc_locked(struct zs_pool *pool, struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	unsigned int gen;
 	uint32_t index = zs_entry_alloc(&pool->handles, c, &gen);
 	if (zs_unlikely(!index)) {
@@ -262,11 +263,11 @@ static unsigned long borrow_slot(struct zs_pool *pool, struct size_class *c)
 		if (d->objs_per_zspage == d->pages_per_zspage)
 			break;	/* one object per page: nothing to share */
 		unsigned long h = 0;
-		pthread_mutex_lock(&d->lock);
+		zs_mutex_lock(&d->lock);
 		struct zspage *z = zs_fullest_nonfull(d);
 		if (z && has_resident_free_slot(pool, d, z))
 			h = alloc_locked(pool, d, z);
-		pthread_mutex_unlock(&d->lock);
+		zs_mutex_unlock(&d->lock);
 		if (h) {
 			atomic_fetch_sub_explicit(&c->borrow_budget, (long)(d->size - c->size),
 						  memory_order_relaxed);
@@ -287,22 +288,22 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 		return 0;
 	}
 	struct size_class *c = zs_class_for_size(pool, size);
-	pthread_mutex_lock(&c->lock);
+	zs_mutex_lock(&c->lock);
 	struct zspage *z = zs_fullest_nonfull(c);
 	if (zs_unlikely(!z) &&
 	    atomic_load_explicit(&c->borrow_budget, memory_order_relaxed) > 0) {
 		/* A new zspage would cost a partly used page for a while:
 		 * first try a free slot of a class a little larger. */
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&c->lock);
 		unsigned long h = borrow_slot(pool, c);
 		if (h)
 			return h;
-		pthread_mutex_lock(&c->lock);
+		zs_mutex_lock(&c->lock);
 		z = zs_fullest_nonfull(c);
 	}
 	unsigned long h = alloc_locked(pool, c, z);
 	int err = errno;
-	pthread_mutex_unlock(&c->lock);
+	zs_mutex_unlock(&c->lock);
 	if (!h)
 		errno = err;
 	return h;
@@ -315,7 +316,7 @@ ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, "zs_free", &h);
 	struct size_class *c = h.class;
-	pthread_mutex_lock(&c->lock);
+	zs_mutex_lock(&c->lock);
 	uint32_t e = atomic_load_explicit(h.entry, memory_order_relaxed);
 	struct zspage *z = zs_handle_check_entry(pool, handle, "zs_free", &h, e);
 	unsigned int slot = zs_entry_slot(c, e);
@@ -330,7 +331,7 @@ ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)
 		zs_zspage_destroy(pool, c, z);
 	else
 		zs_group_update(c, z);
-	pthread_mutex_unlock(&c->lock);
+	zs_mutex_unlock(&c->lock);
 }
 
 /* ---- Small queries ---- */

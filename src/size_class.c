@@ -80,7 +80,7 @@ int zs_classes_init(struct zs_pool *pool)
 		struct size_class *c = &pool->classes[i];
 		if (pool->class_of_index[i] != i)
 			continue;
-		if (pthread_mutex_init(&c->lock, NULL))
+		if (zs_mutex_init(&c->lock))
 			goto fail;
 		c->entry_free_head = 0;
 	}
@@ -108,7 +108,7 @@ void zs_classes_destroy(struct zs_pool *pool)
 		return;
 	for (unsigned int i = 0; i < pool->nr_classes; i++)
 		if (pool->class_of_index[i] == i) {
-			pthread_mutex_destroy(&pool->classes[i].lock);
+			zs_mutex_destroy(&pool->classes[i].lock);
 			zs_dir_destroy(&pool->classes[i].dir);
 			zs_meta_free(pool->classes[i].batches);
 		}

@@ -132,7 +132,7 @@ int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	c->max_ctx = cpus > 2 ? 2 * (unsigned int)cpus : 4;
-	pthread_mutex_init(&c->free_lock, NULL);
+	zs_mutex_init(&c->free_lock);
 	pthread_cond_init(&c->ctx_freed, NULL);
 	return 0;
 }
@@ -163,7 +163,7 @@ void zsram_codec_fini(struct zsram_codec *c)
 	c->zstd_cdict = c->zstd_ddict = c->dict = NULL;
 	if (c->max_ctx) {
 		pthread_cond_destroy(&c->ctx_freed);
-		pthread_mutex_destroy(&c->free_lock);
+		zs_mutex_destroy(&c->free_lock);
 		c->max_ctx = 0;
 	}
 }
@@ -207,22 +207,22 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
 {
 	struct zsram_codec_ctx *ctx;
 
-	pthread_mutex_lock(&c->free_lock);
+	zs_mutex_lock(&c->free_lock);
 	while (!c->free_list && c->nr_ctx >= c->max_ctx && !ctx_held)
-		pthread_cond_wait(&c->ctx_freed, &c->free_lock);
+		zs_mutex_wait(&c->free_lock, &c->ctx_freed);
 	ctx = c->free_list;
 	if (ctx)
 		c->free_list = ctx->next;
 	else
 		c->nr_ctx++;	/* counted now, so others wait for it */
-	pthread_mutex_unlock(&c->free_lock);
+	zs_mutex_unlock(&c->free_lock);
 	if (!ctx) {
 		ctx = codec_ctx_new(c);
 		if (!ctx) {
-			pthread_mutex_lock(&c->free_lock);
+			zs_mutex_lock(&c->free_lock);
 			c->nr_ctx--;
 			pthread_cond_signal(&c->ctx_freed);
-			pthread_mutex_unlock(&c->free_lock);
+			zs_mutex_unlock(&c->free_lock);
 			return NULL;
 		}
 	}
@@ -235,7 +235,7 @@ void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 	bool extra;
 
 	ctx_held--;
-	pthread_mutex_lock(&c->free_lock);
+	zs_mutex_lock(&c->free_lock);
 	/* One made past the cap for a thread that held one already goes. */
 	extra = c->nr_ctx > c->max_ctx;
 	if (extra) {
@@ -245,7 +245,7 @@ void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 		c->free_list = ctx;
 	}
 	pthread_cond_signal(&c->ctx_freed);
-	pthread_mutex_unlock(&c->free_lock);
+	zs_mutex_unlock(&c->free_lock);
 	if (extra)
 		codec_ctx_free(ctx);
 }
