@@ -214,7 +214,7 @@ ZS_API int zs_pool_check(struct zs_pool *pool, char *why, size_t why_len)
 
 	unsigned long pages = 0;
 	size_t pagemap_entries = 0;
-	for (unsigned int i = 0; i < pool->nr_classes && !ck.failed; i++) {
+	for (unsigned int i = 0; i < ZS_MAX_CLASSES && !ck.failed; i++) {
 		unsigned int ci = pool->class_of_index[i];
 		if (ci < i || pool->class_of_index[ci] != ci) {
 			fail(&ck, "class index %u maps to %u", i, ci);

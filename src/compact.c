@@ -283,9 +283,6 @@ static bool has_partials_to_merge(const struct size_class *c)
 	return partial >= 2;
 }
 
-/* Returns the pages by which the class shrank: the sources' pages given
- * back, less any page a destination had to back for a fresh slot.  Counted
- * while the lock is held, so other threads' allocations do not count. */
 /* Whether packing some zspage of c in place would give a page back. */
 static bool has_zspage_to_pack(const struct zs_pool *pool, const struct size_class *c)
 {
@@ -296,6 +293,9 @@ static bool has_zspage_to_pack(const struct zs_pool *pool, const struct size_cla
 	return false;
 }
 
+/* Returns the pages by which the class shrank: the sources' pages given
+ * back, less any page a destination had to back for a fresh slot.  Counted
+ * while the lock is held, so other threads' allocations do not count. */
 static long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce,
 			  struct zs_release_batch *batch)
 {
@@ -354,7 +354,7 @@ ZS_API unsigned long zs_compact(struct zs_pool *pool)
 		return 0;
 	long freed = 0;
 	struct zs_release_batch batch = { 0 };
-	for (unsigned int i = pool->nr_classes; i-- > 0;) {
+	for (unsigned int i = ZS_MAX_CLASSES; i-- > 0;) {
 		if (pool->class_of_index[i] != i)
 			continue;
 		freed += compact_class(pool, &pool->classes[i], bounce, &batch);

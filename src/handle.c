@@ -188,7 +188,7 @@ void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *wh
 	if (zs_unlikely(tag != pool->tag))
 		zs_fatal(pool, "%s: handle %#lx is not a handle of this pool (foreign or forged)",
 			 what, handle);
-	if (zs_unlikely(ci >= pool->nr_classes || pool->class_of_index[ci] != ci))
+	if (zs_unlikely(ci >= ZS_MAX_CLASSES || pool->class_of_index[ci] != ci))
 		zs_fatal(pool, "%s: handle %#lx names no size class (corrupt handle)", what, handle);
 	uint32_t limit = atomic_load_explicit(&pool->handles.next_index, memory_order_acquire);
 	if (zs_unlikely(index == 0 || index >= limit))

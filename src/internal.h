@@ -112,8 +112,9 @@
 
 /* Fullness groups: 0 = 1-9% used, ..., 9 = 90-99%, 10 = full.  An empty
  * zspage is freed at once and belongs to no group. */
-#define ZS_GROUP_FULL 10u
-#define ZS_NR_GROUPS 11u
+#define ZS_NR_GROUPS ZS_NR_FULLNESS_GROUPS	/* zsmalloc.h: the stats' columns */
+#define ZS_GROUP_FULL (ZS_NR_GROUPS - 1)
+_Static_assert(ZS_GROUP_FULL == 10, "fullness groups are tenths, then full");
 
 /* ---- Handles and handle entries ----
  *
@@ -329,10 +330,9 @@ struct zs_pool {
 	unsigned int sys_page_shift;	/* the system's page size, <= page_shift */
 	unsigned int class_shift;	/* log2 of the class spacing */
 	unsigned int max_chain;
-	unsigned int nr_classes;
 	unsigned int tag;
 	size_t huge_class_size;
-	struct size_class *classes;	/* nr_classes; merged ones unused */
+	struct size_class *classes;	/* ZS_MAX_CLASSES; merged ones unused */
 	uint16_t *class_of_index;	/* index -> the class that serves it */
 
 	struct zs_page_source source;
@@ -402,6 +402,17 @@ void zs_source_free_page(struct zs_page_source *src, void *page);
 /* ---- size_class.c ---- */
 int zs_classes_init(struct zs_pool *pool);
 void zs_classes_destroy(struct zs_pool *pool);
+/* The class after prev that serves sizes itself (merged ones are skipped),
+ * the first one when prev is NULL; NULL after the last. */
+static inline struct size_class *zs_next_class(struct zs_pool *pool, struct size_class *prev)
+{
+	unsigned int i = prev ? prev->index + 1u : 0;
+	while (i < ZS_MAX_CLASSES && pool->class_of_index[i] != i)
+		i++;
+	return i < ZS_MAX_CLASSES ? &pool->classes[i] : NULL;
+}
+#define zs_for_each_class(pool, c) \
+	for (struct size_class *c = zs_next_class(pool, NULL); c; c = zs_next_class(pool, c))
 static inline struct size_class *zs_class_for_size(struct zs_pool *pool, size_t size)
 {
 	unsigned int idx = (unsigned int)((size - 1) >> pool->class_shift);
@@ -455,7 +466,7 @@ static inline unsigned long zs_handle_make(const struct zs_pool *pool, unsigned 
 {
 	return (unsigned long)pool->tag << ZS_HANDLE_TAG_SHIFT |
 	       (unsigned long)class_index << ZS_HANDLE_CLASS_SHIFT |
-	       (unsigned long)(gen & 0xff) << ZS_HANDLE_GEN_SHIFT | index;
+	       (unsigned long)(gen & ZS_HANDLE_GEN_MASK) << ZS_HANDLE_GEN_SHIFT | index;
 }
 
 /* A handle taken apart and checked against the pool; see handle.c. */

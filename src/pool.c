@@ -168,10 +168,7 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 	/* The arena's chunks are unmapped below: no need to drop pages one
 	 * zspage at a time first. */
 	pool->source.unmapping = true;
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
-		if (pool->class_of_index[i] != i)
-			continue;
-		struct size_class *c = &pool->classes[i];
+	zs_for_each_class(pool, c) {
 		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			while (c->groups[g])
@@ -256,7 +253,7 @@ static bool has_resident_free_slot(const struct zs_pool *pool, const struct size
 static unsigned long borrow_slot(struct zs_pool *pool, struct size_class *c)
 {
 	unsigned int last = c->index + ZS_BORROW_STEPS;
-	for (unsigned int i = c->index + 1; i < pool->nr_classes && i <= last; i++) {
+	for (unsigned int i = c->index + 1; i < ZS_MAX_CLASSES && i <= last; i++) {
 		if (pool->class_of_index[i] != i)
 			continue;	/* merged: served by a class further up */
 		struct size_class *d = &pool->classes[i];

@@ -11,13 +11,14 @@
 
 ZS_API unsigned int zs_class_count(struct zs_pool *pool)
 {
-	return pool->nr_classes;
+	(void)pool;	/* every pool has as many; merged ones answer -ENOENT */
+	return ZS_MAX_CLASSES;
 }
 
 ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
 			      struct zs_class_stats *stats)
 {
-	if (index >= pool->nr_classes)
+	if (index >= ZS_MAX_CLASSES)
 		return -EINVAL;
 	if (pool->class_of_index[index] != index)
 		return -ENOENT;
@@ -59,7 +60,7 @@ ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 	fprintf(out, " %13s %10s %10s %16s %8s\n", "obj_allocated", "obj_used", "pages_used",
 		"pages_per_zspage", "freeable");
 
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
+	for (unsigned int i = 0; i < ZS_MAX_CLASSES; i++) {
 		struct zs_class_stats s;
 		if (zs_get_class_stats(pool, i, &s) || s.obj_allocated == 0)
 			continue;	/* merged into another class, or holding nothing */
@@ -88,10 +89,7 @@ ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 ZS_API size_t zs_list_pages(struct zs_pool *pool, void **pages, size_t max)
 {
 	size_t n = 0;
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
-		if (pool->class_of_index[i] != i)
-			continue;
-		struct size_class *c = &pool->classes[i];
+	zs_for_each_class(pool, c) {
 		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			for (struct zspage *z = c->groups[g]; z; z = z->next)
@@ -112,10 +110,7 @@ static size_t touched_pages_bytes(size_t n)
 ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 {
 	memset(mem, 0, sizeof(*mem));
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
-		if (pool->class_of_index[i] != i)
-			continue;
-		struct size_class *c = &pool->classes[i];
+	zs_for_each_class(pool, c) {
 		size_t zspage_bytes = (size_t)c->pages_per_zspage << pool->page_shift;
 		size_t tail = zspage_bytes - (size_t)c->objs_per_zspage * c->size;
 		zs_mutex_lock(&c->lock);
@@ -162,7 +157,7 @@ ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 	zs_mutex_unlock(&pool->pagemap.lock);
 
 	mem->pool += sizeof(*pool) + strlen(pool->name) + 1 +
-		     (size_t)pool->nr_classes * (sizeof(*pool->classes) + sizeof(uint16_t));
+		     (size_t)ZS_MAX_CLASSES * (sizeof(*pool->classes) + sizeof(uint16_t));
 	mem->metadata = mem->handle_table + mem->zspage_headers + mem->slot_maps +
 			mem->zspage_index + mem->page_lists + mem->pagemap + mem->pool;
 }

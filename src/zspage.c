@@ -64,11 +64,9 @@ static void header_free(struct zs_pool *pool, struct zspage *z)
 
 void zs_headers_destroy(struct zs_pool *pool)
 {
-	struct zs_header_chunk *chunk = pool->header_chunks;
-	while (chunk) {
-		struct zs_header_chunk *next = chunk->next;
+	for (struct zs_header_chunk *chunk = pool->header_chunks, *next; chunk; chunk = next) {
+		next = chunk->next;
 		free(chunk);
-		chunk = next;
 	}
 	pool->header_chunks = NULL;
 	pool->free_headers = NULL;

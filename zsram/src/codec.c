@@ -277,17 +277,29 @@ static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 /* The context's zstd decompressor, made at first use; NULL: out of memory. */
 static ZSTD_DCtx *zstd_dctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 {
-	ZSTD_DCtx *dctx = ctx->zstd_dctx;
+	if (!ctx->zstd_dctx && (ctx->zstd_dctx = ZSTD_createDCtx())) {
+		ZSTD_DCtx_setParameter(ctx->zstd_dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
+		if (c->zstd_ddict)
+			ZSTD_DCtx_refDDict(ctx->zstd_dctx, c->zstd_ddict);
+	}
+	return ctx->zstd_dctx;
+}
 
-	if (dctx)
-		return dctx;
-	dctx = ZSTD_createDCtx();
-	if (!dctx)
-		return NULL;
-	ZSTD_DCtx_setParameter(dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
-	if (c->zstd_ddict)
-		ZSTD_DCtx_refDDict(dctx, c->zstd_ddict);
-	return ctx->zstd_dctx = dctx;
+/* zstd's part of zsram_codec_compress (same answers). */
+static long zstd_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
+			  const void *src, size_t src_len, void *dst, size_t dst_cap)
+{
+	ZSTD_CCtx *cctx = zstd_cctx(c, ctx);
+	size_t n;
+
+	if (!cctx)
+		return -ENOMEM;
+	n = ZSTD_compress2(cctx, dst, dst_cap, src, src_len);
+	if (!ZSTD_isError(n))
+		return (long)n;
+	/* The context is left mid-frame: reset it for reuse. */
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
 }
 
 long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
@@ -300,21 +312,8 @@ long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 	case ZSRAM_ALG_LZ4HC:
 		return LZ4_compress_HC_extStateHC(ctx->lz4_state, src, dst,
 						  (int)src_len, (int)dst_cap, c->level);
-	case ZSRAM_ALG_ZSTD: {
-		ZSTD_CCtx *cctx = zstd_cctx(c, ctx);
-		size_t n;
-
-		if (!cctx)
-			return -ENOMEM;
-		n = ZSTD_compress2(cctx, dst, dst_cap, src, src_len);
-		if (ZSTD_isError(n)) {
-			/* The context is left mid-frame: reset it for reuse. */
-			ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
-			return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ?
-				0 : -EIO;
-		}
-		return (long)n;
-	}
+	case ZSRAM_ALG_ZSTD:
+		return zstd_compress(c, ctx, src, src_len, dst, dst_cap);
 	}
 	return -EIO;
 }
