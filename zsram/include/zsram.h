@@ -71,6 +71,10 @@
 extern "C" {
 #endif
 
+/* libzsram is built with -fvisibility=hidden: what this header declares is
+ * its whole exported interface. */
+#pragma GCC visibility push(default)
+
 struct zsram;
 
 #define ZSRAM_SECTOR_SIZE 512	/* granularity of the block view */
@@ -280,6 +284,8 @@ int zsram_check(struct zsram *store, char *why, size_t why_len);
  */
 long zsram_train_dictionary(const void *samples, size_t nr_samples,
 			    size_t page_size, void *dict, size_t dict_capacity);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
