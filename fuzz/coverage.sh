@@ -1,44 +1,30 @@
 #!/usr/bin/env bash
 # coverage.sh - line coverage of the library reached by the fuzz corpora.
-# Builds each harness with clang source coverage (-fprofile-instr-generate
-# -fcoverage-mapping) around fuzz_replay.c, replays the seed corpus
+# Builds the harnesses with CMake and clang source coverage (-DZS_COVERAGE=ON,
+# in OUT/build-cov) around fuzz_replay.c, replays the seed corpus
 # (fuzz/corpus/<harness>/) and what fuzzing found (OUT/corpus/<harness>/,
 # from run-fuzzers.sh), and prints llvm-cov's report of src/*.c per harness
 # and for all harnesses together (and of zsram/src/*.c for the zsram one).
 #
-# Usage: fuzz/coverage.sh [--out DIR] [HARNESS...]   (default: all)
+# Usage: fuzz/coverage.sh [--out DIR] [--build-only] [HARNESS...]
+#        (default: every harness the build has; OUT defaults to build/fuzz)
 # Needs clang and llvm-cov/llvm-profdata (Debian: llvm-14).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out="$top/build/fuzz"
-harnesses=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    -*) echo "coverage.sh: unknown option '$1'" >&2; exit 2 ;;
-    *) harnesses+=("$1"); shift ;;
-  esac
-done
-# shellcheck source=fuzz/build-harness.sh
-. "$top/fuzz/build-harness.sh"
-if [ ${#harnesses[@]} -eq 0 ]; then
-  read -ra harnesses <<< "$(default_harnesses)"
-fi
-cc=${CC:-clang}
+prog=coverage.sh
 pick() { for t in "$@"; do command -v "$t" >/dev/null && { echo "$t"; return 0; }; done; return 1; }
 profdata=$(pick llvm-profdata-14 llvm-profdata) || { echo "coverage.sh: llvm-profdata not found (install llvm-14)" >&2; exit 1; }
 llvmcov=$(pick llvm-cov-14 llvm-cov) || { echo "coverage.sh: llvm-cov not found (install llvm-14)" >&2; exit 1; }
-command -v "$cc" >/dev/null || { echo "coverage.sh: '$cc' not found" >&2; exit 1; }
-
+# shellcheck source=fuzz/fuzz-build.sh
+. "$top/fuzz/fuzz-build.sh"
+fuzz_build cov "$@"
 mkdir -p "$out/cov"
-out=$(cd "$out" && pwd)
 
 lib_files=("$top"/src/*.c)
 profiles=()
 bins=()
 for h in "${harnesses[@]}"; do
-  bin=$(build_harness "$h" cov) || { echo "coverage.sh: building $h failed" >&2; exit 1; }
+  bin="$build/fuzz/fuzz_replay_$h"
   dirs=("$top/fuzz/corpus/$h")
   [ -d "$out/corpus/$h" ] && dirs+=("$out/corpus/$h")
   rm -f "$out/cov/$h".*.profraw

@@ -1,7 +1,8 @@
 /*
  * fuzz_common.h - what every harness in fuzz/ shares: reading the fuzzer's
  * input bytes as a stream of small decisions, a seeded PRNG for byte
- * patterns and random fault injection, and FZ_CHECK, which ends the run with
+ * patterns and random fault injection (fz_maybe_fail_meta arms
+ * libzsmalloc's metadata failures), and FZ_CHECK, which ends the run with
  * a message (abort, so libFuzzer records the input as a crash).
  *
  * Input bytes are consumed front to back; once they run out every read
@@ -14,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "internal.h"	/* zs_test_fail_meta_alloc */
 
 /* The entry point libFuzzer calls (and fuzz_replay.c, without libFuzzer). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -89,6 +92,14 @@ static inline uint64_t fz_rand(uint64_t *state)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
+}
+
+/* Random metadata failures: when none is armed, arms one, odds 1/rate (0:
+ * never), to fail one of the next `within` metadata allocations. */
+static inline void fz_maybe_fail_meta(uint64_t *rng, unsigned int rate, unsigned int within)
+{
+	if (rate && zs_test_meta_countdown() == 0 && fz_rand(rng) % rate == 0)
+		zs_test_fail_meta_alloc(1 + fz_rand(rng) % within, false);
 }
 
 /* Fills buf with bytes of one of a few shapes chosen by kind: random,

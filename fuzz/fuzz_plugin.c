@@ -21,10 +21,6 @@
  * ("plugin bug": the store refused a request it built); extents cover the
  * range asked in order and claim zeros only where the shadow has zeros.
  */
-/* Declared here: the plugin defines it through NBDKIT_REGISTER_PLUGIN. */
-struct nbdkit_plugin;
-struct nbdkit_plugin *plugin_init(void);
-
 #include "nbdkit-zsram-plugin.c"
 
 #include "fuzz_common.h"

@@ -245,20 +245,12 @@ static bool malloc_object(struct harness *h, size_t size, unsigned int kind)
 	case 0:
 		zs_obj_write(h->pool, handle, o->data, size);
 		break;
-	case 1: {
-		void *p = zs_map_object(h->pool, handle, ZS_MM_WO);
-
-		FZ_CHECK(p != NULL, "step %lu: zs_map_object(WO) failed: %s", h->step,
-			 strerror(errno));
-		memcpy(p, o->data, size);
-		zs_unmap_object(h->pool, handle);
-		break;
-	}
 	default: {
-		void *p = zs_map_object(h->pool, handle, ZS_MM_RW);
+		enum zs_mapmode mode = kind % 3 == 1 ? ZS_MM_WO : ZS_MM_RW;
+		void *p = zs_map_object(h->pool, handle, mode);
 
-		FZ_CHECK(p != NULL, "step %lu: zs_map_object(RW) failed: %s", h->step,
-			 strerror(errno));
+		FZ_CHECK(p != NULL, "step %lu: zs_map_object(%s) failed: %s", h->step,
+			 mode == ZS_MM_WO ? "WO" : "RW", strerror(errno));
 		memcpy(p, o->data, size);
 		zs_unmap_object(h->pool, handle);
 		break;
@@ -589,10 +581,7 @@ static void run_op(struct harness *h)
 {
 	uint8_t op = fz_u8(&h->in);
 
-	/* Random metadata failures: arm one now and then. */
-	if (h->meta_rate && zs_test_meta_countdown() == 0 &&
-	    fz_rand(&h->rng) % h->meta_rate == 0)
-		zs_test_fail_meta_alloc(1 + fz_rand(&h->rng) % 8, false);
+	fz_maybe_fail_meta(&h->rng, h->meta_rate, 8);
 
 	switch (op % 20) {
 	case 0: case 1: case 2:

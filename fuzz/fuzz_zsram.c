@@ -411,22 +411,15 @@ static void run_op(struct harness *h)
 {
 	uint8_t op = fz_u8(&h->in);
 
-	if (h->meta_rate && zs_test_meta_countdown() == 0 &&
-	    fz_rand(&h->rng) % h->meta_rate == 0)
-		zs_test_fail_meta_alloc(1 + fz_rand(&h->rng) % 4, false);
-
+	fz_maybe_fail_meta(&h->rng, h->meta_rate, 4);
 	switch (op % 12) {
-	case 0: case 1: case 2:
-		op_write_page(h);
-		break;
+	case 0: case 1: case 2: op_write_page(h); break;
 	case 3: op_read_page(h); break;
 	case 4: op_discard(h); break;
 	case 5: op_bdev_write(h, false); break;
 	case 6: op_bdev_read(h); break;
 	case 7: op_bdev_write(h, true); break;
-	case 8: case 9:
-		op_maintain(h, op >> 4);
-		break;
+	case 8: case 9: op_maintain(h, op >> 4); break;
 	case 10: op_stats(h); break;
 	default: verify_all(h, "verify"); break;
 	}

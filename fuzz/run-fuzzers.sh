@@ -1,54 +1,35 @@
 #!/usr/bin/env bash
-# run-fuzzers.sh - builds the libFuzzer harnesses with clang (ASan + UBSan +
-# libFuzzer, the allocator's debug checks on) and runs each for a bounded
-# time from the seed corpus in fuzz/corpus/<harness>/ plus what earlier runs
-# found (kept in OUT/corpus/<harness>/).  Prints per harness the executions,
+# run-fuzzers.sh - builds the libFuzzer harnesses with CMake and clang
+# (-DZS_FUZZ=ON: ASan + UBSan + libFuzzer, the allocator's debug checks on,
+# in OUT/build) and runs each for a bounded time from the seed corpus in
+# fuzz/corpus/<harness>/ plus what earlier runs found (OUT/corpus/<harness>/).  Prints per harness the executions,
 # libFuzzer's coverage counter (cov:) and the corpus size; exits non-zero on
 # any crash, leak, timeout, failed check or build failure.
 #
-# Usage: fuzz/run-fuzzers.sh [--out DIR] [HARNESS...]    (default: all)
+# Usage: fuzz/run-fuzzers.sh [--out DIR] [--build-only] [HARNESS...]
+#        (default: every harness the build has; OUT defaults to build/fuzz)
 # Environment:
 #   FUZZ_TIME       seconds per harness (default 60)
 #   FUZZ_RSS_MB     libFuzzer's -rss_limit_mb (default 3072)
 #   FUZZ_FLAGS      more libFuzzer flags, e.g. "-seed=1 -jobs=2"
 #   CC              the clang to use (default clang)
+#   CMAKE           the cmake to use (default cmake)
 # Harnesses: pool (libzsmalloc), zsram (the zsram store), plugin (the nbdkit
 # plugin's parameters and requests, without nbdkit; when its header is there).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out="$top/build/fuzz"
-harnesses=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    -*) echo "run-fuzzers.sh: unknown option '$1'" >&2; exit 2 ;;
-    *) harnesses+=("$1"); shift ;;
-  esac
-done
-# shellcheck source=fuzz/build-harness.sh
-. "$top/fuzz/build-harness.sh"
-if [ ${#harnesses[@]} -eq 0 ]; then
-  read -ra harnesses <<< "$(default_harnesses)"
-fi
+prog=run-fuzzers.sh
+# shellcheck source=fuzz/fuzz-build.sh
+. "$top/fuzz/fuzz-build.sh"
 fuzz_time=${FUZZ_TIME:-60}
 rss_mb=${FUZZ_RSS_MB:-3072}
-cc=${CC:-clang}
 case "$fuzz_time" in ''|*[!0-9]*) echo "run-fuzzers.sh: FUZZ_TIME must be a number of seconds, got '$fuzz_time'" >&2; exit 2 ;; esac
-
-# A missing clang is a failure, not a skip: CI installs it (scripts/packages/fuzz.txt).
-if ! command -v "$cc" >/dev/null; then
-  echo "run-fuzzers.sh: '$cc' not found; install clang and libclang-rt-14-dev (scripts/setup.sh)" >&2
-  exit 1
-fi
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+fuzz_build fuzz "$@"
 
 status=0
 summary=()
 for h in "${harnesses[@]}"; do
-  bin=$(build_harness "$h" fuzz) || { echo "run-fuzzers.sh: building $h failed" >&2; exit 1; }
+  bin="$build/fuzz/fuzz_$h"
   corpus="$out/corpus/$h"
   seeds="$top/fuzz/corpus/$h"
   mkdir -p "$corpus" "$out/artifacts"
@@ -75,7 +56,7 @@ for h in "${harnesses[@]}"; do
     echo "--- fuzz_$h failed; the end of its log:" >&2
     grep -v -e '^#[0-9]' "$log" | tail -60 >&2
     ls "$out/artifacts/$h-"* 2>/dev/null | sed 's/^/    input: /' >&2 || true
-    echo "    replay: $bin <input>   (or build/*/fuzz/fuzz_replay_$h <input>)" >&2
+    echo "    replay: $bin <input>   (or $build/fuzz/fuzz_replay_$h <input>)" >&2
   fi
   echo "$line"
   summary+=("$line")

@@ -42,40 +42,38 @@ char *zs_obj_in_place(const struct zs_pool *pool, const struct size_class *c,
 	return NULL;
 }
 
+/* Copies len bytes of the object at slot of z out to buf (out) or in from
+ * it: in one piece when the object is in place, else its bytes to the end
+ * of their page, then the rest from the start of the next page. */
+static inline void obj_copy(const struct zs_pool *pool, const struct size_class *c,
+			    const struct zspage *z, unsigned int slot, char *buf, size_t len,
+			    bool out)
+{
+	char *piece[2] = { zs_obj_in_place(pool, c, z, slot), NULL };
+	size_t n[2] = { len, 0 };
+	if (!piece[0]) {
+		size_t off = obj_offset(c, slot);
+		unsigned int i = (unsigned int)(off >> pool->page_shift);
+		size_t in = off & (pool->page_size - 1);
+		piece[0] = (char *)z->pages[i] + in;
+		piece[1] = z->pages[i + 1];
+		n[0] = pool->page_size - in < len ? pool->page_size - in : len;
+		n[1] = len - n[0];
+	}
+	for (unsigned int k = 0; k < 2 && n[k]; buf += n[k], k++)
+		memcpy(out ? buf : piece[k], out ? piece[k] : buf, n[k]);
+}
+
 void zs_obj_copy_out(const struct zs_pool *pool, const struct size_class *c,
 		     const struct zspage *z, unsigned int slot, void *dst, size_t len)
 {
-	char *p = zs_obj_in_place(pool, c, z, slot);
-	if (p) {
-		memcpy(dst, p, len);
-		return;
-	}
-	size_t off = obj_offset(c, slot);
-	unsigned int i = (unsigned int)(off >> pool->page_shift);
-	size_t in = off & (pool->page_size - 1);
-	size_t first = pool->page_size - in;
-	if (first > len)
-		first = len;
-	memcpy(dst, (char *)z->pages[i] + in, first);
-	memcpy((char *)dst + first, z->pages[i + 1], len - first);
+	obj_copy(pool, c, z, slot, dst, len, true);
 }
 
 void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c,
 		    const struct zspage *z, unsigned int slot, const void *src, size_t len)
 {
-	char *p = zs_obj_in_place(pool, c, z, slot);
-	if (p) {
-		memcpy(p, src, len);
-		return;
-	}
-	size_t off = obj_offset(c, slot);
-	unsigned int i = (unsigned int)(off >> pool->page_shift);
-	size_t in = off & (pool->page_size - 1);
-	size_t first = pool->page_size - in;
-	if (first > len)
-		first = len;
-	memcpy((char *)z->pages[i] + in, src, first);
-	memcpy(z->pages[i + 1], (const char *)src + first, len - first);
+	obj_copy(pool, c, z, slot, (char *)src, len, false);	/* only read */
 }
 
 /* ---- Pinning ---- */
@@ -104,9 +102,9 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 			/* The object moved and its old zspage went between the
 			 * two loads, or the entry is corrupt: under the class
 			 * lock the entry and the directory agree, so tell. */
-			pthread_mutex_lock(&c->lock);
+			zs_mutex_lock(&c->lock);
 			zs_handle_check_entry(pool, handle, what, &h, atomic_load(h.entry));
-			pthread_mutex_unlock(&c->lock);
+			zs_mutex_unlock(&c->lock);
 			continue;
 		}
 		atomic_fetch_add(&z->pins, 1);

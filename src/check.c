@@ -141,6 +141,8 @@ static int check_entry(uint32_t index, uint32_t e, void *arg)
 static int check_class(struct checker *ck, struct size_class *c, unsigned long *pages,
 		       size_t *pagemap_entries)
 {
+	ZS_ASSERT_HELD(&c->lock);
+	ZS_ASSERT_HELD(&ck->pool->pagemap.lock);
 	unsigned long zspages = 0, objs = 0, backed = 0;
 	/* The map is built here from scratch, not by zs_slot_map_build, so
 	 * that duplicate slots are caught; plain calloc: the checker is not
@@ -206,13 +208,13 @@ ZS_API int zs_pool_check(struct zs_pool *pool, char *why, size_t why_len)
 	if (why && why_len)
 		why[0] = '\0';
 	unsigned long events = atomic_load(&pool->page_events);
-	pthread_mutex_lock(&pool->pagemap_lock);
+	zs_mutex_lock(&pool->pagemap.lock);
 	unsigned long map_changes = pool->pagemap.changes;
-	pthread_mutex_unlock(&pool->pagemap_lock);
+	zs_mutex_unlock(&pool->pagemap.lock);
 
 	unsigned long pages = 0;
 	size_t pagemap_entries = 0;
-	for (unsigned int i = 0; i < pool->nr_classes && !ck.failed; i++) {
+	for (unsigned int i = 0; i < ZS_MAX_CLASSES && !ck.failed; i++) {
 		unsigned int ci = pool->class_of_index[i];
 		if (ci < i || pool->class_of_index[ci] != ci) {
 			fail(&ck, "class index %u maps to %u", i, ci);
@@ -221,14 +223,14 @@ ZS_API int zs_pool_check(struct zs_pool *pool, char *why, size_t why_len)
 		if (ci != i)
 			continue;
 		struct size_class *c = &pool->classes[i];
-		pthread_mutex_lock(&c->lock);
-		pthread_mutex_lock(&pool->pagemap_lock);
+		zs_mutex_lock(&c->lock);
+		zs_mutex_lock(&pool->pagemap.lock);
 		check_class(&ck, c, &pages, &pagemap_entries);
-		pthread_mutex_unlock(&pool->pagemap_lock);
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&pool->pagemap.lock);
+		zs_mutex_unlock(&c->lock);
 	}
 
-	pthread_mutex_lock(&pool->pagemap_lock);
+	zs_mutex_lock(&pool->pagemap.lock);
 	/* The total before the events: every change bumps the events before
 	 * it touches the total, so a total that moved while the classes were
 	 * summed shows in the events. */
@@ -240,6 +242,6 @@ ZS_API int zs_pool_check(struct zs_pool *pool, char *why, size_t why_len)
 	if (!ck.failed && quiet && pagemap_entries != pool->pagemap.count)
 		fail(&ck, "pagemap has %zu entries, zspages need %zu", pool->pagemap.count,
 		     pagemap_entries);
-	pthread_mutex_unlock(&pool->pagemap_lock);
+	zs_mutex_unlock(&pool->pagemap.lock);
 	return ck.failed ? -1 : 0;
 }

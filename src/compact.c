@@ -62,6 +62,7 @@ static int record_entry(uint32_t index, uint32_t location, void *arg)
 int zs_slot_map_build(struct zs_pool *pool, const struct size_class *c, struct zs_slot_map *m,
 		      bool counted)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	m->objs = c->objs_per_zspage;
 	m->ncells = (size_t)c->dir.next_number * c->objs_per_zspage;
 	m->cell = NULL;
@@ -145,6 +146,7 @@ struct compaction {
 static int move_object(struct zs_pool *pool, struct size_class *c, struct compaction *cp,
 		       struct zspage *src, unsigned int s, struct zspage *dst)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	int d = zs_zspage_take_slot(pool, c, dst, false);
 	if (d < 0)
 		return -1;
@@ -181,6 +183,7 @@ static int move_object(struct zs_pool *pool, struct size_class *c, struct compac
 static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct compaction *cp,
 			     struct zspage *src)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	unsigned int moved = 0;
 	const uint32_t *used = zs_slot_map_of(&cp->map, src);
 	for (unsigned int s = src->fresh; s-- > 0 && src->inuse > 0;) {
@@ -225,6 +228,7 @@ static bool packing_frees_pages(const struct zs_pool *pool, const struct size_cl
 static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct compaction *cp,
 			  struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	uint32_t *slots = zs_slot_map_of(&cp->map, z);
 	unsigned int lo = 0, hi = z->fresh;	/* hi - 1: highest slot to look at */
 	for (;;) {
@@ -256,6 +260,7 @@ static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct com
 /* Packs every partly used zspage of c that would give a page back. */
 static void pack_class(struct zs_pool *pool, struct size_class *c, struct compaction *cp)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	for (unsigned int g = 0; g < ZS_GROUP_FULL; g++)
 		for (struct zspage *z = c->groups[g]; z; z = z->next) {
 			if (!packing_frees_pages(pool, c, z))
@@ -278,9 +283,6 @@ static bool has_partials_to_merge(const struct size_class *c)
 	return partial >= 2;
 }
 
-/* Returns the pages by which the class shrank: the sources' pages given
- * back, less any page a destination had to back for a fresh slot.  Counted
- * while the lock is held, so other threads' allocations do not count. */
 /* Whether packing some zspage of c in place would give a page back. */
 static bool has_zspage_to_pack(const struct zs_pool *pool, const struct size_class *c)
 {
@@ -291,17 +293,20 @@ static bool has_zspage_to_pack(const struct zs_pool *pool, const struct size_cla
 	return false;
 }
 
+/* Returns the pages by which the class shrank: the sources' pages given
+ * back, less any page a destination had to back for a fresh slot.  Counted
+ * while the lock is held, so other threads' allocations do not count. */
 static long compact_class(struct zs_pool *pool, struct size_class *c, char *bounce,
 			  struct zs_release_batch *batch)
 {
 	struct skip_set skip = { .n = 0 };
 	struct compaction cp = { .bounce = bounce, .batch = batch };
-	pthread_mutex_lock(&c->lock);
+	zs_mutex_lock(&c->lock);
 	unsigned long pages_before = c->pages_used;
 	if ((!has_partials_to_merge(c) && !has_zspage_to_pack(pool, c)) ||
 	    zs_slot_map_build(pool, c, &cp.map, true)) {
 		/* Nothing to gain, or no memory for the map: nothing moves. */
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&c->lock);
 		return 0;
 	}
 	while (has_partials_to_merge(c)) {
@@ -337,7 +342,7 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 	}
 	pack_class(pool, c, &cp);
 	long freed = (long)(pages_before - c->pages_used);
-	pthread_mutex_unlock(&c->lock);
+	zs_mutex_unlock(&c->lock);
 	zs_slot_map_free(&cp.map);
 	return freed;
 }
@@ -350,7 +355,7 @@ ZS_API unsigned long zs_compact(struct zs_pool *pool)
 		return 0;
 	long freed = 0;
 	struct zs_release_batch batch = { 0 };
-	for (unsigned int i = pool->nr_classes; i-- > 0;) {
+	for (unsigned int i = ZS_MAX_CLASSES; i-- > 0;) {
 		if (pool->class_of_index[i] != i)
 			continue;
 		freed += compact_class(pool, &pool->classes[i], bounce, &batch);
@@ -378,16 +383,16 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 		return -EINVAL;
 	zs_meta_serve(pool);
 	unsigned int pidx, ci = 0;
-	pthread_mutex_lock(&pool->pagemap_lock);
+	zs_mutex_lock(&pool->pagemap.lock);
 	struct zspage *z = zs_pagemap_lookup(pool, page, &ci);
-	pthread_mutex_unlock(&pool->pagemap_lock);
+	zs_mutex_unlock(&pool->pagemap.lock);
 	if (!z)
 		return -EINVAL;
 
 	struct size_class *c = &pool->classes[ci];
-	pthread_mutex_lock(&c->lock);
+	zs_mutex_lock(&c->lock);
 	int ret = 0;
-	pthread_mutex_lock(&pool->pagemap_lock);
+	zs_mutex_lock(&pool->pagemap.lock);
 	/* The zspage may have gone or changed while no lock was held. */
 	unsigned int now_ci = ~0u;
 	if (zs_pagemap_lookup(pool, page, &now_ci) != z || now_ci != ci) {
@@ -424,7 +429,7 @@ out_moving:
 	/* Release: a reader that pins after this sees the new page. */
 	atomic_store(&z->moving, 0);
 out_pagemap:
-	pthread_mutex_unlock(&pool->pagemap_lock);
-	pthread_mutex_unlock(&c->lock);
+	zs_mutex_unlock(&pool->pagemap.lock);
+	zs_mutex_unlock(&c->lock);
 	return ret;
 }

@@ -44,7 +44,7 @@ int zs_handles_init(struct zs_handle_table *t)
 		return -1;
 	t->dir = dir;
 	atomic_init(&t->next_index, 1);	/* index 0 is never a handle */
-	if (pthread_mutex_init(&t->lock, NULL)) {
+	if (zs_mutex_init(&t->lock)) {
 		munmap(dir, DIR_BYTES);
 		t->dir = NULL;
 		return -1;
@@ -64,12 +64,13 @@ void zs_handles_destroy(struct zs_handle_table *t)
 	}
 	munmap(t->dir, DIR_BYTES);
 	t->dir = NULL;
-	pthread_mutex_destroy(&t->lock);
+	zs_mutex_destroy(&t->lock);
 }
 
 /* Takes up to ZS_ENTRY_BATCH fresh indexes for class c; 0 on ENOMEM. */
 static int table_refill(struct zs_handle_table *t, struct size_class *c)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	int ok = 0;
 	if (c->nr_batches == c->batches_cap) {
 		uint32_t cap = c->batches_cap ? c->batches_cap * 2 : 4;
@@ -80,7 +81,7 @@ static int table_refill(struct zs_handle_table *t, struct size_class *c)
 		c->batches = b;
 		c->batches_cap = cap;
 	}
-	pthread_mutex_lock(&t->lock);
+	zs_mutex_lock(&t->lock);
 	uint32_t first = atomic_load_explicit(&t->next_index, memory_order_relaxed);
 	uint32_t block_end = (first | (ZS_ENTRY_BLOCK - 1)) + 1;
 	uint32_t last = first + ZS_ENTRY_BATCH;
@@ -104,12 +105,13 @@ static int table_refill(struct zs_handle_table *t, struct size_class *c)
 	c->batches[c->nr_batches++] = first;
 	ok = 1;
 out:
-	pthread_mutex_unlock(&t->lock);
+	zs_mutex_unlock(&t->lock);
 	return ok;
 }
 
 uint32_t zs_entry_alloc(struct zs_handle_table *t, struct size_class *c, unsigned int *gen)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	uint32_t index = c->entry_free_head;
 	if (index) {
 		_Atomic uint32_t *ep = zs_entry_ptr(t, index);
@@ -126,6 +128,7 @@ uint32_t zs_entry_alloc(struct zs_handle_table *t, struct size_class *c, unsigne
 
 void zs_entry_free(struct zs_handle_table *t, struct size_class *c, uint32_t index)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	_Atomic uint32_t *ep = zs_entry_ptr(t, index);
 	_Atomic uint8_t *gp = zs_entry_gen_ptr(ep, index);
 	/* The generation first: a stale reader that sees the free location
@@ -139,6 +142,7 @@ void zs_entry_free(struct zs_handle_table *t, struct size_class *c, uint32_t ind
 int zs_class_for_each_entry(struct zs_handle_table *t, const struct size_class *c,
 			    int (*fn)(uint32_t index, uint32_t location, void *arg), void *arg)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	for (uint32_t b = 0; b < c->nr_batches; b++) {
 		uint32_t first = c->batches[b];
 		/* A batch never crosses blocks: one block pointer for it. */
@@ -184,7 +188,7 @@ void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *wh
 	if (zs_unlikely(tag != pool->tag))
 		zs_fatal(pool, "%s: handle %#lx is not a handle of this pool (foreign or forged)",
 			 what, handle);
-	if (zs_unlikely(ci >= pool->nr_classes || pool->class_of_index[ci] != ci))
+	if (zs_unlikely(ci >= ZS_MAX_CLASSES || pool->class_of_index[ci] != ci))
 		zs_fatal(pool, "%s: handle %#lx names no size class (corrupt handle)", what, handle);
 	uint32_t limit = atomic_load_explicit(&pool->handles.next_index, memory_order_acquire);
 	if (zs_unlikely(index == 0 || index >= limit))

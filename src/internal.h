@@ -16,12 +16,26 @@
  *   stats.c        statistics and the class table
  *   check.c        the pool consistency checker
  *
- * Locks, in the order they nest (take a later one only while holding none
- * after it):
- *   size_class.lock   a class's zspages, slots, handle entries and counters
- *   pool->pagemap_lock, pool->header_lock, pool->handle_lock,
- *   arena.lock        leaves: nothing is taken while holding one of these
- * Map/read/write take no lock: they pin the zspage (see struct zspage).
+ * Locks (struct zs_mutex, lock.h), in the order they nest: a thread that
+ * holds one takes only locks below it.  Every function whose rule is
+ * "caller holds L" starts with ZS_ASSERT_HELD(&L), checked in debug and
+ * sanitizer builds.
+ *   size_class.lock      a class's zspages, slots, handle entries and
+ *                        counters.  One class lock at a time: borrowing and
+ *                        compaction drop one before they take the next.
+ *   pool->pagemap.lock   the pagemap; alone, or under a class lock.
+ *                        Migration holds it (with the class lock) while
+ *                        zs_zspage_make_chained allocates metadata, grows
+ *                        the pagemap and gives the zspage's unbacked pages
+ *                        back (madvise, then source.lock).
+ *   pool->source.lock    the arena's chunks, bitmaps and warm pages; under
+ *                        a class lock, under the pagemap lock (above), or
+ *                        alone.
+ *   pool->header_lock,   leaves: nothing is taken while one is held.
+ *   pool->handles.lock
+ * The caller's page ops (zs_page_ops) are called with a class lock held and
+ * never with the pagemap lock.  Map/read/write take no lock: they pin the
+ * zspage (see struct zspage).
  *
  * Metadata per object: 5 bytes of handle entry (a 4-byte location and a
  * 1-byte generation), for the most objects the pool held at once (entries
@@ -46,6 +60,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lock.h"
 #include "zsmalloc.h"
 
 #define ZS_API __attribute__((visibility("default")))
@@ -97,8 +112,9 @@
 
 /* Fullness groups: 0 = 1-9% used, ..., 9 = 90-99%, 10 = full.  An empty
  * zspage is freed at once and belongs to no group. */
-#define ZS_GROUP_FULL 10u
-#define ZS_NR_GROUPS 11u
+#define ZS_NR_GROUPS ZS_NR_FULLNESS_GROUPS	/* zsmalloc.h: the stats' columns */
+#define ZS_GROUP_FULL (ZS_NR_GROUPS - 1)
+_Static_assert(ZS_GROUP_FULL == 10, "fullness groups are tenths, then full");
 
 /* ---- Handles and handle entries ----
  *
@@ -145,7 +161,7 @@
 #define ZS_ENTRY_BATCH 16u
 
 struct zs_handle_table {
-	pthread_mutex_t lock;		/* next_index and directory growth */
+	struct zs_mutex lock;		/* next_index and directory growth */
 	_Atomic(uint32_t *) *dir;	/* ZS_ENTRY_DIR_SIZE block pointers */
 	_Atomic uint32_t next_index;	/* entries [1, next_index) were handed out */
 };
@@ -222,7 +238,7 @@ struct zs_zspage_dir {
 /* ---- Size classes ---- */
 
 struct size_class {
-	pthread_mutex_t lock;
+	struct zs_mutex lock;
 	uint32_t size;			/* bytes per object */
 	uint16_t index;			/* this class's index */
 	uint16_t pages_per_zspage;
@@ -265,7 +281,7 @@ struct zs_page_source {
 	const struct zs_page_ops *ops;	/* NULL: the built-in arena */
 	void *ctx;
 	size_t page_size;
-	pthread_mutex_t lock;		/* arena only */
+	struct zs_mutex lock;		/* arena only */
 	struct zs_arena_chunk *chunks;
 	size_t next_chunk_pages;
 	bool unmapping;			/* pool destruction: skip madvise */
@@ -293,6 +309,7 @@ struct zs_pagemap_slot {
 #define ZS_PAGEMAP_LOW_MASK ((uintptr_t)ZS_MIN_PAGE_SIZE - 1)
 
 struct zs_pagemap {
+	struct zs_mutex lock;		/* guards the fields below */
 	struct zs_pagemap_slot *slots;
 	size_t capacity;		/* power of two */
 	size_t count;
@@ -313,19 +330,17 @@ struct zs_pool {
 	unsigned int sys_page_shift;	/* the system's page size, <= page_shift */
 	unsigned int class_shift;	/* log2 of the class spacing */
 	unsigned int max_chain;
-	unsigned int nr_classes;
 	unsigned int tag;
 	size_t huge_class_size;
-	struct size_class *classes;	/* nr_classes; merged ones unused */
+	struct size_class *classes;	/* ZS_MAX_CLASSES; merged ones unused */
 	uint16_t *class_of_index;	/* index -> the class that serves it */
 
 	struct zs_page_source source;
 	struct zs_handle_table handles;
 
-	pthread_mutex_t pagemap_lock;
 	struct zs_pagemap pagemap;
 
-	pthread_mutex_t header_lock;
+	struct zs_mutex header_lock;
 	struct zspage *free_headers;
 	struct zs_header_chunk *header_chunks;
 
@@ -387,6 +402,17 @@ void zs_source_free_page(struct zs_page_source *src, void *page);
 /* ---- size_class.c ---- */
 int zs_classes_init(struct zs_pool *pool);
 void zs_classes_destroy(struct zs_pool *pool);
+/* The class after prev that serves sizes itself (merged ones are skipped),
+ * the first one when prev is NULL; NULL after the last. */
+static inline struct size_class *zs_next_class(struct zs_pool *pool, struct size_class *prev)
+{
+	unsigned int i = prev ? prev->index + 1u : 0;
+	while (i < ZS_MAX_CLASSES && pool->class_of_index[i] != i)
+		i++;
+	return i < ZS_MAX_CLASSES ? &pool->classes[i] : NULL;
+}
+#define zs_for_each_class(pool, c) \
+	for (struct size_class *c = zs_next_class(pool, NULL); c; c = zs_next_class(pool, c))
 static inline struct size_class *zs_class_for_size(struct zs_pool *pool, size_t size)
 {
 	unsigned int idx = (unsigned int)((size - 1) >> pool->class_shift);
@@ -440,7 +466,7 @@ static inline unsigned long zs_handle_make(const struct zs_pool *pool, unsigned 
 {
 	return (unsigned long)pool->tag << ZS_HANDLE_TAG_SHIFT |
 	       (unsigned long)class_index << ZS_HANDLE_CLASS_SHIFT |
-	       (unsigned long)(gen & 0xff) << ZS_HANDLE_GEN_SHIFT | index;
+	       (unsigned long)(gen & ZS_HANDLE_GEN_MASK) << ZS_HANDLE_GEN_SHIFT | index;
 }
 
 /* A handle taken apart and checked against the pool; see handle.c. */
@@ -471,10 +497,11 @@ void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
 
 /* ---- zspage_dir.c ---- */
 void zs_dir_destroy(struct zs_zspage_dir *d);
-/* Class lock held: a number for z, recorded; -1 (ENOMEM) if none can be had. */
-int zs_dir_add(struct zs_zspage_dir *d, struct zspage *z);
+/* Class lock held: a number for z in c's directory, recorded; -1 (ENOMEM)
+ * if none can be had. */
+int zs_dir_add(struct size_class *c, struct zspage *z);
 /* Class lock held: z's number is free again. */
-void zs_dir_remove(struct zs_zspage_dir *d, struct zspage *z);
+void zs_dir_remove(struct size_class *c, struct zspage *z);
 /* The zspage a number names, or NULL if none (no lock needed). */
 static inline struct zspage *zs_dir_lookup(const struct zs_zspage_dir *d, uint32_t number)
 {
@@ -487,7 +514,7 @@ static inline struct zspage *zs_dir_lookup(const struct zs_zspage_dir *d, uint32
 /* Bytes the directory's arrays take. */
 size_t zs_dir_bytes(const struct zs_zspage_dir *d);
 
-/* ---- pagemap.c (caller holds pool->pagemap_lock) ---- */
+/* ---- pagemap.c (caller holds pool->pagemap.lock, but for destroy) ---- */
 void zs_pagemap_destroy(struct zs_pagemap *m);
 /* Room for n more inserts without failing; -1 on ENOMEM. */
 int zs_pagemap_reserve(struct zs_pagemap *m, size_t n);
@@ -504,7 +531,7 @@ struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
 struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
 			       unsigned int *page_index);
 
-/* ---- zspage.c (class lock held) ---- */
+/* ---- zspage.c (class lock held, but for zs_headers_destroy) ---- */
 void zs_headers_destroy(struct zs_pool *pool);
 /* Turns a contiguous zspage into a chained one (for migration): -1 on
  * ENOMEM, nothing changed.  Caller holds the pagemap lock too. */

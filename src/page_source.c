@@ -49,7 +49,7 @@ int zs_source_init(struct zs_page_source *src, size_t page_size,
 	if (ops && ops->alloc_page && ops->free_page)
 		src->ops = ops;
 	src->next_chunk_pages = ARENA_FIRST_CHUNK_BYTES / page_size;
-	return pthread_mutex_init(&src->lock, NULL) ? -1 : 0;
+	return zs_mutex_init(&src->lock) ? -1 : 0;
 }
 
 void zs_source_destroy(struct zs_page_source *src)
@@ -63,7 +63,7 @@ void zs_source_destroy(struct zs_page_source *src)
 		ch = next;
 	}
 	src->chunks = NULL;
-	pthread_mutex_destroy(&src->lock);
+	zs_mutex_destroy(&src->lock);
 }
 
 static struct zs_arena_chunk *arena_add_chunk(struct zs_page_source *src, size_t min_pages)
@@ -146,8 +146,10 @@ static size_t find_clear_run(const uint64_t *bm, size_t from, size_t limit, size
 	return limit;
 }
 
+/* n pages of chunk ch, marked in use, or NULL; arena lock held. */
 static void *arena_take(struct zs_page_source *src, struct zs_arena_chunk *ch, size_t n)
 {
+	ZS_ASSERT_HELD(&src->lock);
 	if (ch->npages - ch->used < n)
 		return NULL;
 	size_t at = find_clear_run(ch->bitmap, ch->hint, ch->npages, n);
@@ -164,7 +166,7 @@ static void *arena_take(struct zs_page_source *src, struct zs_arena_chunk *ch, s
 void *zs_arena_alloc(struct zs_page_source *src, size_t n)
 {
 	void *p = NULL;
-	pthread_mutex_lock(&src->lock);
+	zs_mutex_lock(&src->lock);
 	for (struct zs_arena_chunk *ch = src->chunks; ch && !p; ch = ch->next)
 		p = arena_take(src, ch, n);
 	if (!p) {
@@ -172,7 +174,7 @@ void *zs_arena_alloc(struct zs_page_source *src, size_t n)
 		if (ch)
 			p = arena_take(src, ch, n);
 	}
-	pthread_mutex_unlock(&src->lock);
+	zs_mutex_unlock(&src->lock);
 	if (!p)
 		errno = ENOMEM;
 	return p;
@@ -190,6 +192,7 @@ static struct zs_arena_chunk *arena_chunk_of(struct zs_page_source *src, const v
 /* Marks n pages from p free again; arena lock held. */
 static void arena_unmark(struct zs_page_source *src, void *p, size_t n)
 {
+	ZS_ASSERT_HELD(&src->lock);
 	struct zs_arena_chunk *ch = arena_chunk_of(src, p);
 	if (ch) {
 		size_t at = (size_t)((char *)p - ch->mem) / src->page_size;
@@ -205,41 +208,41 @@ void zs_arena_free(struct zs_page_source *src, void *p, size_t n)
 	/* Drop the memory first: the system call needs no lock. */
 	if (!src->unmapping)
 		madvise(p, n * src->page_size, MADV_DONTNEED);
-	pthread_mutex_lock(&src->lock);
+	zs_mutex_lock(&src->lock);
 	arena_unmark(src, p, n);
-	pthread_mutex_unlock(&src->lock);
+	zs_mutex_unlock(&src->lock);
 }
 
 void *zs_arena_take_warm(struct zs_page_source *src)
 {
 	void *page = NULL;
-	pthread_mutex_lock(&src->lock);
+	zs_mutex_lock(&src->lock);
 	if (src->nr_warm)
 		page = src->warm[--src->nr_warm];
-	pthread_mutex_unlock(&src->lock);
+	zs_mutex_unlock(&src->lock);
 	return page;
 }
 
 bool zs_arena_keep_warm(struct zs_page_source *src, void *page)
 {
 	bool kept = false;
-	pthread_mutex_lock(&src->lock);
+	zs_mutex_lock(&src->lock);
 	if (src->nr_warm < ZS_WARM_PAGES && !src->unmapping) {
 		src->warm[src->nr_warm++] = page;
 		kept = true;
 	}
-	pthread_mutex_unlock(&src->lock);
+	zs_mutex_unlock(&src->lock);
 	return kept;
 }
 
 void zs_arena_drop_warm(struct zs_page_source *src)
 {
 	void *pages[ZS_WARM_PAGES];
-	pthread_mutex_lock(&src->lock);
+	zs_mutex_lock(&src->lock);
 	unsigned int n = src->nr_warm;
 	memcpy(pages, src->warm, n * sizeof(pages[0]));
 	src->nr_warm = 0;
-	pthread_mutex_unlock(&src->lock);
+	zs_mutex_unlock(&src->lock);
 	struct zs_release_batch batch = { 0 };
 	for (unsigned int i = 0; i < n; i++)
 		zs_arena_free_later(src, &batch, pages[i], 1);
@@ -355,10 +358,10 @@ void zs_arena_flush(struct zs_page_source *src, struct zs_release_batch *batch)
 		release_ranges(iov, nranges);
 		free(iov);
 	}
-	pthread_mutex_lock(&src->lock);
+	zs_mutex_lock(&src->lock);
 	for (i = 0; i < batch->count; i++)
 		arena_unmark(src, batch->runs[i].start, batch->runs[i].npages);
-	pthread_mutex_unlock(&src->lock);
+	zs_mutex_unlock(&src->lock);
 out:
 	free(batch->runs);
 	batch->runs = NULL;
@@ -385,11 +388,11 @@ void zs_arena_release(struct zs_page_source *src, void *p, size_t n)
 bool zs_arena_owns(struct zs_page_source *src, const void *p)
 {
 	bool owned = false;
-	pthread_mutex_lock(&src->lock);
+	zs_mutex_lock(&src->lock);
 	struct zs_arena_chunk *ch = arena_chunk_of(src, p);
 	if (ch && ((uintptr_t)p & (src->page_size - 1)) == 0)
 		owned = bit_test(ch->bitmap, (size_t)((const char *)p - ch->mem) / src->page_size);
-	pthread_mutex_unlock(&src->lock);
+	zs_mutex_unlock(&src->lock);
 	return owned;
 }
 

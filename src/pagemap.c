@@ -8,7 +8,8 @@
  * probes the page and the max_chain - 1 pages before it.  A zspage that is
  * not contiguous has an entry per backed page.
  *
- * Locking: the caller holds pool->pagemap_lock (a leaf lock).
+ * Locking: the caller holds pool->pagemap.lock (ZS_ASSERT_HELD), except for
+ * zs_pagemap_destroy; internal.h says what may nest inside it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ void zs_pagemap_destroy(struct zs_pagemap *m)
 
 static int pagemap_resize(struct zs_pagemap *m, size_t capacity)
 {
+	ZS_ASSERT_HELD(&m->lock);
 	struct zs_pagemap_slot *slots = zs_meta_calloc(capacity, sizeof(*slots));
 	if (!slots)
 		return -1;
@@ -61,6 +63,7 @@ static int pagemap_resize(struct zs_pagemap *m, size_t capacity)
 
 int zs_pagemap_reserve(struct zs_pagemap *m, size_t n)
 {
+	ZS_ASSERT_HELD(&m->lock);
 	size_t want = m->capacity ? m->capacity : 64;
 	while ((m->count + n) * 4 > want * 3)
 		want *= 2;
@@ -71,6 +74,7 @@ int zs_pagemap_reserve(struct zs_pagemap *m, size_t n)
 
 int zs_pagemap_insert(struct zs_pagemap *m, const void *page, struct zspage *z, bool run)
 {
+	ZS_ASSERT_HELD(&m->lock);
 	if (zs_pagemap_reserve(m, 1))
 		return -1;
 	size_t j = hash_page((uintptr_t)page, m->capacity);
@@ -100,6 +104,7 @@ static size_t pagemap_slot_of(const struct zs_pagemap *m, uintptr_t page)
 
 void zs_pagemap_remove(struct zs_pagemap *m, const void *page)
 {
+	ZS_ASSERT_HELD(&m->lock);
 	size_t hole = pagemap_slot_of(m, (uintptr_t)page);
 	if (hole == SIZE_MAX)
 		return;
@@ -143,6 +148,7 @@ static const struct zs_pagemap_slot *pagemap_probe(const struct zs_pool *pool, c
 struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
 				 unsigned int *class_index)
 {
+	ZS_ASSERT_HELD(&pool->pagemap.lock);
 	unsigned int k;
 	const struct zs_pagemap_slot *slot = pagemap_probe(pool, page, &k);
 	if (!slot || (k != 0 && !(slot->key & ZS_PAGEMAP_RUN)) ||
@@ -155,6 +161,7 @@ struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
 struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
 			       unsigned int *page_index)
 {
+	ZS_ASSERT_HELD(&pool->pagemap.lock);
 	unsigned int k;
 	const struct zs_pagemap_slot *slot = pagemap_probe(pool, page, &k);
 	if (!slot)

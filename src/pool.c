@@ -148,14 +148,14 @@ ZS_API struct zs_pool *zs_create_pool_config(const char *name, const struct zs_p
 		goto nomem_classes;
 	if (zs_handles_init(&pool->handles))
 		goto nomem_source;
-	if (pthread_mutex_init(&pool->pagemap_lock, NULL))
+	if (zs_mutex_init(&pool->pagemap.lock))
 		goto nomem_handles;
-	if (pthread_mutex_init(&pool->header_lock, NULL))
+	if (zs_mutex_init(&pool->header_lock))
 		goto nomem_pagemap_lock;
 	return pool;
 
 nomem_pagemap_lock:
-	pthread_mutex_destroy(&pool->pagemap_lock);
+	zs_mutex_destroy(&pool->pagemap.lock);
 nomem_handles:
 	zs_handles_destroy(&pool->handles);
 nomem_source:
@@ -183,20 +183,17 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 	/* The arena's chunks are unmapped below: no need to drop pages one
 	 * zspage at a time first. */
 	pool->source.unmapping = true;
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
-		if (pool->class_of_index[i] != i)
-			continue;
-		struct size_class *c = &pool->classes[i];
-		pthread_mutex_lock(&c->lock);
+	zs_for_each_class(pool, c) {
+		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			while (c->groups[g])
 				zs_zspage_destroy(pool, c, c->groups[g]);
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&c->lock);
 	}
 	zs_headers_destroy(pool);
 	zs_pagemap_destroy(&pool->pagemap);
-	pthread_mutex_destroy(&pool->header_lock);
-	pthread_mutex_destroy(&pool->pagemap_lock);
+	zs_mutex_destroy(&pool->header_lock);
+	zs_mutex_destroy(&pool->pagemap.lock);
 	zs_handles_destroy(&pool->handles);
 	zs_source_destroy(&pool->source);
 	zs_classes_destroy(pool);
@@ -211,6 +208,7 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
  * slot, or in a new zspage when z is NULL.  The handle, or 0 with errno. */
 static unsigned long alloc_locked(struct zs_pool *pool, struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	unsigned int gen;
 	uint32_t index = zs_entry_alloc(&pool->handles, c, &gen);
 	if (zs_unlikely(!index)) {
@@ -270,18 +268,18 @@ static bool has_resident_free_slot(const struct zs_pool *pool, const struct size
 static unsigned long borrow_slot(struct zs_pool *pool, struct size_class *c)
 {
 	unsigned int last = c->index + ZS_BORROW_STEPS;
-	for (unsigned int i = c->index + 1; i < pool->nr_classes && i <= last; i++) {
+	for (unsigned int i = c->index + 1; i < ZS_MAX_CLASSES && i <= last; i++) {
 		if (pool->class_of_index[i] != i)
 			continue;	/* merged: served by a class further up */
 		struct size_class *d = &pool->classes[i];
 		if (d->objs_per_zspage == d->pages_per_zspage)
 			break;	/* one object per page: nothing to share */
 		unsigned long h = 0;
-		pthread_mutex_lock(&d->lock);
+		zs_mutex_lock(&d->lock);
 		struct zspage *z = zs_fullest_nonfull(d);
 		if (z && has_resident_free_slot(pool, d, z))
 			h = alloc_locked(pool, d, z);
-		pthread_mutex_unlock(&d->lock);
+		zs_mutex_unlock(&d->lock);
 		if (h) {
 			atomic_fetch_sub_explicit(&c->borrow_budget, (long)(d->size - c->size),
 						  memory_order_relaxed);
@@ -303,22 +301,22 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 	}
 	zs_meta_serve(pool);
 	struct size_class *c = zs_class_for_size(pool, size);
-	pthread_mutex_lock(&c->lock);
+	zs_mutex_lock(&c->lock);
 	struct zspage *z = zs_fullest_nonfull(c);
 	if (zs_unlikely(!z) &&
 	    atomic_load_explicit(&c->borrow_budget, memory_order_relaxed) > 0) {
 		/* A new zspage would cost a partly used page for a while:
 		 * first try a free slot of a class a little larger. */
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&c->lock);
 		unsigned long h = borrow_slot(pool, c);
 		if (h)
 			return h;
-		pthread_mutex_lock(&c->lock);
+		zs_mutex_lock(&c->lock);
 		z = zs_fullest_nonfull(c);
 	}
 	unsigned long h = alloc_locked(pool, c, z);
 	int err = errno;
-	pthread_mutex_unlock(&c->lock);
+	zs_mutex_unlock(&c->lock);
 	if (!h)
 		errno = err;
 	return h;
@@ -332,7 +330,7 @@ ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, "zs_free", &h);
 	struct size_class *c = h.class;
-	pthread_mutex_lock(&c->lock);
+	zs_mutex_lock(&c->lock);
 	uint32_t e = atomic_load_explicit(h.entry, memory_order_relaxed);
 	struct zspage *z = zs_handle_check_entry(pool, handle, "zs_free", &h, e);
 	unsigned int slot = zs_entry_slot(c, e);
@@ -347,7 +345,7 @@ ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)
 		zs_zspage_destroy(pool, c, z);
 	else
 		zs_group_update(c, z);
-	pthread_mutex_unlock(&c->lock);
+	zs_mutex_unlock(&c->lock);
 }
 
 /* ---- Small queries ---- */

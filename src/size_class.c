@@ -42,9 +42,8 @@ static unsigned int best_chain(size_t page_size, unsigned int max_chain, size_t 
 
 int zs_classes_init(struct zs_pool *pool)
 {
-	unsigned int n = 1u << ZS_CLASS_SHIFT;
+	const unsigned int n = ZS_MAX_CLASSES;
 	pool->class_shift = pool->page_shift - ZS_CLASS_SHIFT;
-	pool->nr_classes = n;
 	pool->classes = zs_meta_calloc(n, sizeof(*pool->classes));
 	pool->class_of_index = zs_meta_calloc(n, sizeof(*pool->class_of_index));
 	if (!pool->classes || !pool->class_of_index)
@@ -80,7 +79,7 @@ int zs_classes_init(struct zs_pool *pool)
 		struct size_class *c = &pool->classes[i];
 		if (pool->class_of_index[i] != i)
 			continue;
-		if (pthread_mutex_init(&c->lock, NULL))
+		if (zs_mutex_init(&c->lock))
 			goto fail;
 		c->entry_free_head = 0;
 	}
@@ -106,12 +105,11 @@ void zs_classes_destroy(struct zs_pool *pool)
 {
 	if (!pool->classes)
 		return;
-	for (unsigned int i = 0; i < pool->nr_classes; i++)
-		if (pool->class_of_index[i] == i) {
-			pthread_mutex_destroy(&pool->classes[i].lock);
-			zs_dir_destroy(&pool->classes[i].dir);
-			zs_meta_free(pool->classes[i].batches);
-		}
+	zs_for_each_class(pool, c) {
+		zs_mutex_destroy(&c->lock);
+		zs_dir_destroy(&c->dir);
+		zs_meta_free(c->batches);
+	}
 	zs_meta_free(pool->classes);
 	zs_meta_free(pool->class_of_index);
 }

@@ -11,13 +11,14 @@
 
 ZS_API unsigned int zs_class_count(struct zs_pool *pool)
 {
-	return pool->nr_classes;
+	(void)pool;	/* every pool has as many; merged ones answer -ENOENT */
+	return ZS_MAX_CLASSES;
 }
 
 ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
 			      struct zs_class_stats *stats)
 {
-	if (index >= pool->nr_classes)
+	if (index >= ZS_MAX_CLASSES)
 		return -EINVAL;
 	if (pool->class_of_index[index] != index)
 		return -ENOENT;
@@ -27,7 +28,7 @@ ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
 	stats->size = c->size;
 	stats->pages_per_zspage = c->pages_per_zspage;
 	stats->objs_per_zspage = c->objs_per_zspage;
-	pthread_mutex_lock(&c->lock);
+	zs_mutex_lock(&c->lock);
 	for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 		stats->zspages[g] = c->group_count[g];
 	stats->obj_allocated = c->nr_zspages * c->objs_per_zspage;
@@ -41,7 +42,7 @@ ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
 	unsigned long need = full * c->pages_per_zspage +
 			     (unsigned long)((rest + pool->page_size - 1) >> pool->page_shift);
 	stats->freeable = c->pages_used > need ? c->pages_used - need : 0;
-	pthread_mutex_unlock(&c->lock);
+	zs_mutex_unlock(&c->lock);
 	return 0;
 }
 
@@ -59,7 +60,7 @@ ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 	fprintf(out, " %13s %10s %10s %16s %8s\n", "obj_allocated", "obj_used", "pages_used",
 		"pages_per_zspage", "freeable");
 
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
+	for (unsigned int i = 0; i < ZS_MAX_CLASSES; i++) {
 		struct zs_class_stats s;
 		if (zs_get_class_stats(pool, i, &s) || s.obj_allocated == 0)
 			continue;	/* merged into another class, or holding nothing */
@@ -88,17 +89,14 @@ ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 ZS_API size_t zs_list_pages(struct zs_pool *pool, void **pages, size_t max)
 {
 	size_t n = 0;
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
-		if (pool->class_of_index[i] != i)
-			continue;
-		struct size_class *c = &pool->classes[i];
-		pthread_mutex_lock(&c->lock);
+	zs_for_each_class(pool, c) {
+		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			for (struct zspage *z = c->groups[g]; z; z = z->next)
 				for (unsigned int p = 0; p < z->backed; p++, n++)
 					if (n < max)
 						pages[n] = zs_zspage_page(pool, z, p);
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&c->lock);
 	}
 	return n;
 }
@@ -112,13 +110,10 @@ static size_t touched_pages_bytes(size_t n)
 ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 {
 	memset(mem, 0, sizeof(*mem));
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
-		if (pool->class_of_index[i] != i)
-			continue;
-		struct size_class *c = &pool->classes[i];
+	zs_for_each_class(pool, c) {
 		size_t zspage_bytes = (size_t)c->pages_per_zspage << pool->page_shift;
 		size_t tail = zspage_bytes - (size_t)c->objs_per_zspage * c->size;
-		pthread_mutex_lock(&c->lock);
+		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			for (struct zspage *z = c->groups[g]; z; z = z->next) {
 				if (z->backed == c->pages_per_zspage)
@@ -131,15 +126,15 @@ ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 		mem->objects += c->obj_used;
 		mem->zspages += c->nr_zspages;
 		mem->zspage_index += zs_dir_bytes(&c->dir) + zs_meta_usable_size(c->batches);
-		pthread_mutex_unlock(&c->lock);
+		zs_mutex_unlock(&c->lock);
 	}
 	mem->free_slot_bytes = mem->page_bytes - mem->object_bytes - mem->tail_bytes;
 
-	pthread_mutex_lock(&pool->source.lock);
+	zs_mutex_lock(&pool->source.lock);
 	mem->warm_bytes = (size_t)pool->source.nr_warm * pool->page_size;
 	for (struct zs_arena_chunk *ch = pool->source.chunks; ch; ch = ch->next)
 		mem->pool += sizeof(*ch) + (ch->npages + 63) / 64 * sizeof(uint64_t);
-	pthread_mutex_unlock(&pool->source.lock);
+	zs_mutex_unlock(&pool->source.lock);
 
 	/* Entries are handed out in order, so the table's blocks are resident
 	 * up to the last entry handed out; the directory is touched as blocks
@@ -152,17 +147,17 @@ ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 			    touched_pages_bytes(last) +
 			    touched_pages_bytes(((size_t)full_blocks + 1) * sizeof(void *));
 
-	pthread_mutex_lock(&pool->header_lock);
+	zs_mutex_lock(&pool->header_lock);
 	for (struct zs_header_chunk *h = pool->header_chunks; h; h = h->next)
 		mem->zspage_headers += 64 * (ZS_HEADERS_PER_CHUNK + 1);
-	pthread_mutex_unlock(&pool->header_lock);
+	zs_mutex_unlock(&pool->header_lock);
 
-	pthread_mutex_lock(&pool->pagemap_lock);
+	zs_mutex_lock(&pool->pagemap.lock);
 	mem->pagemap = pool->pagemap.capacity * sizeof(struct zs_pagemap_slot);
-	pthread_mutex_unlock(&pool->pagemap_lock);
+	zs_mutex_unlock(&pool->pagemap.lock);
 
 	mem->pool += sizeof(*pool) + strlen(pool->name) + 1 +
-		     (size_t)pool->nr_classes * (sizeof(*pool->classes) + sizeof(uint16_t));
+		     (size_t)ZS_MAX_CLASSES * (sizeof(*pool->classes) + sizeof(uint16_t));
 	mem->metadata = mem->handle_table + mem->zspage_headers + mem->slot_maps +
 			mem->zspage_index + mem->page_lists + mem->pagemap + mem->pool;
 }

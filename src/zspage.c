@@ -13,8 +13,10 @@
  * bytes).  So freeing writes two bytes of a page the object already made
  * resident, and no metadata outside the data pages says which slot is free.
  *
- * Locking: every function here runs under the zspage's class lock, and takes
- * pool->pagemap_lock or pool->header_lock inside it when it needs them.
+ * Locking: every function here but zs_headers_destroy runs under the
+ * zspage's class lock (ZS_ASSERT_HELD), and takes pool->pagemap.lock or
+ * pool->header_lock inside it when it needs them; zs_zspage_make_chained
+ * runs under the pagemap lock too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@
 
 static struct zspage *header_alloc(struct zs_pool *pool)
 {
-	pthread_mutex_lock(&pool->header_lock);
+	zs_mutex_lock(&pool->header_lock);
 	struct zspage *z = pool->free_headers;
 	if (!z) {
 		struct zs_header_chunk *chunk = NULL;
@@ -46,7 +48,7 @@ static struct zspage *header_alloc(struct zs_pool *pool)
 	}
 	if (z)
 		pool->free_headers = z->next;
-	pthread_mutex_unlock(&pool->header_lock);
+	zs_mutex_unlock(&pool->header_lock);
 	return z;
 }
 
@@ -54,19 +56,17 @@ static struct zspage *header_alloc(struct zs_pool *pool)
  * so pins and moving are left as they are. */
 static void header_free(struct zs_pool *pool, struct zspage *z)
 {
-	pthread_mutex_lock(&pool->header_lock);
+	zs_mutex_lock(&pool->header_lock);
 	z->next = pool->free_headers;
 	pool->free_headers = z;
-	pthread_mutex_unlock(&pool->header_lock);
+	zs_mutex_unlock(&pool->header_lock);
 }
 
 void zs_headers_destroy(struct zs_pool *pool)
 {
-	struct zs_header_chunk *chunk = pool->header_chunks;
-	while (chunk) {
-		struct zs_header_chunk *next = chunk->next;
+	for (struct zs_header_chunk *chunk = pool->header_chunks, *next; chunk; chunk = next) {
+		next = chunk->next;
 		free(chunk);
-		chunk = next;
 	}
 	pool->header_chunks = NULL;
 	pool->free_headers = NULL;
@@ -83,6 +83,7 @@ unsigned int zs_group_of(const struct size_class *c, unsigned int inuse)
 
 void zs_group_insert(struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	unsigned int g = zs_group_of(c, z->inuse);
 	z->group = (uint8_t)g;
 	z->prev = NULL;
@@ -96,6 +97,7 @@ void zs_group_insert(struct size_class *c, struct zspage *z)
 
 void zs_group_remove(struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	unsigned int g = z->group;
 	if (g >= ZS_NR_GROUPS)
 		return;
@@ -116,6 +118,7 @@ void zs_group_remove(struct size_class *c, struct zspage *z)
 
 void zs_group_update(struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	if (zs_group_of(c, z->inuse) != z->group) {
 		zs_group_remove(c, z);
 		zs_group_insert(c, z);
@@ -126,6 +129,7 @@ void zs_group_update(struct size_class *c, struct zspage *z)
 
 static void account_pages(struct zs_pool *pool, struct size_class *c, long delta)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	ZS_ASSERT(delta >= 0 || c->pages_used >= (unsigned long)-delta);
 	c->pages_used += (unsigned long)delta;
 	/* The event first: zs_pool_check reads the total, then the events. */
@@ -163,6 +167,7 @@ static int reserve_pages(struct zs_pool *pool, unsigned long n, bool limited)
 static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 		      unsigned int need, bool limited)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	if (reserve_pages(pool, need - z->backed, limited))
 		return -1;
 	while (z->backed < need) {
@@ -171,9 +176,9 @@ static int back_pages(struct zs_pool *pool, struct size_class *c, struct zspage 
 			void *page = zs_source_alloc_page(&pool->source);
 			int err = !page;
 			if (page) {
-				pthread_mutex_lock(&pool->pagemap_lock);
+				zs_mutex_lock(&pool->pagemap.lock);
 				err = zs_pagemap_insert(&pool->pagemap, page, z, false);
-				pthread_mutex_unlock(&pool->pagemap_lock);
+				zs_mutex_unlock(&pool->pagemap.lock);
 				if (err)
 					zs_source_free_page(&pool->source, page);
 			}
@@ -219,6 +224,7 @@ static void populate_to(struct zs_pool *pool, struct zspage *z, size_t end)
 static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			 unsigned int keep)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	if (z->backed <= keep)
 		return;
 	unsigned int n = z->backed - keep;
@@ -228,10 +234,10 @@ static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspa
 		if (z->populated > kept)
 			z->populated = (uint16_t)kept;
 	} else {
-		pthread_mutex_lock(&pool->pagemap_lock);
+		zs_mutex_lock(&pool->pagemap.lock);
 		for (unsigned int i = keep; i < z->backed; i++)
 			zs_pagemap_remove(&pool->pagemap, z->pages[i]);
-		pthread_mutex_unlock(&pool->pagemap_lock);
+		zs_mutex_unlock(&pool->pagemap.lock);
 		for (unsigned int i = keep; i < z->backed; i++) {
 			zs_source_free_page(&pool->source, z->pages[i]);
 			z->pages[i] = NULL;
@@ -245,6 +251,7 @@ static void unback_pages(struct zs_pool *pool, struct size_class *c, struct zspa
 
 struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	struct zspage *z = header_alloc(pool);
 	if (!z)
 		goto nomem;
@@ -263,9 +270,9 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 			z->base = zs_arena_alloc(&pool->source, c->pages_per_zspage);
 		if (!z->base)
 			goto nomem_header;
-		pthread_mutex_lock(&pool->pagemap_lock);
+		zs_mutex_lock(&pool->pagemap.lock);
 		int err = zs_pagemap_insert(&pool->pagemap, z->base, z, true);
-		pthread_mutex_unlock(&pool->pagemap_lock);
+		zs_mutex_unlock(&pool->pagemap.lock);
 		if (err)
 			goto nomem_run;
 	} else {
@@ -276,7 +283,7 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 	z->next = z->prev = NULL;
 	z->group = ZS_NR_GROUPS;
 	/* Last: from here on readers can find z by its number. */
-	if (zs_dir_add(&c->dir, z))
+	if (zs_dir_add(c, z))
 		goto nomem_listed;
 	c->nr_zspages++;
 	return z;
@@ -287,9 +294,9 @@ nomem_listed:
 		z->pages = NULL;
 		goto nomem_header;
 	}
-	pthread_mutex_lock(&pool->pagemap_lock);
+	zs_mutex_lock(&pool->pagemap.lock);
 	zs_pagemap_remove(&pool->pagemap, z->base);
-	pthread_mutex_unlock(&pool->pagemap_lock);
+	zs_mutex_unlock(&pool->pagemap.lock);
 nomem_run:
 	zs_arena_free(&pool->source, z->base, c->pages_per_zspage);
 	z->base = NULL;
@@ -303,13 +310,14 @@ nomem:
 void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			       struct zs_release_batch *batch)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	ZS_ASSERT(z->inuse == 0 || pool->source.unmapping);
 	zs_group_remove(c, z);
-	zs_dir_remove(&c->dir, z);
+	zs_dir_remove(c, z);
 	if (zs_zspage_contiguous(z)) {
-		pthread_mutex_lock(&pool->pagemap_lock);
+		zs_mutex_lock(&pool->pagemap.lock);
 		zs_pagemap_remove(&pool->pagemap, z->base);
-		pthread_mutex_unlock(&pool->pagemap_lock);
+		zs_mutex_unlock(&pool->pagemap.lock);
 		account_pages(pool, c, -(long)z->backed);
 		/* A one-page zspage freed by zs_free leaves its page warm for
 		 * the next, when the page is wholly resident; compaction (batch)
@@ -337,6 +345,8 @@ void zs_zspage_destroy(struct zs_pool *pool, struct size_class *c, struct zspage
 
 int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
+	ZS_ASSERT_HELD(&pool->pagemap.lock);
 	unsigned int n = c->pages_per_zspage;
 	void **pages = zs_meta_calloc(n, sizeof(void *));
 	if (!pages || zs_pagemap_reserve(&pool->pagemap, z->backed)) {
@@ -365,6 +375,7 @@ int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zs
 unsigned int zs_zspage_next_free(const struct zs_pool *pool, const struct size_class *c,
 				 const struct zspage *z, unsigned int slot)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	uint16_t next;
 	zs_obj_copy_out(pool, c, z, slot, &next, sizeof(next));
 	return next;
@@ -373,6 +384,7 @@ unsigned int zs_zspage_next_free(const struct zs_pool *pool, const struct size_c
 static void set_next_free(const struct zs_pool *pool, const struct size_class *c,
 			  const struct zspage *z, unsigned int slot, unsigned int next)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	uint16_t link = (uint16_t)next;
 	zs_obj_copy_in(pool, c, z, slot, &link, sizeof(link));
 }
@@ -380,6 +392,7 @@ static void set_next_free(const struct zs_pool *pool, const struct size_class *c
 int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			bool limited)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	unsigned int slot = z->free_head;
 	if (slot != ZS_SLOT_NONE) {
 		ZS_ASSERT(slot < z->fresh);
@@ -402,6 +415,7 @@ int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspag
 void zs_zspage_put_slot(struct zs_pool *pool, const struct size_class *c, struct zspage *z,
 			unsigned int slot)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	ZS_ASSERT(slot < z->fresh);
 	set_next_free(pool, c, z, slot, z->free_head);
 	z->free_head = (uint16_t)slot;
@@ -410,6 +424,7 @@ void zs_zspage_put_slot(struct zs_pool *pool, const struct size_class *c, struct
 unsigned int zs_zspage_trim(struct zs_pool *pool, struct size_class *c, struct zspage *z,
 			    const uint32_t *used)
 {
+	ZS_ASSERT_HELD(&c->lock);
 	unsigned int top = z->fresh;
 	while (top > 0 && !used[top - 1])
 		top--;

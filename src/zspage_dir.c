@@ -67,8 +67,10 @@ static int dir_grow(struct zs_zspage_dir *d)
 	return 0;
 }
 
-int zs_dir_add(struct zs_zspage_dir *d, struct zspage *z)
+int zs_dir_add(struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
+	struct zs_zspage_dir *d = &c->dir;
 	struct zs_dir_array *a = atomic_load_explicit(&d->cur, memory_order_relaxed);
 	uint32_t number;
 	if (d->free_number) {
@@ -91,8 +93,10 @@ int zs_dir_add(struct zs_zspage_dir *d, struct zspage *z)
 	return 0;
 }
 
-void zs_dir_remove(struct zs_zspage_dir *d, struct zspage *z)
+void zs_dir_remove(struct size_class *c, struct zspage *z)
 {
+	ZS_ASSERT_HELD(&c->lock);
+	struct zs_zspage_dir *d = &c->dir;
 	struct zs_dir_array *a = atomic_load_explicit(&d->cur, memory_order_relaxed);
 	ZS_ASSERT(a && z->number < d->next_number &&
 		  atomic_load(&a->cell[z->number]) == (uintptr_t)z);

@@ -18,6 +18,8 @@ int main(void)
 	struct zs_pool pool1 = { .page_size = 4096, .page_shift = 12, .max_chain = 1,
 				 .classes = &one_page };
 	struct zs_pagemap *m = &pool1.pagemap;
+	CHECK_EQ(zs_mutex_init(&m->lock), 0);
+	zs_mutex_lock(&m->lock);	/* the pagemap's callers hold it */
 	static struct zspage fake[KEYS];
 	static bool present[KEYS];
 	const uintptr_t base = 0x100000000ull;
@@ -45,6 +47,7 @@ int main(void)
 			CHECK(m->count * 4 <= m->capacity * 3, "load %zu/%zu", m->count, m->capacity);
 		}
 	}
+	zs_mutex_unlock(&m->lock);
 	zs_pagemap_destroy(m);
 
 	/* Runs: a contiguous zspage keyed by its first page covers the pages
@@ -53,6 +56,8 @@ int main(void)
 	struct zs_pool pool = { .page_size = 4096, .page_shift = 12, .max_chain = 16,
 				.classes = classes };
 	struct zspage run = { .class_index = 0 }, single = { .class_index = 1 };
+	CHECK_EQ(zs_mutex_init(&pool.pagemap.lock), 0);
+	zs_mutex_lock(&pool.pagemap.lock);
 	CHECK_EQ(zs_pagemap_insert(&pool.pagemap, (void *)(base + 0x10000), &run, true), 0);
 	CHECK_EQ(zs_pagemap_insert(&pool.pagemap, (void *)(base + 0x20000), &single, false), 0);
 	unsigned int ci;
@@ -63,6 +68,7 @@ int main(void)
 		CHECK(z == (k == 0 ? &single : NULL), "single page %u", k);
 	}
 	CHECK(zs_pagemap_lookup(&pool, (void *)(base + 0x10001), &ci) == NULL, "unaligned");
+	zs_mutex_unlock(&pool.pagemap.lock);
 	zs_pagemap_destroy(&pool.pagemap);
 	printf("unit_pagemap: ok\n");
 	return 0;

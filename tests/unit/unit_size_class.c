@@ -22,7 +22,7 @@ static void check_geometry(size_t page_size, unsigned int asked)
 	size_t huge = zs_huge_class_size(pool);
 	CHECK(huge > 0 && huge < page_size, "huge %zu of %zu", huge, page_size);
 
-	for (unsigned int i = 0; i < pool->nr_classes; i++) {
+	for (unsigned int i = 0; i < ZS_MAX_CLASSES; i++) {
 		struct size_class *c = &pool->classes[i];
 		size_t size = (size_t)(i + 1) * step;
 		CHECK_EQ(c->size, size);

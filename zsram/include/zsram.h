@@ -71,6 +71,10 @@
 extern "C" {
 #endif
 
+/* libzsram is built with -fvisibility=hidden: what this header declares is
+ * its whole exported interface. */
+#pragma GCC visibility push(default)
+
 struct zsram;
 
 #define ZSRAM_SECTOR_SIZE 512	/* a block device's sector (the block view takes any byte) */
@@ -299,6 +303,8 @@ long zsram_train_dictionary(const void *samples, size_t nr_samples,
 long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
 				    size_t page_size, size_t max_samples,
 				    void *dict, size_t dict_capacity, size_t *used);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -133,7 +133,7 @@ int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	c->max_ctx = cpus > 2 ? 2 * (unsigned int)cpus : 4;
-	pthread_mutex_init(&c->free_lock, NULL);
+	zs_mutex_init(&c->free_lock);
 	pthread_cond_init(&c->ctx_freed, NULL);
 	return 0;
 }
@@ -164,7 +164,7 @@ void zsram_codec_fini(struct zsram_codec *c)
 	c->zstd_cdict = c->zstd_ddict = c->dict = NULL;
 	if (c->max_ctx) {
 		pthread_cond_destroy(&c->ctx_freed);
-		pthread_mutex_destroy(&c->free_lock);
+		zs_mutex_destroy(&c->free_lock);
 		c->max_ctx = 0;
 	}
 }
@@ -208,22 +208,22 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
 {
 	struct zsram_codec_ctx *ctx;
 
-	pthread_mutex_lock(&c->free_lock);
+	zs_mutex_lock(&c->free_lock);
 	while (!c->free_list && c->nr_ctx >= c->max_ctx && !ctx_held)
-		pthread_cond_wait(&c->ctx_freed, &c->free_lock);
+		zs_mutex_wait(&c->free_lock, &c->ctx_freed);
 	ctx = c->free_list;
 	if (ctx)
 		c->free_list = ctx->next;
 	else
 		c->nr_ctx++;	/* counted now, so others wait for it */
-	pthread_mutex_unlock(&c->free_lock);
+	zs_mutex_unlock(&c->free_lock);
 	if (!ctx) {
 		ctx = codec_ctx_new(c);
 		if (!ctx) {
-			pthread_mutex_lock(&c->free_lock);
+			zs_mutex_lock(&c->free_lock);
 			c->nr_ctx--;
 			pthread_cond_signal(&c->ctx_freed);
-			pthread_mutex_unlock(&c->free_lock);
+			zs_mutex_unlock(&c->free_lock);
 			return NULL;
 		}
 	}
@@ -236,7 +236,7 @@ void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 	bool extra;
 
 	ctx_held--;
-	pthread_mutex_lock(&c->free_lock);
+	zs_mutex_lock(&c->free_lock);
 	/* One made past the cap for a thread that held one already goes. */
 	extra = c->nr_ctx > c->max_ctx;
 	if (extra) {
@@ -246,7 +246,7 @@ void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 		c->free_list = ctx;
 	}
 	pthread_cond_signal(&c->ctx_freed);
-	pthread_mutex_unlock(&c->free_lock);
+	zs_mutex_unlock(&c->free_lock);
 	if (extra)
 		codec_ctx_free(ctx);
 }
@@ -278,17 +278,29 @@ static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 /* The context's zstd decompressor, made at first use; NULL: out of memory. */
 static ZSTD_DCtx *zstd_dctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 {
-	ZSTD_DCtx *dctx = ctx->zstd_dctx;
+	if (!ctx->zstd_dctx && (ctx->zstd_dctx = ZSTD_createDCtx())) {
+		ZSTD_DCtx_setParameter(ctx->zstd_dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
+		if (c->zstd_ddict)
+			ZSTD_DCtx_refDDict(ctx->zstd_dctx, c->zstd_ddict);
+	}
+	return ctx->zstd_dctx;
+}
 
-	if (dctx)
-		return dctx;
-	dctx = ZSTD_createDCtx();
-	if (!dctx)
-		return NULL;
-	ZSTD_DCtx_setParameter(dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
-	if (c->zstd_ddict)
-		ZSTD_DCtx_refDDict(dctx, c->zstd_ddict);
-	return ctx->zstd_dctx = dctx;
+/* zstd's part of zsram_codec_compress (same answers). */
+static long zstd_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
+			  const void *src, size_t src_len, void *dst, size_t dst_cap)
+{
+	ZSTD_CCtx *cctx = zstd_cctx(c, ctx);
+	size_t n;
+
+	if (!cctx)
+		return -ENOMEM;
+	n = ZSTD_compress2(cctx, dst, dst_cap, src, src_len);
+	if (!ZSTD_isError(n))
+		return (long)n;
+	/* The context is left mid-frame: reset it for reuse. */
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
 }
 
 long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
@@ -301,21 +313,8 @@ long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 	case ZSRAM_ALG_LZ4HC:
 		return LZ4_compress_HC_extStateHC(ctx->lz4_state, src, dst,
 						  (int)src_len, (int)dst_cap, c->level);
-	case ZSRAM_ALG_ZSTD: {
-		ZSTD_CCtx *cctx = zstd_cctx(c, ctx);
-		size_t n;
-
-		if (!cctx)
-			return -ENOMEM;
-		n = ZSTD_compress2(cctx, dst, dst_cap, src, src_len);
-		if (ZSTD_isError(n)) {
-			/* The context is left mid-frame: reset it for reuse. */
-			ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
-			return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ?
-				0 : -EIO;
-		}
-		return (long)n;
-	}
+	case ZSRAM_ALG_ZSTD:
+		return zstd_compress(c, ctx, src, src_len, dst, dst_cap);
 	}
 	return -EIO;
 }

@@ -40,6 +40,7 @@
  * it runs only when pages are released or reused after a release. */
 static struct zsram_chunk *chunk_of(struct zsram_pages *pg, const void *page)
 {
+	ZS_ASSERT_HELD(&pg->lock);
 	const unsigned char *p = page;
 
 	for (size_t i = 0; i < pg->nr_chunks; i++) {
@@ -108,6 +109,7 @@ static void release(struct zsram_pages *pg, void *page)
  * lock. */
 static int pages_grow(struct zsram_pages *pg)
 {
+	ZS_ASSERT_HELD(&pg->lock);
 	size_t ps = pg->page_size;
 	size_t step = POPULATE_BYTES > ps ? POPULATE_BYTES : ps;
 	size_t nr = step / ps;
@@ -154,14 +156,14 @@ static void *pages_alloc(void *ctx)
 	struct zsram_pages *pg = ctx;
 	void *page = NULL;
 
-	pthread_mutex_lock(&pg->lock);
+	zs_mutex_lock(&pg->lock);
 	if (pg->nr_free)
 		page = free_pop(pg);
 	else if (pg->nr_released)
 		page = released_take(pg);
 	else if (pages_grow(pg) == 0)
 		page = free_pop(pg);
-	pthread_mutex_unlock(&pg->lock);
+	zs_mutex_unlock(&pg->lock);
 	return page;
 }
 
@@ -169,12 +171,12 @@ static void pages_free(void *ctx, void *page)
 {
 	struct zsram_pages *pg = ctx;
 
-	pthread_mutex_lock(&pg->lock);
+	zs_mutex_lock(&pg->lock);
 	free_push(pg, page);
 	if (pg->nr_free > CACHE_HIGH && !pg->dying)
 		while (pg->nr_free > CACHE_LOW)
 			release(pg, free_pop(pg));
-	pthread_mutex_unlock(&pg->lock);
+	zs_mutex_unlock(&pg->lock);
 }
 
 void *zsram_pages_get(struct zsram_pages *pg)
@@ -196,15 +198,15 @@ int zsram_pages_init(struct zsram_pages *pg, size_t page_size)
 {
 	memset(pg, 0, sizeof(*pg));
 	pg->page_size = page_size;
-	pthread_mutex_init(&pg->lock, NULL);
+	zs_mutex_init(&pg->lock);
 	return 0;
 }
 
 void zsram_pages_dying(struct zsram_pages *pg)
 {
-	pthread_mutex_lock(&pg->lock);
+	zs_mutex_lock(&pg->lock);
 	pg->dying = true;
-	pthread_mutex_unlock(&pg->lock);
+	zs_mutex_unlock(&pg->lock);
 }
 
 void zsram_pages_fini(struct zsram_pages *pg)
@@ -212,6 +214,6 @@ void zsram_pages_fini(struct zsram_pages *pg)
 	for (size_t i = 0; i < pg->nr_chunks; i++)
 		munmap(pg->chunks[i].mem, CHUNK_BYTES);
 	free(pg->chunks);
-	pthread_mutex_destroy(&pg->lock);
+	zs_mutex_destroy(&pg->lock);
 	memset(pg, 0, sizeof(*pg));
 }

@@ -42,6 +42,7 @@ static bool selected(uint32_t flags, unsigned int select)
 static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags,
 			   void *page, struct zsram_codec_ctx *ctx)
 {
+	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
 	const struct zsram_alloc_ops *ops = z->alloc.ops;
 	size_t size = *flags & SLOT_SIZE_MASK;
 	size_t cap = size - 1;

@@ -32,17 +32,17 @@ void zsram_get_mm_stat(struct zsram *z, struct zsram_mm_stat *st)
 
 void zsram_get_io_stat(struct zsram *z, struct zsram_io_stat *st)
 {
-	st->failed_reads = STAT_GET(z->failed_reads);
-	st->failed_writes = STAT_GET(z->failed_writes);
-	st->invalid_io = STAT_GET(z->invalid_io);
-	st->notify_free = STAT_GET(z->notify_free);
+	*st = (struct zsram_io_stat){ .failed_reads = STAT_GET(z->failed_reads),
+				      .failed_writes = STAT_GET(z->failed_writes),
+				      .invalid_io = STAT_GET(z->invalid_io),
+				      .notify_free = STAT_GET(z->notify_free) };
 }
 
 void zsram_get_bd_stat(struct zsram *z, struct zsram_bd_stat *st)
 {
-	st->bd_count = STAT_GET(z->bd_count);
-	st->bd_reads = STAT_GET(z->bd_reads);
-	st->bd_writes = STAT_GET(z->bd_writes);
+	*st = (struct zsram_bd_stat){ .bd_count = STAT_GET(z->bd_count),
+				      .bd_reads = STAT_GET(z->bd_reads),
+				      .bd_writes = STAT_GET(z->bd_writes) };
 }
 
 void zsram_get_recomp_stat(struct zsram *z, struct zsram_recomp_stat *st)

@@ -66,8 +66,8 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 	z->page_size = ps;
 	z->page_shift = (unsigned int)__builtin_ctzl(ps);
 	z->backing.fd = -1;
-	pthread_mutex_init(&z->backing.lock, NULL);
-	pthread_mutex_init(&z->backing.scan_lock, NULL);
+	zs_mutex_init(&z->backing.lock);
+	zs_mutex_init(&z->backing.scan_lock);
 	atomic_flag_clear(&z->compacting);
 	z->limit_pages = (cfg->mem_limit + ps - 1) / ps;
 	z->compact_threshold = cfg->compact_threshold == 0 ?
@@ -122,8 +122,8 @@ void zsram_destroy(struct zsram *z)
 	for (unsigned int i = 0; i < z->nr_codecs; i++)
 		zsram_codec_fini(&z->codecs[i]);
 	zsram_slots_fini(&z->slots);
-	pthread_mutex_destroy(&z->backing.lock);
-	pthread_mutex_destroy(&z->backing.scan_lock);
+	zs_mutex_destroy(&z->backing.lock);
+	zs_mutex_destroy(&z->backing.scan_lock);
 	free(z);
 }
 
@@ -197,8 +197,9 @@ void zsram_note_mem_used(struct zsram *z)
 		;
 }
 
-uint32_t zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags)
+void zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags)
 {
+	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
 	if (flags & SLOT_SAME) {
 		STAT_SUB(z->same_pages, 1);
 		STAT_SUB(z->pages_stored, 1);
@@ -215,10 +216,9 @@ uint32_t zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags)
 			STAT_SUB(z->recompressed, 1);
 		STAT_ADD(z->frees_since_check, 1);
 	} else {
-		return 0;
+		return;
 	}
 	z->slots.values[index] = 0;
-	return 0;
 }
 
 unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
@@ -255,6 +255,7 @@ unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
 static unsigned long alloc_for_slot(struct zsram *z, uint64_t index, size_t size,
 				    bool raw, int *err)
 {
+	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
 	for (;;) {
 		int e = 0;
 		unsigned long handle = zsram_alloc_within_limit(z, size, raw, &e);
@@ -272,6 +273,7 @@ static unsigned long alloc_for_slot(struct zsram *z, uint64_t index, size_t size
 int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
 			    const void *page)
 {
+	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
 	struct zsram_codec *codec = &z->codecs[0];
 	struct zsram_codec_ctx *ctx;
 	unsigned long handle;
@@ -338,6 +340,7 @@ out:
 int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
 			   void *page)
 {
+	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
 	const struct zsram_alloc_ops *ops = z->alloc.ops;
 	unsigned long handle = z->slots.values[index];
 	size_t size = flags & SLOT_SIZE_MASK;
@@ -462,8 +465,8 @@ int zsram_discard(struct zsram *z, uint64_t index, uint64_t count)
 
 		if ((flags & (SLOT_SAME | SLOT_WB)) || (flags & SLOT_SIZE_MASK))
 			STAT_ADD(z->notify_free, 1);
-		flags = zsram_slot_free_locked(z, i, flags);
-		zsram_slot_unlock_set(&z->slots, i, flags);
+		zsram_slot_free_locked(z, i, flags);
+		zsram_slot_unlock_set(&z->slots, i, 0);
 	}
 	zsram_maybe_compact(z);
 	return 0;

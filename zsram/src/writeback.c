@@ -52,7 +52,7 @@ static uint64_t backing_alloc_block(struct zsram_backing *b)
 {
 	uint64_t found = UINT64_MAX;
 
-	pthread_mutex_lock(&b->lock);
+	zs_mutex_lock(&b->lock);
 	for (uint64_t n = 0; n < b->nr_blocks; n++) {
 		uint64_t blk = (b->hint + n) % b->nr_blocks;
 
@@ -63,7 +63,7 @@ static uint64_t backing_alloc_block(struct zsram_backing *b)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&b->lock);
+	zs_mutex_unlock(&b->lock);
 	return found;
 }
 
@@ -71,9 +71,9 @@ void zsram_backing_free(struct zsram *z, uint64_t block)
 {
 	struct zsram_backing *b = &z->backing;
 
-	pthread_mutex_lock(&b->lock);
+	zs_mutex_lock(&b->lock);
 	b->bitmap[block / 64] &= ~(1ull << (block % 64));
-	pthread_mutex_unlock(&b->lock);
+	zs_mutex_unlock(&b->lock);
 	/* Give the disk space back; a failure only costs disk space. */
 	(void)fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			(off_t)(block * z->page_size), (off_t)z->page_size);
@@ -91,6 +91,7 @@ int zsram_backing_read(struct zsram *z, uint64_t block, void *page)
  * (file full) / -EIO / the read's error. */
 static int writeback_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *page)
 {
+	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
 	uint64_t block;
 	int err;
 
@@ -128,6 +129,7 @@ static bool pass_takes(uint32_t flags, unsigned int pass)
 static long writeback_scan(struct zsram *z, unsigned int select, uint64_t max,
 			   uint64_t self)
 {
+	ZS_ASSERT_HELD(&z->backing.scan_lock);
 	static const unsigned int passes[] = { ZSRAM_SEL_HUGE, ZSRAM_SEL_IDLE,
 					       ZSRAM_SEL_ALL };
 	struct zsram_backing *b = &z->backing;
@@ -171,9 +173,9 @@ long zsram_writeback(struct zsram *z, unsigned int select, uint64_t max_pages)
 
 	if (z->backing.fd < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&z->backing.scan_lock);
+	zs_mutex_lock(&z->backing.scan_lock);
 	done = writeback_scan(z, select, max_pages, UINT64_MAX);
-	pthread_mutex_unlock(&z->backing.scan_lock);
+	zs_mutex_unlock(&z->backing.scan_lock);
 	if (done > 0)
 		zsram_alloc_compact(&z->alloc);
 	return done;
@@ -181,12 +183,13 @@ long zsram_writeback(struct zsram *z, unsigned int select, uint64_t max_pages)
 
 long zsram_writeback_for_room(struct zsram *z, uint64_t self)
 {
+	ZSRAM_ASSERT_SLOT_LOCKED(z, self);
 	long done;
 
-	pthread_mutex_lock(&z->backing.scan_lock);
+	zs_mutex_lock(&z->backing.scan_lock);
 	done = writeback_scan(z, ZSRAM_SEL_HUGE | ZSRAM_SEL_IDLE | ZSRAM_SEL_ALL,
 			      ROOM_BATCH, self);
-	pthread_mutex_unlock(&z->backing.scan_lock);
+	zs_mutex_unlock(&z->backing.scan_lock);
 	if (done > 0)
 		zsram_alloc_compact(&z->alloc);
 	return done;

@@ -13,6 +13,27 @@
  *   recompress.c recompression with the secondary algorithm, idle marking
  *   writeback.c  the backing file
  *   stats.c      mm_stat, io_stat, bd_stat, the class table, the checker
+ *
+ * Locks, in the order they nest (a thread that holds one takes only locks
+ * below it).  Every function whose rule is "caller holds L" starts with
+ * ZS_ASSERT_HELD(&L) or ZSRAM_ASSERT_SLOT_LOCKED, checked in debug and
+ * sanitizer builds (../../src/lock.h).
+ *   slot lock            the LOCK bit of a slot (slot.c): its value and
+ *                        flags.  A thread waits for one slot lock at a time;
+ *                        holding one, it only try-locks others (the
+ *                        writeback scan, which skips a busy slot).
+ *   backing.scan_lock    one writeback scan at a time, and its clock hand;
+ *                        under the slot lock of the write making room.
+ *   the allocator's      (zsmalloc's class and pagemap locks, zbud's and
+ *   locks                z3fold's pool locks): under a slot lock, or the
+ *                        scan lock, or alone (compaction, statistics).
+ *   pages.lock           the page source of zbud, z3fold and RAW slots:
+ *                        under the allocator's locks (its page ops) or a
+ *                        slot lock (RAW pages).
+ *   backing.lock,        leaves: nothing is taken while one is held.  A
+ *   codec free_lock      thread holding a slot lock may wait on free_lock's
+ *                        condition for a context; holders of a context
+ *                        take no slot lock to give it back.
  */
 #ifndef ZSRAM_INTERNAL_H
 #define ZSRAM_INTERNAL_H
@@ -25,6 +46,8 @@
 #include <zsmalloc.h>
 
 #include "zsram.h"
+/* The core's lock wrapper (header only; nothing else of src/ is used). */
+#include "../../src/lock.h"
 
 /* ---- Page source (pages.c) ---- */
 
@@ -37,7 +60,7 @@ struct zsram_chunk {
 
 struct zsram_pages {
 	size_t page_size;
-	pthread_mutex_t lock;		/* guards everything below */
+	struct zs_mutex lock;		/* guards everything below */
 	void *free_head;		/* resident free pages, linked through
 					 * their first word */
 	size_t nr_free;
@@ -115,7 +138,7 @@ struct zsram_codec {
 	size_t dict_size;
 	void *zstd_cdict;		/* ZSTD_CDict, shared read-only */
 	void *zstd_ddict;		/* ZSTD_DDict, shared read-only */
-	pthread_mutex_t free_lock;	/* protects free_list and nr_ctx */
+	struct zs_mutex free_lock;	/* protects free_list and nr_ctx */
 	pthread_cond_t ctx_freed;	/* signalled when a context is put */
 	struct zsram_codec_ctx *free_list;
 	unsigned int nr_ctx;		/* contexts in existence */
@@ -173,7 +196,20 @@ struct zsram_slots {
 	uint64_t nr;
 	uint64_t *values;
 	_Atomic uint32_t *flags;
+#ifdef ZS_DEBUG
+	_Atomic uintptr_t *owner;	/* the holder's pthread_self(), 0: none */
+#endif
 };
+
+/* Debug builds: aborts unless this thread holds slot i's lock. */
+#ifdef ZS_DEBUG
+#define ZSRAM_ASSERT_SLOT_LOCKED(z, i)                                                  \
+	ZS_ASSERT_LOCKED(atomic_load_explicit(&(z)->slots.owner[i], memory_order_relaxed) == \
+				 (uintptr_t)pthread_self(),                              \
+			 "slot lock " #i)
+#else
+#define ZSRAM_ASSERT_SLOT_LOCKED(z, i) ((void)0)
+#endif
 
 int zsram_slots_init(struct zsram_slots *s, uint64_t nr);
 void zsram_slots_fini(struct zsram_slots *s);
@@ -196,11 +232,11 @@ static inline unsigned int slot_alg(uint32_t flags)
 struct zsram_backing {
 	int fd;				/* -1: none */
 	uint64_t nr_blocks;
-	pthread_mutex_t lock;		/* protects bitmap and hint */
+	struct zs_mutex lock;		/* protects bitmap and hint */
 	uint64_t *bitmap;		/* 1 bit per block: in use */
 	uint64_t hint;			/* where to look for a free block */
 	uint64_t clock;			/* next slot the victim scan looks at */
-	pthread_mutex_t scan_lock;	/* one writeback scan at a time */
+	struct zs_mutex scan_lock;	/* one writeback scan at a time */
 };
 
 /* ---- The store ---- */
@@ -252,9 +288,10 @@ int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
  * updates *flags (the caller unlocks with them).  Changes nothing on error. */
 int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
 			    const void *page);
-/* Frees what the slot holds, updates the statistics; returns the new flags
- * (empty).  free_count: count toward automatic compaction. */
-uint32_t zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags);
+/* Frees what the slot holds and updates the statistics; the slot's flags
+ * are 0 (empty) after it.  Frees of stored pages count toward automatic
+ * compaction. */
+void zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags);
 void zsram_maybe_compact(struct zsram *z);
 /* Allocates size bytes (raw: a whole page from the store's page source)
  * and keeps the store within its memory limit the way zram does: if the
