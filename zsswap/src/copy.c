@@ -3,17 +3,15 @@
  * zsmalloc pool (compressed, or raw when it would not shrink below the huge
  * class size), or bytes in the writeback file.
  *
- * Writeback: when the pool is at max_pool and a writeback file is set, the
- * oldest pool objects (the stored list is in eviction order, so the coldest
- * come first) are written to the file at the page's own offset (index x page
- * size; the file is sparse) and freed from the pool.  A write that fails
+ * Writeback: when the pool is at max_pool and a writeback target is set,
+ * the oldest pool objects (the stored list is in eviction order, so the
+ * coldest come first) are written to the target (target.c) and freed from
+ * the pool.  A write that fails
  * leaves the object in the pool (counted in writeback_errors): nothing is
  * lost.  Caller holds z->lock for every function here.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "zsswap_internal.h"
 
@@ -41,14 +39,13 @@ bool zsswap_pool_full(struct zsswap *z)
 static int write_back_one(struct zsswap *z, uint32_t idx)
 {
 	struct zsswap_page *p = &z->pages[idx];
-	off_t where = (off_t)idx * (off_t)z->page_size;
 	void *mem = zs_obj_read_begin(z->pool, p->copy, z->ctx->buf);
-	size_t len = stored_bytes(z, p);
-	ssize_t n = pwrite(z->wb_fd, mem, len, where);
+	int err = zsswap_target_write(&z->target, mem, stored_bytes(z, p),
+				      (uint64_t)idx * z->page_size);
 
 	zs_obj_read_end(z->pool, p->copy, mem);
-	if (n != (ssize_t)len)
-		return n < 0 ? -errno : -EIO;
+	if (err)
+		return err;
 	zs_free(z->pool, p->copy);
 	zsswap_list_remove(z, idx);
 	if (p->raw)
@@ -64,7 +61,7 @@ int zsswap_writeback_locked(struct zsswap *z, unsigned int nr)
 {
 	unsigned int done = 0;
 
-	if (z->wb_fd < 0)
+	if (!zsswap_target_set(&z->target))
 		return 0;
 	while (done < nr && z->lists[ZSSWAP_LIST_STORED].count) {
 		if (write_back_one(z, z->lists[ZSSWAP_LIST_STORED].head)) {
@@ -154,13 +151,9 @@ int zsswap_copy_load(struct zsswap *z, uint32_t idx, void *page)
 		return err;
 	}
 	case ZSSWAP_WRITTEN: {
-		off_t where = (off_t)idx * (off_t)z->page_size;
-		size_t len = stored_bytes(z, p);
-		ssize_t n = pread(z->wb_fd, z->ctx->buf, len, where);
-
-		if (n != (ssize_t)len)
-			return -EIO;
-		return expand(z, p, z->ctx->buf, page);
+		err = zsswap_target_read(&z->target, z->ctx->buf, stored_bytes(z, p),
+					 (uint64_t)idx * z->page_size);
+		return err ? err : expand(z, p, z->ctx->buf, page);
 	}
 	default:
 		memset(page, 0, z->page_size);
@@ -184,8 +177,8 @@ void zsswap_copy_free(struct zsswap *z, uint32_t idx)
 		z->stored--;
 		break;
 	case ZSSWAP_WRITTEN:
-		fallocate(z->wb_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			  (off_t)idx * (off_t)z->page_size, (off_t)z->page_size);
+		zsswap_target_forget(&z->target, z->page_size,
+				     (uint64_t)idx * z->page_size);
 		z->written_back--;
 		break;
 	default:

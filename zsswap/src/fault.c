@@ -29,6 +29,29 @@
 #include "uffd_abi.h"
 #include "zsswap_internal.h"
 
+/*
+ * The page's copy could not be read (its writeback target failed).  The
+ * copy stays; the thread is woken and faults again, up to LOAD_RETRIES
+ * times; then the page is poisoned, so the access gets SIGBUS, as for a
+ * memory error: never wrong data, and no thread hangs forever.
+ */
+#define LOAD_RETRIES 3
+
+static int load_failed(struct zsswap *z, uint32_t idx, unsigned long addr)
+{
+	struct zsswap_page *p = &z->pages[idx];
+	struct uffdio_range range = { .start = addr, .len = z->page_size };
+
+	if (++p->load_failures >= LOAD_RETRIES) {
+		struct uffdio_poison poison = { .range = range };
+
+		if (ioctl(z->uffd, UFFDIO_POISON, &poison) == 0)
+			return -EIO;
+	}
+	ioctl(z->uffd, UFFDIO_WAKE, &range);
+	return -EIO;
+}
+
 /* A missing page at index idx: zeros, or its copy.  Caller holds lock. */
 int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx)
 {
@@ -40,14 +63,8 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx)
 	if (p->state != ZSSWAP_RESIDENT)
 		zsswap_make_room_locked(z);
 	if (refault) {
-		if (zsswap_copy_load(z, idx, z->buf)) {
-			/* The page stays stored (a writeback read failed):
-			 * wake the thread, whose access faults again. */
-			struct uffdio_range range = { .start = addr, .len = z->page_size };
-
-			ioctl(z->uffd, UFFDIO_WAKE, &range);
-			return -EIO;
-		}
+		if (zsswap_copy_load(z, idx, z->buf))
+			return load_failed(z, idx, addr);
 		struct uffdio_copy copy = {
 			.dst = addr, .src = (unsigned long)z->buf, .len = z->page_size,
 		};
@@ -71,6 +88,7 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx)
 		return 0;
 	if (refault) {
 		zsswap_copy_free(z, idx);
+		p->load_failures = 0;
 		z->loads++;
 	}
 	p->state = ZSSWAP_RESIDENT;

@@ -79,7 +79,8 @@ static int parse_algorithm(const char *spec, struct zsram_codec_config *cfg)
  * the region), non-blocking, with UFFDIO_MOVE.  -1 with errno and message. */
 static int open_uffd(void)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MOVE };
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MOVE | UFFD_FEATURE_POISON };
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0 && errno == EPERM) {
@@ -102,7 +103,13 @@ static int open_uffd(void)
 		zsswap_set_error(errno, "zsswap: userfaultfd: %s", strerror(errno));
 		return -1;
 	}
-	if (ioctl(fd, UFFDIO_API, &api) || !(api.features & UFFD_FEATURE_MOVE)) {
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		/* Before Linux 6.6 there is no POISON: ask for MOVE alone. */
+		api = (struct uffdio_api){ .api = UFFD_API, .features = UFFD_FEATURE_MOVE };
+		if (ioctl(fd, UFFDIO_API, &api))
+			api.features = 0;
+	}
+	if (!(api.features & UFFD_FEATURE_MOVE)) {
 		close(fd);
 		zsswap_set_error(ENOSYS, "zsswap: this kernel's userfaultfd lacks "
 				 "UFFDIO_MOVE (Linux 6.8 or later is needed)");
@@ -186,20 +193,7 @@ static int setup_store(struct zsswap *z, const struct zsswap_config *c,
 	z->huge_size = zs_huge_class_size(z->pool);
 	if (c->max_pool)
 		zs_set_max_pages(z->pool, c->max_pool / zs_page_size(z->pool));
-	if (c->writeback) {
-		if (strncmp(c->writeback, "nbd", 3) == 0 && strstr(c->writeback, "://")) {
-			zsswap_set_error(EINVAL, "zsswap: writeback to NBD (%s) is not "
-					 "built yet; give a file", c->writeback);
-			return -1;
-		}
-		z->wb_fd = open(c->writeback, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (z->wb_fd < 0) {
-			zsswap_set_error(errno, "zsswap: writeback file %s: %s",
-					 c->writeback, strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
+	return zsswap_target_open(&z->target, c->writeback, z->size);
 }
 
 struct zsswap *zsswap_create(const struct zsswap_config *config)
@@ -216,7 +210,7 @@ struct zsswap *zsswap_create(const struct zsswap_config *config)
 		zsswap_set_error(ENOMEM, "zsswap: out of memory");
 		return NULL;
 	}
-	z->uffd = z->stop_fd = z->wb_fd = -1;
+	z->uffd = z->stop_fd = z->target.fd = -1;
 	z->page_size = ps;
 	z->size = (config->size + ps - 1) / ps * ps;
 	z->nr_pages = (uint32_t)(z->size / ps);
@@ -263,8 +257,7 @@ void zsswap_destroy(struct zsswap *z)
 		munmap(z->staging, ZSSWAP_STAGING_PAGES * z->page_size);
 	if (z->uffd >= 0)
 		close(z->uffd);
-	if (z->wb_fd >= 0)
-		close(z->wb_fd);
+	zsswap_target_close(&z->target);
 	if (z->pool)
 		zs_destroy_pool(z->pool);
 	if (z->ctx)

@@ -7,6 +7,7 @@
  *   evict.c     taking pages out of the region (UFFDIO_MOVE) and storing them
  *   policy.c    which resident page is coldest (two FIFO lists, refault distance)
  *   copy.c      a page's stored copy: same-filled word, pool object, writeback
+ *   target.c    the writeback target: a file or an NBD export (libnbd)
  *   stats.c     statistics
  *
  * Locking: one mutex, z->lock, guards every field below the line marked
@@ -60,12 +61,20 @@ struct zsswap_page {
 	uint8_t state;		/* enum zsswap_page_state */
 	uint8_t list;		/* enum zsswap_list */
 	uint8_t raw;		/* STORED/WRITTEN: kept uncompressed */
-	uint8_t pad;
+	uint8_t load_failures;	/* reads of the copy that failed in a row */
 	uint16_t stored_len;	/* WRITTEN: bytes in the target */
 };
 
 struct zsswap_fifo {
 	uint32_t head, tail, count;
+};
+
+struct nbd_handle;
+
+struct zsswap_target {
+	int fd;				/* a file, or -1 */
+	struct nbd_handle *nbd;		/* an NBD export, or NULL */
+	bool can_trim;
 };
 
 struct zsswap {
@@ -79,7 +88,7 @@ struct zsswap {
 	int stop_fd;			/* eventfd: the handler exits when readable */
 	pthread_t handler;
 	bool handler_running;
-	int wb_fd;			/* writeback file, or -1 */
+	struct zsswap_target target;	/* where written-back pages go */
 
 	pthread_mutex_t lock;
 	/* ---- guarded by lock ---- */
@@ -99,6 +108,15 @@ struct zsswap {
 
 /* region.c */
 void zsswap_set_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* target.c: 0 or -errno (open: -1 with errno and message) */
+int zsswap_target_open(struct zsswap_target *t, const char *where, uint64_t need);
+void zsswap_target_close(struct zsswap_target *t);
+bool zsswap_target_set(const struct zsswap_target *t);
+int zsswap_target_write(struct zsswap_target *t, const void *buf, size_t len,
+			uint64_t offset);
+int zsswap_target_read(struct zsswap_target *t, void *buf, size_t len, uint64_t offset);
+void zsswap_target_forget(struct zsswap_target *t, size_t len, uint64_t offset);
 
 /* fault.c */
 int zsswap_handler_start(struct zsswap *z);

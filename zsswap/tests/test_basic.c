@@ -55,8 +55,8 @@ static void test_bad_config(void)
 	c.algorithm = "zstd:19";
 	c.writeback = "/nonexistent-dir/wb";
 	expect_create_fails(&c, ENOENT, "writeback");
-	c.writeback = "nbd+unix:///?socket=/nonexistent";
-	expect_create_fails(&c, EINVAL, "NBD");
+	c.writeback = "nbd+unix:///?socket=/nonexistent.sock";
+	expect_create_fails(&c, ENOENT, "nonexistent.sock");
 }
 
 /* Writes real contents page by page through a budget of 1/8 of the region,
