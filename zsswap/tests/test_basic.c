@@ -59,6 +59,44 @@ static void test_bad_config(void)
 	expect_create_fails(&c, ENOENT, "nonexistent.sock");
 }
 
+/* Without permission for userfaultfd, create fails with EPERM and a
+ * message that names what to enable.  Run as an unprivileged user in a
+ * child, when this machine forbids unprivileged userfaultfd (root only). */
+static void test_not_permitted(void)
+{
+	FILE *f = fopen("/proc/sys/vm/unprivileged_userfaultfd", "r");
+	int allowed = 1, status;
+	pid_t pid;
+
+	if (f) {
+		if (fscanf(f, "%d", &allowed) != 1)
+			allowed = 1;
+		fclose(f);
+	}
+	if (geteuid() != 0 || allowed) {
+		printf("not-permitted case skipped (needs root and "
+		       "vm.unprivileged_userfaultfd=0)\n");
+		return;
+	}
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct zsswap_config c;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(5);
+		zsswap_config_init(&c);
+		c.size = 1 << 20;
+		if (zsswap_create(&c) || errno != EPERM)
+			_exit(6);
+		_exit(strstr(zsswap_last_error(), "vm.unprivileged_userfaultfd=1") &&
+		      strstr(zsswap_last_error(), "CAP_SYS_PTRACE") ? 0 : 7);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
 /* Writes real contents page by page through a budget of 1/8 of the region,
  * checks the budget after each page, then every byte, twice over. */
 static void test_round_trip(const char *algorithm)
@@ -275,6 +313,39 @@ static void test_policy(void)
 	zsswap_destroy(z);
 }
 
+static long rss_anon_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Destroy gives back the region's pages and the pool's. */
+static void test_destroy_frees(void)
+{
+	const size_t pages = 8192;
+	long before = rss_anon_kb(), during, after;
+	struct zsswap *z = test_create(pages * PAGE, 0, NULL);
+	unsigned char *r = zsswap_base(z);
+
+	test_fill_real(r, pages, 17);
+	zsswap_reclaim(z, pages / 2 * PAGE);
+	during = rss_anon_kb();
+	zsswap_destroy(z);
+	after = rss_anon_kb();
+	printf("RssAnon: %ld kB before, %ld with the region, %ld after destroy\n",
+	       before, during, after);
+	CHECK(during - before > 16 * 1024);
+	CHECK(after - before < 1024);
+}
+
 int main(void)
 {
 	char wb[] = "/tmp/zsswap-wb-XXXXXX";
@@ -283,6 +354,7 @@ int main(void)
 	CHECK(fd >= 0);
 	close(fd);
 	test_bad_config();
+	test_not_permitted();
 	test_round_trip(NULL);
 	test_round_trip("zstd:3");
 	test_round_trip("lz4hc:9");
@@ -294,6 +366,7 @@ int main(void)
 	test_pool_limit(wb);
 	test_pool_limit("/dev/full");
 	test_policy();
+	test_destroy_frees();
 	unlink(wb);
 	printf("zsswap basic: ok\n");
 	return 0;
