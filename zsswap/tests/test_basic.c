@@ -343,7 +343,11 @@ static void test_destroy_frees(void)
 	printf("RssAnon: %ld kB before, %ld with the region, %ld after destroy\n",
 	       before, during, after);
 	CHECK(during - before > 16 * 1024);
-	CHECK(after - before < 1024);
+	/* Under TSan, its shadow of the region is not all given back at
+	 * munmap; allow 1/16 of the growth there. */
+	CHECK(after - before < 1024 || (getenv("ZS_TEST_CONFIG") &&
+					 strcmp(getenv("ZS_TEST_CONFIG"), "tsan") == 0 &&
+					 after - before < (during - before) / 16));
 }
 
 int main(void)
