@@ -25,10 +25,13 @@ struct bench_result {
 	struct workload_result work;
 	uint64_t total_memory;		/* zsswap: peak RSS; kernel: cgroup peak + zram max */
 	uint64_t kernel_cgroup_peak, kernel_zram_max;
-	struct zsswap_stats stats;	/* zsswap only */
+	struct zsswap_stats stats;	/* zsswap only: */
+	struct zsswap_memory mem;	/* the region's memory at the end */
+	uint64_t rss_before, rss_end;	/* RssAnon before create, at the end */
 };
 
 int bench_run_zsswap(const struct bench_config *b, struct bench_result *out);
+uint64_t bench_rss_anon(void);
 int bench_run_kernel(const struct bench_config *b, struct bench_result *out);
 
 #endif

@@ -119,5 +119,17 @@ int main(int argc, char **argv)
 	if (kernel)
 		report("kernel", &k, NULL);
 	report("zsswap", &z, kernel ? &k : NULL);
+	if (!z.missing[0]) {
+		const struct zsswap_memory *m = &z.mem;
+		double sum = (double)(z.rss_before + m->total);
+
+		printf("zsswap's memory at the end, MB: process before the region %.2f + "
+		       "resident region pages %.2f + pool pages %.2f + pool metadata %.2f + "
+		       "page table %.2f + codec buffers %.2f = %.2f; RssAnon %.2f (%+.2f%%)\n",
+		       z.rss_before / 1048576.0, m->resident / 1048576.0,
+		       m->pool_pages / 1048576.0, m->pool_metadata / 1048576.0,
+		       m->page_table / 1048576.0, m->buffers / 1048576.0, sum / 1048576.0,
+		       z.rss_end / 1048576.0, 100.0 * ((double)z.rss_end - sum) / (double)z.rss_end);
+	}
 	return (z.missing[0] || z.work.bad_pages || k.work.bad_pages) ? 1 : 0;
 }

@@ -10,6 +10,20 @@
 
 #include "bench.h"
 
+uint64_t bench_rss_anon(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kb = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
 int bench_run_zsswap(const struct bench_config *b, struct bench_result *out)
 {
 	int pipefd[2], status;
@@ -24,6 +38,7 @@ int bench_run_zsswap(const struct bench_config *b, struct bench_result *out)
 		struct zsswap_config c;
 		struct zsswap *z;
 
+		r.rss_before = bench_rss_anon();
 		zsswap_config_init(&c);
 		c.size = b->work.bytes;
 		c.max_resident = b->budget;
@@ -35,6 +50,8 @@ int bench_run_zsswap(const struct bench_config *b, struct bench_result *out)
 			snprintf(r.missing, sizeof(r.missing), "the workload failed");
 		} else {
 			zsswap_get_stats(z, &r.stats);
+			zsswap_memory(z, &r.mem);
+			r.rss_end = bench_rss_anon();
 			r.total_memory = r.work.peak_rss;
 		}
 		if (write(pipefd[1], &r, sizeof(r)) != sizeof(r))

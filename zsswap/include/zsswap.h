@@ -87,6 +87,21 @@ void zsswap_get_stats(struct zsswap *z, struct zsswap_stats *stats);
 /* One "name value" line per field above, in that order, names as above. */
 int zsswap_print_stats(struct zsswap *z, FILE *out);
 
+/* ---- Extensions (beyond zsswap.md's contract) ---- */
+
+/* What the region holds of the process's memory, in bytes, so that a figure
+ * of its memory can be taken apart: the parts add up to total. */
+struct zsswap_memory {
+	size_t resident;	/* region pages in memory */
+	size_t pool_pages;	/* the pool's pages (pool_total_size) */
+	size_t pool_metadata;	/* the pool's own metadata (handles, zspage
+				 * headers, classes) */
+	size_t page_table;	/* zsswap's entry for each page of the region */
+	size_t buffers;		/* the codec's context and scratch pages */
+	size_t total;
+};
+void zsswap_memory(struct zsswap *z, struct zsswap_memory *mem);
+
 #ifdef __cplusplus
 }
 #endif
