@@ -49,12 +49,14 @@ static void report(const char *name, const struct bench_result *r, const struct 
 		printf("  %-8s missing: %s\n", name, r->missing);
 		return;
 	}
-	printf("  %-8s %9.3f %9.3f %8.2f %10.1f %8llu %8.1f %8.1f %9llu %6llu",
+	printf("  %-8s %9.3f %9.3f %8.2f %10.1f %8llu %8.1f %8.1f %9llu %8.3f%% %6llu",
 	       name, r->work.fill_s, r->work.access_s,
 	       base && !base->missing[0] ? r->work.access_s / base->work.access_s : 1.0,
 	       r->total_memory / 1048576.0, (unsigned long long)r->work.slow_accesses,
 	       r->work.slow_p50_us, r->work.slow_p99_us,
-	       (unsigned long long)r->work.major_faults, (unsigned long long)r->work.bad_pages);
+	       (unsigned long long)r->work.major_faults,
+	       r->work.hot_accesses ? 100.0 * r->work.slow_hot / r->work.hot_accesses : 0.0,
+	       (unsigned long long)r->work.bad_pages);
 	if (r->kernel_cgroup_peak)
 		printf("   cgroup peak %.1f MB + zram mem_used_max %.1f MB",
 		       r->kernel_cgroup_peak / 1048576.0, r->kernel_zram_max / 1048576.0);
@@ -114,8 +116,10 @@ int main(int argc, char **argv)
 	if (kernel)
 		bench_run_kernel(&b, &k);
 	bench_run_zsswap(&b, &z);
-	printf("  peer       fill s  access s  xkernel  memory MB   faults  p50 us   p99 us  majflt    bad\n");
-	printf("  (faults: accesses of %d us or more)\n", WORKLOAD_FAULT_NS / 1000);
+	printf("  peer       fill s  access s  xkernel  memory MB   faults  p50 us   p99 us    majflt  hot-ref    bad\n");
+	printf("  (faults: accesses of %d us or more, their latency p50/p99; hot-ref: hot-set accesses\n"
+	       "   that faulted in the second half, after warm-up; memory: zsswap's peak RSS,\n"
+	       "   the kernel's cgroup peak + zram mem_used_max)\n", WORKLOAD_FAULT_NS / 1000);
 	if (kernel)
 		report("kernel", &k, NULL);
 	report("zsswap", &z, kernel ? &k : NULL);
@@ -123,6 +127,8 @@ int main(int argc, char **argv)
 		const struct zsswap_memory *m = &z.mem;
 		double sum = (double)(z.rss_before + m->total);
 
+		printf("zsswap's peak RSS: %.1f MB after the fill, %.1f MB at the end\n",
+		       z.work.peak_rss_fill / 1048576.0, z.work.peak_rss / 1048576.0);
 		printf("zsswap's memory at the end, MB: process before the region %.2f + "
 		       "resident region pages %.2f + pool pages %.2f + pool metadata %.2f + "
 		       "page table %.2f + codec buffers %.2f = %.2f; RssAnon %.2f (%+.2f%%)\n",

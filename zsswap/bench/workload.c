@@ -6,6 +6,7 @@
  * (CLOCK_MONOTONIC, vDSO); the slow ones are the faults.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,7 @@ int workload_run(const struct workload_config *c, unsigned char *mem,
 	if (fill(c, mem, hash, pages))
 		return -1;
 	r->fill_s = now_s() - t0;
+	r->peak_rss_fill = peak_rss();
 	t0 = now_s();
 	for (uint64_t a = 0; a < c->accesses; a++) {
 		uint64_t x = rnd(&seed);
@@ -139,8 +141,13 @@ int workload_run(const struct workload_config *c, unsigned char *mem,
 			hash[page] = hash_page(p);
 		}
 		took = now_ns() - start;
-		if (took >= WORKLOAD_FAULT_NS)
+		bool warm = a >= c->accesses / 2, is_hot = page < hot;
+
+		r->hot_accesses += warm && is_hot;
+		if (took >= WORKLOAD_FAULT_NS) {
 			slow[r->slow_accesses++] = (uint32_t)(took > UINT32_MAX ? UINT32_MAX : took);
+			r->slow_hot += warm && is_hot;
+		}
 	}
 	r->access_s = now_s() - t0;
 	getrusage(RUSAGE_SELF, &ru1);

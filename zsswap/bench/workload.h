@@ -25,10 +25,15 @@ struct workload_config {
 struct workload_result {
 	double fill_s, access_s;	/* wall time of the two phases */
 	uint64_t slow_accesses;		/* accesses of WORKLOAD_FAULT_NS or more */
+	uint64_t slow_hot;		/* of those, to the hot set in the second
+					 * half of the accesses (after warm-up):
+					 * refaults of hot pages */
+	uint64_t hot_accesses;		/* accesses to the hot set in the second half */
 	double slow_p50_us, slow_p99_us;	/* their latency */
 	uint64_t bad_pages;		/* checks that failed: must be 0 */
 	uint64_t major_faults;		/* getrusage's, over both phases */
 	uint64_t peak_rss;		/* VmHWM at the end, bytes */
+	uint64_t peak_rss_fill;		/* VmHWM after the fill */
 };
 
 /* Runs the workload on mem (bytes long); 0, or -1 with a message. */

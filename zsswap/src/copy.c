@@ -6,7 +6,10 @@
  * Writeback: when the pool is at max_pool and a writeback target is set,
  * the oldest pool objects (the stored list is in eviction order, so the
  * coldest come first) are written to the target (target.c) and freed from
- * the pool.  A write that fails
+ * the pool.  Pages brought back leave holes in the pool: every COMPACT_EVERY
+ * frees, when the pool's pages exceed its objects' bytes by more than 1/16,
+ * it is compacted (zswap leaves that to the kernel's shrinker; we have none).
+ * A write that fails
  * leaves the object in the pool (counted in writeback_errors): nothing is
  * lost.  Caller holds z->lock for every function here.
  */
@@ -16,6 +19,7 @@
 #include "zsswap_internal.h"
 
 #define WRITEBACK_BATCH 16
+#define COMPACT_EVERY 1024	/* pool frees between looks at fragmentation */
 
 static size_t stored_bytes(const struct zsswap *z, const struct zsswap_page *p)
 {
@@ -35,6 +39,19 @@ bool zsswap_pool_full(struct zsswap *z)
 	return max && zs_get_total_pages(z->pool) >= max;
 }
 
+static void pool_free(struct zsswap *z, const struct zsswap_page *p)
+{
+	zs_free(z->pool, p->copy);
+	z->stored_bytes -= stored_bytes(z, p);
+	if (++z->frees_since_compact < COMPACT_EVERY)
+		return;
+	z->frees_since_compact = 0;
+	uint64_t pool_bytes = (uint64_t)zs_get_total_pages(z->pool) * zs_page_size(z->pool);
+
+	if (pool_bytes > z->stored_bytes + z->stored_bytes / 16)
+		zs_compact(z->pool);
+}
+
 /* Writes the stored object of page idx to the file; 0 or -errno. */
 static int write_back_one(struct zsswap *z, uint32_t idx)
 {
@@ -46,7 +63,7 @@ static int write_back_one(struct zsswap *z, uint32_t idx)
 	zs_obj_read_end(z->pool, p->copy, mem);
 	if (err)
 		return err;
-	zs_free(z->pool, p->copy);
+	pool_free(z, p);
 	zsswap_list_remove(z, idx);
 	if (p->raw)
 		z->incompressible--;
@@ -117,6 +134,7 @@ int zsswap_copy_store(struct zsswap *z, uint32_t idx, const void *page)
 	p->state = ZSSWAP_STORED;
 	p->copy = h;
 	p->stored_len = p->raw ? 0 : (uint16_t)len;
+	z->stored_bytes += (uint64_t)len;
 	z->incompressible += p->raw;
 	z->stored++;
 	zsswap_list_push(z, idx, ZSSWAP_LIST_STORED);
@@ -171,7 +189,7 @@ void zsswap_copy_free(struct zsswap *z, uint32_t idx)
 		z->stored--;
 		break;
 	case ZSSWAP_STORED:
-		zs_free(z->pool, p->copy);
+		pool_free(z, p);
 		zsswap_list_remove(z, idx);
 		z->incompressible -= p->raw;
 		z->stored--;

@@ -103,6 +103,8 @@ struct zsswap {
 	struct zsram_codec_ctx *ctx;
 	unsigned char *buf;		/* a page of scratch for loads */
 	uint64_t same_filled, incompressible, stored, written_back;
+	uint64_t stored_bytes;		/* bytes of the pool's objects */
+	uint32_t frees_since_compact;
 	uint64_t stores, loads, pool_limit_hit, writeback_errors;
 };
 
