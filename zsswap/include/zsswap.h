@@ -13,7 +13,8 @@
  *
  * Budget: after any call or fault returns, resident_pages is at most
  * max_resident / page size + ZSSWAP_RESIDENT_SLACK (one page being handed to
- * a faulting thread while the reclaimer catches up).
+ * a faulting thread while the handler evicts ahead), except when the pool
+ * is full and cannot write back: then the budget yields (pool_limit_hit).
  *
  * Fork: the region is not inherited (MADV_DONTFORK): in a child, an access
  * to it is a fault (SIGSEGV), never wrong data.
@@ -34,7 +35,8 @@ extern "C" {
 struct zsswap;
 
 /* Pages by which resident_pages may pass the budget when a call or fault
- * returns. */
+ * returns: the page just handed to a faulting thread, before the handler
+ * evicts ahead of the next fault. */
 #define ZSSWAP_RESIDENT_SLACK 1
 
 struct zsswap_config {

@@ -104,16 +104,24 @@ uint64_t zsswap_evict_locked(struct zsswap *z, uint64_t nr)
 	return done;
 }
 
-/* Before a page comes in: at the budget, evict a batch, so that the budget
- * holds when the fault returns and the next faults need no eviction. */
+/* Before a page comes in: room for it within the budget plus
+ * ZSSWAP_RESIDENT_SLACK.  Usually there is, thanks to the call below. */
 void zsswap_make_room_locked(struct zsswap *z)
 {
 	uint64_t max = z->max_resident_pages;
 
-	if (!max || z->resident + 1 <= max)
-		return;
-	uint64_t want = z->resident + 1 - max;
+	if (max && z->resident + 1 > max + ZSSWAP_RESIDENT_SLACK)
+		zsswap_evict_locked(z, z->resident + 1 - max - ZSSWAP_RESIDENT_SLACK);
+}
+
+/* After faults are served and their threads woken: evict down to a batch
+ * below the budget, while those threads run, so that the next faults find
+ * room and do not wait for compression. */
+void zsswap_reclaim_ahead_locked(struct zsswap *z)
+{
+	uint64_t max = z->max_resident_pages;
 	uint64_t batch = max / 8 < ZSSWAP_STAGING_PAGES / 2 ? max / 8 : ZSSWAP_STAGING_PAGES / 2;
 
-	zsswap_evict_locked(z, want + batch);
+	if (max && z->resident >= max)
+		zsswap_evict_locked(z, z->resident - max + batch);
 }

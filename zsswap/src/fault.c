@@ -2,12 +2,13 @@
  * fault.c - the fault-handler thread.
  *
  * One thread per region reads the userfaultfd and serves each missing-page
- * fault under z->lock: first it makes room (evicting the coldest pages when
- * the region is at its budget, so the budget holds when the fault returns),
- * then it installs the page: zeros for a page never written (UFFDIO_ZEROPAGE,
+ * fault under z->lock: it makes room if the budget (plus
+ * ZSSWAP_RESIDENT_SLACK) has none, then installs the page: zeros for a page never written (UFFDIO_ZEROPAGE,
  * which takes no memory until written), or the page's stored copy
  * decompressed (UFFDIO_COPY), whose copy it then frees.  Either ioctl wakes
- * the faulting thread.
+ * the faulting thread.  Once the faults read together are served, it evicts
+ * down to a batch below the budget while those threads run, so a fault
+ * rarely waits for compression.
  *
  * Cost: a handler sleeping in poll(2) pays a wake-up per fault (about 55 us
  * here); after serving, the handler keeps reading the non-blocking
@@ -109,6 +110,7 @@ static void serve_messages(struct zsswap *z, const struct uffd_msg *msg, ssize_t
 			zsswap_serve_fault_locked(z, (uint32_t)((a - (uintptr_t)z->base) /
 								z->page_size));
 	}
+	zsswap_reclaim_ahead_locked(z);
 	pthread_mutex_unlock(&z->lock);
 }
 

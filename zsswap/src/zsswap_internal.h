@@ -128,6 +128,7 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx);
 /* evict.c: caller holds lock */
 uint64_t zsswap_evict_locked(struct zsswap *z, uint64_t nr);
 void zsswap_make_room_locked(struct zsswap *z);
+void zsswap_reclaim_ahead_locked(struct zsswap *z);
 
 /* policy.c: caller holds lock */
 void zsswap_list_remove(struct zsswap *z, uint32_t idx);
