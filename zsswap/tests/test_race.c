@@ -1,0 +1,161 @@
+/*
+ * test_race.c - writers on every page racing with reclaim: each thread owns
+ * a slice of pages and keeps writing a new version into them and checking
+ * the version it wrote last, while the handler evicts to keep a tight budget
+ * and another thread calls zsswap_reclaim and zsswap_get_stats in a loop.
+ * One writer moves its pages through system calls (pwrite(2) from the
+ * region into a file, pread(2) back into the region), so kernel-mode faults
+ * race too.  The run is made twice: with an unlimited pool, and with a
+ * small one that writes back to a file, so writeback races as well.
+ * No write may be lost while its page is evicted.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "zsswap_test.h"
+
+#define THREADS 3
+#define PAGES_PER_THREAD 256
+
+struct worker {
+	unsigned char *base;
+	unsigned int id;
+	unsigned int rounds;
+	int fd;			/* >= 0: this writer goes through system calls */
+};
+
+static atomic_int writers_left;
+
+static void fill(unsigned char *p, uint32_t page, uint32_t version)
+{
+	for (unsigned int k = 0; k < PAGE; k += 8) {
+		uint64_t w = ((uint64_t)page << 32 | version) ^ (k * 0x9e37ull);
+
+		memcpy(p + k, &w, 8);
+	}
+}
+
+static void *writer(void *arg)
+{
+	struct worker *w = arg;
+	uint32_t version[PAGES_PER_THREAD] = { 0 };
+	unsigned char expect[PAGE];
+	uint64_t seed = w->id + 1;
+
+	for (unsigned int round = 0; round < w->rounds; round++) {
+		uint32_t i = (uint32_t)(test_rand(&seed) % PAGES_PER_THREAD);
+		uint32_t page = w->id * PAGES_PER_THREAD + i;
+		unsigned char *p = w->base + (size_t)page * PAGE;
+
+		fill(expect, page, version[i]);
+		if (memcmp(p, expect, PAGE) != 0) {
+			fprintf(stderr, "page %u lost version %u\n", page, version[i]);
+			exit(1);
+		}
+		version[i]++;
+		fill(expect, page, version[i]);
+		if (w->fd >= 0) {
+			/* The new version goes into the file, then from the file
+			 * into the page (a kernel-mode write into a page that
+			 * may be dropped), then from the page back out. */
+			off_t at = (off_t)i * PAGE;
+			unsigned char out[PAGE];
+
+			if (pwrite(w->fd, expect, PAGE, at) != PAGE ||
+			    pread(w->fd, p, PAGE, at) != PAGE ||
+			    pwrite(w->fd, p, PAGE, at) != PAGE ||
+			    pread(w->fd, out, PAGE, at) != PAGE ||
+			    memcmp(out, expect, PAGE) != 0) {
+				fprintf(stderr, "page %u: system call round trip failed\n", page);
+				exit(1);
+			}
+			continue;
+		}
+		/* Write it piece by piece, so evictions can fall in between. */
+		memcpy(p, expect, PAGE / 2);
+		memcpy(p + PAGE / 2, expect + PAGE / 2, PAGE / 2);
+	}
+	atomic_fetch_sub(&writers_left, 1);
+	return NULL;
+}
+
+static void *reclaimer(void *arg)
+{
+	struct zsswap *z = arg;
+	struct zsswap_stats s;
+
+	while (atomic_load(&writers_left) > 0) {
+		zsswap_reclaim(z, 16 * PAGE);
+		zsswap_get_stats(z, &s);
+		if (s.resident_pages > 96 + THREADS + ZSSWAP_RESIDENT_SLACK) {
+			fprintf(stderr, "resident %llu over budget\n",
+				(unsigned long long)s.resident_pages);
+			exit(1);
+		}
+	}
+	return NULL;
+}
+
+static void run(const char *writeback, unsigned int rounds)
+{
+	struct zsswap_config c;
+	struct zsswap *z;
+	struct worker w[THREADS];
+	pthread_t t[THREADS + 1];
+	unsigned char *base;
+	char path[] = "/tmp/zsswap-race-XXXXXX";
+	int fd = mkstemp(path);
+	struct zsswap_stats s;
+
+	CHECK(fd >= 0);
+	unlink(path);
+	zsswap_config_init(&c);
+	c.size = THREADS * PAGES_PER_THREAD * PAGE;
+	c.max_resident = 96 * PAGE;
+	c.max_pool = writeback ? 48 * PAGE : 0;
+	c.writeback = writeback;
+	z = zsswap_create(&c);
+	if (!z && errno == EPERM)
+		exit(77);
+	CHECK(z);
+	base = zsswap_base(z);
+	for (uint32_t page = 0; page < THREADS * PAGES_PER_THREAD; page++)
+		fill(base + (size_t)page * PAGE, page, 0);
+	for (uint32_t i = 0; i < PAGES_PER_THREAD; i++)
+		CHECK(pwrite(fd, base + (size_t)(THREADS - 1) * PAGES_PER_THREAD * PAGE +
+				 (size_t)i * PAGE, PAGE, (off_t)i * PAGE) == PAGE);
+	atomic_store(&writers_left, THREADS);
+	for (unsigned int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ base, i, rounds, i == THREADS - 1 ? fd : -1 };
+		CHECK(pthread_create(&t[i], NULL, writer, &w[i]) == 0);
+	}
+	CHECK(pthread_create(&t[THREADS], NULL, reclaimer, z) == 0);
+	for (unsigned int i = 0; i <= THREADS; i++)
+		pthread_join(t[i], NULL);
+	zsswap_get_stats(z, &s);
+	CHECK(s.stores > THREADS * PAGES_PER_THREAD);
+	CHECK(s.loads > 0);
+	if (writeback)
+		CHECK(s.written_back_pages > 0 || s.pool_limit_hit > 0);
+	printf("zsswap race%s: %llu stores, %llu loads, %llu written back now\n",
+	       writeback ? " with writeback" : "", (unsigned long long)s.stores,
+	       (unsigned long long)s.loads, (unsigned long long)s.written_back_pages);
+	zsswap_destroy(z);
+	close(fd);
+}
+
+int main(void)
+{
+	const char *cfg = getenv("ZS_TEST_CONFIG");
+	unsigned int rounds = cfg && strcmp(cfg, "release") != 0 ? 4000 : 20000;
+	char wb[] = "/tmp/zsswap-race-wb-XXXXXX";
+	int fd = mkstemp(wb);
+
+	CHECK(fd >= 0);
+	close(fd);
+	run(NULL, rounds);
+	run(wb, rounds);
+	unlink(wb);
+	printf("zsswap race: ok\n");
+	return 0;
+}
