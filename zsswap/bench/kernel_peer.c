@@ -3,18 +3,16 @@
  * the budget as memory.limit_in_bytes, and /dev/zram0 as lz4 swap.
  *
  * Needs root, cgroup v1's memory controller at /sys/fs/cgroup/memory, zram0
- * free (not initialised, not swap, not mounted; taken under bench's lock
- * file) and no other swap active (so every page swapped goes to zram).
+ * free (bench/zram_dev.c, the tree's one kernel-zram driver, checks and
+ * takes it) and no other swap active (so every page swapped goes to zram).
  * Everything is undone after the run, whatever happens: swapoff, zram0
  * reset, the cgroup removed.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
@@ -22,11 +20,9 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "zram_dev.h"
 
 #define CG "/sys/fs/cgroup/memory/zsswap-bench"
-#define ZRAM_SYS "/sys/block/zram0/"
-#define ZRAM_DEV "/dev/zram0"
-#define ZRAM_LOCK "/tmp/zsbench-zram0.lock"
 
 static int write_file(const char *path, const char *value)
 {
@@ -39,21 +35,20 @@ static int write_file(const char *path, const char *value)
 	return ok;
 }
 
-static uint64_t read_u64(const char *path, unsigned int field)
+static uint64_t read_u64(const char *path)
 {
-	unsigned long long v[9] = { 0 };
+	unsigned long long v = 0;
 	FILE *f = fopen(path, "r");
 
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-		   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) < (int)field + 1)
-		v[field] = 0;
-	fclose(f);
-	return v[field];
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
 }
 
-/* Why the kernel peer cannot run here, or NULL. */
+/* Why the kernel peer cannot run here beyond what zram_dev checks, or NULL. */
 static const char *unavailable(void)
 {
 	FILE *f;
@@ -64,10 +59,6 @@ static const char *unavailable(void)
 		return "needs root";
 	if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK))
 		return "no cgroup v1 memory controller at /sys/fs/cgroup/memory";
-	if (access(ZRAM_SYS "disksize", W_OK))
-		return "no writable /sys/block/zram0 (modprobe zram)";
-	if (read_u64(ZRAM_SYS "initstate", 0))
-		return "zram0 is in use (initstate 1)";
 	f = fopen("/proc/swaps", "r");
 	while (f && fgets(line, sizeof(line), f))
 		lines++;
@@ -78,34 +69,37 @@ static const char *unavailable(void)
 	return NULL;
 }
 
-static void undo(void)
+static void undo(struct zram_dev *dev)
 {
-	swapoff(ZRAM_DEV);
-	write_file(ZRAM_SYS "reset", "1");
+	swapoff(ZRAM_DEV_PATH);
+	zram_dev_release(dev, "zsswap-bench");
 	rmdir(CG);
 }
 
-static int setup(const struct bench_config *b)
+/* zram0 as lz4 swap and the cgroup with the budget; 0, or -1 with why. */
+static int setup(const struct bench_config *b, struct zram_dev *dev, char *why, size_t len)
 {
 	char v[32];
 
+	if (zram_dev_open(dev, "lz4", NULL, b->work.bytes * 2, why, len) != ZRAM_DEV_OK)
+		return -1;
 	mkdir(CG, 0755);
 	snprintf(v, sizeof(v), "%zu", b->budget);
 	if (write_file(CG "/memory.limit_in_bytes", v) ||
-	    write_file(ZRAM_SYS "comp_algorithm", "lz4"))
+	    system("mkswap " ZRAM_DEV_PATH " >/dev/null") != 0 || swapon(ZRAM_DEV_PATH, 0)) {
+		snprintf(why, len, "setting up the cgroup and zram swap failed: %s",
+			 strerror(errno));
 		return -1;
-	snprintf(v, sizeof(v), "%zu", b->work.bytes * 2);
-	if (write_file(ZRAM_SYS "disksize", v))
-		return -1;
-	if (system("mkswap " ZRAM_DEV " >/dev/null") != 0 || swapon(ZRAM_DEV, 0))
-		return -1;
+	}
 	return 0;
 }
 
 int bench_run_kernel(const struct bench_config *b, struct bench_result *out)
 {
 	const char *why = unavailable();
-	int lock, status, pipefd[2];
+	struct zram_dev dev = { .lock_fd = -1, .fd = -1 };
+	int status, pipefd[2];
+	uint64_t mm[9] = { 0 };
 	pid_t pid;
 
 	memset(out, 0, sizeof(*out));
@@ -113,22 +107,10 @@ int bench_run_kernel(const struct bench_config *b, struct bench_result *out)
 		snprintf(out->missing, sizeof(out->missing), "%s", why);
 		return 0;
 	}
-	lock = open(ZRAM_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB)) {
-		snprintf(out->missing, sizeof(out->missing), "zram0 is locked by another run");
-		if (lock >= 0)
-			close(lock);
+	if (setup(b, &dev, out->missing, sizeof(out->missing)) || pipe(pipefd)) {
+		undo(&dev);
 		return 0;
 	}
-	if (setup(b)) {
-		snprintf(out->missing, sizeof(out->missing), "setting up cgroup + zram swap "
-			 "failed: %s", strerror(errno));
-		undo();
-		close(lock);
-		return 0;
-	}
-	if (pipe(pipefd))
-		abort();
 	pid = fork();
 	if (pid == 0) {
 		struct bench_result r = { 0 };
@@ -148,13 +130,13 @@ int bench_run_kernel(const struct bench_config *b, struct bench_result *out)
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], out, sizeof(*out)) != sizeof(*out))
-		snprintf(out->missing, sizeof(out->missing), "the workload failed");
+		snprintf(out->missing, sizeof(out->missing), "the workload failed (killed?)");
 	close(pipefd[0]);
 	waitpid(pid, &status, 0);
-	out->kernel_cgroup_peak = read_u64(CG "/memory.max_usage_in_bytes", 0);
-	out->kernel_zram_max = read_u64(ZRAM_SYS "mm_stat", 4);
+	out->kernel_cgroup_peak = read_u64(CG "/memory.max_usage_in_bytes");
+	if (zram_dev_mm_stat(mm) == 0)
+		out->kernel_zram_max = mm[4];
 	out->total_memory = out->kernel_cgroup_peak + out->kernel_zram_max;
-	undo();
-	close(lock);
+	undo(&dev);
 	return 0;
 }

@@ -287,13 +287,14 @@ static void test_policy(void)
 	const size_t pages = 4096, budget = 512, hot = 128, accesses = 40000;
 	struct zsswap *z = test_create(pages * PAGE, budget * PAGE, NULL);
 	unsigned char *r = zsswap_base(z);
-	uint64_t seed = 9, cold = 0, before = 0;
+	struct tu_rng seed = tu_rng_from(9);
+	uint64_t cold = 0, before = 0;
 	struct zsswap_stats s;
 
 	for (size_t i = 0; i < pages; i++)
 		memset(r + i * PAGE, (int)(i % 251) + 1, 64);
 	for (size_t a = 0; a < 2 * accesses; a++) {
-		uint64_t x = test_rand(&seed);
+		uint64_t x = tu_rand(&seed);
 		size_t page = x % 10 ? (x >> 8) % hot : (x >> 8) % pages;
 
 		if (a == accesses) {	/* warm-up done */
@@ -345,13 +346,13 @@ static void test_destroy_frees(void)
 	CHECK(during - before > 16 * 1024);
 	/* Under TSan, its shadow of the region is not all given back at
 	 * munmap; allow 1/16 of the growth there. */
-	CHECK(after - before < 1024 || (getenv("ZS_TEST_CONFIG") &&
-					 strcmp(getenv("ZS_TEST_CONFIG"), "tsan") == 0 &&
-					 after - before < (during - before) / 16));
+	CHECK(after - before < 1024 ||
+	      (tu_state.config == TU_TSAN && after - before < (during - before) / 16));
 }
 
 int main(void)
 {
+	tu_init("zsswap_basic", 1);
 	char wb[] = "/tmp/zsswap-wb-XXXXXX";
 	int fd = mkstemp(wb);
 

@@ -83,6 +83,7 @@ static void test_create_enomem(void)
 
 int main(void)
 {
+	tu_init("zsswap_fault", 1);
 	test_pool_metadata_fails();
 	test_create_enomem();
 	printf("zsswap fault: ok\n");

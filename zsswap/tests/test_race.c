@@ -40,10 +40,10 @@ static void *writer(void *arg)
 	struct worker *w = arg;
 	uint32_t version[PAGES_PER_THREAD] = { 0 };
 	unsigned char expect[PAGE];
-	uint64_t seed = w->id + 1;
+	struct tu_rng seed = tu_rng_from(w->id + 1);
 
 	for (unsigned int round = 0; round < w->rounds; round++) {
-		uint32_t i = (uint32_t)(test_rand(&seed) % PAGES_PER_THREAD);
+		uint32_t i = (uint32_t)(tu_rand(&seed) % PAGES_PER_THREAD);
 		uint32_t page = w->id * PAGES_PER_THREAD + i;
 		unsigned char *p = w->base + (size_t)page * PAGE;
 
@@ -146,8 +146,8 @@ static void run(const char *writeback, unsigned int rounds)
 
 int main(void)
 {
-	const char *cfg = getenv("ZS_TEST_CONFIG");
-	unsigned int rounds = cfg && strcmp(cfg, "release") != 0 ? 4000 : 20000;
+	tu_init("zsswap_race", 1);
+	unsigned int rounds = (unsigned int)tu_scale(20000);
 	char wb[] = "/tmp/zsswap-race-wb-XXXXXX";
 	int fd = mkstemp(wb);
 

@@ -159,9 +159,7 @@ static void server_dies(void)
 	CHECK(memcmp(r + half * PAGE, shadow + half * PAGE, (PAGES - half) * PAGE) == 0);
 	/* Pages that were in the dead server: SIGBUS, never other bytes.
 	 * The sanitizers take SIGBUS for themselves, so only without them. */
-	const char *cfg = getenv("ZS_TEST_CONFIG");
-
-	if (!cfg || strcmp(cfg, "release") == 0) {
+	if (tu_state.config == TU_RELEASE) {
 		struct sigaction sa = { .sa_handler = sigbus_handler }, old;
 
 		sigaction(SIGBUS, &sa, &old);
@@ -204,6 +202,7 @@ static void bad_targets(void)
 
 int main(void)
 {
+	tu_init("zsswap_writeback", 1);
 	if (system("command -v nbdkit >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "skipped: nbdkit is not installed\n");
 		return 77;

@@ -1,49 +1,18 @@
 /*
- * zsswap_test.h - what zsswap's tests share: checks, a PRNG, real page
- * contents, and a shadow comparison of a whole region.
+ * zsswap_test.h - what zsswap's tests add to the tree's harness (zs_test.h):
+ * a region that skips the test when userfaultfd is not permitted, and page
+ * contents like real memory.
  */
 #ifndef ZSSWAP_TEST_H
 #define ZSSWAP_TEST_H
 
-#include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <zsswap.h>
 
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: check failed: %s (%s)\n",	\
-				__FILE__, __LINE__, #cond, zsswap_last_error()); \
-			exit(1);						\
-		}								\
-	} while (0)
-
-#define CHECK_EQ(a, b)								\
-	do {									\
-		long long a_ = (long long)(a), b_ = (long long)(b);		\
-		if (a_ != b_) {							\
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", \
-				__FILE__, __LINE__, #a, #b, a_, b_);		\
-			exit(1);						\
-		}								\
-	} while (0)
+#include "zs_test.h"
 
 #define PAGE 4096u
-
-static inline uint64_t test_rand(uint64_t *s)
-{
-	uint64_t x = (*s += 0x9e3779b97f4a7c15ull);
-
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
 
 /* A zsswap region, or exit 77 (skipped) when userfaultfd is not permitted. */
 static inline struct zsswap *test_create(size_t size, size_t max_resident,
@@ -61,7 +30,7 @@ static inline struct zsswap *test_create(size_t size, size_t max_resident,
 		fprintf(stderr, "skipped: %s\n", zsswap_last_error());
 		exit(77);
 	}
-	CHECK(z);
+	CHECK(z, "%s", zsswap_last_error());
 	return z;
 }
 
@@ -93,9 +62,11 @@ static inline int test_next_file_page(unsigned char *p)
  */
 static inline void test_fill_real(unsigned char *dst, size_t pages, uint64_t seed)
 {
+	struct tu_rng rng = tu_rng_from(seed);
+
 	for (size_t i = 0; i < pages; i++) {
 		unsigned char *p = dst + i * PAGE;
-		uint64_t r = test_rand(&seed);
+		uint64_t r = tu_rand(&rng);
 
 		if (i % 8 < 5 && test_next_file_page(p))
 			continue;
@@ -104,11 +75,7 @@ static inline void test_fill_real(unsigned char *dst, size_t pages, uint64_t see
 		} else if (r % 4 == 1) {
 			memset(p, (int)(r >> 8) | 1, PAGE);
 		} else if (r % 4 == 2) {
-			for (unsigned int k = 0; k < PAGE; k += 8) {
-				uint64_t w = test_rand(&seed);
-
-				memcpy(p + k, &w, 8);
-			}
+			tu_fill_random(&rng, p, PAGE);
 		} else {
 			for (unsigned int k = 0; k < PAGE; k++)
 				p[k] = (unsigned char)("the quick brown fox "[(k + r) % 20] +
