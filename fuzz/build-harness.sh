@@ -23,12 +23,12 @@ harness_sources() {
   local name=$1
   case "$name" in
     pool)
-      echo "$top"/src/*.c ;;
+      echo "$top"/src/*.c "$top"/common/*.c ;;
     zsram)
-      echo "$top"/src/*.c "$top"/zpool/zpool.c "$top"/zpool/page_source.c \
+      echo "$top"/src/*.c "$top"/common/*.c "$top"/zpool/zpool.c "$top"/zpool/page_source.c \
         "$top"/zpool/zbud.c "$top"/zpool/z3fold.c "$top"/zsram/src/*.c ;;
     plugin)
-      echo "$top"/src/*.c "$top"/zsram/src/*.c "$top"/zpool/zpool.c \
+      echo "$top"/src/*.c "$top"/common/*.c "$top"/zsram/src/*.c "$top"/zpool/zpool.c \
         "$top"/zpool/page_source.c "$top"/zpool/zbud.c "$top"/zpool/z3fold.c ;;
     *)
       echo "build-harness.sh: unknown harness '$name' (pool, zsram, plugin)" >&2
@@ -43,7 +43,7 @@ build_harness() {
   harness_src="$top/fuzz/fuzz_$name.c"
   [ -f "$harness_src" ] || { echo "build-harness.sh: no $harness_src" >&2; return 2; }
   common=(-std=gnu11 -D_GNU_SOURCE -DZS_DEBUG=1 -DZSRAM_HAVE_ZPOOL=1 -g
-          -I"$top/include" -I"$top/src" -I"$top/zsram/include" -I"$top/zpool"
+          -I"$top/include" -I"$top/src" -I"$top/common" -I"$top/zsram/include" -I"$top/zpool"
           -I"$top/plugins")
   harness_flags=(-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes)
   libs=(-lpthread)
@@ -68,7 +68,7 @@ build_harness() {
   # shellcheck disable=SC2086
   if [ -x "$bin" ] && [ -z "$(find $lib_srcs "$harness_src" $main_src "$top/fuzz/fuzz_common.h" \
         "$top"/include "$top"/src/*.h "$top"/zsram/src/*.h "$top"/zsram/include \
-        "$top"/zpool/*.h -newer "$bin" 2>/dev/null | head -1)" ]; then
+        "$top"/zpool/*.h "$top"/common/*.h -newer "$bin" 2>/dev/null | head -1)" ]; then
     echo "$bin"
     return 0
   fi
@@ -78,7 +78,7 @@ build_harness() {
   # the harnesses of one mode and rebuilt when it or a header is newer.
   local objdir="$out/obj-$mode" src obj newest_header i=0 pids=() objs=()
   newest_header=$(ls -t "$top"/include/*.h "$top"/src/*.h "$top"/zsram/include/*.h \
-    "$top"/zsram/src/*.h "$top"/zpool/*.h 2>/dev/null | head -1)
+    "$top"/zsram/src/*.h "$top"/zpool/*.h "$top"/common/*.h 2>/dev/null | head -1)
   for src in $lib_srcs; do
     obj="$objdir/$(echo "${src#"$top"/}" | tr '/' '_').o"
     objs+=("$obj")
