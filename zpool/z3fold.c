@@ -78,21 +78,25 @@ struct z3fold_header {
 	((sizeof(struct z3fold_header) + Z3FOLD_CHUNK_SIZE - 1) / Z3FOLD_CHUNK_SIZE)
 
 struct z3fold_pool {
+	struct zpool base;		/* backend table, page size; set at creation */
 	pthread_mutex_t lock;		/* protects everything below */
 	struct zpool_page_source source;
-	size_t page_size;
 	unsigned int total_chunks;	/* T: chunks per page, header included */
 	unsigned int nchunks;		/* chunks per page for objects */
 	/* unbuddied list n: pages where one more object of up to n chunks fits */
 	struct zpool_lists unbuddied;
 	struct zpool_list full;		/* pages with no room for another object */
-	unsigned long pages;
-	unsigned long objects;
+	unsigned long objects;		/* pages: source.pages */
 	unsigned long long stored_bytes;
 	unsigned long long rearrangements;
 	unsigned long long deferred;
 	char name[32];
 };
+
+static struct z3fold_pool *z3fold_of(struct zpool *zp)
+{
+	return (struct z3fold_pool *)((char *)zp - offsetof(struct z3fold_pool, base));
+}
 
 static unsigned int size_to_chunks(size_t size)
 {
@@ -264,9 +268,9 @@ static struct z3fold_header *handle_to_header(struct z3fold_pool *pool,
 	unsigned long number = handle & Z3FOLD_SLOT_MASK;
 	struct z3fold_header *zhdr;
 
-	if (number == 0 || (handle & (pool->page_size - 1) & ~Z3FOLD_SLOT_MASK))
+	if (number == 0 || (handle & (pool->base.page_size - 1) & ~Z3FOLD_SLOT_MASK))
 		zpool_misuse("z3fold: invalid handle %#lx", handle);
-	zhdr = (struct z3fold_header *)(handle & ~(unsigned long)(pool->page_size - 1));
+	zhdr = (struct z3fold_header *)(handle & ~(unsigned long)(pool->base.page_size - 1));
 	if (zhdr->magic != Z3FOLD_MAGIC || zhdr->pool != pool)
 		zpool_misuse("z3fold: handle %#lx is not an object of pool %s",
 			     handle, pool->name);
@@ -284,20 +288,20 @@ static char *slot_address(struct z3fold_pool *pool, struct z3fold_header *zhdr,
 					       (enum z3fold_buddy)zhdr->slot_buddy[slot]));
 }
 
-struct z3fold_pool *z3fold_create(const char *name, const struct zpool_config *config)
+struct zpool *z3fold_create(const char *name, const struct zpool_config *config)
 {
 	struct z3fold_pool *pool;
 	size_t page_size = config && config->page_size ? config->page_size : 4096;
 
-	if (zpool_check_page_size(page_size)) {
+	if (!zs_page_size_valid(page_size)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	pool = calloc(1, sizeof(*pool));
 	if (!pool)
 		return NULL;
-	zpool_page_source_init(&pool->source, config);
-	pool->page_size = page_size;
+	pool->base.backend = &z3fold_backend;
+	pool->base.page_size = page_size;
 	pool->total_chunks = (unsigned int)(page_size / Z3FOLD_CHUNK_SIZE);
 	pool->nchunks = pool->total_chunks - (unsigned int)Z3FOLD_HEADER_CHUNKS;
 	if (zpool_lists_init(&pool->unbuddied, pool->nchunks + 1)) {
@@ -305,14 +309,20 @@ struct z3fold_pool *z3fold_create(const char *name, const struct zpool_config *c
 		return NULL;
 	}
 	zpool_list_init(&pool->full);
+	if (zpool_page_source_init(&pool->source, config)) {
+		zpool_lists_destroy(&pool->unbuddied);
+		free(pool);
+		return NULL;
+	}
 	if (pthread_mutex_init(&pool->lock, NULL)) {
+		zpool_page_source_destroy(&pool->source);
 		zpool_lists_destroy(&pool->unbuddied);
 		free(pool);
 		errno = ENOMEM;
 		return NULL;
 	}
 	snprintf(pool->name, sizeof(pool->name), "%s", name ? name : "z3fold");
-	return pool;
+	return &pool->base;
 }
 
 static void release_page(struct z3fold_pool *pool, struct z3fold_header *zhdr)
@@ -320,7 +330,6 @@ static void release_page(struct z3fold_pool *pool, struct z3fold_header *zhdr)
 	unlist(pool, zhdr);
 	zhdr->magic = 0;
 	zhdr->pool = NULL;
-	pool->pages--;
 	zpool_page_free(&pool->source, zhdr);
 }
 
@@ -330,12 +339,14 @@ static void release_list(struct z3fold_pool *pool, struct zpool_list *head)
 		release_page(pool, (struct z3fold_header *)head->next);
 }
 
-void z3fold_destroy(struct z3fold_pool *pool)
+void z3fold_destroy(struct zpool *zp)
 {
+	struct z3fold_pool *pool;
 	unsigned int i;
 
-	if (!pool)
+	if (!zp)
 		return;
+	pool = z3fold_of(zp);
 	for (i = 0; i <= pool->nchunks; i++)
 		release_list(pool, &pool->unbuddied.heads[i]);
 	release_list(pool, &pool->full);
@@ -366,12 +377,12 @@ static struct z3fold_header *new_page(struct z3fold_pool *pool)
 	zhdr->list_index = ZPOOL_NOT_LISTED;
 	zhdr->pool = pool;
 	zhdr->magic = Z3FOLD_MAGIC;
-	pool->pages++;
 	return zhdr;
 }
 
-unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
+unsigned long z3fold_alloc(struct zpool *zp, size_t size)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	unsigned int chunks, start = 0;
 	enum z3fold_buddy bud = Z3FOLD_NONE;
@@ -384,7 +395,7 @@ unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
 		errno = EINVAL;
 		return 0;
 	}
-	if (size > z3fold_max_size(pool)) {
+	if (size > z3fold_max_size(zp)) {
 		errno = E2BIG;
 		return 0;
 	}
@@ -393,9 +404,8 @@ unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
 	zhdr = find_page_with_room(pool, chunks);
 	if (!zhdr) {
 		zhdr = new_page(pool);
-		if (!zhdr) {
+		if (!zhdr) {	/* errno ENOSPC or ENOMEM */
 			pthread_mutex_unlock(&pool->lock);
-			errno = ENOMEM;
 			return 0;
 		}
 	}
@@ -431,8 +441,9 @@ unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
 	return (unsigned long)(uintptr_t)zhdr | (unsigned long)(slot + 1);
 }
 
-void z3fold_free(struct z3fold_pool *pool, unsigned long handle)
+void z3fold_free(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	int slot;
 
@@ -473,12 +484,14 @@ void z3fold_free(struct z3fold_pool *pool, unsigned long handle)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-void *z3fold_map(struct z3fold_pool *pool, unsigned long handle)
+void *z3fold_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	char *addr;
 	int slot;
 
+	(void)mm;	/* always in place: every mode is the same */
 	pthread_mutex_lock(&pool->lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot] == UINT16_MAX)
@@ -489,8 +502,9 @@ void *z3fold_map(struct z3fold_pool *pool, unsigned long handle)
 	return addr;
 }
 
-void z3fold_unmap(struct z3fold_pool *pool, unsigned long handle)
+void z3fold_unmap(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	int slot;
 
@@ -507,9 +521,10 @@ void z3fold_unmap(struct z3fold_pool *pool, unsigned long handle)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-void z3fold_write(struct z3fold_pool *pool, unsigned long handle,
+void z3fold_write(struct zpool *zp, unsigned long handle,
 		  const void *mem, size_t len)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	int slot;
 
@@ -522,8 +537,9 @@ void z3fold_write(struct z3fold_pool *pool, unsigned long handle,
 	pthread_mutex_unlock(&pool->lock);
 }
 
-size_t z3fold_obj_size(struct z3fold_pool *pool, unsigned long handle)
+size_t z3fold_obj_size(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	size_t size;
 	int slot;
@@ -535,23 +551,24 @@ size_t z3fold_obj_size(struct z3fold_pool *pool, unsigned long handle)
 	return size;
 }
 
-size_t z3fold_max_size(struct z3fold_pool *pool)
+size_t z3fold_max_size(struct zpool *zp)
 {
-	return (size_t)pool->nchunks * Z3FOLD_CHUNK_SIZE;
+	return (size_t)z3fold_of(zp)->nchunks * Z3FOLD_CHUNK_SIZE;
 }
 
-size_t z3fold_huge_size(struct z3fold_pool *pool)
+size_t z3fold_huge_size(struct zpool *zp)
 {
 	/* Anything that needs every chunk leaves no room for a buddy. */
-	return (size_t)(pool->nchunks - 1) * Z3FOLD_CHUNK_SIZE;
+	return (size_t)(z3fold_of(zp)->nchunks - 1) * Z3FOLD_CHUNK_SIZE;
 }
 
-unsigned long z3fold_total_pages(struct z3fold_pool *pool)
+unsigned long z3fold_total_pages(struct zpool *zp)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	unsigned long pages;
 
 	pthread_mutex_lock(&pool->lock);
-	pages = pool->pages;
+	pages = pool->source.pages;
 	pthread_mutex_unlock(&pool->lock);
 	return pages;
 }
@@ -564,13 +581,14 @@ static void count_list(struct zpool_list *head, struct z3fold_stats *stats)
 		stats->pages_by_objects[object_count((struct z3fold_header *)node)]++;
 }
 
-void z3fold_get_stats(struct z3fold_pool *pool, struct z3fold_stats *stats)
+void z3fold_get_stats(struct zpool *zp, struct z3fold_stats *stats)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	unsigned int i;
 
 	memset(stats, 0, sizeof(*stats));
 	pthread_mutex_lock(&pool->lock);
-	stats->pages = pool->pages;
+	stats->pages = pool->source.pages;
 	stats->objects = pool->objects;
 	stats->stored_bytes = pool->stored_bytes;
 	stats->rearrangements = pool->rearrangements;
@@ -581,15 +599,16 @@ void z3fold_get_stats(struct z3fold_pool *pool, struct z3fold_stats *stats)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-int z3fold_print_stats(struct z3fold_pool *pool, FILE *out)
+int z3fold_print_stats(struct zpool *zp, FILE *out)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_stats st;
 	double page_bytes;
 
-	z3fold_get_stats(pool, &st);
-	page_bytes = (double)st.pages * (double)pool->page_size;
+	z3fold_get_stats(zp, &st);
+	page_bytes = (double)st.pages * (double)pool->base.page_size;
 	fprintf(out, "z3fold pool %s: page size %zu, %u chunks of %d bytes per page\n",
-		pool->name, pool->page_size, pool->nchunks, Z3FOLD_CHUNK_SIZE);
+		pool->name, pool->base.page_size, pool->nchunks, Z3FOLD_CHUNK_SIZE);
 	fprintf(out, "  pages               %lu\n", st.pages);
 	fprintf(out, "  objects             %lu\n", st.objects);
 	fprintf(out, "  pages with 1/2/3    %lu / %lu / %lu\n", st.pages_by_objects[1],
@@ -605,8 +624,9 @@ int z3fold_print_stats(struct z3fold_pool *pool, FILE *out)
 	return 0;
 }
 
-unsigned int z3fold_handle_buddy(struct z3fold_pool *pool, unsigned long handle)
+unsigned int z3fold_handle_buddy(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	unsigned int bud;
 	int slot;
@@ -618,8 +638,9 @@ unsigned int z3fold_handle_buddy(struct z3fold_pool *pool, unsigned long handle)
 	return bud;
 }
 
-size_t z3fold_handle_offset(struct z3fold_pool *pool, unsigned long handle)
+size_t z3fold_handle_offset(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	size_t offset;
 	int slot;
@@ -631,8 +652,9 @@ size_t z3fold_handle_offset(struct z3fold_pool *pool, unsigned long handle)
 	return offset;
 }
 
-unsigned int z3fold_objects_in_page(struct z3fold_pool *pool, unsigned long handle)
+unsigned int z3fold_objects_in_page(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	unsigned int n;
 	int slot;
@@ -654,7 +676,7 @@ static const char *check_page(const struct z3fold_pool *pool,
 	unsigned int seen[4] = { 0 };
 	int i;
 
-	if ((uintptr_t)zhdr & (pool->page_size - 1))
+	if ((uintptr_t)zhdr & (pool->base.page_size - 1))
 		return "page not aligned";
 	if (zhdr->magic != Z3FOLD_MAGIC || zhdr->pool != pool)
 		return "bad page header";
@@ -726,8 +748,9 @@ static int check_list(struct z3fold_pool *pool, struct zpool_list *head,
 	return 0;
 }
 
-int z3fold_check(struct z3fold_pool *pool, char *why, size_t why_len)
+int z3fold_check(struct zpool *zp, char *why, size_t why_len)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	unsigned long pages = 0, objects = 0;
 	unsigned long long bytes = 0;
 	char scratch[1];
@@ -746,11 +769,11 @@ int z3fold_check(struct z3fold_pool *pool, char *why, size_t why_len)
 	for (i = 1; !ret && i <= pool->nchunks; i++)
 		ret = check_list(pool, &pool->unbuddied.heads[i], 0, i, &pages, &objects,
 				 &bytes, why, why_len);
-	if (!ret && (pages != pool->pages || objects != pool->objects ||
+	if (!ret && (pages != pool->source.pages || objects != pool->objects ||
 		     bytes != pool->stored_bytes)) {
 		snprintf(why, why_len,
 			 "z3fold: lists hold %lu pages, %lu objects, %llu bytes; counters say %lu, %lu, %llu",
-			 pages, objects, bytes, pool->pages, pool->objects,
+			 pages, objects, bytes, pool->source.pages, pool->objects,
 			 pool->stored_bytes);
 		ret = -1;
 	}
@@ -758,91 +781,18 @@ int z3fold_check(struct z3fold_pool *pool, char *why, size_t why_len)
 	return ret;
 }
 
-/* ---- zpool backend glue ---- */
-
-static void *backend_create(const char *name, const struct zpool_config *config)
-{
-	return z3fold_create(name, config);
-}
-
-static void backend_destroy(void *impl)
-{
-	z3fold_destroy(impl);
-}
-
-static unsigned long backend_malloc(void *impl, size_t size)
-{
-	return z3fold_alloc(impl, size);
-}
-
-static void backend_free(void *impl, unsigned long handle)
-{
-	z3fold_free(impl, handle);
-}
-
-static size_t backend_max_size(void *impl)
-{
-	return z3fold_max_size(impl);
-}
-
-static size_t backend_huge_size(void *impl)
-{
-	return z3fold_huge_size(impl);
-}
-
-static void *backend_map(void *impl, unsigned long handle, enum zs_mapmode mm)
-{
-	(void)mm;	/* always in place: every mode is the same */
-	return z3fold_map(impl, handle);
-}
-
-static void backend_unmap(void *impl, unsigned long handle)
-{
-	z3fold_unmap(impl, handle);
-}
-
-static void *backend_read_begin(void *impl, unsigned long handle, void *local_copy)
-{
-	(void)local_copy;
-	return z3fold_map(impl, handle);
-}
-
-static void backend_read_end(void *impl, unsigned long handle, void *handle_mem)
-{
-	(void)handle_mem;
-	z3fold_unmap(impl, handle);
-}
-
-static void backend_write(void *impl, unsigned long handle, const void *mem,
-			  size_t len)
-{
-	z3fold_write(impl, handle, mem, len);
-}
-
-static unsigned long backend_total_pages(void *impl)
-{
-	return z3fold_total_pages(impl);
-}
-
-static int backend_print_stats(void *impl, FILE *out)
-{
-	return z3fold_print_stats(impl, out);
-}
-
 const struct zpool_backend z3fold_backend = {
 	.name = "z3fold",
-	.create = backend_create,
-	.destroy = backend_destroy,
-	.malloc = backend_malloc,
-	.free = backend_free,
-	.max_size = backend_max_size,
-	.huge_size = backend_huge_size,
-	.map = backend_map,
-	.unmap = backend_unmap,
-	.read_begin = backend_read_begin,
-	.read_end = backend_read_end,
-	.write = backend_write,
-	.total_pages = backend_total_pages,
-	.compact = NULL,
-	.print_stats = backend_print_stats,
+	.create = z3fold_create,
+	.destroy = z3fold_destroy,
+	.malloc = z3fold_alloc,
+	.free = z3fold_free,
+	.max_size = z3fold_max_size,
+	.huge_size = z3fold_huge_size,
+	.map = z3fold_map,
+	.unmap = z3fold_unmap,
+	.write = z3fold_write,
+	.total_pages = z3fold_total_pages,
+	.print_stats = z3fold_print_stats,
+	.check = z3fold_check,
 };

@@ -61,20 +61,24 @@ _Static_assert(sizeof(struct zbud_header) <= ZBUD_CHUNK_SIZE,
 	       "the zbud header must fit in one chunk");
 
 struct zbud_pool {
+	struct zpool base;		/* backend table, page size; set at creation */
 	pthread_mutex_t lock;		/* protects everything below */
 	struct zpool_page_source source;
-	size_t page_size;
 	unsigned int nchunks;		/* chunks per page after the header */
 	/* unbuddied list i: pages with one object and i free chunks,
 	 * 1 <= i < nchunks */
 	struct zpool_lists unbuddied;
 	struct zpool_list full;		/* pages with no room for another object */
-	unsigned long pages;
-	unsigned long objects;
+	unsigned long objects;		/* pages: source.pages */
 	unsigned long long stored_bytes;
 	unsigned long long chunk_bytes;
 	char name[32];
 };
+
+static struct zbud_pool *zbud_of(struct zpool *zp)
+{
+	return (struct zbud_pool *)((char *)zp - offsetof(struct zbud_pool, base));
+}
 
 static unsigned int size_to_chunks(size_t size)
 {
@@ -125,9 +129,9 @@ static struct zbud_header *handle_to_header(struct zbud_pool *pool,
 	struct zbud_header *zhdr;
 
 	if ((buddy != ZBUD_FIRST && buddy != ZBUD_LAST) ||
-	    (handle & (pool->page_size - 1) & ~ZBUD_BUDDY_MASK))
+	    (handle & (pool->base.page_size - 1) & ~ZBUD_BUDDY_MASK))
 		zpool_misuse("zbud: invalid handle %#lx", handle);
-	zhdr = header_of_page((void *)(handle & ~(unsigned long)(pool->page_size - 1)));
+	zhdr = header_of_page((void *)(handle & ~(unsigned long)(pool->base.page_size - 1)));
 	if (zhdr->magic != ZBUD_MAGIC || zhdr->pool != pool)
 		zpool_misuse("zbud: handle %#lx is not an object of pool %s",
 			     handle, pool->name);
@@ -140,37 +144,43 @@ static size_t buddy_offset(const struct zbud_pool *pool,
 {
 	if (bud == ZBUD_FIRST)
 		return ZBUD_CHUNK_SIZE;
-	return pool->page_size - (size_t)zhdr->last_chunks * ZBUD_CHUNK_SIZE;
+	return pool->base.page_size - (size_t)zhdr->last_chunks * ZBUD_CHUNK_SIZE;
 }
 
-struct zbud_pool *zbud_create(const char *name, const struct zpool_config *config)
+struct zpool *zbud_create(const char *name, const struct zpool_config *config)
 {
 	struct zbud_pool *pool;
 	size_t page_size = config && config->page_size ? config->page_size : 4096;
 
-	if (zpool_check_page_size(page_size)) {
+	if (!zs_page_size_valid(page_size)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	pool = calloc(1, sizeof(*pool));
 	if (!pool)
 		return NULL;
-	zpool_page_source_init(&pool->source, config);
-	pool->page_size = page_size;
+	pool->base.backend = &zbud_backend;
+	pool->base.page_size = page_size;
 	pool->nchunks = (unsigned int)(page_size / ZBUD_CHUNK_SIZE) - 1;
 	if (zpool_lists_init(&pool->unbuddied, pool->nchunks + 1)) {
 		free(pool);
 		return NULL;
 	}
 	zpool_list_init(&pool->full);
+	if (zpool_page_source_init(&pool->source, config)) {
+		zpool_lists_destroy(&pool->unbuddied);
+		free(pool);
+		return NULL;
+	}
 	if (pthread_mutex_init(&pool->lock, NULL)) {
+		zpool_page_source_destroy(&pool->source);
 		zpool_lists_destroy(&pool->unbuddied);
 		free(pool);
 		errno = ENOMEM;
 		return NULL;
 	}
 	snprintf(pool->name, sizeof(pool->name), "%s", name ? name : "zbud");
-	return pool;
+	return &pool->base;
 }
 
 static void release_page(struct zbud_pool *pool, struct zbud_header *zhdr)
@@ -178,7 +188,6 @@ static void release_page(struct zbud_pool *pool, struct zbud_header *zhdr)
 	unlist(pool, zhdr);
 	zhdr->magic = 0;
 	zhdr->pool = NULL;
-	pool->pages--;
 	zpool_page_free(&pool->source, zhdr);
 }
 
@@ -188,12 +197,14 @@ static void release_list(struct zbud_pool *pool, struct zpool_list *head)
 		release_page(pool, (struct zbud_header *)head->next);
 }
 
-void zbud_destroy(struct zbud_pool *pool)
+void zbud_destroy(struct zpool *zp)
 {
+	struct zbud_pool *pool;
 	unsigned int i;
 
-	if (!pool)
+	if (!zp)
 		return;
+	pool = zbud_of(zp);
 	for (i = 0; i <= pool->nchunks; i++)
 		release_list(pool, &pool->unbuddied.heads[i]);
 	release_list(pool, &pool->full);
@@ -214,8 +225,9 @@ static struct zbud_header *find_unbuddied(struct zbud_pool *pool,
 	return (struct zbud_header *)pool->unbuddied.heads[i].next;
 }
 
-unsigned long zbud_alloc(struct zbud_pool *pool, size_t size)
+unsigned long zbud_alloc(struct zpool *zp, size_t size)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	struct zbud_header *zhdr;
 	unsigned int chunks;
 	enum zbud_buddy bud;
@@ -224,7 +236,7 @@ unsigned long zbud_alloc(struct zbud_pool *pool, size_t size)
 		errno = EINVAL;
 		return 0;
 	}
-	if (size > zbud_max_size(pool)) {
+	if (size > zbud_max_size(zp)) {
 		errno = E2BIG;
 		return 0;
 	}
@@ -234,9 +246,8 @@ unsigned long zbud_alloc(struct zbud_pool *pool, size_t size)
 	if (!zhdr) {
 		void *page = zpool_page_alloc(&pool->source);
 
-		if (!page) {
+		if (!page) {	/* errno ENOSPC or ENOMEM */
 			pthread_mutex_unlock(&pool->lock);
-			errno = ENOMEM;
 			return 0;
 		}
 		zhdr = header_of_page(page);
@@ -245,7 +256,6 @@ unsigned long zbud_alloc(struct zbud_pool *pool, size_t size)
 		zhdr->list_index = ZPOOL_NOT_LISTED;
 		zhdr->pool = pool;
 		zhdr->magic = ZBUD_MAGIC;
-		pool->pages++;
 	}
 	if (zhdr->first_chunks == 0) {
 		bud = ZBUD_FIRST;
@@ -264,8 +274,9 @@ unsigned long zbud_alloc(struct zbud_pool *pool, size_t size)
 	return (unsigned long)(uintptr_t)zhdr | bud;
 }
 
-void zbud_free(struct zbud_pool *pool, unsigned long handle)
+void zbud_free(struct zpool *zp, unsigned long handle)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	struct zbud_header *zhdr;
 	enum zbud_buddy bud;
 	unsigned int chunks;
@@ -299,68 +310,84 @@ void zbud_free(struct zbud_pool *pool, unsigned long handle)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-void *zbud_map(struct zbud_pool *pool, unsigned long handle)
+void *zbud_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	enum zbud_buddy bud;
 	struct zbud_header *zhdr = handle_to_header(pool, handle, &bud);
 
+	(void)mm;	/* always in place: every mode is the same */
 	if ((bud == ZBUD_FIRST ? zhdr->first_chunks : zhdr->last_chunks) == 0)
 		zpool_misuse("zbud: handle %#lx of pool %s is not allocated",
 			     handle, pool->name);
 	return (char *)zhdr + buddy_offset(pool, zhdr, bud);
 }
 
-size_t zbud_obj_size(struct zbud_pool *pool, unsigned long handle)
+void zbud_write(struct zpool *zp, unsigned long handle, const void *mem, size_t len)
 {
+	size_t size = zbud_obj_size(zp, handle);
+
+	if (len > size)
+		zpool_misuse("zbud: write of %zu bytes into an object of %zu", len, size);
+	memcpy(zbud_map(zp, handle, ZS_MM_WO), mem, len);
+}
+
+size_t zbud_obj_size(struct zpool *zp, unsigned long handle)
+{
+	struct zbud_pool *pool = zbud_of(zp);
 	enum zbud_buddy bud;
 	struct zbud_header *zhdr = handle_to_header(pool, handle, &bud);
 
 	return bud == ZBUD_FIRST ? zhdr->first_size : zhdr->last_size;
 }
 
-size_t zbud_max_size(struct zbud_pool *pool)
+size_t zbud_max_size(struct zpool *zp)
 {
-	return (size_t)pool->nchunks * ZBUD_CHUNK_SIZE;
+	return (size_t)zbud_of(zp)->nchunks * ZBUD_CHUNK_SIZE;
 }
 
-size_t zbud_huge_size(struct zbud_pool *pool)
+size_t zbud_huge_size(struct zpool *zp)
 {
 	/* Anything that needs every chunk leaves no room for a buddy. */
-	return (size_t)(pool->nchunks - 1) * ZBUD_CHUNK_SIZE;
+	return (size_t)(zbud_of(zp)->nchunks - 1) * ZBUD_CHUNK_SIZE;
 }
 
-unsigned long zbud_total_pages(struct zbud_pool *pool)
+unsigned long zbud_total_pages(struct zpool *zp)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	unsigned long pages;
 
 	pthread_mutex_lock(&pool->lock);
-	pages = pool->pages;
+	pages = pool->source.pages;
 	pthread_mutex_unlock(&pool->lock);
 	return pages;
 }
 
-void zbud_get_stats(struct zbud_pool *pool, struct zbud_stats *stats)
+void zbud_get_stats(struct zpool *zp, struct zbud_stats *stats)
 {
+	struct zbud_pool *pool = zbud_of(zp);
+
 	pthread_mutex_lock(&pool->lock);
-	stats->pages = pool->pages;
+	stats->pages = pool->source.pages;
 	stats->objects = pool->objects;
 	/* Every page holds one or two objects. */
-	stats->buddied_pages = pool->objects - pool->pages;
-	stats->unbuddied_pages = 2 * pool->pages - pool->objects;
+	stats->buddied_pages = pool->objects - pool->source.pages;
+	stats->unbuddied_pages = 2 * pool->source.pages - pool->objects;
 	stats->stored_bytes = pool->stored_bytes;
 	stats->chunk_bytes = pool->chunk_bytes;
 	pthread_mutex_unlock(&pool->lock);
 }
 
-int zbud_print_stats(struct zbud_pool *pool, FILE *out)
+int zbud_print_stats(struct zpool *zp, FILE *out)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	struct zbud_stats st;
 	double page_bytes;
 
-	zbud_get_stats(pool, &st);
-	page_bytes = (double)st.pages * (double)pool->page_size;
+	zbud_get_stats(zp, &st);
+	page_bytes = (double)st.pages * (double)pool->base.page_size;
 	fprintf(out, "zbud pool %s: page size %zu, %u chunks of %d bytes per page\n",
-		pool->name, pool->page_size, pool->nchunks, ZBUD_CHUNK_SIZE);
+		pool->name, pool->base.page_size, pool->nchunks, ZBUD_CHUNK_SIZE);
 	fprintf(out, "  pages            %lu\n", st.pages);
 	fprintf(out, "  objects          %lu\n", st.objects);
 	fprintf(out, "  buddied pages    %lu\n", st.buddied_pages);
@@ -374,8 +401,9 @@ int zbud_print_stats(struct zbud_pool *pool, FILE *out)
 	return 0;
 }
 
-unsigned int zbud_objects_in_page(struct zbud_pool *pool, unsigned long handle)
+unsigned int zbud_objects_in_page(struct zpool *zp, unsigned long handle)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	enum zbud_buddy bud;
 	struct zbud_header *zhdr = handle_to_header(pool, handle, &bud);
 	unsigned int n;
@@ -398,7 +426,7 @@ static int check_list(struct zbud_pool *pool, struct zpool_list *head,
 		struct zbud_header *zhdr = (struct zbud_header *)node;
 		unsigned int n = (zhdr->first_chunks != 0) + (zhdr->last_chunks != 0);
 
-		if ((uintptr_t)zhdr & (pool->page_size - 1)) {
+		if ((uintptr_t)zhdr & (pool->base.page_size - 1)) {
 			snprintf(why, why_len, "zbud: page %p not aligned", (void *)zhdr);
 			return -1;
 		}
@@ -436,8 +464,9 @@ static int check_list(struct zbud_pool *pool, struct zpool_list *head,
 	return 0;
 }
 
-int zbud_check(struct zbud_pool *pool, char *why, size_t why_len)
+int zbud_check(struct zpool *zp, char *why, size_t why_len)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	unsigned long pages = 0, objects = 0;
 	unsigned long long bytes = 0;
 	char scratch[1];
@@ -456,11 +485,11 @@ int zbud_check(struct zbud_pool *pool, char *why, size_t why_len)
 	for (i = 1; !ret && i <= pool->nchunks; i++)
 		ret = check_list(pool, &pool->unbuddied.heads[i], 0, i, &pages, &objects,
 				 &bytes, why, why_len);
-	if (!ret && (pages != pool->pages || objects != pool->objects ||
+	if (!ret && (pages != pool->source.pages || objects != pool->objects ||
 		     bytes != pool->stored_bytes)) {
 		snprintf(why, why_len,
 			 "zbud: lists hold %lu pages, %lu objects, %llu bytes; counters say %lu, %lu, %llu",
-			 pages, objects, bytes, pool->pages, pool->objects,
+			 pages, objects, bytes, pool->source.pages, pool->objects,
 			 pool->stored_bytes);
 		ret = -1;
 	}
@@ -468,100 +497,17 @@ int zbud_check(struct zbud_pool *pool, char *why, size_t why_len)
 	return ret;
 }
 
-/* ---- zpool backend glue ---- */
-
-static void *backend_create(const char *name, const struct zpool_config *config)
-{
-	return zbud_create(name, config);
-}
-
-static void backend_destroy(void *impl)
-{
-	zbud_destroy(impl);
-}
-
-static unsigned long backend_malloc(void *impl, size_t size)
-{
-	return zbud_alloc(impl, size);
-}
-
-static void backend_free(void *impl, unsigned long handle)
-{
-	zbud_free(impl, handle);
-}
-
-static size_t backend_max_size(void *impl)
-{
-	return zbud_max_size(impl);
-}
-
-static size_t backend_huge_size(void *impl)
-{
-	return zbud_huge_size(impl);
-}
-
-static void *backend_map(void *impl, unsigned long handle, enum zs_mapmode mm)
-{
-	(void)mm;	/* always in place: every mode is the same */
-	return zbud_map(impl, handle);
-}
-
-static void backend_unmap(void *impl, unsigned long handle)
-{
-	(void)impl;
-	(void)handle;
-}
-
-static void *backend_read_begin(void *impl, unsigned long handle, void *local_copy)
-{
-	(void)local_copy;
-	return zbud_map(impl, handle);
-}
-
-static void backend_read_end(void *impl, unsigned long handle, void *handle_mem)
-{
-	(void)impl;
-	(void)handle;
-	(void)handle_mem;
-}
-
-static void backend_write(void *impl, unsigned long handle, const void *mem,
-			  size_t len)
-{
-	struct zbud_pool *pool = impl;
-	void *dst = zbud_map(pool, handle);
-	size_t size = zbud_obj_size(pool, handle);
-
-	if (len > size)
-		zpool_misuse("zbud: write of %zu bytes into an object of %zu",
-			     len, size);
-	memcpy(dst, mem, len);
-}
-
-static unsigned long backend_total_pages(void *impl)
-{
-	return zbud_total_pages(impl);
-}
-
-static int backend_print_stats(void *impl, FILE *out)
-{
-	return zbud_print_stats(impl, out);
-}
-
 const struct zpool_backend zbud_backend = {
 	.name = "zbud",
-	.create = backend_create,
-	.destroy = backend_destroy,
-	.malloc = backend_malloc,
-	.free = backend_free,
-	.max_size = backend_max_size,
-	.huge_size = backend_huge_size,
-	.map = backend_map,
-	.unmap = backend_unmap,
-	.read_begin = backend_read_begin,
-	.read_end = backend_read_end,
-	.write = backend_write,
-	.total_pages = backend_total_pages,
-	.compact = NULL,
-	.print_stats = backend_print_stats,
+	.create = zbud_create,
+	.destroy = zbud_destroy,
+	.malloc = zbud_alloc,
+	.free = zbud_free,
+	.max_size = zbud_max_size,
+	.huge_size = zbud_huge_size,
+	.map = zbud_map,
+	.write = zbud_write,
+	.total_pages = zbud_total_pages,
+	.print_stats = zbud_print_stats,
+	.check = zbud_check,
 };

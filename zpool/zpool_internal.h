@@ -1,8 +1,9 @@
 /*
- * zpool_internal.h - what the zpool backends share inside libzpool: the page
- * source wrapper (built-in source or the caller's struct zs_page_ops), the
- * misuse abort, the backend operations table that zpool.c dispatches to, and
- * the intrusive page lists (with a bitmap for first fit) that zbud and z3fold
+ * zpool_internal.h - what the zpool backends share inside libzpool: the pool
+ * header every backend's pool starts with (struct zpool), the backend table
+ * that zpool.c dispatches to, the page source wrapper (the caller's struct
+ * zs_page_ops, or common/'s single-page source), the misuse abort, and the
+ * intrusive page lists (with a bitmap for first fit) that zbud and z3fold
  * keep their pages on.  Never installed.
  */
 #ifndef ZPOOL_INTERNAL_H
@@ -16,50 +17,36 @@
 #include <zsmalloc.h>
 #include <zpool.h>
 
+#include "pages.h"
+
 /*
- * Where a backend's pages come from: the caller's struct zs_page_ops, or
- * (ops NULL) the built-in arena: large reservations of address space (mmap
- * MAP_NORESERVE, nothing resident until touched) handed out page by page;
- * a page given back is dropped with MADV_DONTNEED (so resident memory falls
- * at once) and kept on a stack of free pages for reuse.  Not thread-safe on
- * its own: each backend calls it under its pool lock.
+ * Where a zbud or z3fold pool's pages come from: the caller's struct
+ * zs_page_ops, or (none given) a single-page source of its own with
+ * zpool_page_policy: reservations of 16 MiB doubling to 1 GiB, pages cut one
+ * at a time and faulted in on first touch, the last 32 pages given back kept
+ * resident, every one past them dropped (MADV_DONTNEED) at once.  It also
+ * keeps the page limit.  Its own fields are guarded by the backend's pool
+ * lock, which every call holds.
  */
-struct zpool_arena_chunk {
-	struct zpool_arena_chunk *next;
-	char *mem;			/* page_size-aligned reservation */
-	size_t bytes;
-	size_t used;			/* bytes handed out from the front */
-};
-
-#define ZPOOL_WARM_PAGES 32
-
 struct zpool_page_source {
 	size_t page_size;		/* power of two, 4096..65536 */
-	const struct zs_page_ops *ops;	/* caller's source, or NULL: built-in */
+	const struct zs_page_ops *ops;	/* caller's, or zs_single_page_ops */
 	void *ctx;			/* passed to ops */
-	/* built-in arena */
-	struct zpool_arena_chunk *chunks;	/* newest first */
-	size_t next_chunk_bytes;	/* size of the next reservation */
-	void **free_pages;		/* pages given back, dropped, reusable */
-	size_t nr_free, free_capacity;
-	/* The last pages given back, kept resident and reused first: churn
-	 * would otherwise drop and fault in a page at nearly every free and
-	 * allocation (a TLB flush and a fault, tens of microseconds each on a
-	 * virtual machine).  At most ZPOOL_WARM_PAGES pages. */
-	void *warm[ZPOOL_WARM_PAGES];
-	size_t nr_warm;
+	unsigned long pages;		/* pages held */
+	unsigned long max_pages;	/* limit; 0: none */
+	struct zs_single_source builtin;	/* when the caller gave no source */
 };
 
-void zpool_page_source_init(struct zpool_page_source *src,
-			    const struct zpool_config *config);
-/* Unmaps the arena; every page must have been given back (or be forgotten). */
+/* 0, or -1 with errno ENOMEM. */
+int zpool_page_source_init(struct zpool_page_source *src,
+			   const struct zpool_config *config);
+/* Unmaps the built-in source; every page must have been given back (or be
+ * forgotten). */
 void zpool_page_source_destroy(struct zpool_page_source *src);
-/* One page_size-aligned page, or NULL (errno ENOMEM). */
+/* One page_size-aligned page, or NULL with errno ENOSPC (page limit) or
+ * ENOMEM. */
 void *zpool_page_alloc(struct zpool_page_source *src);
 void zpool_page_free(struct zpool_page_source *src, void *page);
-
-/* 0 for a valid page size (after defaulting 0 to 4096), -1 otherwise. */
-int zpool_check_page_size(size_t page_size);
 
 /* Prints "zpool: <message>" to stderr and aborts; for misuse the backend can
  * see cheaply (double free, forged handle, write past an object). */
@@ -67,26 +54,42 @@ void zpool_misuse(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
 
 /*
+ * Every backend's pool starts with this header: a struct zpool * is the
+ * backend's own pool, so the table below takes the backends' functions as
+ * they are (zbud.h, z3fold.h), with no layer between.
+ */
+struct zpool {
+	const struct zpool_backend *backend;
+	size_t page_size;
+};
+
+/*
  * One backend: zpool.c holds a table of these and dispatches every public
  * call through it.  Size checks (0, above max_size) and handle 0 are dealt
- * with in zpool.c before a backend is called.
+ * with in zpool.c before a backend is called.  Optional entries (NULL):
+ * unmap and read_end (nothing to do), read_begin (map), compact (cannot
+ * compact), pages_compacted (0), pool_memory (ENOTSUP).
  */
 struct zpool_backend {
 	const char *name;
-	void *(*create)(const char *name, const struct zpool_config *config);
-	void (*destroy)(void *impl);
-	unsigned long (*malloc)(void *impl, size_t size);
-	void (*free)(void *impl, unsigned long handle);
-	size_t (*max_size)(void *impl);
-	size_t (*huge_size)(void *impl);
-	void *(*map)(void *impl, unsigned long handle, enum zs_mapmode mm);
-	void (*unmap)(void *impl, unsigned long handle);
-	void *(*read_begin)(void *impl, unsigned long handle, void *local_copy);
-	void (*read_end)(void *impl, unsigned long handle, void *handle_mem);
-	void (*write)(void *impl, unsigned long handle, const void *mem, size_t len);
-	unsigned long (*total_pages)(void *impl);
-	unsigned long (*compact)(void *impl);	/* NULL: cannot compact */
-	int (*print_stats)(void *impl, FILE *out);
+	/* Fills in the header; NULL with errno. */
+	struct zpool *(*create)(const char *name, const struct zpool_config *config);
+	void (*destroy)(struct zpool *pool);
+	unsigned long (*malloc)(struct zpool *pool, size_t size);
+	void (*free)(struct zpool *pool, unsigned long handle);
+	size_t (*max_size)(struct zpool *pool);
+	size_t (*huge_size)(struct zpool *pool);
+	void *(*map)(struct zpool *pool, unsigned long handle, enum zs_mapmode mm);
+	void (*unmap)(struct zpool *pool, unsigned long handle);
+	void *(*read_begin)(struct zpool *pool, unsigned long handle, void *local_copy);
+	void (*read_end)(struct zpool *pool, unsigned long handle, void *handle_mem);
+	void (*write)(struct zpool *pool, unsigned long handle, const void *mem, size_t len);
+	unsigned long (*total_pages)(struct zpool *pool);
+	unsigned long (*compact)(struct zpool *pool);
+	unsigned long (*pages_compacted)(struct zpool *pool);
+	int (*print_stats)(struct zpool *pool, FILE *out);
+	int (*pool_memory)(struct zpool *pool, struct zs_pool_memory *mem);
+	int (*check)(struct zpool *pool, char *why, size_t why_len);
 };
 
 /*

@@ -12,22 +12,22 @@
 
 enum { FIRST = 1, MIDDLE = 2, LAST = 3 };
 
-static struct z3fold_pool *new_pool(void)
+static struct zpool *new_pool(void)
 {
-	struct z3fold_pool *pool = z3fold_create("z3fold-test", NULL);
+	struct zpool *pool = z3fold_create("z3fold-test", NULL);
 
 	CHECK(pool, "z3fold_create: %s", strerror(errno));
 	return pool;
 }
 
-static void check_pool(struct z3fold_pool *pool)
+static void check_pool(struct zpool *pool)
 {
 	char why[256];
 
 	CHECK(z3fold_check(pool, why, sizeof(why)) == 0, "z3fold_check: %s", why);
 }
 
-static unsigned long alloc_filled(struct z3fold_pool *pool, size_t size, uint64_t key)
+static unsigned long alloc_filled(struct zpool *pool, size_t size, uint64_t key)
 {
 	unsigned char buf[4096];
 	unsigned long h = z3fold_alloc(pool, size);
@@ -38,10 +38,10 @@ static unsigned long alloc_filled(struct z3fold_pool *pool, size_t size, uint64_
 	return h;
 }
 
-static void expect_bytes(struct z3fold_pool *pool, unsigned long h, size_t size,
+static void expect_bytes(struct zpool *pool, unsigned long h, size_t size,
 			 uint64_t key)
 {
-	unsigned char *mem = z3fold_map(pool, h);
+	unsigned char *mem = z3fold_map(pool, h, ZS_MM_RW);
 	size_t bad = test_verify(mem, size, key);
 
 	z3fold_unmap(pool, h);
@@ -51,7 +51,7 @@ static void expect_bytes(struct z3fold_pool *pool, unsigned long h, size_t size,
 
 static void test_three_per_page(void)
 {
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long a, b, c, d;
 
 	CHECK(z3fold_max_size(pool) == 4096 - 64, "max %zu", z3fold_max_size(pool));
@@ -85,7 +85,7 @@ static void test_three_per_page(void)
 /* Freeing the first buddy moves the middle one into its place. */
 static void test_middle_becomes_first(void)
 {
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long a, b, c, d;
 	struct z3fold_stats st;
 	size_t before;
@@ -117,7 +117,7 @@ static void test_middle_becomes_first(void)
 /* A mapped object is never moved: the move waits for the last unmap. */
 static void test_mapped_not_moved(void)
 {
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long a, b, c, e;
 	unsigned char *pc, *pc2;
 	struct z3fold_stats st;
@@ -125,8 +125,8 @@ static void test_mapped_not_moved(void)
 	a = alloc_filled(pool, 1200, 21);
 	b = alloc_filled(pool, 900, 22);
 	c = alloc_filled(pool, 777, 23);	/* middle at 64 + 1200 */
-	pc = z3fold_map(pool, c);
-	pc2 = z3fold_map(pool, c);	/* twice: both must go */
+	pc = z3fold_map(pool, c, ZS_MM_RW);
+	pc2 = z3fold_map(pool, c, ZS_MM_RW);	/* twice: both must go */
 	z3fold_free(pool, a);
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "mapped object moved");
 	CHECK(test_verify(pc, 777, 23) == 777, "mapped bytes changed");
@@ -150,7 +150,7 @@ static void test_mapped_not_moved(void)
 	a = alloc_filled(pool, 1200, 31);
 	b = alloc_filled(pool, 900, 32);
 	c = alloc_filled(pool, 777, 33);	/* middle at 64 + 1200 */
-	pc = z3fold_map(pool, c);
+	pc = z3fold_map(pool, c, ZS_MM_RW);
 	z3fold_free(pool, a);			/* move put off */
 	e = alloc_filled(pool, 500, 34);	/* first, before the middle */
 	CHECK(z3fold_handle_buddy(pool, e) == FIRST && z3fold_total_pages(pool) == 1,
@@ -174,7 +174,7 @@ static void test_mapped_not_moved(void)
 static void test_random(void)
 {
 	enum { N = 3000, HELD = 8 };
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	static unsigned long h[N];
 	static size_t size[N];
 	static uint64_t key[N];
@@ -200,7 +200,7 @@ static void test_random(void)
 			}
 			if (h[i]) {
 				held[j] = i;
-				held_mem[j] = z3fold_map(pool, h[i]);
+				held_mem[j] = z3fold_map(pool, h[i], ZS_MM_RW);
 			}
 			continue;
 		}
@@ -250,7 +250,7 @@ static void test_random(void)
 enum { TPAGES = 64 };
 
 struct concurrent {
-	struct z3fold_pool *pool;
+	struct zpool *pool;
 	unsigned long stable[TPAGES];	/* middles: never freed, read by readers */
 	unsigned long churn[2 * TPAGES];	/* freed and replaced by the writer */
 	size_t ops;
@@ -264,7 +264,7 @@ static void *reader(void *p)
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
 		size_t i = (size_t)(test_rand(&seed) % TPAGES);
-		unsigned char *mem = z3fold_map(c->pool, c->stable[i]);
+		unsigned char *mem = z3fold_map(c->pool, c->stable[i], ZS_MM_RW);
 		size_t bad = test_verify(mem, 700, 1000 + i);
 
 		CHECK(bad == 700, "stable object %zu changed at byte %zu while mapped", i, bad);
@@ -320,7 +320,7 @@ static void test_concurrent_rearrangement(void)
 	for (i = 0; i < TPAGES; i++)
 		expect_bytes(c.pool, c.stable[i], 700, 1000 + i);
 	for (i = 0; i < 2 * TPAGES; i++) {
-		unsigned char *mem = z3fold_map(c.pool, c.churn[i]);
+		unsigned char *mem = z3fold_map(c.pool, c.churn[i], ZS_MM_RW);
 
 		CHECK(test_verify(mem, 200, 5000 + i) == 200, "churned object %zu changed", i);
 		z3fold_unmap(c.pool, c.churn[i]);
@@ -337,7 +337,7 @@ static void test_concurrent_rearrangement(void)
 
 static void double_free(void *arg)
 {
-	struct z3fold_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = z3fold_alloc(pool, 100);
 
 	z3fold_alloc(pool, 100);
@@ -347,16 +347,16 @@ static void double_free(void *arg)
 
 static void free_while_mapped(void *arg)
 {
-	struct z3fold_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = z3fold_alloc(pool, 100);
 
-	z3fold_map(pool, a);
+	z3fold_map(pool, a, ZS_MM_RW);
 	z3fold_free(pool, a);
 }
 
 static void unmap_unmapped(void *arg)
 {
-	struct z3fold_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = z3fold_alloc(pool, 100);
 
 	z3fold_unmap(pool, a);
@@ -364,7 +364,7 @@ static void unmap_unmapped(void *arg)
 
 static void forged_handle(void *arg)
 {
-	struct z3fold_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = z3fold_alloc(pool, 100);
 
 	z3fold_free(pool, a & ~3ul);
@@ -372,7 +372,7 @@ static void forged_handle(void *arg)
 
 static void write_too_much(void *arg)
 {
-	struct z3fold_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = z3fold_alloc(pool, 100);
 	char buf[200] = { 0 };
 
@@ -381,7 +381,7 @@ static void write_too_much(void *arg)
 
 static void test_misuse(void)
 {
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 
 	CHECK(test_expect_abort(double_free, pool, "zpool") == 0, "double free");
 	CHECK(test_expect_abort(free_while_mapped, pool, "zpool") == 0, "free while mapped");

@@ -7,15 +7,15 @@
 #include "test_util.h"
 #include "zbud.h"
 
-static struct zbud_pool *new_pool(void)
+static struct zpool *new_pool(void)
 {
-	struct zbud_pool *pool = zbud_create("zbud-test", NULL);
+	struct zpool *pool = zbud_create("zbud-test", NULL);
 
 	CHECK(pool, "zbud_create: %s", strerror(errno));
 	return pool;
 }
 
-static void check_pool(struct zbud_pool *pool)
+static void check_pool(struct zpool *pool)
 {
 	char why[256];
 
@@ -25,7 +25,7 @@ static void check_pool(struct zbud_pool *pool)
 static void test_geometry(void)
 {
 	struct zpool_config config = { .page_size = 65536 };
-	struct zbud_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 
 	CHECK(zbud_max_size(pool) == 4096 - ZBUD_CHUNK_SIZE, "max %zu", zbud_max_size(pool));
 	CHECK(zbud_huge_size(pool) == 4096 - 2 * ZBUD_CHUNK_SIZE, "huge %zu",
@@ -45,7 +45,7 @@ static void test_geometry(void)
 
 static void test_two_per_page(void)
 {
-	struct zbud_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long a, b, c, d;
 	void *pa, *pb;
 
@@ -56,8 +56,8 @@ static void test_two_per_page(void)
 	      zbud_total_pages(pool));
 	CHECK(zbud_objects_in_page(pool, a) == 2, "page holds %u",
 	      zbud_objects_in_page(pool, a));
-	pa = zbud_map(pool, a);
-	pb = zbud_map(pool, b);
+	pa = zbud_map(pool, a, ZS_MM_RW);
+	pb = zbud_map(pool, b, ZS_MM_RW);
 	CHECK((char *)pa - (char *)((unsigned long)pa & ~4095ul) == ZBUD_CHUNK_SIZE,
 	      "first buddy not right after the header");
 	CHECK(((unsigned long)pb + 2048) % 4096 == 0, "last buddy does not end the page");
@@ -72,7 +72,7 @@ static void test_two_per_page(void)
 	check_pool(pool);
 	/* Freeing a buddy keeps the other in place; the page stays. */
 	zbud_free(pool, a);
-	CHECK(zbud_map(pool, b) == pb, "last buddy moved");
+	CHECK(zbud_map(pool, b, ZS_MM_RW) == pb, "last buddy moved");
 	CHECK(zbud_total_pages(pool) == 2, "page freed too early");
 	zbud_free(pool, b);
 	CHECK(zbud_total_pages(pool) == 1, "empty page kept");
@@ -86,7 +86,7 @@ static void test_two_per_page(void)
 /* Sizes above half a page: one per page; below a third: two per page. */
 static void test_density_bounds(void)
 {
-	struct zbud_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long h[200];
 	struct zbud_stats st;
 	int i;
@@ -113,7 +113,7 @@ static void test_density_bounds(void)
 static void test_random(void)
 {
 	enum { N = 3000 };
-	struct zbud_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	static unsigned long h[N];
 	static size_t size[N];
 	static void *addr[N];
@@ -125,7 +125,7 @@ static void test_random(void)
 	for (op = 0; op < ops; op++) {
 		i = (size_t)(test_rand(&seed) % N);
 		if (h[i]) {
-			CHECK(zbud_map(pool, h[i]) == addr[i], "object moved");
+			CHECK(zbud_map(pool, h[i], ZS_MM_RW) == addr[i], "object moved");
 			CHECK(test_verify(addr[i], size[i], h[i]) == size[i],
 			      "object %zu lost its bytes", i);
 			CHECK(zbud_objects_in_page(pool, h[i]) <= 2, "more than two");
@@ -135,7 +135,7 @@ static void test_random(void)
 			size[i] = 1 + (size_t)(test_rand(&seed) % zbud_max_size(pool));
 			h[i] = zbud_alloc(pool, size[i]);
 			CHECK(h[i], "alloc %zu", size[i]);
-			addr[i] = zbud_map(pool, h[i]);
+			addr[i] = zbud_map(pool, h[i], ZS_MM_RW);
 			test_fill(addr[i], size[i], h[i]);
 		}
 		if (op % 5000 == 0) {
@@ -159,7 +159,7 @@ static void test_random(void)
 
 static void double_free(void *arg)
 {
-	struct zbud_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = zbud_alloc(pool, 100);
 
 	zbud_alloc(pool, 100);	/* keeps the page alive */
@@ -169,7 +169,7 @@ static void double_free(void *arg)
 
 static void free_after_page_released(void *arg)
 {
-	struct zbud_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = zbud_alloc(pool, 100);
 
 	zbud_free(pool, a);
@@ -178,7 +178,7 @@ static void free_after_page_released(void *arg)
 
 static void forged_handle(void *arg)
 {
-	struct zbud_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = zbud_alloc(pool, 100);
 
 	zbud_free(pool, a + 4);
@@ -186,15 +186,15 @@ static void forged_handle(void *arg)
 
 static void other_pool(void *arg)
 {
-	struct zbud_pool *pool = arg, *other = new_pool();
+	struct zpool *pool = arg, *other = new_pool();
 	unsigned long a = zbud_alloc(other, 100);
 
-	zbud_map(pool, a);
+	zbud_map(pool, a, ZS_MM_RW);
 }
 
 static void write_too_much(void *arg)
 {
-	struct zbud_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = zbud_alloc(pool, 100);
 	char buf[200] = { 0 };
 
@@ -203,7 +203,7 @@ static void write_too_much(void *arg)
 
 static void test_misuse(void)
 {
-	struct zbud_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 
 	CHECK(test_expect_abort(double_free, pool, "zpool") == 0, "double free");
 	CHECK(test_expect_abort(free_after_page_released, pool, "zpool") == 0,
