@@ -47,7 +47,6 @@
 
 #include "z3fold.h"
 
-#define Z3FOLD_MAGIC 0x7a33666du	/* "z3fm" */
 #define Z3FOLD_SLOTS 3
 #define Z3FOLD_SLOT_MASK 3ul
 

@@ -17,6 +17,8 @@
 #include "zpool_internal.h"
 
 #define Z3FOLD_CHUNK_SIZE 16	/* allocation granule */
+/* In every page header while the page is in use (tests find it there). */
+#define Z3FOLD_MAGIC 0x7a33666du	/* "z3fm" */
 
 struct z3fold_stats {
 	unsigned long pages;		/* pages held from the page source */

@@ -37,7 +37,6 @@
 
 #include "zbud.h"
 
-#define ZBUD_MAGIC 0x7a627564u	/* "zbud" */
 
 enum zbud_buddy {
 	ZBUD_FIRST = 1,

@@ -17,6 +17,8 @@
 #include "zpool_internal.h"
 
 #define ZBUD_CHUNK_SIZE 64	/* allocation granule, and the header's size */
+/* In every page header while the page is in use (tests find it there). */
+#define ZBUD_MAGIC 0x7a627564u	/* "zbud" */
 
 struct zbud_stats {
 	unsigned long pages;		/* pages held from the page source */
