@@ -11,12 +11,12 @@
  *             thread cache and purge every arena (mallctl)
  *   mimalloc  dlopen("libmimalloc.so.2"): mi_malloc/mi_free; compact:
  *             mi_collect(true)
- *   zsmalloc  our library: zs_malloc + zs_obj_write, zs_obj_read_begin/end,
- *             zs_free, zs_compact
- *   zbud, z3fold  through zpool (when the zpool library is built); an object
- *             above zpool_max_size() does not fit their pages and is kept as
- *             a raw page of a side array, as zswap leaves such a page
- *             uncompressed.
+ *   zsmalloc, zbud, z3fold  our allocators, all three through zpool (the one
+ *             allocator interface): zpool_malloc + zpool_write,
+ *             zpool_read_begin/end, zpool_free, zpool_compact.  An object
+ *             above zpool_max_size() (zbud's and z3fold's headers take part
+ *             of each page) does not fit their pages and is kept as a raw
+ *             page of a side array, as zswap leaves such a page uncompressed.
  * A peer that cannot be opened says why ("missing: ...").
  */
 #define _GNU_SOURCE
@@ -33,10 +33,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <zsmalloc.h>
-#ifdef ZSBENCH_HAVE_ZPOOL
 #include <zpool.h>
-#endif
+#include <zsmalloc.h>
+
+#include "pages.h"	/* common/: side pages are reserved and released there */
 
 /* ---- glibc malloc ---- */
 
@@ -249,171 +249,8 @@ static const struct zsb_peer_ops mimalloc_peer = {
 	.close = no_close,
 };
 
-/* ---- zsmalloc ---- */
+/* ---- zsmalloc, zbud and z3fold: through zpool ---- */
 
-static void *zsmalloc_open(char *why, size_t why_len)
-{
-	struct zs_pool *pool = zs_create_pool("zsbench");
-
-	if (!pool)
-		snprintf(why, why_len, "failed: zs_create_pool: %s", strerror(errno));
-	return pool;
-}
-
-static unsigned long zsmalloc_store(void *ctx, const void *data, size_t len)
-{
-	unsigned long h = zs_malloc(ctx, len);
-
-	if (h)
-		zs_obj_write(ctx, h, (void *)data, len);
-	return h;
-}
-
-static const void *zsmalloc_read_begin(void *ctx, unsigned long h, void *buf, size_t len)
-{
-	(void)len;
-	return zs_obj_read_begin(ctx, h, buf);
-}
-
-static void zsmalloc_read_end(void *ctx, unsigned long h, const void *mem)
-{
-	zs_obj_read_end(ctx, h, (void *)mem);
-}
-
-static void zsmalloc_release(void *ctx, unsigned long h, size_t len)
-{
-	(void)len;
-	zs_free(ctx, h);
-}
-
-static long zsmalloc_compact(void *ctx)
-{
-	return (long)zs_compact(ctx);
-}
-
-static long zsmalloc_pool_pages(void *ctx)
-{
-	return (long)zs_get_total_pages(ctx);
-}
-
-static void zsmalloc_close(void *ctx)
-{
-	zs_destroy_pool(ctx);
-}
-
-static void add_part(struct zsb_breakdown *b, const char *key, const char *label,
-		     enum zsb_part_group group, int64_t bytes)
-{
-	struct zsb_part *p;
-
-	if (b->nparts == ZSB_MAX_PARTS)
-		return;
-	p = &b->part[b->nparts++];
-	snprintf(p->key, sizeof(p->key), "%s", key);
-	snprintf(p->label, sizeof(p->label), "%s", label);
-	p->group = group;
-	p->bytes = bytes;
-}
-
-static void add_note(struct zsb_breakdown *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void add_note(struct zsb_breakdown *b, const char *fmt, ...)
-{
-	size_t used = strlen(b->note);
-	va_list ap;
-
-	if (used + 3 >= sizeof(b->note))
-		return;
-	if (used)
-		used += (size_t)snprintf(b->note + used, sizeof(b->note) - used, "; ");
-	va_start(ap, fmt);
-	vsnprintf(b->note + used, sizeof(b->note) - used, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * The one place that reads struct zs_pool_memory, whose set of kinds may
- * still change: a renamed or added kind is a line here.  A kind added to the
- * total but not yet listed here still shows, as "other metadata", so the
- * parts keep adding up to what the pool says meanwhile.
- */
-static void zsmalloc_breakdown(void *ctx, uint64_t payload, struct zsb_breakdown *b)
-{
-	static const struct { const char *key, *label; size_t off; } meta[] = {
-#define META(field, label) { #field, "meta: " label, offsetof(struct zs_pool_memory, field) }
-		META(handle_table, "handle table"),
-		META(zspage_headers, "zspage headers"),
-		META(slot_maps, "slot maps"),
-		META(zspage_index, "zspage index"),
-		META(page_lists, "page lists"),
-		META(pagemap, "pagemap"),
-		META(pool, "pool, classes"),
-#undef META
-	};
-	struct zs_pool_memory m;
-	size_t listed = 0, i, pages;
-
-	zs_pool_memory(ctx, &m);
-	b->objects = m.objects;
-	add_part(b, "class_rounding", "class rounding", ZSB_PART_PAGES,
-		 (int64_t)m.object_bytes - (int64_t)payload);
-	add_part(b, "free_slots", "free slots, partly filled zspages", ZSB_PART_PAGES,
-		 (int64_t)m.free_slot_bytes);
-	add_part(b, "tail_waste", "tail waste", ZSB_PART_PAGES, (int64_t)m.tail_bytes);
-	add_part(b, "warm_pages", "warm pages", ZSB_PART_WARM, (int64_t)m.warm_bytes);
-	for (i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
-		size_t v = *(const size_t *)((const char *)&m + meta[i].off);
-
-		add_part(b, meta[i].key, meta[i].label, ZSB_PART_METADATA, (int64_t)v);
-		listed += v;
-	}
-	if (listed != m.metadata)
-		add_part(b, "metadata_other", "meta: other (not listed)", ZSB_PART_METADATA,
-			 (int64_t)m.metadata - (int64_t)listed);
-	/* The pool's own figures must agree among themselves before they can
-	 * be set against the measured memory. */
-	pages = zs_get_total_pages(ctx) * zs_page_size(ctx);
-	if (m.page_bytes != pages)
-		add_note(b, "page_bytes %zu != zs_get_total_pages() x page size %zu",
-			 m.page_bytes, pages);
-	if (m.object_bytes + m.tail_bytes > m.page_bytes)
-		add_note(b, "object_bytes %zu + tail_bytes %zu > page_bytes %zu",
-			 m.object_bytes, m.tail_bytes, m.page_bytes);
-	if (m.object_bytes < payload)
-		add_note(b, "object_bytes %zu < the payload stored %llu", m.object_bytes,
-			 (unsigned long long)payload);
-}
-
-static const struct zsb_peer_ops zsmalloc_peer = {
-	.name = "zsmalloc",
-	.what = "libzsmalloc: zs_malloc + zs_obj_write, zs_obj_read_begin/end, zs_compact",
-	.open = zsmalloc_open,
-	.store = zsmalloc_store,
-	.read_begin = zsmalloc_read_begin,
-	.read_end = zsmalloc_read_end,
-	.release = zsmalloc_release,
-	.compact = zsmalloc_compact,
-	.pool_pages = zsmalloc_pool_pages,
-	.breakdown = zsmalloc_breakdown,
-	.close = zsmalloc_close,
-};
-
-size_t zsb_zsmalloc_huge_size(void)
-{
-	struct zs_pool *pool = zs_create_pool("zsbench-probe");
-	size_t huge;
-
-	if (!pool)
-		return 0;
-	huge = zs_huge_class_size(pool);
-	zs_destroy_pool(pool);
-	return huge;
-}
-
-/* ---- zbud and z3fold, through zpool ---- */
-
-#ifdef ZSBENCH_HAVE_ZPOOL
 #define SIDE_HANDLE_BIT (1UL << 63)
 #define SIDE_RESERVE (64ULL << 30)	/* virtual room for raw side pages */
 
@@ -444,9 +281,10 @@ static void *zpool_peer_open(const char *backend, char *why, size_t why_len)
 		return NULL;
 	}
 	z->max_size = zpool_max_size(z->pool);
-	z->side = mmap(NULL, SIDE_RESERVE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (z->side == MAP_FAILED) {
+	if (z->max_size >= ZSB_PAGE_SIZE)	/* zsmalloc: every object fits */
+		return z;
+	z->side = zs_reserve_aligned(SIDE_RESERVE, ZSB_PAGE_SIZE);
+	if (!z->side) {
 		snprintf(why, why_len, "failed: cannot reserve side pages: %s", strerror(errno));
 		zpool_destroy(z->pool);
 		free(z);
@@ -454,6 +292,11 @@ static void *zpool_peer_open(const char *backend, char *why, size_t why_len)
 	}
 	pthread_mutex_init(&z->side_lock, NULL);
 	return z;
+}
+
+static void *zsmalloc_open(char *why, size_t why_len)
+{
+	return zpool_peer_open("zsmalloc", why, why_len);
 }
 
 static void *zbud_open(char *why, size_t why_len)
@@ -526,7 +369,7 @@ static void zpool_peer_release(void *ctx, unsigned long h, size_t len)
 		zpool_free(z->pool, h);
 		return;
 	}
-	madvise(z->side + page * ZSB_PAGE_SIZE, ZSB_PAGE_SIZE, MADV_DONTNEED);
+	zs_release(z->side + page * ZSB_PAGE_SIZE, ZSB_PAGE_SIZE);
 	pthread_mutex_lock(&z->side_lock);
 	if (z->side_nfree == z->side_cap) {
 		size_t cap = z->side_cap ? z->side_cap * 2 : 1024;
@@ -563,12 +406,97 @@ static void zpool_peer_close(void *ctx)
 	struct zpool_peer *z = ctx;
 
 	zpool_destroy(z->pool);
-	munmap(z->side, SIDE_RESERVE);
+	if (z->side)
+		munmap(z->side, SIDE_RESERVE);
 	free(z->side_free);
 	free(z);
 }
 
-#define ZPOOL_PEER(backend, label)						\
+static void add_part(struct zsb_breakdown *b, const char *key, const char *label,
+		     enum zsb_part_group group, int64_t bytes)
+{
+	struct zsb_part *p;
+
+	if (b->nparts == ZSB_MAX_PARTS)
+		return;
+	p = &b->part[b->nparts++];
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	p->group = group;
+	p->bytes = bytes;
+}
+
+static void add_note(struct zsb_breakdown *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_note(struct zsb_breakdown *b, const char *fmt, ...)
+{
+	size_t used = strlen(b->note);
+	va_list ap;
+
+	if (used + 3 >= sizeof(b->note))
+		return;
+	if (used)
+		used += (size_t)snprintf(b->note + used, sizeof(b->note) - used, "; ");
+	va_start(ap, fmt);
+	vsnprintf(b->note + used, sizeof(b->note) - used, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The one place that reads struct zs_pool_memory, whose set of kinds may
+ * still change: a renamed or added kind is a line here.  A kind added to the
+ * total but not yet listed here still shows, as "other metadata", so the
+ * parts keep adding up to what the pool says meanwhile.
+ */
+static void zsmalloc_breakdown(void *ctx, uint64_t payload, struct zsb_breakdown *b)
+{
+	struct zpool *pool = ((struct zpool_peer *)ctx)->pool;
+	static const struct { const char *key, *label; size_t off; } meta[] = {
+#define META(field, label) { #field, "meta: " label, offsetof(struct zs_pool_memory, field) }
+		META(handle_table, "handle table"),
+		META(zspage_headers, "zspage headers"),
+		META(slot_maps, "slot maps"),
+		META(zspage_index, "zspage index"),
+		META(page_lists, "page lists"),
+		META(pagemap, "pagemap"),
+		META(pool, "pool, classes"),
+#undef META
+	};
+	struct zs_pool_memory m;
+	size_t listed = 0, i, pages;
+
+	zpool_pool_memory(pool, &m);
+	b->objects = m.objects;
+	add_part(b, "class_rounding", "class rounding", ZSB_PART_PAGES,
+		 (int64_t)m.object_bytes - (int64_t)payload);
+	add_part(b, "free_slots", "free slots, partly filled zspages", ZSB_PART_PAGES,
+		 (int64_t)m.free_slot_bytes);
+	add_part(b, "tail_waste", "tail waste", ZSB_PART_PAGES, (int64_t)m.tail_bytes);
+	add_part(b, "warm_pages", "warm pages", ZSB_PART_WARM, (int64_t)m.warm_bytes);
+	for (i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
+		size_t v = *(const size_t *)((const char *)&m + meta[i].off);
+
+		add_part(b, meta[i].key, meta[i].label, ZSB_PART_METADATA, (int64_t)v);
+		listed += v;
+	}
+	if (listed != m.metadata)
+		add_part(b, "metadata_other", "meta: other (not listed)", ZSB_PART_METADATA,
+			 (int64_t)m.metadata - (int64_t)listed);
+	/* The pool's own figures must agree among themselves before they can
+	 * be set against the measured memory. */
+	pages = zpool_total_pages(pool) * zpool_page_size(pool);
+	if (m.page_bytes != pages)
+		add_note(b, "page_bytes %zu != zpool_total_pages() x page size %zu",
+			 m.page_bytes, pages);
+	if (m.object_bytes + m.tail_bytes > m.page_bytes)
+		add_note(b, "object_bytes %zu + tail_bytes %zu > page_bytes %zu",
+			 m.object_bytes, m.tail_bytes, m.page_bytes);
+	if (m.object_bytes < payload)
+		add_note(b, "object_bytes %zu < the payload stored %llu", m.object_bytes,
+			 (unsigned long long)payload);
+}
+#define ZPOOL_PEER(backend, label, breakdown_op)				\
 	{									\
 		.name = #backend,						\
 		.what = label,							\
@@ -579,28 +507,28 @@ static void zpool_peer_close(void *ctx)
 		.release = zpool_peer_release,					\
 		.compact = zpool_peer_compact,					\
 		.pool_pages = zpool_peer_pool_pages,				\
+		.breakdown = breakdown_op,					\
 		.close = zpool_peer_close,					\
 	}
+static const struct zsb_peer_ops zsmalloc_peer =
+	ZPOOL_PEER(zsmalloc, "libzsmalloc: zs_malloc + zs_obj_write, zs_obj_read_begin/end, zs_compact",
+		   zsmalloc_breakdown);
 static const struct zsb_peer_ops zbud_peer =
-	ZPOOL_PEER(zbud, "zbud through zpool (objects above its max size: raw side pages)");
+	ZPOOL_PEER(zbud, "zbud through zpool (objects above its max size: raw side pages)", NULL);
 static const struct zsb_peer_ops z3fold_peer =
-	ZPOOL_PEER(z3fold, "z3fold through zpool (objects above its max size: raw side pages)");
-#else
-static void *zpool_missing_open(char *why, size_t why_len)
-{
-	snprintf(why, why_len, "missing: the zpool library is not built in this tree");
-	return NULL;
-}
+	ZPOOL_PEER(z3fold, "z3fold through zpool (objects above its max size: raw side pages)", NULL);
 
-#define ZPOOL_PEER(backend, label)						\
-	{									\
-		.name = #backend,						\
-		.what = label,							\
-		.open = zpool_missing_open,					\
-	}
-static const struct zsb_peer_ops zbud_peer = ZPOOL_PEER(zbud, "zbud through zpool");
-static const struct zsb_peer_ops z3fold_peer = ZPOOL_PEER(z3fold, "z3fold through zpool");
-#endif
+size_t zsb_zsmalloc_huge_size(void)
+{
+	struct zs_pool *pool = zs_create_pool("zsbench-probe");
+	size_t huge;
+
+	if (!pool)
+		return 0;
+	huge = zs_huge_class_size(pool);
+	zs_destroy_pool(pool);
+	return huge;
+}
 
 const struct zsb_peer_ops *const zsb_peers[] = {
 	&glibc_peer, &jemalloc_peer, &mimalloc_peer, &zsmalloc_peer,
