@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pages.h"	/* common/: the same-filled check */
 #include "zsram.h"
 
 static const char *prog = "zsram-train-dict";
@@ -49,19 +50,6 @@ static unsigned long parse_number(const char *what, const char *s,
 	return v;
 }
 
-static bool same_filled(const unsigned char *p)
-{
-	uint64_t first, w;
-
-	memcpy(&first, p, 8);
-	for (size_t off = 8; off < page_bytes; off += 8) {
-		memcpy(&w, p + off, 8);
-		if (w != first)
-			return false;
-	}
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long dict_cap = 16384, max_samples = 4096;
@@ -82,7 +70,7 @@ int main(int argc, char **argv)
 						1ul << 20);
 		} else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc) {
 			page_bytes = parse_number("page size", argv[++i], 4096, 65536);
-			if (page_bytes & (page_bytes - 1)) {
+			if (!zs_page_size_valid(page_bytes)) {
 				fprintf(stderr, "%s: page size %zu is not a power "
 					"of two\n", prog, page_bytes);
 				return 2;
@@ -136,7 +124,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: cannot read '%s'\n", prog, in_path);
 			return 1;
 		}
-		if (!same_filled(dst))
+		if (!zs_page_same_filled(dst, page_bytes, NULL))
 			n++;
 	}
 	fclose(in);

@@ -29,6 +29,8 @@
 
 #include <zpool.h>
 
+#include "pages.h"	/* common/: the same-filled check */
+
 #define INPUT_PAGE 4096
 #define MAX_BACKENDS 8
 
@@ -126,20 +128,6 @@ static uint64_t next_random(uint64_t *state)
 	x ^= x >> 27;
 	*state = x;
 	return x * 0x2545f4914f6cdd1dull;
-}
-
-static int same_filled(const unsigned char *page)
-{
-	uint64_t first, word;
-	size_t i;
-
-	memcpy(&first, page, sizeof(first));
-	for (i = sizeof(first); i < INPUT_PAGE; i += sizeof(word)) {
-		memcpy(&word, page + i, sizeof(word));
-		if (word != first)
-			return 0;
-	}
-	return 1;
 }
 
 /* Fills a pool with every object; returns the ns it took, or -1. */
@@ -345,7 +333,7 @@ int main(int argc, char **argv)
 		int bound = LZ4_compressBound(INPUT_PAGE), size;
 
 		npages++;
-		if (same_filled(page)) {
+		if (zs_page_same_filled(page, INPUT_PAGE, NULL)) {
 			same++;
 			continue;
 		}

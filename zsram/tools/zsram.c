@@ -37,6 +37,8 @@
 
 #include <zsram.h>
 
+#include "pages.h"	/* common/: page-size check, same-filled check */
+
 #define DEFAULT_DICT_SIZE	(16 * 1024)
 #define DICT_MAX_SAMPLES	2048
 #define MAX_PID_REGION		(4ul << 30)	/* larger mappings are skipped */
@@ -487,19 +489,6 @@ static void *map_dict(const char *path, size_t *size)
 	return p;
 }
 
-static bool page_same_filled(const unsigned char *p, size_t ps)
-{
-	uint64_t first, w;
-
-	memcpy(&first, p, 8);
-	for (size_t off = 8; off < ps; off += 8) {
-		memcpy(&w, p + off, 8);
-		if (w != first)
-			return false;
-	}
-	return true;
-}
-
 /* Trains a dictionary on up to DICT_MAX_SAMPLES evenly spaced pages that are
  * not same-filled. */
 static void *train_dict(const struct input *in, size_t ps, size_t dict_cap,
@@ -518,7 +507,7 @@ static void *train_dict(const struct input *in, size_t ps, size_t dict_cap,
 	for (uint64_t i = 0; i < in->nr_pages && n < DICT_MAX_SAMPLES; i += step) {
 		const unsigned char *p = in->pages + i * ps;
 
-		if (!page_same_filled(p, ps))
+		if (!zs_page_same_filled(p, ps, NULL))
 			memcpy(samples + n++ * ps, p, ps);
 	}
 	got = n ? zsram_train_dictionary(samples, n, ps, dict, dict_cap) : -EINVAL;
@@ -998,7 +987,7 @@ int main(int argc, char **argv)
 
 	parse_options(argc, argv, &o);
 	ps = o.cfg.page_size;
-	if (ps < 4096 || ps > 65536 || (ps & (ps - 1)))
+	if (!zs_page_size_valid(ps))
 		die_usage("page size must be a power of two, 4096..65536%s", "");
 
 	if (o.pid) {
