@@ -38,6 +38,9 @@
  * of it exists).  map/unmap/read/write take it briefly (to read the slot and
  * count the mapping); the bytes of a mapped object are the caller's until
  * unmap.  The page source is called with the pool lock held.
+ *
+ * A z3fold pool starts with struct zpool, so the public functions take a
+ * struct zpool * and are z3fold_backend's entries (at the end) as they are.
  */
 #include <errno.h>
 #include <pthread.h>

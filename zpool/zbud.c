@@ -28,6 +28,9 @@
  * (its chunk count and size) only change when it is allocated or freed, and
  * the caller must not free an object it is using.  The page source is called
  * with the pool lock held, as zsmalloc does.
+ *
+ * A zbud pool starts with struct zpool, so the public functions take a
+ * struct zpool * and are zbud_backend's entries (at the end) as they are.
  */
 #include <errno.h>
 #include <pthread.h>
