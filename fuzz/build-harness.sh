@@ -25,11 +25,11 @@ harness_sources() {
     pool)
       echo "$top"/src/*.c "$top"/common/*.c ;;
     zsram)
-      echo "$top"/src/*.c "$top"/common/*.c "$top"/zpool/zpool.c "$top"/zpool/page_source.c \
+      echo "$top"/src/*.c "$top"/common/*.c "$top"/zpool/zpool.c "$top"/zpool/page_source.c "$top"/zpool/paged.c \
         "$top"/zpool/zbud.c "$top"/zpool/z3fold.c "$top"/zsram/src/*.c ;;
     plugin)
       echo "$top"/src/*.c "$top"/common/*.c "$top"/zsram/src/*.c "$top"/zpool/zpool.c \
-        "$top"/zpool/page_source.c "$top"/zpool/zbud.c "$top"/zpool/z3fold.c ;;
+        "$top"/zpool/page_source.c "$top"/zpool/paged.c "$top"/zpool/zbud.c "$top"/zpool/z3fold.c ;;
     *)
       echo "build-harness.sh: unknown harness '$name' (pool, zsram, plugin)" >&2
       return 2 ;;

@@ -39,8 +39,10 @@
  * count the mapping); the bytes of a mapped object are the caller's until
  * unmap.  The page source is called with the pool lock held.
  *
- * A z3fold pool starts with struct zpool, so the public functions take a
- * struct zpool * and are z3fold_backend's entries (at the end) as they are.
+ * The pool, the page lists, the page source and the checker's walk are
+ * zpool_paged's (paged.c); this file says what a z3fold page holds, how much
+ * room it has and what its header must satisfy.  A z3fold pool starts with
+ * struct zpool, so its functions are z3fold_backend's entries as they are.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -62,9 +64,7 @@ enum z3fold_buddy {
 
 /* At the start of every page. */
 struct z3fold_header {
-	struct zpool_list list;		/* on an unbuddied list or the full list */
-	struct z3fold_pool *pool;	/* owner; set once when the page is taken */
-	uint32_t magic;			/* Z3FOLD_MAGIC while the page is in use */
+	struct zpool_page_header page;	/* list, owner, Z3FOLD_MAGIC, list index */
 	uint16_t first_chunks;		/* 0: no first buddy */
 	uint16_t middle_chunks;		/* 0: no middle buddy */
 	uint16_t last_chunks;		/* 0: no last buddy */
@@ -73,31 +73,26 @@ struct z3fold_header {
 	uint16_t slot_mapped[Z3FOLD_SLOTS];	/* live mappings of the object */
 	uint8_t slot_buddy[Z3FOLD_SLOTS];	/* enum z3fold_buddy; NONE: free */
 	uint8_t rearrange_pending;	/* a free happened while mapped */
-	uint16_t list_index;		/* its unbuddied list, or ZPOOL_NOT_LISTED */
 };
 
 #define Z3FOLD_HEADER_CHUNKS \
 	((sizeof(struct z3fold_header) + Z3FOLD_CHUNK_SIZE - 1) / Z3FOLD_CHUNK_SIZE)
 
+/* Four chunks, as the published design has: the density depends on it. */
+_Static_assert(Z3FOLD_HEADER_CHUNKS == 4, "the z3fold header takes 64 bytes");
+
+/* zpool_paged's unbuddied list n: pages where one more object of up to n
+ * chunks fits.  Everything below is guarded by paged.lock too. */
 struct z3fold_pool {
-	struct zpool base;		/* backend table, page size; set at creation */
-	pthread_mutex_t lock;		/* protects everything below */
-	struct zpool_page_source source;
+	struct zpool_paged paged;	/* everything but: */
 	unsigned int total_chunks;	/* T: chunks per page, header included */
-	unsigned int nchunks;		/* chunks per page for objects */
-	/* unbuddied list n: pages where one more object of up to n chunks fits */
-	struct zpool_lists unbuddied;
-	struct zpool_list full;		/* pages with no room for another object */
-	unsigned long objects;		/* pages: source.pages */
-	unsigned long long stored_bytes;
-	unsigned long long rearrangements;
-	unsigned long long deferred;
-	char name[32];
+	unsigned long long rearrangements;	/* middle buddies moved, ever */
+	unsigned long long deferred;	/* rearrangements put off because mapped */
 };
 
 static struct z3fold_pool *z3fold_of(struct zpool *zp)
 {
-	return (struct z3fold_pool *)((char *)zp - offsetof(struct z3fold_pool, base));
+	return (struct z3fold_pool *)((char *)zp - offsetof(struct z3fold_pool, paged.base));
 }
 
 static unsigned int size_to_chunks(size_t size)
@@ -193,28 +188,15 @@ static unsigned int usable_chunks(const struct z3fold_pool *pool,
 	return best;
 }
 
-/* Takes a page off whichever list it is on (if any). */
-static void unlist(struct z3fold_pool *pool, struct z3fold_header *zhdr)
+/* A page with three objects, or no room for one more, is full. */
+static unsigned int z3fold_room(const struct zpool_paged *paged,
+				const struct zpool_page_header *page)
 {
-	if (zhdr->list_index == ZPOOL_NOT_LISTED)
-		zpool_list_del(&zhdr->list);
-	else
-		zpool_lists_del(&pool->unbuddied, zhdr->list_index, &zhdr->list);
-	zhdr->list_index = ZPOOL_NOT_LISTED;
-}
+	const struct z3fold_header *zhdr = (const struct z3fold_header *)page;
 
-/* Puts a page that holds at least one object on the list its state says. */
-static void place_on_list(struct z3fold_pool *pool, struct z3fold_header *zhdr)
-{
-	unsigned int usable = usable_chunks(pool, zhdr);
-
-	unlist(pool, zhdr);
-	if (object_count(zhdr) == Z3FOLD_SLOTS || usable == 0) {
-		zpool_list_add(&pool->full, &zhdr->list);
-	} else {
-		zpool_lists_add(&pool->unbuddied, usable, &zhdr->list);
-		zhdr->list_index = (uint16_t)usable;
-	}
+	if (object_count(zhdr) == Z3FOLD_SLOTS)
+		return 0;
+	return usable_chunks((const struct z3fold_pool *)paged, zhdr);
 }
 
 static int slot_of_buddy(const struct z3fold_header *zhdr, enum z3fold_buddy bud)
@@ -270,16 +252,14 @@ static struct z3fold_header *handle_to_header(struct z3fold_pool *pool,
 	unsigned long number = handle & Z3FOLD_SLOT_MASK;
 	struct z3fold_header *zhdr;
 
-	if (number == 0 || (handle & (pool->base.page_size - 1) & ~Z3FOLD_SLOT_MASK))
+	if (number == 0)
 		zpool_misuse("z3fold: invalid handle %#lx", handle);
-	zhdr = (struct z3fold_header *)(handle & ~(unsigned long)(pool->base.page_size - 1));
-	if (zhdr->magic != Z3FOLD_MAGIC || zhdr->pool != pool)
-		zpool_misuse("z3fold: handle %#lx is not an object of pool %s",
-			     handle, pool->name);
+	zhdr = (struct z3fold_header *)zpool_paged_page_of(&pool->paged, handle,
+							   Z3FOLD_SLOT_MASK);
 	*slot = (int)number - 1;
 	if (zhdr->slot_buddy[*slot] == Z3FOLD_NONE)
 		zpool_misuse("z3fold: handle %#lx of pool %s is not allocated (double free?)",
-			     handle, pool->name);
+			     handle, pool->paged.name);
 	return zhdr;
 }
 
@@ -290,96 +270,26 @@ static char *slot_address(struct z3fold_pool *pool, struct z3fold_header *zhdr,
 					       (enum z3fold_buddy)zhdr->slot_buddy[slot]));
 }
 
+static const char *z3fold_page_problem(const struct zpool_paged *paged,
+				       const struct zpool_page_header *page,
+				       unsigned long *objects, unsigned long long *bytes);
+
+static const struct zpool_paged_ops z3fold_ops = {
+	.magic = Z3FOLD_MAGIC,
+	.chunk_size = Z3FOLD_CHUNK_SIZE,
+	.header_chunks = Z3FOLD_HEADER_CHUNKS,
+	.room = z3fold_room,
+	.page_problem = z3fold_page_problem,
+};
+
 struct zpool *z3fold_create(const char *name, const struct zpool_config *config)
 {
-	struct z3fold_pool *pool;
-	size_t page_size = config && config->page_size ? config->page_size : 4096;
+	struct zpool *zp = zpool_paged_create(sizeof(struct z3fold_pool), &z3fold_backend,
+					      &z3fold_ops, name, config);
 
-	if (!zs_page_size_valid(page_size)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	pool = calloc(1, sizeof(*pool));
-	if (!pool)
-		return NULL;
-	pool->base.backend = &z3fold_backend;
-	pool->base.page_size = page_size;
-	pool->total_chunks = (unsigned int)(page_size / Z3FOLD_CHUNK_SIZE);
-	pool->nchunks = pool->total_chunks - (unsigned int)Z3FOLD_HEADER_CHUNKS;
-	if (zpool_lists_init(&pool->unbuddied, pool->nchunks + 1)) {
-		free(pool);
-		return NULL;
-	}
-	zpool_list_init(&pool->full);
-	if (zpool_page_source_init(&pool->source, config)) {
-		zpool_lists_destroy(&pool->unbuddied);
-		free(pool);
-		return NULL;
-	}
-	if (pthread_mutex_init(&pool->lock, NULL)) {
-		zpool_page_source_destroy(&pool->source);
-		zpool_lists_destroy(&pool->unbuddied);
-		free(pool);
-		errno = ENOMEM;
-		return NULL;
-	}
-	snprintf(pool->name, sizeof(pool->name), "%s", name ? name : "z3fold");
-	return &pool->base;
-}
-
-static void release_page(struct z3fold_pool *pool, struct z3fold_header *zhdr)
-{
-	unlist(pool, zhdr);
-	zhdr->magic = 0;
-	zhdr->pool = NULL;
-	zpool_page_free(&pool->source, zhdr);
-}
-
-static void release_list(struct z3fold_pool *pool, struct zpool_list *head)
-{
-	while (!zpool_list_empty(head))
-		release_page(pool, (struct z3fold_header *)head->next);
-}
-
-void z3fold_destroy(struct zpool *zp)
-{
-	struct z3fold_pool *pool;
-	unsigned int i;
-
-	if (!zp)
-		return;
-	pool = z3fold_of(zp);
-	for (i = 0; i <= pool->nchunks; i++)
-		release_list(pool, &pool->unbuddied.heads[i]);
-	release_list(pool, &pool->full);
-	zpool_page_source_destroy(&pool->source);
-	pthread_mutex_destroy(&pool->lock);
-	zpool_lists_destroy(&pool->unbuddied);
-	free(pool);
-}
-
-static struct z3fold_header *find_page_with_room(struct z3fold_pool *pool,
-						 unsigned int chunks)
-{
-	int i = zpool_lists_first(&pool->unbuddied, chunks);
-
-	if (i < 0)
-		return NULL;
-	return (struct z3fold_header *)pool->unbuddied.heads[i].next;
-}
-
-static struct z3fold_header *new_page(struct z3fold_pool *pool)
-{
-	struct z3fold_header *zhdr = zpool_page_alloc(&pool->source);
-
-	if (!zhdr)
-		return NULL;
-	memset(zhdr, 0, sizeof(*zhdr));
-	zpool_list_init(&zhdr->list);
-	zhdr->list_index = ZPOOL_NOT_LISTED;
-	zhdr->pool = pool;
-	zhdr->magic = Z3FOLD_MAGIC;
-	return zhdr;
+	if (zp)
+		z3fold_of(zp)->total_chunks = (unsigned int)(zp->page_size / Z3FOLD_CHUNK_SIZE);
+	return zp;
 }
 
 unsigned long z3fold_alloc(struct zpool *zp, size_t size)
@@ -393,24 +303,9 @@ unsigned long z3fold_alloc(struct zpool *zp, size_t size)
 		Z3FOLD_FIRST, Z3FOLD_MIDDLE, Z3FOLD_LAST,
 	};
 
-	if (size == 0) {
-		errno = EINVAL;
+	zhdr = zpool_paged_alloc_begin(&pool->paged, size, sizeof(*zhdr), &chunks);
+	if (!zhdr)
 		return 0;
-	}
-	if (size > z3fold_max_size(zp)) {
-		errno = E2BIG;
-		return 0;
-	}
-	chunks = size_to_chunks(size);
-	pthread_mutex_lock(&pool->lock);
-	zhdr = find_page_with_room(pool, chunks);
-	if (!zhdr) {
-		zhdr = new_page(pool);
-		if (!zhdr) {	/* errno ENOSPC or ENOMEM */
-			pthread_mutex_unlock(&pool->lock);
-			return 0;
-		}
-	}
 	for (candidate = 0; candidate < 3; candidate++) {
 		if (free_run(pool, zhdr, order[candidate], &start) >= chunks) {
 			bud = order[candidate];
@@ -420,7 +315,7 @@ unsigned long z3fold_alloc(struct zpool *zp, size_t size)
 	slot = slot_of_buddy(zhdr, Z3FOLD_NONE);
 	if (bud == Z3FOLD_NONE || slot < 0)
 		zpool_misuse("z3fold: pool %s lists page %p with room it does not have",
-			     pool->name, (void *)zhdr);
+			     pool->paged.name, (void *)zhdr);
 	switch (bud) {
 	case Z3FOLD_FIRST:
 		zhdr->first_chunks = (uint16_t)chunks;
@@ -436,10 +331,7 @@ unsigned long z3fold_alloc(struct zpool *zp, size_t size)
 	zhdr->slot_buddy[slot] = (uint8_t)bud;
 	zhdr->slot_size[slot] = (uint32_t)size;
 	zhdr->slot_mapped[slot] = 0;
-	place_on_list(pool, zhdr);
-	pool->objects++;
-	pool->stored_bytes += size;
-	pthread_mutex_unlock(&pool->lock);
+	zpool_paged_alloc_end(&pool->paged, &zhdr->page, size);
 	return (unsigned long)(uintptr_t)zhdr | (unsigned long)(slot + 1);
 }
 
@@ -451,7 +343,7 @@ void z3fold_free(struct zpool *zp, unsigned long handle)
 
 	if (!handle)
 		return;
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot])
 		zpool_misuse("z3fold: free of handle %#lx while it is mapped", handle);
@@ -467,12 +359,12 @@ void z3fold_free(struct zpool *zp, unsigned long handle)
 		zhdr->last_chunks = 0;
 		break;
 	}
-	pool->objects--;
-	pool->stored_bytes -= zhdr->slot_size[slot];
+	pool->paged.objects--;
+	pool->paged.stored_bytes -= zhdr->slot_size[slot];
 	zhdr->slot_buddy[slot] = Z3FOLD_NONE;
 	zhdr->slot_size[slot] = 0;
 	if (object_count(zhdr) == 0) {
-		release_page(pool, zhdr);
+		zpool_paged_release_page(&pool->paged, &zhdr->page);
 	} else {
 		if (page_is_mapped(zhdr)) {
 			if (zhdr->middle_chunks && !zhdr->rearrange_pending)
@@ -481,9 +373,9 @@ void z3fold_free(struct zpool *zp, unsigned long handle)
 		} else {
 			rearrange_page(pool, zhdr);
 		}
-		place_on_list(pool, zhdr);
+		zpool_paged_place(&pool->paged, &zhdr->page);
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
 void *z3fold_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
@@ -494,13 +386,13 @@ void *z3fold_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
 	int slot;
 
 	(void)mm;	/* always in place: every mode is the same */
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot] == UINT16_MAX)
 		zpool_misuse("z3fold: handle %#lx mapped too many times", handle);
 	zhdr->slot_mapped[slot]++;
 	addr = slot_address(pool, zhdr, slot);
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 	return addr;
 }
 
@@ -510,7 +402,7 @@ void z3fold_unmap(struct zpool *zp, unsigned long handle)
 	struct z3fold_header *zhdr;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot] == 0)
 		zpool_misuse("z3fold: unmap of handle %#lx that is not mapped", handle);
@@ -518,9 +410,9 @@ void z3fold_unmap(struct zpool *zp, unsigned long handle)
 	if (zhdr->rearrange_pending && !page_is_mapped(zhdr)) {
 		zhdr->rearrange_pending = 0;
 		rearrange_page(pool, zhdr);
-		place_on_list(pool, zhdr);
+		zpool_paged_place(&pool->paged, &zhdr->page);
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
 void z3fold_write(struct zpool *zp, unsigned long handle,
@@ -530,13 +422,13 @@ void z3fold_write(struct zpool *zp, unsigned long handle,
 	struct z3fold_header *zhdr;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (len > zhdr->slot_size[slot])
 		zpool_misuse("z3fold: write of %zu bytes into an object of %u",
 			     len, zhdr->slot_size[slot]);
 	memcpy(slot_address(pool, zhdr, slot), mem, len);
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
 size_t z3fold_obj_size(struct zpool *zp, unsigned long handle)
@@ -546,33 +438,11 @@ size_t z3fold_obj_size(struct zpool *zp, unsigned long handle)
 	size_t size;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	size = zhdr->slot_size[slot];
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 	return size;
-}
-
-size_t z3fold_max_size(struct zpool *zp)
-{
-	return (size_t)z3fold_of(zp)->nchunks * Z3FOLD_CHUNK_SIZE;
-}
-
-size_t z3fold_huge_size(struct zpool *zp)
-{
-	/* Anything that needs every chunk leaves no room for a buddy. */
-	return (size_t)(z3fold_of(zp)->nchunks - 1) * Z3FOLD_CHUNK_SIZE;
-}
-
-unsigned long z3fold_total_pages(struct zpool *zp)
-{
-	struct z3fold_pool *pool = z3fold_of(zp);
-	unsigned long pages;
-
-	pthread_mutex_lock(&pool->lock);
-	pages = pool->source.pages;
-	pthread_mutex_unlock(&pool->lock);
-	return pages;
 }
 
 static void count_list(struct zpool_list *head, struct z3fold_stats *stats)
@@ -589,16 +459,16 @@ void z3fold_get_stats(struct zpool *zp, struct z3fold_stats *stats)
 	unsigned int i;
 
 	memset(stats, 0, sizeof(*stats));
-	pthread_mutex_lock(&pool->lock);
-	stats->pages = pool->source.pages;
-	stats->objects = pool->objects;
-	stats->stored_bytes = pool->stored_bytes;
+	pthread_mutex_lock(&pool->paged.lock);
+	stats->pages = pool->paged.source.pages;
+	stats->objects = pool->paged.objects;
+	stats->stored_bytes = pool->paged.stored_bytes;
 	stats->rearrangements = pool->rearrangements;
 	stats->deferred = pool->deferred;
-	for (i = 0; i <= pool->nchunks; i++)
-		count_list(&pool->unbuddied.heads[i], stats);
-	count_list(&pool->full, stats);
-	pthread_mutex_unlock(&pool->lock);
+	for (i = 0; i <= pool->paged.nchunks; i++)
+		count_list(&pool->paged.unbuddied.heads[i], stats);
+	count_list(&pool->paged.full, stats);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
 int z3fold_print_stats(struct zpool *zp, FILE *out)
@@ -608,9 +478,9 @@ int z3fold_print_stats(struct zpool *zp, FILE *out)
 	double page_bytes;
 
 	z3fold_get_stats(zp, &st);
-	page_bytes = (double)st.pages * (double)pool->base.page_size;
+	page_bytes = (double)st.pages * (double)pool->paged.base.page_size;
 	fprintf(out, "z3fold pool %s: page size %zu, %u chunks of %d bytes per page\n",
-		pool->name, pool->base.page_size, pool->nchunks, Z3FOLD_CHUNK_SIZE);
+		pool->paged.name, pool->paged.base.page_size, pool->paged.nchunks, Z3FOLD_CHUNK_SIZE);
 	fprintf(out, "  pages               %lu\n", st.pages);
 	fprintf(out, "  objects             %lu\n", st.objects);
 	fprintf(out, "  pages with 1/2/3    %lu / %lu / %lu\n", st.pages_by_objects[1],
@@ -633,10 +503,10 @@ unsigned int z3fold_handle_buddy(struct zpool *zp, unsigned long handle)
 	unsigned int bud;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	bud = zhdr->slot_buddy[slot];
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 	return bud;
 }
 
@@ -647,10 +517,10 @@ size_t z3fold_handle_offset(struct zpool *zp, unsigned long handle)
 	size_t offset;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	offset = (size_t)(slot_address(pool, zhdr, slot) - (char *)zhdr);
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 	return offset;
 }
 
@@ -661,27 +531,26 @@ unsigned int z3fold_objects_in_page(struct zpool *zp, unsigned long handle)
 	unsigned int n;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	n = object_count(zhdr);
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 	return n;
 }
 
-/* Checks one page's header against itself; NULL when fine. */
-static const char *check_page(const struct z3fold_pool *pool,
-			      const struct z3fold_header *zhdr)
+/* Checks what a page's header says of its objects; NULL when fine. */
+static const char *z3fold_page_problem(const struct zpool_paged *paged,
+				       const struct zpool_page_header *page,
+				       unsigned long *objects, unsigned long long *bytes)
 {
+	const struct z3fold_pool *pool = (const struct z3fold_pool *)paged;
+	const struct z3fold_header *zhdr = (const struct z3fold_header *)page;
 	unsigned int h = Z3FOLD_HEADER_CHUNKS, t = pool->total_chunks;
 	unsigned int chunks[4] = { 0, zhdr->first_chunks, zhdr->middle_chunks,
 				   zhdr->last_chunks };
 	unsigned int seen[4] = { 0 };
 	int i;
 
-	if ((uintptr_t)zhdr & (pool->base.page_size - 1))
-		return "page not aligned";
-	if (zhdr->magic != Z3FOLD_MAGIC || zhdr->pool != pool)
-		return "bad page header";
 	if (object_count(zhdr) == 0)
 		return "empty page kept";
 	for (i = 0; i < Z3FOLD_SLOTS; i++) {
@@ -702,7 +571,7 @@ static const char *check_page(const struct z3fold_pool *pool,
 	for (i = 1; i <= 3; i++)
 		if (chunks[i] && !seen[i])
 			return "buddy without a slot";
-	if ((unsigned int)(zhdr->first_chunks + zhdr->middle_chunks + zhdr->last_chunks) > pool->nchunks)
+	if ((unsigned int)(zhdr->first_chunks + zhdr->middle_chunks + zhdr->last_chunks) > pool->paged.nchunks)
 		return "buddies take more than the page";
 	if (zhdr->middle_chunks &&
 	    (zhdr->start_middle < h + zhdr->first_chunks ||
@@ -714,87 +583,24 @@ static const char *check_page(const struct z3fold_pool *pool,
 	    (!zhdr->first_chunks ||
 	     (!zhdr->last_chunks && zhdr->start_middle != h + zhdr->first_chunks)))
 		return "page left unrearranged";
+	*objects += object_count(zhdr);
+	for (i = 0; i < Z3FOLD_SLOTS; i++)
+		*bytes += zhdr->slot_size[i];
 	return NULL;
-}
-
-static int check_list(struct z3fold_pool *pool, struct zpool_list *head,
-		      int full, unsigned int usable, unsigned long *pages,
-		      unsigned long *objects, unsigned long long *bytes,
-		      char *why, size_t why_len)
-{
-	struct zpool_list *node;
-
-	for (node = head->next; node != head; node = node->next) {
-		struct z3fold_header *zhdr = (struct z3fold_header *)node;
-		const char *problem = check_page(pool, zhdr);
-		unsigned int n;
-		int i;
-
-		if (!problem) {
-			n = object_count(zhdr);
-			if (full ? (n != Z3FOLD_SLOTS && usable_chunks(pool, zhdr) != 0) ||
-					   zhdr->list_index != ZPOOL_NOT_LISTED
-				 : n == Z3FOLD_SLOTS || usable_chunks(pool, zhdr) != usable ||
-					   zhdr->list_index != usable)
-				problem = "page on the wrong list";
-		}
-		if (problem) {
-			snprintf(why, why_len, "z3fold: page %p: %s", (void *)zhdr, problem);
-			return -1;
-		}
-		(*pages)++;
-		*objects += object_count(zhdr);
-		for (i = 0; i < Z3FOLD_SLOTS; i++)
-			*bytes += zhdr->slot_size[i];
-	}
-	return 0;
-}
-
-int z3fold_check(struct zpool *zp, char *why, size_t why_len)
-{
-	struct z3fold_pool *pool = z3fold_of(zp);
-	unsigned long pages = 0, objects = 0;
-	unsigned long long bytes = 0;
-	char scratch[1];
-	int ret;
-	unsigned int i;
-
-	if (!why) {
-		why = scratch;
-		why_len = sizeof(scratch);
-	}
-	pthread_mutex_lock(&pool->lock);
-	ret = check_list(pool, &pool->full, 1, 0, &pages, &objects, &bytes,
-			 why, why_len);
-	if (!ret)
-		ret = zpool_lists_check(&pool->unbuddied, "z3fold", why, why_len);
-	for (i = 1; !ret && i <= pool->nchunks; i++)
-		ret = check_list(pool, &pool->unbuddied.heads[i], 0, i, &pages, &objects,
-				 &bytes, why, why_len);
-	if (!ret && (pages != pool->source.pages || objects != pool->objects ||
-		     bytes != pool->stored_bytes)) {
-		snprintf(why, why_len,
-			 "z3fold: lists hold %lu pages, %lu objects, %llu bytes; counters say %lu, %lu, %llu",
-			 pages, objects, bytes, pool->source.pages, pool->objects,
-			 pool->stored_bytes);
-		ret = -1;
-	}
-	pthread_mutex_unlock(&pool->lock);
-	return ret;
 }
 
 const struct zpool_backend z3fold_backend = {
 	.name = "z3fold",
 	.create = z3fold_create,
-	.destroy = z3fold_destroy,
+	.destroy = zpool_paged_destroy,
 	.malloc = z3fold_alloc,
 	.free = z3fold_free,
-	.max_size = z3fold_max_size,
-	.huge_size = z3fold_huge_size,
+	.max_size = zpool_paged_max_size,
+	.huge_size = zpool_paged_huge_size,
 	.map = z3fold_map,
 	.unmap = z3fold_unmap,
 	.write = z3fold_write,
-	.total_pages = z3fold_total_pages,
+	.total_pages = zpool_paged_total_pages,
 	.print_stats = z3fold_print_stats,
-	.check = z3fold_check,
+	.check = zpool_paged_check,
 };

@@ -5,7 +5,9 @@
  * Up to three objects per page (first, middle, last) with in-page
  * rearrangement, reached through indirect handles.  See z3fold.c.  A z3fold
  * pool is a struct zpool (zpool_internal.h): these functions are the entries
- * of z3fold_backend, zpool's table, as they are.
+ * of z3fold_backend, zpool's table, as they are.  What z3fold shares with
+ * zbud (destroy, max and huge size, total pages, the checker) is
+ * zpool_paged's and reached as zpool_destroy, zpool_max_size, ... .
  */
 #ifndef ZPOOL_Z3FOLD_H
 #define ZPOOL_Z3FOLD_H
@@ -29,11 +31,10 @@ struct z3fold_stats {
 	unsigned long long deferred;	/* rearrangements put off because mapped */
 };
 
-/* NULL with errno EINVAL (bad page size) or ENOMEM. */
+/* NULL with errno EINVAL (bad page size) or ENOMEM; zpool_destroy frees it. */
 struct zpool *z3fold_create(const char *name, const struct zpool_config *config);
-void z3fold_destroy(struct zpool *pool);
 
-/* Sizes 1..z3fold_max_size(); 0 with errno EINVAL, E2BIG, ENOSPC (page
+/* Sizes 1..zpool_max_size(); 0 with errno EINVAL, E2BIG, ENOSPC (page
  * limit) or ENOMEM. */
 unsigned long z3fold_alloc(struct zpool *pool, size_t size);
 void z3fold_free(struct zpool *pool, unsigned long handle);
@@ -46,9 +47,6 @@ void z3fold_write(struct zpool *pool, unsigned long handle,
 		  const void *mem, size_t len);
 size_t z3fold_obj_size(struct zpool *pool, unsigned long handle);
 
-size_t z3fold_max_size(struct zpool *pool);
-size_t z3fold_huge_size(struct zpool *pool);
-unsigned long z3fold_total_pages(struct zpool *pool);
 void z3fold_get_stats(struct zpool *pool, struct z3fold_stats *stats);
 int z3fold_print_stats(struct zpool *pool, FILE *out);
 
@@ -57,9 +55,6 @@ int z3fold_print_stats(struct zpool *pool, FILE *out);
 unsigned int z3fold_handle_buddy(struct zpool *pool, unsigned long handle);
 size_t z3fold_handle_offset(struct zpool *pool, unsigned long handle);
 unsigned int z3fold_objects_in_page(struct zpool *pool, unsigned long handle);
-/* Walks every page list and checks headers, slots, layout, list placement
- * and counters.  0 when consistent, else -1 and a reason in why. */
-int z3fold_check(struct zpool *pool, char *why, size_t why_len);
 
 extern const struct zpool_backend z3fold_backend;
 

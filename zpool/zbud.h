@@ -5,7 +5,9 @@
  * At most two objects ("buddies") per page: the first placed right after the
  * page header, the last ending at the page end.  See zbud.c for the design.
  * A zbud pool is a struct zpool (zpool_internal.h): these functions are the
- * entries of zbud_backend, zpool's table, as they are.
+ * entries of zbud_backend, zpool's table, as they are.  What zbud shares with
+ * z3fold (destroy, max and huge size, total pages, the checker) is
+ * zpool_paged's and reached as zpool_destroy, zpool_max_size, ... .
  */
 #ifndef ZPOOL_ZBUD_H
 #define ZPOOL_ZBUD_H
@@ -29,11 +31,10 @@ struct zbud_stats {
 	unsigned long long chunk_bytes;	/* bytes the live objects' chunks take */
 };
 
-/* NULL with errno EINVAL (bad page size) or ENOMEM. */
+/* NULL with errno EINVAL (bad page size) or ENOMEM; zpool_destroy frees it. */
 struct zpool *zbud_create(const char *name, const struct zpool_config *config);
-void zbud_destroy(struct zpool *pool);
 
-/* Sizes 1..zbud_max_size(); 0 with errno EINVAL, E2BIG, ENOSPC (page limit)
+/* Sizes 1..zpool_max_size(); 0 with errno EINVAL, E2BIG, ENOSPC (page limit)
  * or ENOMEM. */
 unsigned long zbud_alloc(struct zpool *pool, size_t size);
 void zbud_free(struct zpool *pool, unsigned long handle);
@@ -46,17 +47,11 @@ void zbud_write(struct zpool *pool, unsigned long handle, const void *mem, size_
 /* The size given to zbud_alloc. */
 size_t zbud_obj_size(struct zpool *pool, unsigned long handle);
 
-size_t zbud_max_size(struct zpool *pool);
-size_t zbud_huge_size(struct zpool *pool);
-unsigned long zbud_total_pages(struct zpool *pool);
 void zbud_get_stats(struct zpool *pool, struct zbud_stats *stats);
 int zbud_print_stats(struct zpool *pool, FILE *out);
 
 /* For tests: how many objects share the page of handle (1 or 2). */
 unsigned int zbud_objects_in_page(struct zpool *pool, unsigned long handle);
-/* Walks every page list and checks headers, list placement and counters
- * against each other.  0 when consistent, else -1 and a reason in why. */
-int zbud_check(struct zpool *pool, char *why, size_t why_len);
 
 extern const struct zpool_backend zbud_backend;
 

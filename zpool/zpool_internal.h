@@ -10,6 +10,7 @@
 #define ZPOOL_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -221,5 +222,87 @@ static inline int zpool_lists_first(const struct zpool_lists *lists, unsigned in
 		bits = lists->nonempty[word];
 	}
 }
+
+/*
+ * What zbud and z3fold share (paged.c): a pool of pages, each starting with
+ * a header that begins with struct zpool_page_header, kept on first-fit
+ * lists by the room one more object would find there.  The backend says
+ * how much room a page has and what else its page header must satisfy
+ * (struct zpool_paged_ops); the shared part does the lists, the page
+ * source, the counters both keep and the checker's walk.
+ */
+struct zpool_page_header {
+	struct zpool_list list;		/* on an unbuddied list or the full list */
+	struct zpool_paged *pool;	/* owner; set once when the page is taken */
+	uint32_t magic;			/* the backend's magic while in use */
+	uint16_t list_index;		/* its unbuddied list, or ZPOOL_NOT_LISTED */
+};
+
+struct zpool_paged_ops {
+	uint32_t magic;			/* in every page header in use */
+	size_t chunk_size;		/* allocation granule */
+	unsigned int header_chunks;	/* chunks the page header takes */
+	/* Chunks one more object could take in the page, 0: none (full). */
+	unsigned int (*room)(const struct zpool_paged *pool,
+			     const struct zpool_page_header *page);
+	/* The backend's own checks of a page whose shared header is sound:
+	 * NULL when fine; adds the page's objects and bytes. */
+	const char *(*page_problem)(const struct zpool_paged *pool,
+				    const struct zpool_page_header *page,
+				    unsigned long *objects, unsigned long long *bytes);
+};
+
+struct zpool_paged {
+	struct zpool base;		/* backend table, page size; set at creation */
+	const struct zpool_paged_ops *ops;
+	pthread_mutex_t lock;		/* protects everything below and headers */
+	struct zpool_page_source source;	/* pages: source.pages */
+	unsigned int nchunks;		/* chunks per page for objects */
+	/* unbuddied list n: pages where one more object of up to n chunks
+	 * fits, 1 <= n <= nchunks */
+	struct zpool_lists unbuddied;
+	struct zpool_list full;		/* pages with no room for another object */
+	unsigned long objects;		/* live objects */
+	unsigned long long stored_bytes;	/* sum of their sizes */
+	char name[32];
+};
+
+/* A zeroed pool of pool_bytes that starts with struct zpool_paged, that
+ * part set up; NULL with errno EINVAL (bad page size) or ENOMEM. */
+struct zpool *zpool_paged_create(size_t pool_bytes, const struct zpool_backend *backend,
+				 const struct zpool_paged_ops *ops, const char *name,
+				 const struct zpool_config *config);
+/* Starts an allocation of size bytes: checks the size (0: EINVAL, above
+ * the maximum: E2BIG), takes the lock and returns a page with room for
+ * *chunks (set) chunks: first fit, else a new page (its header's first
+ * header_bytes zeroed, the shared header set).  The lock stays held for
+ * zpool_paged_alloc_end; on NULL (errno E2BIG, EINVAL, ENOSPC, ENOMEM) it
+ * is not held. */
+void *zpool_paged_alloc_begin(struct zpool_paged *pool, size_t size,
+			      size_t header_bytes, unsigned int *chunks);
+/* Ends it once the backend has placed the object: lists the page by its
+ * room, counts the object, drops the lock. */
+void zpool_paged_alloc_end(struct zpool_paged *pool, struct zpool_page_header *page,
+			   size_t size);
+/* Gives an empty page back to the source.  Lock held. */
+void zpool_paged_release_page(struct zpool_paged *pool, struct zpool_page_header *page);
+/* Puts a page that holds an object on the list its room says.  Lock held. */
+void zpool_paged_place(struct zpool_paged *pool, struct zpool_page_header *page);
+/* The page of handle, whose low bits (below the page size) must all be in
+ * low_mask; aborts when that or the header's magic and owner say the
+ * handle cannot be an object of this pool. */
+struct zpool_page_header *zpool_paged_page_of(struct zpool_paged *pool,
+					      unsigned long handle,
+					      unsigned long low_mask);
+
+/* Backend table entries both take as they are (pool: a struct zpool_paged). */
+void zpool_paged_destroy(struct zpool *pool);	/* frees every page, then the pool */
+size_t zpool_paged_max_size(struct zpool *pool);
+size_t zpool_paged_huge_size(struct zpool *pool);
+unsigned long zpool_paged_total_pages(struct zpool *pool);
+/* Walks the full list and every unbuddied list: each page's shared header,
+ * the backend's page_problem, its list against its room; then the counters
+ * against what the lists hold.  0, or -1 and why (may be NULL). */
+int zpool_paged_check(struct zpool *pool, char *why, size_t why_len);
 
 #endif /* ZPOOL_INTERNAL_H */

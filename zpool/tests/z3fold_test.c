@@ -24,7 +24,7 @@ static void check_pool(struct zpool *pool)
 {
 	char why[256];
 
-	CHECK(z3fold_check(pool, why, sizeof(why)) == 0, "z3fold_check: %s", why);
+	CHECK(zpool_check(pool, why, sizeof(why)) == 0, "z3fold_check: %s", why);
 }
 
 static unsigned long alloc_filled(struct zpool *pool, size_t size, uint64_t key)
@@ -54,12 +54,12 @@ static void test_three_per_page(void)
 	struct zpool *pool = new_pool();
 	unsigned long a, b, c, d;
 
-	CHECK(z3fold_max_size(pool) == 4096 - 64, "max %zu", z3fold_max_size(pool));
+	CHECK(zpool_max_size(pool) == 4096 - 64, "max %zu", zpool_max_size(pool));
 	a = alloc_filled(pool, 1000, 1);
 	b = alloc_filled(pool, 1000, 2);
 	c = alloc_filled(pool, 1000, 3);
-	CHECK(z3fold_total_pages(pool) == 1, "three buddies in %lu pages",
-	      z3fold_total_pages(pool));
+	CHECK(zpool_total_pages(pool) == 1, "three buddies in %lu pages",
+	      zpool_total_pages(pool));
 	CHECK(z3fold_handle_buddy(pool, a) == FIRST && z3fold_handle_buddy(pool, b) == LAST &&
 	      z3fold_handle_buddy(pool, c) == MIDDLE, "placement %u %u %u",
 	      z3fold_handle_buddy(pool, a), z3fold_handle_buddy(pool, b),
@@ -67,8 +67,8 @@ static void test_three_per_page(void)
 	CHECK(z3fold_objects_in_page(pool, a) == 3, "objects in page");
 	/* Room is left, but a fourth object needs a new page. */
 	d = alloc_filled(pool, 16, 4);
-	CHECK(z3fold_total_pages(pool) == 2, "fourth object in %lu pages",
-	      z3fold_total_pages(pool));
+	CHECK(zpool_total_pages(pool) == 2, "fourth object in %lu pages",
+	      zpool_total_pages(pool));
 	check_pool(pool);
 	expect_bytes(pool, a, 1000, 1);
 	expect_bytes(pool, b, 1000, 2);
@@ -78,8 +78,8 @@ static void test_three_per_page(void)
 	z3fold_free(pool, b);
 	z3fold_free(pool, c);
 	z3fold_free(pool, d);
-	CHECK(z3fold_total_pages(pool) == 0, "pages left");
-	z3fold_destroy(pool);
+	CHECK(zpool_total_pages(pool) == 0, "pages left");
+	zpool_destroy(pool);
 }
 
 /* Freeing the first buddy moves the middle one into its place. */
@@ -105,13 +105,13 @@ static void test_middle_becomes_first(void)
 	CHECK(st.rearrangements == 1, "%llu rearrangements", st.rearrangements);
 	/* The freed room is one run: a new middle fits between. */
 	d = alloc_filled(pool, 2000, 14);
-	CHECK(z3fold_total_pages(pool) == 1 && z3fold_handle_buddy(pool, d) == MIDDLE,
+	CHECK(zpool_total_pages(pool) == 1 && z3fold_handle_buddy(pool, d) == MIDDLE,
 	      "room after rearrangement not reused");
 	check_pool(pool);
 	expect_bytes(pool, b, 900, 12);
 	expect_bytes(pool, c, 777, 13);
 	expect_bytes(pool, d, 2000, 14);
-	z3fold_destroy(pool);
+	zpool_destroy(pool);
 }
 
 /* A mapped object is never moved: the move waits for the last unmap. */
@@ -142,7 +142,7 @@ static void test_mapped_not_moved(void)
 	      "move not done at the last unmap");
 	expect_bytes(pool, c, 777, 23);
 	check_pool(pool);
-	z3fold_destroy(pool);
+	zpool_destroy(pool);
 
 	/* While the middle is mapped, a small first takes the room before it;
 	 * freeing the last then slides the middle down against the first. */
@@ -153,7 +153,7 @@ static void test_mapped_not_moved(void)
 	pc = z3fold_map(pool, c, ZS_MM_RW);
 	z3fold_free(pool, a);			/* move put off */
 	e = alloc_filled(pool, 500, 34);	/* first, before the middle */
-	CHECK(z3fold_handle_buddy(pool, e) == FIRST && z3fold_total_pages(pool) == 1,
+	CHECK(z3fold_handle_buddy(pool, e) == FIRST && zpool_total_pages(pool) == 1,
 	      "room before a mapped middle not used");
 	z3fold_unmap(pool, c);			/* full page: nothing to move */
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "middle moved in a full page");
@@ -166,8 +166,8 @@ static void test_mapped_not_moved(void)
 	check_pool(pool);
 	z3fold_free(pool, c);
 	z3fold_free(pool, e);
-	CHECK(z3fold_total_pages(pool) == 0, "pages left");
-	z3fold_destroy(pool);
+	CHECK(zpool_total_pages(pool) == 0, "pages left");
+	zpool_destroy(pool);
 }
 
 /* Random work with mappings held: checker, three-per-page, bytes. */
@@ -240,9 +240,9 @@ static void test_random(void)
 			expect_bytes(pool, h[i], size[i], key[i]);
 			z3fold_free(pool, h[i]);
 		}
-	CHECK(z3fold_total_pages(pool) == 0, "pages left");
+	CHECK(zpool_total_pages(pool) == 0, "pages left");
 	check_pool(pool);
-	z3fold_destroy(pool);
+	zpool_destroy(pool);
 }
 
 /* ---- rearrangement under concurrent mappings ---- */
@@ -329,8 +329,8 @@ static void test_concurrent_rearrangement(void)
 		z3fold_free(c.pool, c.stable[i]);
 	for (i = 0; i < 2 * TPAGES; i++)
 		z3fold_free(c.pool, c.churn[i]);
-	CHECK(z3fold_total_pages(c.pool) == 0, "pages left");
-	z3fold_destroy(c.pool);
+	CHECK(zpool_total_pages(c.pool) == 0, "pages left");
+	zpool_destroy(c.pool);
 }
 
 /* ---- misuse ---- */
@@ -388,7 +388,7 @@ static void test_misuse(void)
 	CHECK(test_expect_abort(unmap_unmapped, pool, "zpool") == 0, "unmap of unmapped");
 	CHECK(test_expect_abort(forged_handle, pool, "zpool") == 0, "forged handle");
 	CHECK(test_expect_abort(write_too_much, pool, "zpool") == 0, "write past the end");
-	z3fold_destroy(pool);
+	zpool_destroy(pool);
 }
 
 int main(void)
