@@ -97,81 +97,75 @@ static void no_close(void *ctx)
 	(void)ctx;
 }
 
-static const struct zsb_peer_ops glibc_peer = {
-	.name = "glibc",
-	.what = "glibc malloc + memcpy (the process's own malloc)",
-	.open = glibc_open,
-	.store = glibc_store,
-	.read_begin = direct_read_begin,
-	.read_end = direct_read_end,
-	.release = glibc_release,
-	.compact = glibc_compact,
-	.pool_pages = no_pool_pages,
-	.close = no_close,
-};
-
 /* ---- dlopen'd allocators ---- */
 
 struct dl_allocator {
 	void *lib;
-	void *(*alloc)(size_t size, int flags);	/* flags: jemalloc only */
+	void *(*alloc)(size_t size, int flags);	/* jemalloc */
 	void (*release)(void *p, int flags);
 	int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
-	void (*collect)(bool force);
-	void *(*mi_malloc)(size_t size);
+	void *(*mi_malloc)(size_t size);	/* mimalloc */
 	void (*mi_free)(void *p);
+	void (*collect)(bool force);
 };
 
 static struct dl_allocator dl;	/* one per child: each peer runs in its own */
 
-static void *dl_open_lib(const char *soname, char *why, size_t why_len)
+/* Opens soname and fills the three symbol slots; NULL with why on failure. */
+static void *dl_open(const char *soname, const char *const names[3], void **slots[3],
+		     char *why, size_t why_len)
 {
-	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-
-	if (!lib)
+	memset(&dl, 0, sizeof(dl));
+	dl.lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!dl.lib) {
 		snprintf(why, why_len, "missing: %s", dlerror());
-	return lib;
-}
-
-static void *dl_symbol(void *lib, const char *name, char *why, size_t why_len)
-{
-	void *sym = dlsym(lib, name);
-
-	if (!sym)
-		snprintf(why, why_len, "missing: no %s in the library", name);
-	return sym;
+		return NULL;
+	}
+	for (int i = 0; i < 3; i++) {
+		*slots[i] = dlsym(dl.lib, names[i]);
+		if (!*slots[i]) {
+			snprintf(why, why_len, "missing: no %s in the library", names[i]);
+			return NULL;
+		}
+	}
+	return &dl;
 }
 
 static void *jemalloc_open(char *why, size_t why_len)
 {
-	memset(&dl, 0, sizeof(dl));
-	dl.lib = dl_open_lib("libjemalloc.so.2", why, why_len);
-	if (!dl.lib)
-		return NULL;
-	*(void **)&dl.alloc = dl_symbol(dl.lib, "mallocx", why, why_len);
-	*(void **)&dl.release = dl_symbol(dl.lib, "dallocx", why, why_len);
-	*(void **)&dl.mallctl = dl_symbol(dl.lib, "mallctl", why, why_len);
-	if (!dl.alloc || !dl.release || !dl.mallctl)
-		return NULL;
-	return &dl;
+	static const char *const names[3] = { "mallocx", "dallocx", "mallctl" };
+	void **slots[3] = { (void **)&dl.alloc, (void **)&dl.release, (void **)&dl.mallctl };
+
+	return dl_open("libjemalloc.so.2", names, slots, why, why_len);
 }
 
-static unsigned long jemalloc_store(void *ctx, const void *data, size_t len)
+static void *mimalloc_open(char *why, size_t why_len)
+{
+	static const char *const names[3] = { "mi_malloc", "mi_free", "mi_collect" };
+	void **slots[3] = { (void **)&dl.mi_malloc, (void **)&dl.mi_free, (void **)&dl.collect };
+
+	return dl_open("libmimalloc.so.2", names, slots, why, why_len);
+}
+
+static unsigned long dl_store(void *ctx, const void *data, size_t len)
 {
 	struct dl_allocator *a = ctx;
-	void *p = a->alloc(len, 0);
+	void *p = a->mi_malloc ? a->mi_malloc(len) : a->alloc(len, 0);
 
 	if (p)
 		memcpy(p, data, len);
 	return (unsigned long)p;
 }
 
-static void jemalloc_release(void *ctx, unsigned long h, size_t len)
+static void dl_release(void *ctx, unsigned long h, size_t len)
 {
 	struct dl_allocator *a = ctx;
 
 	(void)len;
-	a->release((void *)h, 0);
+	if (a->mi_free)
+		a->mi_free((void *)h);
+	else
+		a->release((void *)h, 0);
 }
 
 static long jemalloc_compact(void *ctx)
@@ -183,51 +177,6 @@ static long jemalloc_compact(void *ctx)
 	return -1;
 }
 
-static const struct zsb_peer_ops jemalloc_peer = {
-	.name = "jemalloc",
-	.what = "jemalloc mallocx/dallocx (dlopen libjemalloc.so.2) + memcpy",
-	.open = jemalloc_open,
-	.store = jemalloc_store,
-	.read_begin = direct_read_begin,
-	.read_end = direct_read_end,
-	.release = jemalloc_release,
-	.compact = jemalloc_compact,
-	.pool_pages = no_pool_pages,
-	.close = no_close,
-};
-
-static void *mimalloc_open(char *why, size_t why_len)
-{
-	memset(&dl, 0, sizeof(dl));
-	dl.lib = dl_open_lib("libmimalloc.so.2", why, why_len);
-	if (!dl.lib)
-		return NULL;
-	*(void **)&dl.mi_malloc = dl_symbol(dl.lib, "mi_malloc", why, why_len);
-	*(void **)&dl.mi_free = dl_symbol(dl.lib, "mi_free", why, why_len);
-	*(void **)&dl.collect = dl_symbol(dl.lib, "mi_collect", why, why_len);
-	if (!dl.mi_malloc || !dl.mi_free || !dl.collect)
-		return NULL;
-	return &dl;
-}
-
-static unsigned long mimalloc_store(void *ctx, const void *data, size_t len)
-{
-	struct dl_allocator *a = ctx;
-	void *p = a->mi_malloc(len);
-
-	if (p)
-		memcpy(p, data, len);
-	return (unsigned long)p;
-}
-
-static void mimalloc_release(void *ctx, unsigned long h, size_t len)
-{
-	struct dl_allocator *a = ctx;
-
-	(void)len;
-	a->mi_free((void *)h);
-}
-
 static long mimalloc_compact(void *ctx)
 {
 	struct dl_allocator *a = ctx;
@@ -236,18 +185,29 @@ static long mimalloc_compact(void *ctx)
 	return -1;
 }
 
-static const struct zsb_peer_ops mimalloc_peer = {
-	.name = "mimalloc",
-	.what = "mimalloc mi_malloc/mi_free (dlopen libmimalloc.so.2) + memcpy",
-	.open = mimalloc_open,
-	.store = mimalloc_store,
-	.read_begin = direct_read_begin,
-	.read_end = direct_read_end,
-	.release = mimalloc_release,
-	.compact = mimalloc_compact,
-	.pool_pages = no_pool_pages,
-	.close = no_close,
-};
+/* Peers whose handle is the object's address: read in place. */
+#define DIRECT_PEER(peer, label, store_op, release_op)				\
+	{									\
+		.name = #peer,							\
+		.what = label,							\
+		.open = peer##_open,						\
+		.store = store_op,						\
+		.read_begin = direct_read_begin,				\
+		.read_end = direct_read_end,					\
+		.release = release_op,						\
+		.compact = peer##_compact,					\
+		.pool_pages = no_pool_pages,					\
+		.close = no_close,						\
+	}
+static const struct zsb_peer_ops glibc_peer =
+	DIRECT_PEER(glibc, "glibc malloc + memcpy (the process's own malloc)",
+		    glibc_store, glibc_release);
+static const struct zsb_peer_ops jemalloc_peer =
+	DIRECT_PEER(jemalloc, "jemalloc mallocx/dallocx (dlopen libjemalloc.so.2) + memcpy",
+		    dl_store, dl_release);
+static const struct zsb_peer_ops mimalloc_peer =
+	DIRECT_PEER(mimalloc, "mimalloc mi_malloc/mi_free (dlopen libmimalloc.so.2) + memcpy",
+		    dl_store, dl_release);
 
 /* ---- zsmalloc, zbud and z3fold: through zpool ---- */
 
