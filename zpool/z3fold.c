@@ -431,18 +431,39 @@ void z3fold_write(struct zpool *zp, unsigned long handle,
 	pthread_mutex_unlock(&pool->paged.lock);
 }
 
-size_t z3fold_obj_size(struct zpool *zp, unsigned long handle)
+/* What callers and tests ask of a live handle, read under the lock. */
+enum z3fold_fact { FACT_SIZE, FACT_BUDDY, FACT_OFFSET, FACT_OBJECTS };
+
+static size_t handle_fact(struct zpool *zp, unsigned long handle, enum z3fold_fact fact)
 {
 	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
-	size_t size;
+	size_t v;
 	int slot;
 
 	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
-	size = zhdr->slot_size[slot];
+	switch (fact) {
+	case FACT_SIZE:
+		v = zhdr->slot_size[slot];
+		break;
+	case FACT_BUDDY:
+		v = zhdr->slot_buddy[slot];
+		break;
+	case FACT_OFFSET:
+		v = (size_t)(slot_address(pool, zhdr, slot) - (char *)zhdr);
+		break;
+	default:
+		v = object_count(zhdr);
+		break;
+	}
 	pthread_mutex_unlock(&pool->paged.lock);
-	return size;
+	return v;
+}
+
+size_t z3fold_obj_size(struct zpool *zp, unsigned long handle)
+{
+	return handle_fact(zp, handle, FACT_SIZE);
 }
 
 static void count_list(struct zpool_list *head, struct z3fold_stats *stats)
@@ -498,44 +519,17 @@ int z3fold_print_stats(struct zpool *zp, FILE *out)
 
 unsigned int z3fold_handle_buddy(struct zpool *zp, unsigned long handle)
 {
-	struct z3fold_pool *pool = z3fold_of(zp);
-	struct z3fold_header *zhdr;
-	unsigned int bud;
-	int slot;
-
-	pthread_mutex_lock(&pool->paged.lock);
-	zhdr = handle_to_header(pool, handle, &slot);
-	bud = zhdr->slot_buddy[slot];
-	pthread_mutex_unlock(&pool->paged.lock);
-	return bud;
+	return (unsigned int)handle_fact(zp, handle, FACT_BUDDY);
 }
 
 size_t z3fold_handle_offset(struct zpool *zp, unsigned long handle)
 {
-	struct z3fold_pool *pool = z3fold_of(zp);
-	struct z3fold_header *zhdr;
-	size_t offset;
-	int slot;
-
-	pthread_mutex_lock(&pool->paged.lock);
-	zhdr = handle_to_header(pool, handle, &slot);
-	offset = (size_t)(slot_address(pool, zhdr, slot) - (char *)zhdr);
-	pthread_mutex_unlock(&pool->paged.lock);
-	return offset;
+	return handle_fact(zp, handle, FACT_OFFSET);
 }
 
 unsigned int z3fold_objects_in_page(struct zpool *zp, unsigned long handle)
 {
-	struct z3fold_pool *pool = z3fold_of(zp);
-	struct z3fold_header *zhdr;
-	unsigned int n;
-	int slot;
-
-	pthread_mutex_lock(&pool->paged.lock);
-	zhdr = handle_to_header(pool, handle, &slot);
-	n = object_count(zhdr);
-	pthread_mutex_unlock(&pool->paged.lock);
-	return n;
+	return (unsigned int)handle_fact(zp, handle, FACT_OBJECTS);
 }
 
 /* Checks what a page's header says of its objects; NULL when fine. */
