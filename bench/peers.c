@@ -185,29 +185,32 @@ static long mimalloc_compact(void *ctx)
 	return -1;
 }
 
-/* Peers whose handle is the object's address: read in place. */
-#define DIRECT_PEER(peer, label, store_op, release_op)				\
+/* One peer's table; reader names the read_begin/read_end pair. */
+#define PEER(peer, label, store_op, reader, release_op, compact_op, pages_op,	\
+	     breakdown_op, close_op)						\
 	{									\
 		.name = #peer,							\
 		.what = label,							\
 		.open = peer##_open,						\
 		.store = store_op,						\
-		.read_begin = direct_read_begin,				\
-		.read_end = direct_read_end,					\
+		.read_begin = reader##_read_begin,				\
+		.read_end = reader##_read_end,					\
 		.release = release_op,						\
-		.compact = peer##_compact,					\
-		.pool_pages = no_pool_pages,					\
-		.close = no_close,						\
+		.compact = compact_op,						\
+		.pool_pages = pages_op,						\
+		.breakdown = breakdown_op,					\
+		.close = close_op,						\
 	}
+/* Peers whose handle is the object's address: read in place. */
 static const struct zsb_peer_ops glibc_peer =
-	DIRECT_PEER(glibc, "glibc malloc + memcpy (the process's own malloc)",
-		    glibc_store, glibc_release);
+	PEER(glibc, "glibc malloc + memcpy (the process's own malloc)", glibc_store,
+	     direct, glibc_release, glibc_compact, no_pool_pages, NULL, no_close);
 static const struct zsb_peer_ops jemalloc_peer =
-	DIRECT_PEER(jemalloc, "jemalloc mallocx/dallocx (dlopen libjemalloc.so.2) + memcpy",
-		    dl_store, dl_release);
+	PEER(jemalloc, "jemalloc mallocx/dallocx (dlopen libjemalloc.so.2) + memcpy",
+	     dl_store, direct, dl_release, jemalloc_compact, no_pool_pages, NULL, no_close);
 static const struct zsb_peer_ops mimalloc_peer =
-	DIRECT_PEER(mimalloc, "mimalloc mi_malloc/mi_free (dlopen libmimalloc.so.2) + memcpy",
-		    dl_store, dl_release);
+	PEER(mimalloc, "mimalloc mi_malloc/mi_free (dlopen libmimalloc.so.2) + memcpy",
+	     dl_store, direct, dl_release, mimalloc_compact, no_pool_pages, NULL, no_close);
 
 /* ---- zsmalloc, zbud and z3fold: through zpool ---- */
 
@@ -457,19 +460,8 @@ static void zsmalloc_breakdown(void *ctx, uint64_t payload, struct zsb_breakdown
 			 (unsigned long long)payload);
 }
 #define ZPOOL_PEER(backend, label, breakdown_op)				\
-	{									\
-		.name = #backend,						\
-		.what = label,							\
-		.open = backend##_open,						\
-		.store = zpool_peer_store,					\
-		.read_begin = zpool_peer_read_begin,				\
-		.read_end = zpool_peer_read_end,				\
-		.release = zpool_peer_release,					\
-		.compact = zpool_peer_compact,					\
-		.pool_pages = zpool_peer_pool_pages,				\
-		.breakdown = breakdown_op,					\
-		.close = zpool_peer_close,					\
-	}
+	PEER(backend, label, zpool_peer_store, zpool_peer, zpool_peer_release,	\
+	     zpool_peer_compact, zpool_peer_pool_pages, breakdown_op, zpool_peer_close)
 static const struct zsb_peer_ops zsmalloc_peer =
 	ZPOOL_PEER(zsmalloc, "libzsmalloc: zs_malloc + zs_obj_write, zs_obj_read_begin/end, zs_compact",
 		   zsmalloc_breakdown);

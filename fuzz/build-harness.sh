@@ -42,7 +42,7 @@ build_harness() {
   lib_srcs=$(harness_sources "$name") || return 2
   harness_src="$top/fuzz/fuzz_$name.c"
   [ -f "$harness_src" ] || { echo "build-harness.sh: no $harness_src" >&2; return 2; }
-  common=(-std=gnu11 -D_GNU_SOURCE -DZS_DEBUG=1 -DZSRAM_HAVE_ZPOOL=1 -g
+  common=(-std=gnu11 -D_GNU_SOURCE -DZS_DEBUG=1 -g
           -I"$top/include" -I"$top/src" -I"$top/common" -I"$top/zsram/include" -I"$top/zpool"
           -I"$top/plugins")
   harness_flags=(-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes)

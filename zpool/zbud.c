@@ -297,14 +297,10 @@ unsigned int zbud_objects_in_page(struct zpool *zp, unsigned long handle)
 const struct zpool_backend zbud_backend = {
 	.name = "zbud",
 	.create = zbud_create,
-	.destroy = zpool_paged_destroy,
 	.malloc = zbud_alloc,
 	.free = zbud_free,
-	.max_size = zpool_paged_max_size,
-	.huge_size = zpool_paged_huge_size,
 	.map = zbud_map,
 	.write = zbud_write,
-	.total_pages = zpool_paged_total_pages,
 	.print_stats = zbud_print_stats,
-	.check = zpool_paged_check,
+	ZPOOL_PAGED_ENTRIES,
 };

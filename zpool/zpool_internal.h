@@ -295,7 +295,12 @@ struct zpool_page_header *zpool_paged_page_of(struct zpool_paged *pool,
 					      unsigned long handle,
 					      unsigned long low_mask);
 
-/* Backend table entries both take as they are (pool: a struct zpool_paged). */
+/* Backend table entries both take as they are (pool: a struct zpool_paged);
+ * ZPOOL_PAGED_ENTRIES puts them in a table. */
+#define ZPOOL_PAGED_ENTRIES						\
+	.destroy = zpool_paged_destroy, .max_size = zpool_paged_max_size,	\
+	.huge_size = zpool_paged_huge_size,					\
+	.total_pages = zpool_paged_total_pages, .check = zpool_paged_check
 void zpool_paged_destroy(struct zpool *pool);	/* frees every page, then the pool */
 size_t zpool_paged_max_size(struct zpool *pool);
 size_t zpool_paged_huge_size(struct zpool *pool);
