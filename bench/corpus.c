@@ -27,6 +27,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "pages.h"	/* common/: the same-filled check */
+
 void *zsb_shared_alloc(size_t bytes)
 {
 	void *p;
@@ -47,17 +49,6 @@ void zsb_shared_free(void *p, size_t bytes)
 {
 	if (p)
 		munmap(p, bytes ? bytes : 1);
-}
-
-static int page_is_same_filled(const unsigned char *page)
-{
-	const uint64_t *word = (const uint64_t *)page;
-	size_t i;
-
-	for (i = 1; i < ZSB_PAGE_SIZE / sizeof(uint64_t); i++)
-		if (word[i] != word[0])
-			return 0;
-	return 1;
 }
 
 static void source_name_from_path(char *name, size_t len, const char *path)
@@ -166,7 +157,7 @@ int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
 			size_t gi = s->first_page + page, len;
 
 			c->page_data[gi] = src;
-			if (page_is_same_filled(src)) {
+			if (zs_page_same_filled(src, ZSB_PAGE_SIZE, NULL)) {
 				c->page_obj[gi] = -1;
 				s->same_filled++;
 				continue;

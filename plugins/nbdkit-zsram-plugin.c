@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pages.h"	/* common/: the page-size check */
 #include "zsram.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -149,7 +150,7 @@ static int zsram_plugin_config(const char *key, const char *value)
 
 		if (v == -1)
 			return -1;
-		if (v < 4096 || v > PAGE_SIZE_MAX || (v & (v - 1))) {
+		if (v < 0 || !zs_page_size_valid((size_t)v)) {
 			nbdkit_error("page_size: %s is not a power of two from 4K "
 				     "to 64K", value);
 			return -1;

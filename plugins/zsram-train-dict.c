@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pages.h"	/* common/: the page-size check */
 #include "zsram.h"
 
 static const char *prog = "zsram-train-dict";
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
 						1ul << 20);
 		} else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc) {
 			page_bytes = parse_number("page size", argv[++i], 4096, 65536);
-			if (page_bytes & (page_bytes - 1)) {
+			if (!zs_page_size_valid(page_bytes)) {
 				fprintf(stderr, "%s: page size %zu is not a power "
 					"of two\n", prog, page_bytes);
 				return 2;

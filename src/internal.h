@@ -62,6 +62,7 @@
 
 #include "lock.h"
 #include "zsmalloc.h"
+#include "pages.h"	/* common/: reservation, populate, page-size limits */
 
 #define ZS_API __attribute__((visibility("default")))
 
@@ -88,8 +89,7 @@
 
 /* ---- Geometry ---- */
 
-#define ZS_MIN_PAGE_SIZE 4096u
-#define ZS_MAX_PAGE_SIZE 65536u
+/* ZS_MIN_PAGE_SIZE, ZS_MAX_PAGE_SIZE: common/pages.h. */
 /* Chain sizes a caller may ask for (zs_pool_config.max_pages_per_zspage). */
 #define ZS_MAX_CHAIN_CONFIG 16u
 /* The default: the kernel's limit for a caller's page source, whose zspages
@@ -371,10 +371,7 @@ void *zs_arena_take_warm(struct zs_page_source *src);
 bool zs_arena_keep_warm(struct zs_page_source *src, void *page);
 /* Arena: gives every warm page back to the system (zs_compact). */
 void zs_arena_drop_warm(struct zs_page_source *src);
-/* Arena: make bytes of reserved memory from p (whole system pages) resident
- * now, in one system call; on kernels without MADV_POPULATE_WRITE they fault
- * in at first write instead. */
-void zs_arena_populate(void *p, size_t bytes);
+/* Arena memory is made resident with zs_populate (common/pages.h). */
 /* Arena: drop the memory of n pages from p, keeping them reserved. */
 void zs_arena_release(struct zs_page_source *src, void *p, size_t n);
 /* Arena runs given up but not yet released: compaction collects the runs of

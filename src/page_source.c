@@ -14,9 +14,10 @@
  * Locking: source->lock guards the arena's chunks and bitmaps; it is a leaf
  * lock.  The caller's ops are called with a class lock held.
  *
- * Pages are made resident as zspages back them, with one
- * madvise(MADV_POPULATE_WRITE) per backing rather than a page fault on first
- * write, which costs several times more on virtual machines.
+ * Reservation (zs_reserve_aligned) and populate (zs_populate) are the page
+ * layer's in common/pages.h.  Pages are made resident as zspages back them,
+ * with one madvise(MADV_POPULATE_WRITE) per backing rather than a page fault
+ * on first write, which costs several times more on virtual machines.
  *
  * Releasing pages costs a system call and a TLB flush each time, and the
  * flush dominates on virtual machines.  A release batch goes to the kernel in
@@ -74,24 +75,13 @@ static struct zs_arena_chunk *arena_add_chunk(struct zs_page_source *src, size_t
 	size_t bytes = npages * src->page_size;
 	struct zs_arena_chunk *ch = zs_meta_calloc(1, sizeof(*ch));
 	uint64_t *bitmap = zs_meta_calloc((npages + 63) / 64, sizeof(uint64_t));
-	/* The kernel aligns mmap to its own 4 KiB pages only: reserve one
-	 * extra pool page and round up, so pages are page_size-aligned. */
-	void *mem = MAP_FAILED;
-	if (ch && bitmap)
-		mem = mmap(NULL, bytes + src->page_size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mem == MAP_FAILED) {
+	void *mem = ch && bitmap ? zs_reserve_aligned(bytes, src->page_size) : NULL;
+	if (!mem) {
 		zs_meta_free(ch);
 		zs_meta_free(bitmap);
 		return NULL;
 	}
-	uintptr_t start = ((uintptr_t)mem + src->page_size - 1) & ~(uintptr_t)(src->page_size - 1);
-	size_t head = start - (uintptr_t)mem;
-	if (head)
-		munmap(mem, head);
-	if (src->page_size - head)
-		munmap((char *)start + bytes, src->page_size - head);
-	ch->mem = (char *)start;
+	ch->mem = mem;
 	ch->npages = npages;
 	ch->bitmap = bitmap;
 	ch->next = src->chunks;
@@ -366,18 +356,6 @@ out:
 	free(batch->runs);
 	batch->runs = NULL;
 	batch->count = batch->cap = 0;
-}
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
-#endif
-
-void zs_arena_populate(void *p, size_t bytes)
-{
-	/* A page fault costs 5-10 times this system call on virtual machines
-	 * (measured here: 33-40 us against 6.5 us a page).  A failure only
-	 * means the first write faults the page in as usual. */
-	madvise(p, bytes, MADV_POPULATE_WRITE);
 }
 
 void zs_arena_release(struct zs_page_source *src, void *p, size_t n)

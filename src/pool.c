@@ -102,7 +102,7 @@ static int config_valid(const struct zs_pool_config *cfg, size_t *page_size, uns
 		       cfg->page_ops->free_page);
 	unsigned int ch = cfg && cfg->max_pages_per_zspage ? cfg->max_pages_per_zspage
 				: arena ? ZS_ARENA_DEFAULT_CHAIN : ZS_DEFAULT_CHAIN;
-	if (ps < ZS_MIN_PAGE_SIZE || ps > ZS_MAX_PAGE_SIZE || (ps & (ps - 1)))
+	if (!zs_page_size_valid(ps))
 		return 0;
 	if (cfg && cfg->max_pages_per_zspage > ZS_MAX_CHAIN_CONFIG)
 		return 0;

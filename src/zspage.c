@@ -215,8 +215,8 @@ static void populate_to(struct zs_pool *pool, struct zspage *z, size_t end)
 	unsigned int want = (unsigned int)((end + ((size_t)1 << shift) - 1) >> shift);
 	if (want <= z->populated)
 		return;
-	zs_arena_populate(z->base + ((size_t)z->populated << shift),
-			  (size_t)(want - z->populated) << shift);
+	zs_populate(z->base + ((size_t)z->populated << shift),
+		    (size_t)(want - z->populated) << shift);
 	z->populated = (uint16_t)want;
 }
 

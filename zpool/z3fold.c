@@ -38,6 +38,11 @@
  * of it exists).  map/unmap/read/write take it briefly (to read the slot and
  * count the mapping); the bytes of a mapped object are the caller's until
  * unmap.  The page source is called with the pool lock held.
+ *
+ * The pool, the page lists, the page source and the checker's walk are
+ * zpool_paged's (paged.c); this file says what a z3fold page holds, how much
+ * room it has and what its header must satisfy.  A z3fold pool starts with
+ * struct zpool, so its functions are z3fold_backend's entries as they are.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -47,7 +52,6 @@
 
 #include "z3fold.h"
 
-#define Z3FOLD_MAGIC 0x7a33666du	/* "z3fm" */
 #define Z3FOLD_SLOTS 3
 #define Z3FOLD_SLOT_MASK 3ul
 
@@ -60,9 +64,7 @@ enum z3fold_buddy {
 
 /* At the start of every page. */
 struct z3fold_header {
-	struct zpool_list list;		/* on an unbuddied list or the full list */
-	struct z3fold_pool *pool;	/* owner; set once when the page is taken */
-	uint32_t magic;			/* Z3FOLD_MAGIC while the page is in use */
+	struct zpool_page_header page;	/* list, owner, Z3FOLD_MAGIC, list index */
 	uint16_t first_chunks;		/* 0: no first buddy */
 	uint16_t middle_chunks;		/* 0: no middle buddy */
 	uint16_t last_chunks;		/* 0: no last buddy */
@@ -71,28 +73,27 @@ struct z3fold_header {
 	uint16_t slot_mapped[Z3FOLD_SLOTS];	/* live mappings of the object */
 	uint8_t slot_buddy[Z3FOLD_SLOTS];	/* enum z3fold_buddy; NONE: free */
 	uint8_t rearrange_pending;	/* a free happened while mapped */
-	uint16_t list_index;		/* its unbuddied list, or ZPOOL_NOT_LISTED */
 };
 
 #define Z3FOLD_HEADER_CHUNKS \
 	((sizeof(struct z3fold_header) + Z3FOLD_CHUNK_SIZE - 1) / Z3FOLD_CHUNK_SIZE)
 
+/* Four chunks, as the published design has: the density depends on it. */
+_Static_assert(Z3FOLD_HEADER_CHUNKS == 4, "the z3fold header takes 64 bytes");
+
+/* zpool_paged's unbuddied list n: pages where one more object of up to n
+ * chunks fits.  Everything below is guarded by paged.lock too. */
 struct z3fold_pool {
-	pthread_mutex_t lock;		/* protects everything below */
-	struct zpool_page_source source;
-	size_t page_size;
+	struct zpool_paged paged;	/* everything but: */
 	unsigned int total_chunks;	/* T: chunks per page, header included */
-	unsigned int nchunks;		/* chunks per page for objects */
-	/* unbuddied list n: pages where one more object of up to n chunks fits */
-	struct zpool_lists unbuddied;
-	struct zpool_list full;		/* pages with no room for another object */
-	unsigned long pages;
-	unsigned long objects;
-	unsigned long long stored_bytes;
-	unsigned long long rearrangements;
-	unsigned long long deferred;
-	char name[32];
+	unsigned long long rearrangements;	/* middle buddies moved, ever */
+	unsigned long long deferred;	/* rearrangements put off because mapped */
 };
+
+static struct z3fold_pool *z3fold_of(struct zpool *zp)
+{
+	return (struct z3fold_pool *)((char *)zp - offsetof(struct z3fold_pool, paged.base));
+}
 
 static unsigned int size_to_chunks(size_t size)
 {
@@ -187,28 +188,15 @@ static unsigned int usable_chunks(const struct z3fold_pool *pool,
 	return best;
 }
 
-/* Takes a page off whichever list it is on (if any). */
-static void unlist(struct z3fold_pool *pool, struct z3fold_header *zhdr)
+/* A page with three objects, or no room for one more, is full. */
+static unsigned int z3fold_room(const struct zpool_paged *paged,
+				const struct zpool_page_header *page)
 {
-	if (zhdr->list_index == ZPOOL_NOT_LISTED)
-		zpool_list_del(&zhdr->list);
-	else
-		zpool_lists_del(&pool->unbuddied, zhdr->list_index, &zhdr->list);
-	zhdr->list_index = ZPOOL_NOT_LISTED;
-}
+	const struct z3fold_header *zhdr = (const struct z3fold_header *)page;
 
-/* Puts a page that holds at least one object on the list its state says. */
-static void place_on_list(struct z3fold_pool *pool, struct z3fold_header *zhdr)
-{
-	unsigned int usable = usable_chunks(pool, zhdr);
-
-	unlist(pool, zhdr);
-	if (object_count(zhdr) == Z3FOLD_SLOTS || usable == 0) {
-		zpool_list_add(&pool->full, &zhdr->list);
-	} else {
-		zpool_lists_add(&pool->unbuddied, usable, &zhdr->list);
-		zhdr->list_index = (uint16_t)usable;
-	}
+	if (object_count(zhdr) == Z3FOLD_SLOTS)
+		return 0;
+	return usable_chunks((const struct z3fold_pool *)paged, zhdr);
 }
 
 static int slot_of_buddy(const struct z3fold_header *zhdr, enum z3fold_buddy bud)
@@ -264,16 +252,14 @@ static struct z3fold_header *handle_to_header(struct z3fold_pool *pool,
 	unsigned long number = handle & Z3FOLD_SLOT_MASK;
 	struct z3fold_header *zhdr;
 
-	if (number == 0 || (handle & (pool->page_size - 1) & ~Z3FOLD_SLOT_MASK))
+	if (number == 0)
 		zpool_misuse("z3fold: invalid handle %#lx", handle);
-	zhdr = (struct z3fold_header *)(handle & ~(unsigned long)(pool->page_size - 1));
-	if (zhdr->magic != Z3FOLD_MAGIC || zhdr->pool != pool)
-		zpool_misuse("z3fold: handle %#lx is not an object of pool %s",
-			     handle, pool->name);
+	zhdr = (struct z3fold_header *)zpool_paged_page_of(&pool->paged, handle,
+							   Z3FOLD_SLOT_MASK);
 	*slot = (int)number - 1;
 	if (zhdr->slot_buddy[*slot] == Z3FOLD_NONE)
 		zpool_misuse("z3fold: handle %#lx of pool %s is not allocated (double free?)",
-			     handle, pool->name);
+			     handle, pool->paged.name);
 	return zhdr;
 }
 
@@ -284,94 +270,31 @@ static char *slot_address(struct z3fold_pool *pool, struct z3fold_header *zhdr,
 					       (enum z3fold_buddy)zhdr->slot_buddy[slot]));
 }
 
-struct z3fold_pool *z3fold_create(const char *name, const struct zpool_config *config)
-{
-	struct z3fold_pool *pool;
-	size_t page_size = config && config->page_size ? config->page_size : 4096;
+static const char *z3fold_page_problem(const struct zpool_paged *paged,
+				       const struct zpool_page_header *page,
+				       unsigned long *objects, unsigned long long *bytes);
 
-	if (zpool_check_page_size(page_size)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	pool = calloc(1, sizeof(*pool));
-	if (!pool)
-		return NULL;
-	zpool_page_source_init(&pool->source, config);
-	pool->page_size = page_size;
-	pool->total_chunks = (unsigned int)(page_size / Z3FOLD_CHUNK_SIZE);
-	pool->nchunks = pool->total_chunks - (unsigned int)Z3FOLD_HEADER_CHUNKS;
-	if (zpool_lists_init(&pool->unbuddied, pool->nchunks + 1)) {
-		free(pool);
-		return NULL;
-	}
-	zpool_list_init(&pool->full);
-	if (pthread_mutex_init(&pool->lock, NULL)) {
-		zpool_lists_destroy(&pool->unbuddied);
-		free(pool);
-		errno = ENOMEM;
-		return NULL;
-	}
-	snprintf(pool->name, sizeof(pool->name), "%s", name ? name : "z3fold");
-	return pool;
+static const struct zpool_paged_ops z3fold_ops = {
+	.magic = Z3FOLD_MAGIC,
+	.chunk_size = Z3FOLD_CHUNK_SIZE,
+	.header_chunks = Z3FOLD_HEADER_CHUNKS,
+	.room = z3fold_room,
+	.page_problem = z3fold_page_problem,
+};
+
+struct zpool *z3fold_create(const char *name, const struct zpool_config *config)
+{
+	struct zpool *zp = zpool_paged_create(sizeof(struct z3fold_pool), &z3fold_backend,
+					      &z3fold_ops, name, config);
+
+	if (zp)
+		z3fold_of(zp)->total_chunks = (unsigned int)(zp->page_size / Z3FOLD_CHUNK_SIZE);
+	return zp;
 }
 
-static void release_page(struct z3fold_pool *pool, struct z3fold_header *zhdr)
+unsigned long z3fold_alloc(struct zpool *zp, size_t size)
 {
-	unlist(pool, zhdr);
-	zhdr->magic = 0;
-	zhdr->pool = NULL;
-	pool->pages--;
-	zpool_page_free(&pool->source, zhdr);
-}
-
-static void release_list(struct z3fold_pool *pool, struct zpool_list *head)
-{
-	while (!zpool_list_empty(head))
-		release_page(pool, (struct z3fold_header *)head->next);
-}
-
-void z3fold_destroy(struct z3fold_pool *pool)
-{
-	unsigned int i;
-
-	if (!pool)
-		return;
-	for (i = 0; i <= pool->nchunks; i++)
-		release_list(pool, &pool->unbuddied.heads[i]);
-	release_list(pool, &pool->full);
-	zpool_page_source_destroy(&pool->source);
-	pthread_mutex_destroy(&pool->lock);
-	zpool_lists_destroy(&pool->unbuddied);
-	free(pool);
-}
-
-static struct z3fold_header *find_page_with_room(struct z3fold_pool *pool,
-						 unsigned int chunks)
-{
-	int i = zpool_lists_first(&pool->unbuddied, chunks);
-
-	if (i < 0)
-		return NULL;
-	return (struct z3fold_header *)pool->unbuddied.heads[i].next;
-}
-
-static struct z3fold_header *new_page(struct z3fold_pool *pool)
-{
-	struct z3fold_header *zhdr = zpool_page_alloc(&pool->source);
-
-	if (!zhdr)
-		return NULL;
-	memset(zhdr, 0, sizeof(*zhdr));
-	zpool_list_init(&zhdr->list);
-	zhdr->list_index = ZPOOL_NOT_LISTED;
-	zhdr->pool = pool;
-	zhdr->magic = Z3FOLD_MAGIC;
-	pool->pages++;
-	return zhdr;
-}
-
-unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
-{
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	unsigned int chunks, start = 0;
 	enum z3fold_buddy bud = Z3FOLD_NONE;
@@ -380,25 +303,9 @@ unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
 		Z3FOLD_FIRST, Z3FOLD_MIDDLE, Z3FOLD_LAST,
 	};
 
-	if (size == 0) {
-		errno = EINVAL;
+	zhdr = zpool_paged_alloc_begin(&pool->paged, size, sizeof(*zhdr), &chunks);
+	if (!zhdr)
 		return 0;
-	}
-	if (size > z3fold_max_size(pool)) {
-		errno = E2BIG;
-		return 0;
-	}
-	chunks = size_to_chunks(size);
-	pthread_mutex_lock(&pool->lock);
-	zhdr = find_page_with_room(pool, chunks);
-	if (!zhdr) {
-		zhdr = new_page(pool);
-		if (!zhdr) {
-			pthread_mutex_unlock(&pool->lock);
-			errno = ENOMEM;
-			return 0;
-		}
-	}
 	for (candidate = 0; candidate < 3; candidate++) {
 		if (free_run(pool, zhdr, order[candidate], &start) >= chunks) {
 			bud = order[candidate];
@@ -408,7 +315,7 @@ unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
 	slot = slot_of_buddy(zhdr, Z3FOLD_NONE);
 	if (bud == Z3FOLD_NONE || slot < 0)
 		zpool_misuse("z3fold: pool %s lists page %p with room it does not have",
-			     pool->name, (void *)zhdr);
+			     pool->paged.name, (void *)zhdr);
 	switch (bud) {
 	case Z3FOLD_FIRST:
 		zhdr->first_chunks = (uint16_t)chunks;
@@ -424,21 +331,19 @@ unsigned long z3fold_alloc(struct z3fold_pool *pool, size_t size)
 	zhdr->slot_buddy[slot] = (uint8_t)bud;
 	zhdr->slot_size[slot] = (uint32_t)size;
 	zhdr->slot_mapped[slot] = 0;
-	place_on_list(pool, zhdr);
-	pool->objects++;
-	pool->stored_bytes += size;
-	pthread_mutex_unlock(&pool->lock);
+	zpool_paged_alloc_end(&pool->paged, &zhdr->page, size);
 	return (unsigned long)(uintptr_t)zhdr | (unsigned long)(slot + 1);
 }
 
-void z3fold_free(struct z3fold_pool *pool, unsigned long handle)
+void z3fold_free(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	int slot;
 
 	if (!handle)
 		return;
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot])
 		zpool_misuse("z3fold: free of handle %#lx while it is mapped", handle);
@@ -454,12 +359,12 @@ void z3fold_free(struct z3fold_pool *pool, unsigned long handle)
 		zhdr->last_chunks = 0;
 		break;
 	}
-	pool->objects--;
-	pool->stored_bytes -= zhdr->slot_size[slot];
+	pool->paged.objects--;
+	pool->paged.stored_bytes -= zhdr->slot_size[slot];
 	zhdr->slot_buddy[slot] = Z3FOLD_NONE;
 	zhdr->slot_size[slot] = 0;
 	if (object_count(zhdr) == 0) {
-		release_page(pool, zhdr);
+		zpool_paged_release_page(&pool->paged, &zhdr->page);
 	} else {
 		if (page_is_mapped(zhdr)) {
 			if (zhdr->middle_chunks && !zhdr->rearrange_pending)
@@ -468,33 +373,36 @@ void z3fold_free(struct z3fold_pool *pool, unsigned long handle)
 		} else {
 			rearrange_page(pool, zhdr);
 		}
-		place_on_list(pool, zhdr);
+		zpool_paged_place(&pool->paged, &zhdr->page);
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
-void *z3fold_map(struct z3fold_pool *pool, unsigned long handle)
+void *z3fold_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	char *addr;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	(void)mm;	/* always in place: every mode is the same */
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot] == UINT16_MAX)
 		zpool_misuse("z3fold: handle %#lx mapped too many times", handle);
 	zhdr->slot_mapped[slot]++;
 	addr = slot_address(pool, zhdr, slot);
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 	return addr;
 }
 
-void z3fold_unmap(struct z3fold_pool *pool, unsigned long handle)
+void z3fold_unmap(struct zpool *zp, unsigned long handle)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot] == 0)
 		zpool_misuse("z3fold: unmap of handle %#lx that is not mapped", handle);
@@ -502,58 +410,60 @@ void z3fold_unmap(struct z3fold_pool *pool, unsigned long handle)
 	if (zhdr->rearrange_pending && !page_is_mapped(zhdr)) {
 		zhdr->rearrange_pending = 0;
 		rearrange_page(pool, zhdr);
-		place_on_list(pool, zhdr);
+		zpool_paged_place(&pool->paged, &zhdr->page);
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
-void z3fold_write(struct z3fold_pool *pool, unsigned long handle,
+void z3fold_write(struct zpool *zp, unsigned long handle,
 		  const void *mem, size_t len)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (len > zhdr->slot_size[slot])
 		zpool_misuse("z3fold: write of %zu bytes into an object of %u",
 			     len, zhdr->slot_size[slot]);
 	memcpy(slot_address(pool, zhdr, slot), mem, len);
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
-size_t z3fold_obj_size(struct z3fold_pool *pool, unsigned long handle)
+/* What callers and tests ask of a live handle, read under the lock. */
+enum z3fold_fact { FACT_SIZE, FACT_BUDDY, FACT_OFFSET, FACT_OBJECTS };
+
+static size_t handle_fact(struct zpool *zp, unsigned long handle, enum z3fold_fact fact)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
-	size_t size;
+	size_t v;
 	int slot;
 
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
-	size = zhdr->slot_size[slot];
-	pthread_mutex_unlock(&pool->lock);
-	return size;
+	switch (fact) {
+	case FACT_SIZE:
+		v = zhdr->slot_size[slot];
+		break;
+	case FACT_BUDDY:
+		v = zhdr->slot_buddy[slot];
+		break;
+	case FACT_OFFSET:
+		v = (size_t)(slot_address(pool, zhdr, slot) - (char *)zhdr);
+		break;
+	default:
+		v = object_count(zhdr);
+		break;
+	}
+	pthread_mutex_unlock(&pool->paged.lock);
+	return v;
 }
 
-size_t z3fold_max_size(struct z3fold_pool *pool)
+size_t z3fold_obj_size(struct zpool *zp, unsigned long handle)
 {
-	return (size_t)pool->nchunks * Z3FOLD_CHUNK_SIZE;
-}
-
-size_t z3fold_huge_size(struct z3fold_pool *pool)
-{
-	/* Anything that needs every chunk leaves no room for a buddy. */
-	return (size_t)(pool->nchunks - 1) * Z3FOLD_CHUNK_SIZE;
-}
-
-unsigned long z3fold_total_pages(struct z3fold_pool *pool)
-{
-	unsigned long pages;
-
-	pthread_mutex_lock(&pool->lock);
-	pages = pool->pages;
-	pthread_mutex_unlock(&pool->lock);
-	return pages;
+	return handle_fact(zp, handle, FACT_SIZE);
 }
 
 static void count_list(struct zpool_list *head, struct z3fold_stats *stats)
@@ -564,32 +474,34 @@ static void count_list(struct zpool_list *head, struct z3fold_stats *stats)
 		stats->pages_by_objects[object_count((struct z3fold_header *)node)]++;
 }
 
-void z3fold_get_stats(struct z3fold_pool *pool, struct z3fold_stats *stats)
+void z3fold_get_stats(struct zpool *zp, struct z3fold_stats *stats)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	unsigned int i;
 
 	memset(stats, 0, sizeof(*stats));
-	pthread_mutex_lock(&pool->lock);
-	stats->pages = pool->pages;
-	stats->objects = pool->objects;
-	stats->stored_bytes = pool->stored_bytes;
+	pthread_mutex_lock(&pool->paged.lock);
+	stats->pages = pool->paged.source.pages;
+	stats->objects = pool->paged.objects;
+	stats->stored_bytes = pool->paged.stored_bytes;
 	stats->rearrangements = pool->rearrangements;
 	stats->deferred = pool->deferred;
-	for (i = 0; i <= pool->nchunks; i++)
-		count_list(&pool->unbuddied.heads[i], stats);
-	count_list(&pool->full, stats);
-	pthread_mutex_unlock(&pool->lock);
+	for (i = 0; i <= pool->paged.nchunks; i++)
+		count_list(&pool->paged.unbuddied.heads[i], stats);
+	count_list(&pool->paged.full, stats);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
-int z3fold_print_stats(struct z3fold_pool *pool, FILE *out)
+int z3fold_print_stats(struct zpool *zp, FILE *out)
 {
+	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_stats st;
 	double page_bytes;
 
-	z3fold_get_stats(pool, &st);
-	page_bytes = (double)st.pages * (double)pool->page_size;
+	z3fold_get_stats(zp, &st);
+	page_bytes = (double)st.pages * (double)pool->paged.base.page_size;
 	fprintf(out, "z3fold pool %s: page size %zu, %u chunks of %d bytes per page\n",
-		pool->name, pool->page_size, pool->nchunks, Z3FOLD_CHUNK_SIZE);
+		pool->paged.name, pool->paged.base.page_size, pool->paged.nchunks, Z3FOLD_CHUNK_SIZE);
 	fprintf(out, "  pages               %lu\n", st.pages);
 	fprintf(out, "  objects             %lu\n", st.objects);
 	fprintf(out, "  pages with 1/2/3    %lu / %lu / %lu\n", st.pages_by_objects[1],
@@ -605,59 +517,34 @@ int z3fold_print_stats(struct z3fold_pool *pool, FILE *out)
 	return 0;
 }
 
-unsigned int z3fold_handle_buddy(struct z3fold_pool *pool, unsigned long handle)
+unsigned int z3fold_handle_buddy(struct zpool *zp, unsigned long handle)
 {
-	struct z3fold_header *zhdr;
-	unsigned int bud;
-	int slot;
-
-	pthread_mutex_lock(&pool->lock);
-	zhdr = handle_to_header(pool, handle, &slot);
-	bud = zhdr->slot_buddy[slot];
-	pthread_mutex_unlock(&pool->lock);
-	return bud;
+	return (unsigned int)handle_fact(zp, handle, FACT_BUDDY);
 }
 
-size_t z3fold_handle_offset(struct z3fold_pool *pool, unsigned long handle)
+size_t z3fold_handle_offset(struct zpool *zp, unsigned long handle)
 {
-	struct z3fold_header *zhdr;
-	size_t offset;
-	int slot;
-
-	pthread_mutex_lock(&pool->lock);
-	zhdr = handle_to_header(pool, handle, &slot);
-	offset = (size_t)(slot_address(pool, zhdr, slot) - (char *)zhdr);
-	pthread_mutex_unlock(&pool->lock);
-	return offset;
+	return handle_fact(zp, handle, FACT_OFFSET);
 }
 
-unsigned int z3fold_objects_in_page(struct z3fold_pool *pool, unsigned long handle)
+unsigned int z3fold_objects_in_page(struct zpool *zp, unsigned long handle)
 {
-	struct z3fold_header *zhdr;
-	unsigned int n;
-	int slot;
-
-	pthread_mutex_lock(&pool->lock);
-	zhdr = handle_to_header(pool, handle, &slot);
-	n = object_count(zhdr);
-	pthread_mutex_unlock(&pool->lock);
-	return n;
+	return (unsigned int)handle_fact(zp, handle, FACT_OBJECTS);
 }
 
-/* Checks one page's header against itself; NULL when fine. */
-static const char *check_page(const struct z3fold_pool *pool,
-			      const struct z3fold_header *zhdr)
+/* Checks what a page's header says of its objects; NULL when fine. */
+static const char *z3fold_page_problem(const struct zpool_paged *paged,
+				       const struct zpool_page_header *page,
+				       unsigned long *objects, unsigned long long *bytes)
 {
+	const struct z3fold_pool *pool = (const struct z3fold_pool *)paged;
+	const struct z3fold_header *zhdr = (const struct z3fold_header *)page;
 	unsigned int h = Z3FOLD_HEADER_CHUNKS, t = pool->total_chunks;
 	unsigned int chunks[4] = { 0, zhdr->first_chunks, zhdr->middle_chunks,
 				   zhdr->last_chunks };
 	unsigned int seen[4] = { 0 };
 	int i;
 
-	if ((uintptr_t)zhdr & (pool->page_size - 1))
-		return "page not aligned";
-	if (zhdr->magic != Z3FOLD_MAGIC || zhdr->pool != pool)
-		return "bad page header";
 	if (object_count(zhdr) == 0)
 		return "empty page kept";
 	for (i = 0; i < Z3FOLD_SLOTS; i++) {
@@ -678,7 +565,7 @@ static const char *check_page(const struct z3fold_pool *pool,
 	for (i = 1; i <= 3; i++)
 		if (chunks[i] && !seen[i])
 			return "buddy without a slot";
-	if ((unsigned int)(zhdr->first_chunks + zhdr->middle_chunks + zhdr->last_chunks) > pool->nchunks)
+	if ((unsigned int)(zhdr->first_chunks + zhdr->middle_chunks + zhdr->last_chunks) > pool->paged.nchunks)
 		return "buddies take more than the page";
 	if (zhdr->middle_chunks &&
 	    (zhdr->start_middle < h + zhdr->first_chunks ||
@@ -690,159 +577,20 @@ static const char *check_page(const struct z3fold_pool *pool,
 	    (!zhdr->first_chunks ||
 	     (!zhdr->last_chunks && zhdr->start_middle != h + zhdr->first_chunks)))
 		return "page left unrearranged";
+	*objects += object_count(zhdr);
+	for (i = 0; i < Z3FOLD_SLOTS; i++)
+		*bytes += zhdr->slot_size[i];
 	return NULL;
-}
-
-static int check_list(struct z3fold_pool *pool, struct zpool_list *head,
-		      int full, unsigned int usable, unsigned long *pages,
-		      unsigned long *objects, unsigned long long *bytes,
-		      char *why, size_t why_len)
-{
-	struct zpool_list *node;
-
-	for (node = head->next; node != head; node = node->next) {
-		struct z3fold_header *zhdr = (struct z3fold_header *)node;
-		const char *problem = check_page(pool, zhdr);
-		unsigned int n;
-		int i;
-
-		if (!problem) {
-			n = object_count(zhdr);
-			if (full ? (n != Z3FOLD_SLOTS && usable_chunks(pool, zhdr) != 0) ||
-					   zhdr->list_index != ZPOOL_NOT_LISTED
-				 : n == Z3FOLD_SLOTS || usable_chunks(pool, zhdr) != usable ||
-					   zhdr->list_index != usable)
-				problem = "page on the wrong list";
-		}
-		if (problem) {
-			snprintf(why, why_len, "z3fold: page %p: %s", (void *)zhdr, problem);
-			return -1;
-		}
-		(*pages)++;
-		*objects += object_count(zhdr);
-		for (i = 0; i < Z3FOLD_SLOTS; i++)
-			*bytes += zhdr->slot_size[i];
-	}
-	return 0;
-}
-
-int z3fold_check(struct z3fold_pool *pool, char *why, size_t why_len)
-{
-	unsigned long pages = 0, objects = 0;
-	unsigned long long bytes = 0;
-	char scratch[1];
-	int ret;
-	unsigned int i;
-
-	if (!why) {
-		why = scratch;
-		why_len = sizeof(scratch);
-	}
-	pthread_mutex_lock(&pool->lock);
-	ret = check_list(pool, &pool->full, 1, 0, &pages, &objects, &bytes,
-			 why, why_len);
-	if (!ret)
-		ret = zpool_lists_check(&pool->unbuddied, "z3fold", why, why_len);
-	for (i = 1; !ret && i <= pool->nchunks; i++)
-		ret = check_list(pool, &pool->unbuddied.heads[i], 0, i, &pages, &objects,
-				 &bytes, why, why_len);
-	if (!ret && (pages != pool->pages || objects != pool->objects ||
-		     bytes != pool->stored_bytes)) {
-		snprintf(why, why_len,
-			 "z3fold: lists hold %lu pages, %lu objects, %llu bytes; counters say %lu, %lu, %llu",
-			 pages, objects, bytes, pool->pages, pool->objects,
-			 pool->stored_bytes);
-		ret = -1;
-	}
-	pthread_mutex_unlock(&pool->lock);
-	return ret;
-}
-
-/* ---- zpool backend glue ---- */
-
-static void *backend_create(const char *name, const struct zpool_config *config)
-{
-	return z3fold_create(name, config);
-}
-
-static void backend_destroy(void *impl)
-{
-	z3fold_destroy(impl);
-}
-
-static unsigned long backend_malloc(void *impl, size_t size)
-{
-	return z3fold_alloc(impl, size);
-}
-
-static void backend_free(void *impl, unsigned long handle)
-{
-	z3fold_free(impl, handle);
-}
-
-static size_t backend_max_size(void *impl)
-{
-	return z3fold_max_size(impl);
-}
-
-static size_t backend_huge_size(void *impl)
-{
-	return z3fold_huge_size(impl);
-}
-
-static void *backend_map(void *impl, unsigned long handle, enum zs_mapmode mm)
-{
-	(void)mm;	/* always in place: every mode is the same */
-	return z3fold_map(impl, handle);
-}
-
-static void backend_unmap(void *impl, unsigned long handle)
-{
-	z3fold_unmap(impl, handle);
-}
-
-static void *backend_read_begin(void *impl, unsigned long handle, void *local_copy)
-{
-	(void)local_copy;
-	return z3fold_map(impl, handle);
-}
-
-static void backend_read_end(void *impl, unsigned long handle, void *handle_mem)
-{
-	(void)handle_mem;
-	z3fold_unmap(impl, handle);
-}
-
-static void backend_write(void *impl, unsigned long handle, const void *mem,
-			  size_t len)
-{
-	z3fold_write(impl, handle, mem, len);
-}
-
-static unsigned long backend_total_pages(void *impl)
-{
-	return z3fold_total_pages(impl);
-}
-
-static int backend_print_stats(void *impl, FILE *out)
-{
-	return z3fold_print_stats(impl, out);
 }
 
 const struct zpool_backend z3fold_backend = {
 	.name = "z3fold",
-	.create = backend_create,
-	.destroy = backend_destroy,
-	.malloc = backend_malloc,
-	.free = backend_free,
-	.max_size = backend_max_size,
-	.huge_size = backend_huge_size,
-	.map = backend_map,
-	.unmap = backend_unmap,
-	.read_begin = backend_read_begin,
-	.read_end = backend_read_end,
-	.write = backend_write,
-	.total_pages = backend_total_pages,
-	.compact = NULL,
-	.print_stats = backend_print_stats,
+	.create = z3fold_create,
+	.malloc = z3fold_alloc,
+	.free = z3fold_free,
+	.map = z3fold_map,
+	.unmap = z3fold_unmap,
+	.write = z3fold_write,
+	.print_stats = z3fold_print_stats,
+	ZPOOL_PAGED_ENTRIES,
 };

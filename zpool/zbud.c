@@ -28,6 +28,11 @@
  * (its chunk count and size) only change when it is allocated or freed, and
  * the caller must not free an object it is using.  The page source is called
  * with the pool lock held, as zsmalloc does.
+ *
+ * The pool, the page lists, the page source and the checker's walk are
+ * zpool_paged's (paged.c); this file says what a zbud page holds, how much
+ * room it has and what its header must satisfy.  A zbud pool starts with
+ * struct zpool, so its functions are zbud_backend's entries as they are.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,8 +42,6 @@
 
 #include "zbud.h"
 
-#define ZBUD_MAGIC 0x7a627564u	/* "zbud" */
-
 enum zbud_buddy {
 	ZBUD_FIRST = 1,
 	ZBUD_LAST = 2,
@@ -47,73 +50,50 @@ enum zbud_buddy {
 
 /* At the start of every page; exactly one chunk. */
 struct zbud_header {
-	struct zpool_list list;		/* on an unbuddied list or the full list */
-	struct zbud_pool *pool;		/* owner; set once when the page is taken */
-	uint32_t magic;			/* ZBUD_MAGIC while the page is in use */
+	struct zpool_page_header page;	/* list, owner, ZBUD_MAGIC, list index */
 	uint16_t first_chunks;		/* chunks of the first buddy, 0: none */
 	uint16_t last_chunks;		/* chunks of the last buddy, 0: none */
 	uint32_t first_size;		/* bytes asked for the first buddy */
 	uint32_t last_size;		/* bytes asked for the last buddy */
-	uint16_t list_index;		/* its unbuddied list, or ZPOOL_NOT_LISTED */
 };
 
 _Static_assert(sizeof(struct zbud_header) <= ZBUD_CHUNK_SIZE,
 	       "the zbud header must fit in one chunk");
 
+/* zpool_paged's unbuddied list i: pages with one object and i free chunks. */
 struct zbud_pool {
-	pthread_mutex_t lock;		/* protects everything below */
-	struct zpool_page_source source;
-	size_t page_size;
-	unsigned int nchunks;		/* chunks per page after the header */
-	/* unbuddied list i: pages with one object and i free chunks,
-	 * 1 <= i < nchunks */
-	struct zpool_lists unbuddied;
-	struct zpool_list full;		/* pages with no room for another object */
-	unsigned long pages;
-	unsigned long objects;
-	unsigned long long stored_bytes;
-	unsigned long long chunk_bytes;
-	char name[32];
+	struct zpool_paged paged;	/* everything but: */
+	unsigned long long chunk_bytes;	/* bytes the live objects' chunks take */
 };
+
+static struct zbud_pool *zbud_of(struct zpool *zp)
+{
+	return (struct zbud_pool *)((char *)zp - offsetof(struct zbud_pool, paged.base));
+}
 
 static unsigned int size_to_chunks(size_t size)
 {
 	return (unsigned int)((size + ZBUD_CHUNK_SIZE - 1) / ZBUD_CHUNK_SIZE);
 }
 
-static struct zbud_header *header_of_page(void *page)
-{
-	return page;
-}
-
-static unsigned int free_chunks(const struct zbud_pool *pool,
+static unsigned int free_chunks(const struct zpool_paged *pool,
 				const struct zbud_header *zhdr)
 {
 	return pool->nchunks - zhdr->first_chunks - zhdr->last_chunks;
 }
 
-/* Takes a page off whichever list it is on (if any). */
-static void unlist(struct zbud_pool *pool, struct zbud_header *zhdr)
+static unsigned int objects_in(const struct zbud_header *zhdr)
 {
-	if (zhdr->list_index == ZPOOL_NOT_LISTED)
-		zpool_list_del(&zhdr->list);
-	else
-		zpool_lists_del(&pool->unbuddied, zhdr->list_index, &zhdr->list);
-	zhdr->list_index = ZPOOL_NOT_LISTED;
+	return (zhdr->first_chunks != 0) + (zhdr->last_chunks != 0);
 }
 
-/* Puts a page that holds at least one object on the list its state says. */
-static void place_on_list(struct zbud_pool *pool, struct zbud_header *zhdr)
+/* A page with two buddies, or no free chunk, is full. */
+static unsigned int zbud_room(const struct zpool_paged *pool,
+			      const struct zpool_page_header *page)
 {
-	unsigned int nfree = free_chunks(pool, zhdr);
+	const struct zbud_header *zhdr = (const struct zbud_header *)page;
 
-	unlist(pool, zhdr);
-	if ((zhdr->first_chunks && zhdr->last_chunks) || nfree == 0) {
-		zpool_list_add(&pool->full, &zhdr->list);
-	} else {
-		zpool_lists_add(&pool->unbuddied, nfree, &zhdr->list);
-		zhdr->list_index = (uint16_t)nfree;
-	}
+	return objects_in(zhdr) == 2 ? 0 : free_chunks(pool, zhdr);
 }
 
 /* Decodes and checks a handle; aborts on what cannot be ours. */
@@ -122,131 +102,66 @@ static struct zbud_header *handle_to_header(struct zbud_pool *pool,
 					    enum zbud_buddy *bud)
 {
 	unsigned long buddy = handle & ZBUD_BUDDY_MASK;
-	struct zbud_header *zhdr;
 
-	if ((buddy != ZBUD_FIRST && buddy != ZBUD_LAST) ||
-	    (handle & (pool->page_size - 1) & ~ZBUD_BUDDY_MASK))
+	if (buddy != ZBUD_FIRST && buddy != ZBUD_LAST)
 		zpool_misuse("zbud: invalid handle %#lx", handle);
-	zhdr = header_of_page((void *)(handle & ~(unsigned long)(pool->page_size - 1)));
-	if (zhdr->magic != ZBUD_MAGIC || zhdr->pool != pool)
-		zpool_misuse("zbud: handle %#lx is not an object of pool %s",
-			     handle, pool->name);
 	*bud = (enum zbud_buddy)buddy;
-	return zhdr;
+	return (struct zbud_header *)zpool_paged_page_of(&pool->paged, handle,
+							 ZBUD_BUDDY_MASK);
 }
 
-static size_t buddy_offset(const struct zbud_pool *pool,
+static size_t buddy_offset(const struct zpool_paged *pool,
 			   const struct zbud_header *zhdr, enum zbud_buddy bud)
 {
 	if (bud == ZBUD_FIRST)
 		return ZBUD_CHUNK_SIZE;
-	return pool->page_size - (size_t)zhdr->last_chunks * ZBUD_CHUNK_SIZE;
+	return pool->base.page_size - (size_t)zhdr->last_chunks * ZBUD_CHUNK_SIZE;
 }
 
-struct zbud_pool *zbud_create(const char *name, const struct zpool_config *config)
+static const char *zbud_page_problem(const struct zpool_paged *pool,
+				     const struct zpool_page_header *page,
+				     unsigned long *objects, unsigned long long *bytes)
 {
-	struct zbud_pool *pool;
-	size_t page_size = config && config->page_size ? config->page_size : 4096;
+	const struct zbud_header *zhdr = (const struct zbud_header *)page;
 
-	if (zpool_check_page_size(page_size)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	pool = calloc(1, sizeof(*pool));
-	if (!pool)
-		return NULL;
-	zpool_page_source_init(&pool->source, config);
-	pool->page_size = page_size;
-	pool->nchunks = (unsigned int)(page_size / ZBUD_CHUNK_SIZE) - 1;
-	if (zpool_lists_init(&pool->unbuddied, pool->nchunks + 1)) {
-		free(pool);
-		return NULL;
-	}
-	zpool_list_init(&pool->full);
-	if (pthread_mutex_init(&pool->lock, NULL)) {
-		zpool_lists_destroy(&pool->unbuddied);
-		free(pool);
-		errno = ENOMEM;
-		return NULL;
-	}
-	snprintf(pool->name, sizeof(pool->name), "%s", name ? name : "zbud");
-	return pool;
+	if (objects_in(zhdr) == 0)
+		return "empty page kept";
+	if (zhdr->first_chunks + zhdr->last_chunks > pool->nchunks)
+		return "buddies overlap";
+	if ((zhdr->first_chunks != 0) != (zhdr->first_size != 0) ||
+	    (zhdr->last_chunks != 0) != (zhdr->last_size != 0) ||
+	    size_to_chunks(zhdr->first_size) != zhdr->first_chunks ||
+	    size_to_chunks(zhdr->last_size) != zhdr->last_chunks)
+		return "sizes disagree with chunks";
+	*objects += objects_in(zhdr);
+	*bytes += zhdr->first_size + zhdr->last_size;
+	return NULL;
 }
 
-static void release_page(struct zbud_pool *pool, struct zbud_header *zhdr)
+static const struct zpool_paged_ops zbud_ops = {
+	.magic = ZBUD_MAGIC,
+	.chunk_size = ZBUD_CHUNK_SIZE,
+	.header_chunks = 1,
+	.room = zbud_room,
+	.page_problem = zbud_page_problem,
+};
+
+struct zpool *zbud_create(const char *name, const struct zpool_config *config)
 {
-	unlist(pool, zhdr);
-	zhdr->magic = 0;
-	zhdr->pool = NULL;
-	pool->pages--;
-	zpool_page_free(&pool->source, zhdr);
+	return zpool_paged_create(sizeof(struct zbud_pool), &zbud_backend, &zbud_ops,
+				  name, config);
 }
 
-static void release_list(struct zbud_pool *pool, struct zpool_list *head)
+unsigned long zbud_alloc(struct zpool *zp, size_t size)
 {
-	while (!zpool_list_empty(head))
-		release_page(pool, (struct zbud_header *)head->next);
-}
-
-void zbud_destroy(struct zbud_pool *pool)
-{
-	unsigned int i;
-
-	if (!pool)
-		return;
-	for (i = 0; i <= pool->nchunks; i++)
-		release_list(pool, &pool->unbuddied.heads[i]);
-	release_list(pool, &pool->full);
-	zpool_page_source_destroy(&pool->source);
-	pthread_mutex_destroy(&pool->lock);
-	zpool_lists_destroy(&pool->unbuddied);
-	free(pool);
-}
-
-/* First fit: the page with the fewest free chunks that still fit. */
-static struct zbud_header *find_unbuddied(struct zbud_pool *pool,
-					  unsigned int chunks)
-{
-	int i = zpool_lists_first(&pool->unbuddied, chunks);
-
-	if (i < 0)
-		return NULL;
-	return (struct zbud_header *)pool->unbuddied.heads[i].next;
-}
-
-unsigned long zbud_alloc(struct zbud_pool *pool, size_t size)
-{
+	struct zbud_pool *pool = zbud_of(zp);
 	struct zbud_header *zhdr;
 	unsigned int chunks;
 	enum zbud_buddy bud;
 
-	if (size == 0) {
-		errno = EINVAL;
+	zhdr = zpool_paged_alloc_begin(&pool->paged, size, sizeof(*zhdr), &chunks);
+	if (!zhdr)
 		return 0;
-	}
-	if (size > zbud_max_size(pool)) {
-		errno = E2BIG;
-		return 0;
-	}
-	chunks = size_to_chunks(size);
-	pthread_mutex_lock(&pool->lock);
-	zhdr = find_unbuddied(pool, chunks);
-	if (!zhdr) {
-		void *page = zpool_page_alloc(&pool->source);
-
-		if (!page) {
-			pthread_mutex_unlock(&pool->lock);
-			errno = ENOMEM;
-			return 0;
-		}
-		zhdr = header_of_page(page);
-		memset(zhdr, 0, sizeof(*zhdr));
-		zpool_list_init(&zhdr->list);
-		zhdr->list_index = ZPOOL_NOT_LISTED;
-		zhdr->pool = pool;
-		zhdr->magic = ZBUD_MAGIC;
-		pool->pages++;
-	}
 	if (zhdr->first_chunks == 0) {
 		bud = ZBUD_FIRST;
 		zhdr->first_chunks = (uint16_t)chunks;
@@ -256,16 +171,14 @@ unsigned long zbud_alloc(struct zbud_pool *pool, size_t size)
 		zhdr->last_chunks = (uint16_t)chunks;
 		zhdr->last_size = (uint32_t)size;
 	}
-	place_on_list(pool, zhdr);
-	pool->objects++;
-	pool->stored_bytes += size;
 	pool->chunk_bytes += (unsigned long long)chunks * ZBUD_CHUNK_SIZE;
-	pthread_mutex_unlock(&pool->lock);
+	zpool_paged_alloc_end(&pool->paged, &zhdr->page, size);
 	return (unsigned long)(uintptr_t)zhdr | bud;
 }
 
-void zbud_free(struct zbud_pool *pool, unsigned long handle)
+void zbud_free(struct zpool *zp, unsigned long handle)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	struct zbud_header *zhdr;
 	enum zbud_buddy bud;
 	unsigned int chunks;
@@ -274,7 +187,7 @@ void zbud_free(struct zbud_pool *pool, unsigned long handle)
 	if (!handle)
 		return;
 	zhdr = handle_to_header(pool, handle, &bud);
-	pthread_mutex_lock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
 	if (bud == ZBUD_FIRST) {
 		chunks = zhdr->first_chunks;
 		size = zhdr->first_size;
@@ -288,79 +201,73 @@ void zbud_free(struct zbud_pool *pool, unsigned long handle)
 	}
 	if (chunks == 0)
 		zpool_misuse("zbud: double free of handle %#lx in pool %s",
-			     handle, pool->name);
-	pool->objects--;
-	pool->stored_bytes -= size;
+			     handle, pool->paged.name);
+	pool->paged.objects--;
+	pool->paged.stored_bytes -= size;
 	pool->chunk_bytes -= (unsigned long long)chunks * ZBUD_CHUNK_SIZE;
-	if (zhdr->first_chunks == 0 && zhdr->last_chunks == 0)
-		release_page(pool, zhdr);
+	if (objects_in(zhdr) == 0)
+		zpool_paged_release_page(&pool->paged, &zhdr->page);
 	else
-		place_on_list(pool, zhdr);
-	pthread_mutex_unlock(&pool->lock);
+		zpool_paged_place(&pool->paged, &zhdr->page);
+	pthread_mutex_unlock(&pool->paged.lock);
 }
 
-void *zbud_map(struct zbud_pool *pool, unsigned long handle)
+void *zbud_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	enum zbud_buddy bud;
 	struct zbud_header *zhdr = handle_to_header(pool, handle, &bud);
 
+	(void)mm;	/* always in place: every mode is the same */
 	if ((bud == ZBUD_FIRST ? zhdr->first_chunks : zhdr->last_chunks) == 0)
 		zpool_misuse("zbud: handle %#lx of pool %s is not allocated",
-			     handle, pool->name);
-	return (char *)zhdr + buddy_offset(pool, zhdr, bud);
+			     handle, pool->paged.name);
+	return (char *)zhdr + buddy_offset(&pool->paged, zhdr, bud);
 }
 
-size_t zbud_obj_size(struct zbud_pool *pool, unsigned long handle)
+void zbud_write(struct zpool *zp, unsigned long handle, const void *mem, size_t len)
+{
+	size_t size = zbud_obj_size(zp, handle);
+
+	if (len > size)
+		zpool_misuse("zbud: write of %zu bytes into an object of %zu", len, size);
+	memcpy(zbud_map(zp, handle, ZS_MM_WO), mem, len);
+}
+
+size_t zbud_obj_size(struct zpool *zp, unsigned long handle)
 {
 	enum zbud_buddy bud;
-	struct zbud_header *zhdr = handle_to_header(pool, handle, &bud);
+	struct zbud_header *zhdr = handle_to_header(zbud_of(zp), handle, &bud);
 
 	return bud == ZBUD_FIRST ? zhdr->first_size : zhdr->last_size;
 }
 
-size_t zbud_max_size(struct zbud_pool *pool)
+void zbud_get_stats(struct zpool *zp, struct zbud_stats *stats)
 {
-	return (size_t)pool->nchunks * ZBUD_CHUNK_SIZE;
-}
+	struct zbud_pool *pool = zbud_of(zp);
+	struct zpool_paged *p = &pool->paged;
 
-size_t zbud_huge_size(struct zbud_pool *pool)
-{
-	/* Anything that needs every chunk leaves no room for a buddy. */
-	return (size_t)(pool->nchunks - 1) * ZBUD_CHUNK_SIZE;
-}
-
-unsigned long zbud_total_pages(struct zbud_pool *pool)
-{
-	unsigned long pages;
-
-	pthread_mutex_lock(&pool->lock);
-	pages = pool->pages;
-	pthread_mutex_unlock(&pool->lock);
-	return pages;
-}
-
-void zbud_get_stats(struct zbud_pool *pool, struct zbud_stats *stats)
-{
-	pthread_mutex_lock(&pool->lock);
-	stats->pages = pool->pages;
-	stats->objects = pool->objects;
+	pthread_mutex_lock(&p->lock);
+	stats->pages = p->source.pages;
+	stats->objects = p->objects;
 	/* Every page holds one or two objects. */
-	stats->buddied_pages = pool->objects - pool->pages;
-	stats->unbuddied_pages = 2 * pool->pages - pool->objects;
-	stats->stored_bytes = pool->stored_bytes;
+	stats->buddied_pages = p->objects - p->source.pages;
+	stats->unbuddied_pages = 2 * p->source.pages - p->objects;
+	stats->stored_bytes = p->stored_bytes;
 	stats->chunk_bytes = pool->chunk_bytes;
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&p->lock);
 }
 
-int zbud_print_stats(struct zbud_pool *pool, FILE *out)
+int zbud_print_stats(struct zpool *zp, FILE *out)
 {
+	struct zpool_paged *p = &zbud_of(zp)->paged;
 	struct zbud_stats st;
 	double page_bytes;
 
-	zbud_get_stats(pool, &st);
-	page_bytes = (double)st.pages * (double)pool->page_size;
+	zbud_get_stats(zp, &st);
+	page_bytes = (double)st.pages * (double)zp->page_size;
 	fprintf(out, "zbud pool %s: page size %zu, %u chunks of %d bytes per page\n",
-		pool->name, pool->page_size, pool->nchunks, ZBUD_CHUNK_SIZE);
+		p->name, zp->page_size, p->nchunks, ZBUD_CHUNK_SIZE);
 	fprintf(out, "  pages            %lu\n", st.pages);
 	fprintf(out, "  objects          %lu\n", st.objects);
 	fprintf(out, "  buddied pages    %lu\n", st.buddied_pages);
@@ -374,194 +281,26 @@ int zbud_print_stats(struct zbud_pool *pool, FILE *out)
 	return 0;
 }
 
-unsigned int zbud_objects_in_page(struct zbud_pool *pool, unsigned long handle)
+unsigned int zbud_objects_in_page(struct zpool *zp, unsigned long handle)
 {
+	struct zbud_pool *pool = zbud_of(zp);
 	enum zbud_buddy bud;
 	struct zbud_header *zhdr = handle_to_header(pool, handle, &bud);
 	unsigned int n;
 
-	pthread_mutex_lock(&pool->lock);
-	n = (zhdr->first_chunks != 0) + (zhdr->last_chunks != 0);
-	pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_lock(&pool->paged.lock);
+	n = objects_in(zhdr);
+	pthread_mutex_unlock(&pool->paged.lock);
 	return n;
-}
-
-/* Checks one list; adds what it saw to *pages and *objects. */
-static int check_list(struct zbud_pool *pool, struct zpool_list *head,
-		      int full, unsigned int nfree, unsigned long *pages,
-		      unsigned long *objects, unsigned long long *bytes,
-		      char *why, size_t why_len)
-{
-	struct zpool_list *node;
-
-	for (node = head->next; node != head; node = node->next) {
-		struct zbud_header *zhdr = (struct zbud_header *)node;
-		unsigned int n = (zhdr->first_chunks != 0) + (zhdr->last_chunks != 0);
-
-		if ((uintptr_t)zhdr & (pool->page_size - 1)) {
-			snprintf(why, why_len, "zbud: page %p not aligned", (void *)zhdr);
-			return -1;
-		}
-		if (zhdr->magic != ZBUD_MAGIC || zhdr->pool != pool) {
-			snprintf(why, why_len, "zbud: page %p has a bad header", (void *)zhdr);
-			return -1;
-		}
-		if (n == 0) {
-			snprintf(why, why_len, "zbud: empty page %p kept", (void *)zhdr);
-			return -1;
-		}
-		if (zhdr->first_chunks + zhdr->last_chunks > pool->nchunks) {
-			snprintf(why, why_len, "zbud: page %p buddies overlap", (void *)zhdr);
-			return -1;
-		}
-		if ((zhdr->first_chunks != 0) != (zhdr->first_size != 0) ||
-		    (zhdr->last_chunks != 0) != (zhdr->last_size != 0) ||
-		    size_to_chunks(zhdr->first_size) != zhdr->first_chunks ||
-		    size_to_chunks(zhdr->last_size) != zhdr->last_chunks) {
-			snprintf(why, why_len, "zbud: page %p sizes disagree with chunks",
-				 (void *)zhdr);
-			return -1;
-		}
-		if (full ? (n != 2 && free_chunks(pool, zhdr) != 0) ||
-				   zhdr->list_index != ZPOOL_NOT_LISTED
-			 : n != 1 || free_chunks(pool, zhdr) != nfree ||
-				   zhdr->list_index != nfree) {
-			snprintf(why, why_len, "zbud: page %p on the wrong list", (void *)zhdr);
-			return -1;
-		}
-		(*pages)++;
-		*objects += n;
-		*bytes += zhdr->first_size + zhdr->last_size;
-	}
-	return 0;
-}
-
-int zbud_check(struct zbud_pool *pool, char *why, size_t why_len)
-{
-	unsigned long pages = 0, objects = 0;
-	unsigned long long bytes = 0;
-	char scratch[1];
-	int ret = 0;
-	unsigned int i;
-
-	if (!why) {
-		why = scratch;
-		why_len = sizeof(scratch);
-	}
-	pthread_mutex_lock(&pool->lock);
-	ret = check_list(pool, &pool->full, 1, 0, &pages, &objects, &bytes,
-			 why, why_len);
-	if (!ret)
-		ret = zpool_lists_check(&pool->unbuddied, "zbud", why, why_len);
-	for (i = 1; !ret && i <= pool->nchunks; i++)
-		ret = check_list(pool, &pool->unbuddied.heads[i], 0, i, &pages, &objects,
-				 &bytes, why, why_len);
-	if (!ret && (pages != pool->pages || objects != pool->objects ||
-		     bytes != pool->stored_bytes)) {
-		snprintf(why, why_len,
-			 "zbud: lists hold %lu pages, %lu objects, %llu bytes; counters say %lu, %lu, %llu",
-			 pages, objects, bytes, pool->pages, pool->objects,
-			 pool->stored_bytes);
-		ret = -1;
-	}
-	pthread_mutex_unlock(&pool->lock);
-	return ret;
-}
-
-/* ---- zpool backend glue ---- */
-
-static void *backend_create(const char *name, const struct zpool_config *config)
-{
-	return zbud_create(name, config);
-}
-
-static void backend_destroy(void *impl)
-{
-	zbud_destroy(impl);
-}
-
-static unsigned long backend_malloc(void *impl, size_t size)
-{
-	return zbud_alloc(impl, size);
-}
-
-static void backend_free(void *impl, unsigned long handle)
-{
-	zbud_free(impl, handle);
-}
-
-static size_t backend_max_size(void *impl)
-{
-	return zbud_max_size(impl);
-}
-
-static size_t backend_huge_size(void *impl)
-{
-	return zbud_huge_size(impl);
-}
-
-static void *backend_map(void *impl, unsigned long handle, enum zs_mapmode mm)
-{
-	(void)mm;	/* always in place: every mode is the same */
-	return zbud_map(impl, handle);
-}
-
-static void backend_unmap(void *impl, unsigned long handle)
-{
-	(void)impl;
-	(void)handle;
-}
-
-static void *backend_read_begin(void *impl, unsigned long handle, void *local_copy)
-{
-	(void)local_copy;
-	return zbud_map(impl, handle);
-}
-
-static void backend_read_end(void *impl, unsigned long handle, void *handle_mem)
-{
-	(void)impl;
-	(void)handle;
-	(void)handle_mem;
-}
-
-static void backend_write(void *impl, unsigned long handle, const void *mem,
-			  size_t len)
-{
-	struct zbud_pool *pool = impl;
-	void *dst = zbud_map(pool, handle);
-	size_t size = zbud_obj_size(pool, handle);
-
-	if (len > size)
-		zpool_misuse("zbud: write of %zu bytes into an object of %zu",
-			     len, size);
-	memcpy(dst, mem, len);
-}
-
-static unsigned long backend_total_pages(void *impl)
-{
-	return zbud_total_pages(impl);
-}
-
-static int backend_print_stats(void *impl, FILE *out)
-{
-	return zbud_print_stats(impl, out);
 }
 
 const struct zpool_backend zbud_backend = {
 	.name = "zbud",
-	.create = backend_create,
-	.destroy = backend_destroy,
-	.malloc = backend_malloc,
-	.free = backend_free,
-	.max_size = backend_max_size,
-	.huge_size = backend_huge_size,
-	.map = backend_map,
-	.unmap = backend_unmap,
-	.read_begin = backend_read_begin,
-	.read_end = backend_read_end,
-	.write = backend_write,
-	.total_pages = backend_total_pages,
-	.compact = NULL,
-	.print_stats = backend_print_stats,
+	.create = zbud_create,
+	.malloc = zbud_alloc,
+	.free = zbud_free,
+	.map = zbud_map,
+	.write = zbud_write,
+	.print_stats = zbud_print_stats,
+	ZPOOL_PAGED_ENTRIES,
 };

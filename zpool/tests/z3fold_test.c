@@ -14,15 +14,15 @@
 
 enum { FIRST = 1, MIDDLE = 2, LAST = 3 };
 
-static struct z3fold_pool *new_pool(void)
+static struct zpool *new_pool(void)
 {
-	struct z3fold_pool *pool = z3fold_create("z3fold-test", NULL);
+	struct zpool *pool = z3fold_create("z3fold-test", NULL);
 
 	CHECK(pool, "z3fold_create: %s", strerror(errno));
 	return pool;
 }
 
-static unsigned long alloc_filled(struct z3fold_pool *pool, size_t size, uint64_t key)
+static unsigned long alloc_filled(struct zpool *pool, size_t size, uint64_t key)
 {
 	unsigned char buf[4096];
 	unsigned long h = z3fold_alloc(pool, size);
@@ -33,10 +33,10 @@ static unsigned long alloc_filled(struct z3fold_pool *pool, size_t size, uint64_
 	return h;
 }
 
-static void expect_bytes(struct z3fold_pool *pool, unsigned long h, size_t size,
+static void expect_bytes(struct zpool *pool, unsigned long h, size_t size,
 			 uint64_t key)
 {
-	unsigned char *mem = z3fold_map(pool, h);
+	unsigned char *mem = z3fold_map(pool, h, ZS_MM_RW);
 	size_t bad = tu_pattern_check(mem, size, key);
 
 	z3fold_unmap(pool, h);
@@ -46,15 +46,15 @@ static void expect_bytes(struct z3fold_pool *pool, unsigned long h, size_t size,
 
 static void test_three_per_page(void)
 {
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long a, b, c, d;
 
-	CHECK(z3fold_max_size(pool) == 4096 - 64, "max %zu", z3fold_max_size(pool));
+	CHECK(zpool_max_size(pool) == 4096 - 64, "max %zu", zpool_max_size(pool));
 	a = alloc_filled(pool, 1000, 1);
 	b = alloc_filled(pool, 1000, 2);
 	c = alloc_filled(pool, 1000, 3);
-	CHECK(z3fold_total_pages(pool) == 1, "three buddies in %lu pages",
-	      z3fold_total_pages(pool));
+	CHECK(zpool_total_pages(pool) == 1, "three buddies in %lu pages",
+	      zpool_total_pages(pool));
 	CHECK(z3fold_handle_buddy(pool, a) == FIRST && z3fold_handle_buddy(pool, b) == LAST &&
 	      z3fold_handle_buddy(pool, c) == MIDDLE, "placement %u %u %u",
 	      z3fold_handle_buddy(pool, a), z3fold_handle_buddy(pool, b),
@@ -62,9 +62,9 @@ static void test_three_per_page(void)
 	CHECK(z3fold_objects_in_page(pool, a) == 3, "objects in page");
 	/* Room is left, but a fourth object needs a new page. */
 	d = alloc_filled(pool, 16, 4);
-	CHECK(z3fold_total_pages(pool) == 2, "fourth object in %lu pages",
-	      z3fold_total_pages(pool));
-	CHECK_CONSISTENT(z3fold_check, pool);
+	CHECK(zpool_total_pages(pool) == 2, "fourth object in %lu pages",
+	      zpool_total_pages(pool));
+	CHECK_CONSISTENT(zpool_check, pool);
 	expect_bytes(pool, a, 1000, 1);
 	expect_bytes(pool, b, 1000, 2);
 	expect_bytes(pool, c, 1000, 3);
@@ -73,14 +73,14 @@ static void test_three_per_page(void)
 	z3fold_free(pool, b);
 	z3fold_free(pool, c);
 	z3fold_free(pool, d);
-	CHECK(z3fold_total_pages(pool) == 0, "pages left");
-	z3fold_destroy(pool);
+	CHECK(zpool_total_pages(pool) == 0, "pages left");
+	zpool_destroy(pool);
 }
 
 /* Freeing the first buddy moves the middle one into its place. */
 static void test_middle_becomes_first(void)
 {
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long a, b, c, d;
 	struct z3fold_stats st;
 	size_t before;
@@ -100,19 +100,19 @@ static void test_middle_becomes_first(void)
 	CHECK(st.rearrangements == 1, "%llu rearrangements", st.rearrangements);
 	/* The freed room is one run: a new middle fits between. */
 	d = alloc_filled(pool, 2000, 14);
-	CHECK(z3fold_total_pages(pool) == 1 && z3fold_handle_buddy(pool, d) == MIDDLE,
+	CHECK(zpool_total_pages(pool) == 1 && z3fold_handle_buddy(pool, d) == MIDDLE,
 	      "room after rearrangement not reused");
-	CHECK_CONSISTENT(z3fold_check, pool);
+	CHECK_CONSISTENT(zpool_check, pool);
 	expect_bytes(pool, b, 900, 12);
 	expect_bytes(pool, c, 777, 13);
 	expect_bytes(pool, d, 2000, 14);
-	z3fold_destroy(pool);
+	zpool_destroy(pool);
 }
 
 /* A mapped object is never moved: the move waits for the last unmap. */
 static void test_mapped_not_moved(void)
 {
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	unsigned long a, b, c, e;
 	unsigned char *pc, *pc2;
 	struct z3fold_stats st;
@@ -120,15 +120,15 @@ static void test_mapped_not_moved(void)
 	a = alloc_filled(pool, 1200, 21);
 	b = alloc_filled(pool, 900, 22);
 	c = alloc_filled(pool, 777, 23);	/* middle at 64 + 1200 */
-	pc = z3fold_map(pool, c);
-	pc2 = z3fold_map(pool, c);	/* twice: both must go */
+	pc = z3fold_map(pool, c, ZS_MM_RW);
+	pc2 = z3fold_map(pool, c, ZS_MM_RW);	/* twice: both must go */
 	z3fold_free(pool, a);
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "mapped object moved");
 	CHECK(tu_pattern_check(pc, 777, 23) == 777, "mapped bytes changed");
 	z3fold_get_stats(pool, &st);
 	CHECK(st.rearrangements == 0 && st.deferred == 1, "rearranged %llu, deferred %llu",
 	      st.rearrangements, st.deferred);
-	CHECK_CONSISTENT(z3fold_check, pool);
+	CHECK_CONSISTENT(zpool_check, pool);
 	z3fold_unmap(pool, c);
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "moved while still mapped once");
 	CHECK(pc2 == pc, "two mappings differ");
@@ -136,8 +136,8 @@ static void test_mapped_not_moved(void)
 	CHECK(z3fold_handle_offset(pool, c) == 64 && z3fold_handle_buddy(pool, c) == FIRST,
 	      "move not done at the last unmap");
 	expect_bytes(pool, c, 777, 23);
-	CHECK_CONSISTENT(z3fold_check, pool);
-	z3fold_destroy(pool);
+	CHECK_CONSISTENT(zpool_check, pool);
+	zpool_destroy(pool);
 
 	/* While the middle is mapped, a small first takes the room before it;
 	 * freeing the last then slides the middle down against the first. */
@@ -145,31 +145,31 @@ static void test_mapped_not_moved(void)
 	a = alloc_filled(pool, 1200, 31);
 	b = alloc_filled(pool, 900, 32);
 	c = alloc_filled(pool, 777, 33);	/* middle at 64 + 1200 */
-	pc = z3fold_map(pool, c);
+	pc = z3fold_map(pool, c, ZS_MM_RW);
 	z3fold_free(pool, a);			/* move put off */
 	e = alloc_filled(pool, 500, 34);	/* first, before the middle */
-	CHECK(z3fold_handle_buddy(pool, e) == FIRST && z3fold_total_pages(pool) == 1,
+	CHECK(z3fold_handle_buddy(pool, e) == FIRST && zpool_total_pages(pool) == 1,
 	      "room before a mapped middle not used");
 	z3fold_unmap(pool, c);			/* full page: nothing to move */
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "middle moved in a full page");
-	CHECK_CONSISTENT(z3fold_check, pool);
+	CHECK_CONSISTENT(zpool_check, pool);
 	z3fold_free(pool, b);			/* now slide down */
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 512 && z3fold_handle_buddy(pool, c) == MIDDLE,
 	      "middle at %zu after the last went", z3fold_handle_offset(pool, c));
 	expect_bytes(pool, c, 777, 33);
 	expect_bytes(pool, e, 500, 34);
-	CHECK_CONSISTENT(z3fold_check, pool);
+	CHECK_CONSISTENT(zpool_check, pool);
 	z3fold_free(pool, c);
 	z3fold_free(pool, e);
-	CHECK(z3fold_total_pages(pool) == 0, "pages left");
-	z3fold_destroy(pool);
+	CHECK(zpool_total_pages(pool) == 0, "pages left");
+	zpool_destroy(pool);
 }
 
 /* Random work with mappings held: checker, three-per-page, bytes. */
 static void test_random(void)
 {
 	enum { N = 3000, HELD = 8 };
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 	static unsigned long h[N];
 	static size_t size[N];
 	static uint64_t key[N];
@@ -195,7 +195,7 @@ static void test_random(void)
 			}
 			if (h[i]) {
 				held[j] = i;
-				held_mem[j] = z3fold_map(pool, h[i]);
+				held_mem[j] = z3fold_map(pool, h[i], ZS_MM_RW);
 			}
 			continue;
 		}
@@ -216,7 +216,7 @@ static void test_random(void)
 			h[i] = alloc_filled(pool, size[i], key[i]);
 		}
 		if (op % 5000 == 0) {
-			CHECK_CONSISTENT(z3fold_check, pool);
+			CHECK_CONSISTENT(zpool_check, pool);
 			z3fold_get_stats(pool, &st);
 			CHECK(st.objects <= 3 * st.pages && st.objects >= st.pages &&
 			      st.pages_by_objects[1] + st.pages_by_objects[2] +
@@ -227,7 +227,7 @@ static void test_random(void)
 	for (j = 0; j < HELD; j++)
 		if (held[j] != (size_t)-1)
 			z3fold_unmap(pool, h[held[j]]);
-	CHECK_CONSISTENT(z3fold_check, pool);
+	CHECK_CONSISTENT(zpool_check, pool);
 	z3fold_get_stats(pool, &st);
 	CHECK(st.rearrangements > 0, "random work never rearranged");
 	for (i = 0; i < N; i++)
@@ -235,9 +235,9 @@ static void test_random(void)
 			expect_bytes(pool, h[i], size[i], key[i]);
 			z3fold_free(pool, h[i]);
 		}
-	CHECK(z3fold_total_pages(pool) == 0, "pages left");
-	CHECK_CONSISTENT(z3fold_check, pool);
-	z3fold_destroy(pool);
+	CHECK(zpool_total_pages(pool) == 0, "pages left");
+	CHECK_CONSISTENT(zpool_check, pool);
+	zpool_destroy(pool);
 }
 
 /* ---- rearrangement under concurrent mappings ---- */
@@ -245,7 +245,7 @@ static void test_random(void)
 enum { TPAGES = 64 };
 
 struct concurrent {
-	struct z3fold_pool *pool;
+	struct zpool *pool;
 	unsigned long stable[TPAGES];	/* middles: never freed, read by readers */
 	unsigned long churn[2 * TPAGES];	/* freed and replaced by the writer */
 	size_t ops;
@@ -259,7 +259,7 @@ static void *reader(void *p)
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
 		size_t i = (size_t)(tu_rand(&seed) % TPAGES);
-		unsigned char *mem = z3fold_map(c->pool, c->stable[i]);
+		unsigned char *mem = z3fold_map(c->pool, c->stable[i], ZS_MM_RW);
 		size_t bad = tu_pattern_check(mem, 700, 1000 + i);
 
 		CHECK(bad == 700, "stable object %zu changed at byte %zu while mapped", i, bad);
@@ -307,7 +307,7 @@ static void test_concurrent_rearrangement(void)
 	pthread_join(w, NULL);
 	for (i = 0; i < 2; i++)
 		pthread_join(readers[i], NULL);
-	CHECK_CONSISTENT(z3fold_check, c.pool);
+	CHECK_CONSISTENT(zpool_check, c.pool);
 	z3fold_get_stats(c.pool, &st);
 	CHECK(st.rearrangements > 0, "no rearrangement happened");
 	printf("concurrent: %llu rearrangements, %llu put off while mapped\n",
@@ -315,7 +315,7 @@ static void test_concurrent_rearrangement(void)
 	for (i = 0; i < TPAGES; i++)
 		expect_bytes(c.pool, c.stable[i], 700, 1000 + i);
 	for (i = 0; i < 2 * TPAGES; i++) {
-		unsigned char *mem = z3fold_map(c.pool, c.churn[i]);
+		unsigned char *mem = z3fold_map(c.pool, c.churn[i], ZS_MM_RW);
 
 		CHECK(tu_pattern_check(mem, 200, 5000 + i) == 200, "churned object %zu changed", i);
 		z3fold_unmap(c.pool, c.churn[i]);
@@ -324,24 +324,24 @@ static void test_concurrent_rearrangement(void)
 		z3fold_free(c.pool, c.stable[i]);
 	for (i = 0; i < 2 * TPAGES; i++)
 		z3fold_free(c.pool, c.churn[i]);
-	CHECK(z3fold_total_pages(c.pool) == 0, "pages left");
-	z3fold_destroy(c.pool);
+	CHECK(zpool_total_pages(c.pool) == 0, "pages left");
+	zpool_destroy(c.pool);
 }
 
 /* ---- misuse ---- */
 
 static void free_while_mapped(void *arg)
 {
-	struct z3fold_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = z3fold_alloc(pool, 100);
 
-	z3fold_map(pool, a);
+	z3fold_map(pool, a, ZS_MM_RW);
 	z3fold_free(pool, a);
 }
 
 static void unmap_unmapped(void *arg)
 {
-	struct z3fold_pool *pool = arg;
+	struct zpool *pool = arg;
 	unsigned long a = z3fold_alloc(pool, 100);
 
 	z3fold_unmap(pool, a);
@@ -354,10 +354,10 @@ static void test_misuse(void)
 		{ "free while mapped", free_while_mapped, NULL },
 		{ "unmap of unmapped", unmap_unmapped, NULL },
 	};
-	struct z3fold_pool *pool = new_pool();
+	struct zpool *pool = new_pool();
 
 	tu_expect_deaths(cases, TU_ARRAY_SIZE(cases), NULL, pool, "zpool", true);
-	z3fold_destroy(pool);
+	zpool_destroy(pool);
 }
 
 int main(void)

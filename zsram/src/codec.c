@@ -389,7 +389,7 @@ long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
 		const unsigned char *p = src + i * page_size;
 		uint64_t word;
 
-		if (!zsram_page_same_filled(p, page_size, &word))
+		if (!zs_page_same_filled(p, page_size, &word))
 			memcpy(samples + n++ * page_size, p, page_size);
 	}
 	got = n ? zsram_train_dictionary(samples, n, page_size, dict, dict_capacity) :

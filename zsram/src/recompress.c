@@ -43,7 +43,6 @@ static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags,
 			   void *page, struct zsram_codec_ctx *ctx)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
-	const struct zsram_alloc_ops *ops = z->alloc.ops;
 	size_t size = *flags & SLOT_SIZE_MASK;
 	size_t cap = size - 1;
 	unsigned long handle;
@@ -67,7 +66,7 @@ static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags,
 	handle = zsram_alloc_within_limit(z, (size_t)n, false, &err);
 	if (!handle)
 		return err;
-	ops->write(z->alloc.pool, handle, ctx->buf, (size_t)n);
+	zpool_write(z->alloc.pool, handle, ctx->buf, (size_t)n);
 	zsram_slot_release_mem(z, i, *flags);
 	z->slots.values[i] = handle;
 	if (*flags & SLOT_HUGE)

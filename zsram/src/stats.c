@@ -25,7 +25,7 @@ void zsram_get_mm_stat(struct zsram *z, struct zsram_mm_stat *st)
 	st->mem_limit = z->limit_pages * ps;
 	st->mem_used_max = (max > used ? max : used) * ps;
 	st->same_pages = STAT_GET(z->same_pages);
-	st->pages_compacted = zsram_alloc_pages_compacted(&z->alloc);
+	st->pages_compacted = zpool_pages_compacted(z->alloc.pool);
 	st->huge_pages = STAT_GET(z->huge_pages);
 	st->huge_pages_since = STAT_GET(z->huge_pages_since);
 }
@@ -86,7 +86,7 @@ int zsram_print_bd_stat(struct zsram *z, FILE *out)
 
 int zsram_print_class_stats(struct zsram *z, FILE *out)
 {
-	return z->alloc.ops->print_stats(z->alloc.pool, out);
+	return zpool_print_stats(z->alloc.pool, out);
 }
 
 int zsram_slot_info(struct zsram *z, uint64_t index, struct zsram_slot_info *info)
@@ -195,7 +195,7 @@ int zsram_check(struct zsram *z, char *why, size_t why_len)
 	CHECK_COUNTER(compr_data_size, compr);
 	CHECK_COUNTER(raw_pages, raw);
 #undef CHECK_COUNTER
-	if (z->alloc.ops->check && z->alloc.ops->check(z->alloc.pool, why, why_len)) {
+	if (zpool_check(z->alloc.pool, why, why_len)) {
 		if (why && why_len) {
 			char inner[256];
 

@@ -36,11 +36,6 @@ void zsram_config_init(struct zsram_config *config)
 	config->recomp.algorithm = ZSRAM_ALG_ZSTD;
 }
 
-static bool is_power_of_two(size_t x)
-{
-	return x && !(x & (x - 1));
-}
-
 struct zsram *zsram_create(const struct zsram_config *cfg)
 {
 	struct zsram *z;
@@ -52,8 +47,7 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 		return NULL;
 	}
 	ps = cfg->page_size ? cfg->page_size : 4096;
-	if (!is_power_of_two(ps) || ps < 4096 || ps > 65536 ||
-	    cfg->nr_pages > UINT64_MAX / ps) {
+	if (!zs_page_size_valid(ps) || cfg->nr_pages > UINT64_MAX / ps) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -86,11 +80,8 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 			goto fail;
 		z->nr_codecs = 2;
 	}
-	zsram_pages_init(&z->pages, ps);
-	z->pages_ready = true;
 	err = zsram_alloc_init(&z->alloc, cfg->allocator,
-			       cfg->name ? cfg->name : "zsram", ps, &z->pages,
-			       z->limit_pages);
+			       cfg->name ? cfg->name : "zsram", ps, z->limit_pages);
 	if (err)
 		goto fail;
 	if (cfg->backing_file) {
@@ -111,13 +102,7 @@ void zsram_destroy(struct zsram *z)
 {
 	if (!z)
 		return;
-	/* Destroying the pool frees every object at once; its pages go back
-	 * with the chunks, not one by one. */
-	if (z->pages_ready)
-		zsram_pages_dying(&z->pages);
 	zsram_alloc_fini(&z->alloc);
-	if (z->pages_ready)
-		zsram_pages_fini(&z->pages);
 	zsram_backing_close(z);
 	for (unsigned int i = 0; i < z->nr_codecs; i++)
 		zsram_codec_fini(&z->codecs[i]);
@@ -137,26 +122,6 @@ uint64_t zsram_nr_pages(const struct zsram *z)
 	return z->nr_pages;
 }
 
-bool zsram_page_same_filled(const void *page, size_t page_size, uint64_t *word)
-{
-	const unsigned char *p = page;
-	uint64_t first, w;
-
-	memcpy(&first, p, sizeof(first));
-	/* The last word first: most pages that are not same-filled differ
-	 * there already. */
-	memcpy(&w, p + page_size - sizeof(w), sizeof(w));
-	if (w != first)
-		return false;
-	for (size_t off = sizeof(w); off < page_size; off += sizeof(w)) {
-		memcpy(&w, p + off, sizeof(w));
-		if (w != first)
-			return false;
-	}
-	*word = first;
-	return true;
-}
-
 static void fill_word(void *page, size_t page_size, uint64_t word)
 {
 	unsigned char *p = page;
@@ -167,16 +132,16 @@ static void fill_word(void *page, size_t page_size, uint64_t word)
 
 uint64_t zsram_mem_pages(struct zsram *z)
 {
-	return z->alloc.ops->total_pages(z->alloc.pool) + STAT_GET(z->raw_pages);
+	return zpool_total_pages(z->alloc.pool) + STAT_GET(z->raw_pages);
 }
 
 void zsram_release_handle(struct zsram *z, unsigned long handle, bool raw)
 {
 	if (raw) {
-		zsram_pages_put(&z->pages, (void *)(uintptr_t)handle);
+		zs_single_free(&z->alloc.pages, (void *)(uintptr_t)handle);
 		STAT_SUB(z->raw_pages, 1);
 	} else {
-		z->alloc.ops->free(z->alloc.pool, handle);
+		zpool_free(z->alloc.pool, handle);
 	}
 }
 
@@ -227,20 +192,20 @@ unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
 	unsigned long handle;
 
 	if (raw)
-		handle = (unsigned long)(uintptr_t)zsram_pages_get(&z->pages);
+		handle = (unsigned long)(uintptr_t)zs_single_alloc(&z->alloc.pages);
 	else
-		handle = z->alloc.ops->malloc(z->alloc.pool, size);
+		handle = zpool_malloc(z->alloc.pool, size);
 	if (!handle) {
-		/* zsmalloc keeps the limit itself and says ENOSPC (see
-		 * zsram_alloc_init); other allocators never say it. */
+		/* The pool keeps the limit for its own pages and says
+		 * ENOSPC (see zsram_alloc_init). */
 		*err = errno == ENOSPC ? -ENOSPC : -ENOMEM;
 		return 0;
 	}
 	if (raw)
 		STAT_ADD(z->raw_pages, 1);
-	/* zbud and z3fold, as in zram: allocate, and free again what passes
-	 * the limit (they free a page as soon as it is empty, so this undoes
-	 * the allocation exactly). */
+	/* With RAW pages, as in zram: allocate, and free again what passes
+	 * the limit (zbud and z3fold free a page as soon as it is empty, so
+	 * this undoes the allocation exactly). */
 	if (z->limit_pages && zsram_mem_pages(z) > z->limit_pages) {
 		zsram_release_handle(z, handle, raw);
 		*err = -ENOSPC;
@@ -284,7 +249,7 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
 	long n;
 	int err = 0;
 
-	if (zsram_page_same_filled(page, z->page_size, &word)) {
+	if (zs_page_same_filled(page, z->page_size, &word)) {
 		zsram_slot_free_locked(z, index, *flags);
 		z->slots.values[index] = word;
 		*flags = SLOT_SAME;
@@ -319,7 +284,7 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
 	if (newflags & SLOT_RAW) {
 		memcpy((void *)(uintptr_t)handle, src, size);
 	} else {
-		z->alloc.ops->write(z->alloc.pool, handle, src, size);
+		zpool_write(z->alloc.pool, handle, src, size);
 	}
 
 	zsram_slot_free_locked(z, index, *flags);
@@ -341,7 +306,6 @@ int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
 			   void *page)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
-	const struct zsram_alloc_ops *ops = z->alloc.ops;
 	unsigned long handle = z->slots.values[index];
 	size_t size = flags & SLOT_SIZE_MASK;
 	struct zsram_codec *codec;
@@ -369,19 +333,19 @@ int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
 	}
 	if (flags & SLOT_HUGE) {
 		/* The page itself has room for the allocator's local copy. */
-		mem = ops->read_begin(z->alloc.pool, handle, page);
+		mem = zpool_read_begin(z->alloc.pool, handle, page);
 		if (mem != page)
 			memcpy(page, mem, z->page_size);
-		ops->read_end(z->alloc.pool, handle, mem);
+		zpool_read_end(z->alloc.pool, handle, mem);
 		return 0;
 	}
 	codec = &z->codecs[slot_alg(flags)];
 	ctx = zsram_codec_get(codec);
 	if (!ctx)
 		return -ENOMEM;
-	mem = ops->read_begin(z->alloc.pool, handle, ctx->buf);
+	mem = zpool_read_begin(z->alloc.pool, handle, ctx->buf);
 	err = zsram_codec_decompress(codec, ctx, mem, size, page, z->page_size);
-	ops->read_end(z->alloc.pool, handle, mem);
+	zpool_read_end(z->alloc.pool, handle, mem);
 	zsram_codec_put(codec, ctx);
 	return err;
 }
@@ -403,13 +367,13 @@ void zsram_maybe_compact(struct zsram *z)
 		return;
 	if (atomic_flag_test_and_set(&z->compacting))
 		return;		/* another thread is at it */
-	zsram_alloc_compact(&z->alloc);
+	zpool_compact(z->alloc.pool);
 	atomic_flag_clear(&z->compacting);
 }
 
 unsigned long zsram_compact(struct zsram *z)
 {
-	return zsram_alloc_compact(&z->alloc);
+	return zpool_compact(z->alloc.pool);
 }
 
 /* The page interface's argument check: a bad one is counted as invalid_io. */

@@ -177,7 +177,7 @@ long zsram_writeback(struct zsram *z, unsigned int select, uint64_t max_pages)
 	done = writeback_scan(z, select, max_pages, UINT64_MAX);
 	zs_mutex_unlock(&z->backing.scan_lock);
 	if (done > 0)
-		zsram_alloc_compact(&z->alloc);
+		zpool_compact(z->alloc.pool);
 	return done;
 }
 
@@ -191,6 +191,6 @@ long zsram_writeback_for_room(struct zsram *z, uint64_t self)
 			      ROOM_BATCH, self);
 	zs_mutex_unlock(&z->backing.scan_lock);
 	if (done > 0)
-		zsram_alloc_compact(&z->alloc);
+		zpool_compact(z->alloc.pool);
 	return done;
 }

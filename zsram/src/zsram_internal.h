@@ -3,8 +3,8 @@
  * never installed.
  *
  * Layers, one file each:
- *   pages.c      the page source of zbud, z3fold and RAW slots
- *   alloc.c      the allocator indirection (zsmalloc, or zpool's backends)
+ *   alloc.c      the allocator (a zpool of any backend) and the page source
+ *                of zbud, z3fold and RAW slots (common/'s single-page source)
  *   codec.c      compression algorithms and their per-thread contexts
  *   slot.c       the slot table: packed flags, the per-slot lock bit
  *   store.c      creation, page write/read/discard, memory limit, compaction
@@ -27,7 +27,7 @@
  *   the allocator's      (zsmalloc's class and pagemap locks, zbud's and
  *   locks                z3fold's pool locks): under a slot lock, or the
  *                        scan lock, or alone (compaction, statistics).
- *   pages.lock           the page source of zbud, z3fold and RAW slots:
+ *   alloc.pages.lock     common/'s page source of zbud, z3fold, RAW slots:
  *                        under the allocator's locks (its page ops) or a
  *                        slot lock (RAW pages).
  *   backing.lock,        leaves: nothing is taken while one is held.  A
@@ -44,78 +44,30 @@
 #include <stdint.h>
 
 #include <zsmalloc.h>
+#include <zpool.h>
+
+#include "pages.h"
 
 #include "zsram.h"
 /* The core's lock wrapper (header only; nothing else of src/ is used). */
 #include "../../src/lock.h"
 
-/* ---- Page source (pages.c) ---- */
-
-#define ZSRAM_CHUNK_BYTES	(1u << 20)	/* address space mapped at once */
-
-struct zsram_chunk {
-	unsigned char *mem;		/* ZSRAM_CHUNK_BYTES, page aligned */
-	uint64_t released[ZSRAM_CHUNK_BYTES / 4096 / 64];	/* pages given back */
-};
-
-struct zsram_pages {
-	size_t page_size;
-	struct zs_mutex lock;		/* guards everything below */
-	void *free_head;		/* resident free pages, linked through
-					 * their first word */
-	size_t nr_free;
-	size_t nr_released;		/* free pages given back to the system */
-	struct zsram_chunk *chunks;	/* mappings, unmapped at the end */
-	size_t nr_chunks, cap_chunks;
-	size_t chunk_used;		/* bytes of the last chunk populated */
-	bool dying;			/* store being destroyed: keep pages,
-					 * they are unmapped right after */
-};
-
-extern const struct zs_page_ops zsram_page_ops;
-int zsram_pages_init(struct zsram_pages *pg, size_t page_size);
-void zsram_pages_dying(struct zsram_pages *pg);
-/* One page for a RAW slot, or NULL, and back. */
-void *zsram_pages_get(struct zsram_pages *pg);
-void zsram_pages_put(struct zsram_pages *pg, void *page);
-void zsram_pages_fini(struct zsram_pages *pg);
-
-/* ---- Allocator indirection (alloc.c) ---- */
-
-struct zsram_alloc_ops;
+/* ---- The allocator (alloc.c) ---- */
 
 struct zsram_alloc {
-	const struct zsram_alloc_ops *ops;
-	void *pool;			/* struct zs_pool * or struct zpool * */
-	const char *name;		/* "zsmalloc", "zbud", "z3fold" */
-	size_t page_size;
+	struct zpool *pool;		/* any backend: zsmalloc, zbud, z3fold */
+	struct zs_single_source pages;	/* zbud's and z3fold's pages, RAW slots' */
+	bool pages_ready;		/* pages initialised (for fini) */
 	size_t huge_size;		/* objects above this take a whole page */
 	size_t max_size;		/* largest object the backend takes */
-	_Atomic uint64_t pages_compacted;	/* for backends without stats */
 };
 
-struct zsram_alloc_ops {
-	unsigned long (*malloc)(void *pool, size_t size);
-	void (*free)(void *pool, unsigned long handle);
-	void *(*read_begin)(void *pool, unsigned long handle, void *local_copy);
-	void (*read_end)(void *pool, unsigned long handle, void *mem);
-	void (*write)(void *pool, unsigned long handle, const void *mem, size_t len);
-	unsigned long (*total_pages)(void *pool);
-	unsigned long (*compact)(void *pool);
-	unsigned long (*pages_compacted)(void *pool);	/* NULL: counted here */
-	int (*print_stats)(void *pool, FILE *out);
-	int (*check)(void *pool, char *why, size_t why_len);	/* NULL: none */
-	void (*destroy)(void *pool);
-};
-
-/* limit_pages (0: none) is given to allocators that keep a page limit
- * themselves (zsmalloc); the store checks it for the others. */
+/* The pool keeps limit_pages (0: none) for its own pages; the store checks
+ * it for them and RAW pages together.  0 or a negative errno. */
 int zsram_alloc_init(struct zsram_alloc *a, const char *backend,
-		     const char *name, size_t page_size, struct zsram_pages *pages,
-		     uint64_t limit_pages);
+		     const char *name, size_t page_size, uint64_t limit_pages);
+/* Safe on a zeroed or half-initialised struct. */
 void zsram_alloc_fini(struct zsram_alloc *a);
-unsigned long zsram_alloc_compact(struct zsram_alloc *a);
-uint64_t zsram_alloc_pages_compacted(struct zsram_alloc *a);
 
 /* ---- Codecs (codec.c) ---- */
 
@@ -245,9 +197,7 @@ struct zsram {
 	uint64_t nr_pages;
 	size_t page_size;
 	unsigned int page_shift;
-	struct zsram_pages pages;	/* zbud's and z3fold's page source */
-	bool pages_ready;		/* pages initialised (for destroy) */
-	struct zsram_alloc alloc;
+	struct zsram_alloc alloc;	/* the pool and its page source */
 	struct zsram_codec codecs[2];	/* [0] primary, [1] secondary */
 	unsigned int nr_codecs;
 	struct zsram_slots slots;
@@ -307,7 +257,6 @@ void zsram_slot_release_mem(struct zsram *z, uint64_t index, uint32_t flags);
 /* Pages of memory the store holds: the allocator's plus RAW pages. */
 uint64_t zsram_mem_pages(struct zsram *z);
 void zsram_note_mem_used(struct zsram *z);
-bool zsram_page_same_filled(const void *page, size_t page_size, uint64_t *word);
 
 /* writeback.c */
 int zsram_backing_open(struct zsram *z, const char *path, uint64_t nr_blocks);

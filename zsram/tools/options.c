@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pages.h"	/* common/: the page-size check */
 #include "zsram_tool.h"
 
 #define DEFAULT_DICT_SIZE	(16 * 1024)
@@ -133,7 +134,7 @@ static void check_combinations(const struct options *o)
 		tool_die_usage("--kernel-zram goes with --bench");
 	if (o->cfg.backing_file && !o->cfg.mem_limit)
 		tool_die_usage("--writeback needs --mem-limit (pages go back when it is reached)");
-	if (ps < 4096 || ps > 65536 || (ps & (ps - 1)))
+	if (!zs_page_size_valid(ps))
 		tool_die_usage("page size must be a power of two, 4096..65536");
 }
 

@@ -111,7 +111,7 @@ int zsswap_copy_store(struct zsswap *z, uint32_t idx, const void *page)
 	long len;
 	unsigned long h;
 
-	if (zsram_page_same_filled(page, z->page_size, &word)) {
+	if (zs_page_same_filled(page, z->page_size, &word)) {
 		p->state = ZSSWAP_SAME;
 		p->copy = word;
 		z->same_filled++;
