@@ -118,3 +118,18 @@ for i, params in enumerate(plugin_configs):
             if key == 2:
                 head += bytes([rng.randrange(256)])
         write("plugin", "seed-%02d-%d" % (i, j), head + ops(length))
+
+# fuzz_zsswap: pages, budget, algorithm, flags (bit 0 pool limit, with its
+# size byte; bit 1 writeback file; bit 7 metadata faults), then operations.
+zrng = random.Random(20261201)
+zsswap_configs = [
+    (8, 2, 0, 0), (64, 8, 0, 0), (16, 0, 1, 0), (32, 4, 2, 0), (24, 6, 6, 0),
+    (40, 5, 0, 1), (40, 5, 0, 3), (20, 20, 2, 0), (1, 1, 0, 0), (48, 3, 0, 0x80),
+]
+for i, (pages, budget, alg, flags) in enumerate(zsswap_configs):
+    for j, length in enumerate((40, 400)):
+        head = bytes([pages - 1, budget, alg, flags])
+        if flags & 1:
+            head += bytes([zrng.randrange(8)])
+        body = bytes(zrng.randrange(256) for _ in range(length))
+        write("zsswap", "seed-%02d-%d" % (i, j), head + body)

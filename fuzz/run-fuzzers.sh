@@ -15,7 +15,8 @@
 #   CC              the clang to use (default clang)
 #   CMAKE           the cmake to use (default cmake)
 # Harnesses: pool (libzsmalloc), zsram (the zsram store), plugin (the nbdkit
-# plugin's parameters and requests, without nbdkit; when its header is there).
+# plugin's parameters and requests, without nbdkit; when its header is there),
+# zsswap (regions through userfaultfd, against a shadow copy).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 prog=run-fuzzers.sh

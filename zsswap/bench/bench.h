@@ -4,7 +4,7 @@
  *
  *   main.c         options, running the peers, the report
  *   workload.c     the workload, the same code in both peers
- *   zsswap_peer.c  the workload in a zsswap region
+ *   zsswap_peer.c  the workload in a zsswap region; running a peer in a child
  *   kernel_peer.c  the workload in a memory cgroup with zram swap
  */
 #ifndef ZSSWAP_BENCH_H
@@ -31,7 +31,8 @@ struct bench_result {
 };
 
 int bench_run_zsswap(const struct bench_config *b, struct bench_result *out);
-uint64_t bench_rss_anon(void);
+void bench_in_child(const struct bench_config *b, struct bench_result *out,
+		    void (*run)(const struct bench_config *, struct bench_result *));
 int bench_run_kernel(const struct bench_config *b, struct bench_result *out);
 
 #endif

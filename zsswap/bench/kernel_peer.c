@@ -94,45 +94,39 @@ static int setup(const struct bench_config *b, struct zram_dev *dev, char *why, 
 	return 0;
 }
 
+/* In the child: join the cgroup, then the workload in plain memory. */
+static void run_in_cgroup(const struct bench_config *b, struct bench_result *r)
+{
+	char v[32];
+	unsigned char *mem;
+
+	snprintf(v, sizeof(v), "%d", (int)getpid());
+	if (write_file(CG "/cgroup.procs", v)) {
+		snprintf(r->missing, sizeof(r->missing), "cannot join the cgroup");
+		return;
+	}
+	mem = mmap(NULL, b->work.bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED || workload_run(&b->work, mem, &r->work))
+		snprintf(r->missing, sizeof(r->missing), "the workload failed");
+}
+
 int bench_run_kernel(const struct bench_config *b, struct bench_result *out)
 {
 	const char *why = unavailable();
 	struct zram_dev dev = { .lock_fd = -1, .fd = -1 };
-	int status, pipefd[2];
 	uint64_t mm[9] = { 0 };
-	pid_t pid;
 
 	memset(out, 0, sizeof(*out));
 	if (why) {
 		snprintf(out->missing, sizeof(out->missing), "%s", why);
 		return 0;
 	}
-	if (setup(b, &dev, out->missing, sizeof(out->missing)) || pipe(pipefd)) {
+	if (setup(b, &dev, out->missing, sizeof(out->missing))) {
 		undo(&dev);
 		return 0;
 	}
-	pid = fork();
-	if (pid == 0) {
-		struct bench_result r = { 0 };
-		char v[32];
-		unsigned char *mem;
-
-		snprintf(v, sizeof(v), "%d", (int)getpid());
-		if (write_file(CG "/cgroup.procs", v))
-			_exit(2);
-		mem = mmap(NULL, b->work.bytes, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (mem == MAP_FAILED || workload_run(&b->work, mem, &r.work))
-			_exit(3);
-		if (write(pipefd[1], &r, sizeof(r)) != sizeof(r))
-			_exit(4);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	if (read(pipefd[0], out, sizeof(*out)) != sizeof(*out))
-		snprintf(out->missing, sizeof(out->missing), "the workload failed (killed?)");
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
+	bench_in_child(b, out, run_in_cgroup);
 	out->kernel_cgroup_peak = read_u64(CG "/memory.max_usage_in_bytes");
 	if (zram_dev_mm_stat(mm) == 0)
 		out->kernel_zram_max = mm[4];

@@ -57,14 +57,16 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t peak_rss(void)
+uint64_t workload_status_bytes(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
+	size_t len = strlen(field);
 	unsigned long long kb = 0;
 
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+		if (strncmp(line, field, len) == 0 && line[len] == ':' &&
+		    sscanf(line + len + 1, "%llu", &kb) == 1)
 			break;
 	if (f)
 		fclose(f);
@@ -124,7 +126,7 @@ int workload_run(const struct workload_config *c, unsigned char *mem,
 	if (fill(c, mem, hash, pages))
 		return -1;
 	r->fill_s = now_s() - t0;
-	r->peak_rss_fill = peak_rss();
+	r->peak_rss_fill = workload_status_bytes("VmHWM");
 	t0 = now_s();
 	for (uint64_t a = 0; a < c->accesses; a++) {
 		uint64_t x = rnd(&seed);
@@ -157,7 +159,7 @@ int workload_run(const struct workload_config *c, unsigned char *mem,
 		r->slow_p50_us = slow[r->slow_accesses / 2] / 1e3;
 		r->slow_p99_us = slow[r->slow_accesses * 99 / 100] / 1e3;
 	}
-	r->peak_rss = peak_rss();
+	r->peak_rss = workload_status_bytes("VmHWM");
 	free(hash);
 	free(slow);
 	return 0;

@@ -36,6 +36,9 @@ struct workload_result {
 	uint64_t peak_rss_fill;		/* VmHWM after the fill */
 };
 
+/* A "kB" field of /proc/self/status ("VmHWM", "RssAnon"), in bytes. */
+uint64_t workload_status_bytes(const char *field);
+
 /* Runs the workload on mem (bytes long); 0, or -1 with a message. */
 int workload_run(const struct workload_config *c, unsigned char *mem,
 		 struct workload_result *r);

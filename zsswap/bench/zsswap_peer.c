@@ -10,58 +10,57 @@
 
 #include "bench.h"
 
-uint64_t bench_rss_anon(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long long kb = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb * 1024;
-}
-
-int bench_run_zsswap(const struct bench_config *b, struct bench_result *out)
+/* Runs run(b, &r) in a forked child and brings r back through a pipe, so
+ * that the child's memory figures are its own. */
+void bench_in_child(const struct bench_config *b, struct bench_result *out,
+		    void (*run)(const struct bench_config *, struct bench_result *))
 {
 	int pipefd[2], status;
 	pid_t pid;
 
 	memset(out, 0, sizeof(*out));
-	if (pipe(pipefd))
-		return -1;
-	pid = fork();
+	if (pipe(pipefd) || (pid = fork()) < 0) {
+		snprintf(out->missing, sizeof(out->missing), "cannot start a child");
+		return;
+	}
 	if (pid == 0) {
 		struct bench_result r = { 0 };
-		struct zsswap_config c;
-		struct zsswap *z;
 
-		r.rss_before = bench_rss_anon();
-		zsswap_config_init(&c);
-		c.size = b->work.bytes;
-		c.max_resident = b->budget;
-		c.algorithm = b->algorithm;
-		z = zsswap_create(&c);
-		if (!z) {
-			snprintf(r.missing, sizeof(r.missing), "%s", zsswap_last_error());
-		} else if (workload_run(&b->work, zsswap_base(z), &r.work)) {
-			snprintf(r.missing, sizeof(r.missing), "the workload failed");
-		} else {
-			zsswap_get_stats(z, &r.stats);
-			zsswap_memory(z, &r.mem);
-			r.rss_end = bench_rss_anon();
-			r.total_memory = r.work.peak_rss;
-		}
-		if (write(pipefd[1], &r, sizeof(r)) != sizeof(r))
-			_exit(4);
-		_exit(0);
+		run(b, &r);
+		_exit(write(pipefd[1], &r, sizeof(r)) == sizeof(r) ? 0 : 4);
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], out, sizeof(*out)) != sizeof(*out))
-		snprintf(out->missing, sizeof(out->missing), "the child died");
+		snprintf(out->missing, sizeof(out->missing), "the workload died (killed?)");
 	close(pipefd[0]);
 	waitpid(pid, &status, 0);
+}
+
+static void run_zsswap(const struct bench_config *b, struct bench_result *r)
+{
+	struct zsswap_config c;
+	struct zsswap *z;
+
+	r->rss_before = workload_status_bytes("RssAnon");
+	zsswap_config_init(&c);
+	c.size = b->work.bytes;
+	c.max_resident = b->budget;
+	c.algorithm = b->algorithm;
+	z = zsswap_create(&c);
+	if (!z) {
+		snprintf(r->missing, sizeof(r->missing), "%s", zsswap_last_error());
+	} else if (workload_run(&b->work, zsswap_base(z), &r->work)) {
+		snprintf(r->missing, sizeof(r->missing), "the workload failed");
+	} else {
+		zsswap_get_stats(z, &r->stats);
+		zsswap_memory(z, &r->mem);
+		r->rss_end = workload_status_bytes("RssAnon");
+		r->total_memory = r->work.peak_rss;
+	}
+}
+
+int bench_run_zsswap(const struct bench_config *b, struct bench_result *out)
+{
+	bench_in_child(b, out, run_zsswap);
 	return 0;
 }

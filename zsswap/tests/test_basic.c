@@ -245,28 +245,16 @@ static void test_fork(void)
  * pages go there and come back; with a failing one they stay in the pool. */
 static void test_pool_limit(const char *writeback)
 {
-	const size_t pages = 1024;
-	struct zsswap_config c;
+	const size_t pages = 1024, max_pool = 128 * PAGE;
 	struct zsswap_stats s;
 	unsigned char *shadow = malloc(pages * PAGE);
-	struct zsswap *z;
-	unsigned char *r;
-
-	zsswap_config_init(&c);
-	c.size = pages * PAGE;
-	c.max_resident = 64 * PAGE;
-	c.max_pool = 128 * PAGE;
-	c.writeback = writeback;
-	z = zsswap_create(&c);
-	if (!z && errno == EPERM)
-		exit(77);
-	CHECK(z);
-	r = zsswap_base(z);
+	struct zsswap *z = test_create_pool(pages * PAGE, 64 * PAGE, max_pool, writeback);
+	unsigned char *r = zsswap_base(z);
 	test_fill_real(shadow, pages, 5);
 	memcpy(r, shadow, pages * PAGE);
 	zsswap_get_stats(z, &s);
 	CHECK(s.pool_limit_hit > 0);
-	CHECK(s.pool_total_size <= c.max_pool);
+	CHECK(s.pool_total_size <= max_pool);
 	if (writeback && strcmp(writeback, "/dev/full") != 0) {
 		CHECK(s.written_back_pages > 0);
 		CHECK(s.resident_pages <= 64 + ZSSWAP_RESIDENT_SLACK);

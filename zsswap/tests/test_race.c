@@ -98,7 +98,6 @@ static void *reclaimer(void *arg)
 
 static void run(const char *writeback, unsigned int rounds)
 {
-	struct zsswap_config c;
 	struct zsswap *z;
 	struct worker w[THREADS];
 	pthread_t t[THREADS + 1];
@@ -109,15 +108,8 @@ static void run(const char *writeback, unsigned int rounds)
 
 	CHECK(fd >= 0);
 	unlink(path);
-	zsswap_config_init(&c);
-	c.size = THREADS * PAGES_PER_THREAD * PAGE;
-	c.max_resident = 96 * PAGE;
-	c.max_pool = writeback ? 48 * PAGE : 0;
-	c.writeback = writeback;
-	z = zsswap_create(&c);
-	if (!z && errno == EPERM)
-		exit(77);
-	CHECK(z);
+	z = test_create_pool(THREADS * PAGES_PER_THREAD * PAGE, 96 * PAGE,
+			     writeback ? 48 * PAGE : 0, writeback);
 	base = zsswap_base(z);
 	for (uint32_t page = 0; page < THREADS * PAGES_PER_THREAD; page++)
 		fill(base + (size_t)page * PAGE, page, 0);

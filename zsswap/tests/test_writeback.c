@@ -82,19 +82,7 @@ static void stop_nbdkit(pid_t pid)
 
 static struct zsswap *create_wb(const char *uri)
 {
-	struct zsswap_config c;
-	struct zsswap *z;
-
-	zsswap_config_init(&c);
-	c.size = PAGES * PAGE;
-	c.max_resident = 64 * PAGE;
-	c.max_pool = 96 * PAGE;
-	c.writeback = uri;
-	z = zsswap_create(&c);
-	if (!z && errno == EPERM)
-		exit(77);
-	CHECK(z);
-	return z;
+	return test_create_pool(PAGES * PAGE, 64 * PAGE, 96 * PAGE, uri);
 }
 
 static void round_trip(const char *plugin, const char *size_arg)

@@ -15,23 +15,42 @@
 #define PAGE 4096u
 
 /* A zsswap region, or exit 77 (skipped) when userfaultfd is not permitted. */
-static inline struct zsswap *test_create(size_t size, size_t max_resident,
-					 const char *algorithm)
+static inline struct zsswap *test_create_config(const struct zsswap_config *c)
 {
-	struct zsswap_config c;
-	struct zsswap *z;
+	struct zsswap *z = zsswap_create(c);
 
-	zsswap_config_init(&c);
-	c.size = size;
-	c.max_resident = max_resident;
-	c.algorithm = algorithm;
-	z = zsswap_create(&c);
 	if (!z && (errno == EPERM || errno == ENOSYS)) {
 		fprintf(stderr, "skipped: %s\n", zsswap_last_error());
 		exit(77);
 	}
 	CHECK(z, "%s", zsswap_last_error());
 	return z;
+}
+
+/* A region with a pool limit and a writeback target (NULL: none). */
+static inline struct zsswap *test_create_pool(size_t size, size_t max_resident,
+					      size_t max_pool, const char *writeback)
+{
+	struct zsswap_config c;
+
+	zsswap_config_init(&c);
+	c.size = size;
+	c.max_resident = max_resident;
+	c.max_pool = max_pool;
+	c.writeback = writeback;
+	return test_create_config(&c);
+}
+
+static inline struct zsswap *test_create(size_t size, size_t max_resident,
+					 const char *algorithm)
+{
+	struct zsswap_config c;
+
+	zsswap_config_init(&c);
+	c.size = size;
+	c.max_resident = max_resident;
+	c.algorithm = algorithm;
+	return test_create_config(&c);
 }
 
 /* The next page of real program bytes: this program's binary, then libc,
