@@ -27,7 +27,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "pages.h"	/* common/: the same-filled check */
+#include "pages.h" /* common/: the same-filled check */
 
 void *zsb_shared_alloc(size_t bytes)
 {
@@ -35,11 +35,11 @@ void *zsb_shared_alloc(size_t bytes)
 
 	if (bytes == 0)
 		bytes = 1;
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
 	if (p == MAP_FAILED) {
-		fprintf(stderr, "zsbench: cannot map %zu bytes of shared memory: %s\n",
-			bytes, strerror(errno));
+		fprintf(stderr, "zsbench: cannot map %zu bytes of shared memory: %s\n", bytes,
+			strerror(errno));
 		exit(1);
 	}
 	return p;
@@ -71,8 +71,7 @@ static long map_source(const char *path, const unsigned char **data)
 	int fd = open(path, O_RDONLY);
 
 	if (fd < 0) {
-		fprintf(stderr, "zsbench: cannot open page source '%s': %s\n",
-			path, strerror(errno));
+		fprintf(stderr, "zsbench: cannot open page source '%s': %s\n", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -81,7 +80,8 @@ static long map_source(const char *path, const unsigned char **data)
 		return -1;
 	}
 	if (st.st_size < ZSB_PAGE_SIZE) {
-		fprintf(stderr, "zsbench: page source '%s' holds no whole %d-byte page (%lld bytes)\n",
+		fprintf(stderr,
+			"zsbench: page source '%s' holds no whole %d-byte page (%lld bytes)\n",
 			path, ZSB_PAGE_SIZE, (long long)st.st_size);
 		close(fd);
 		return -1;
@@ -96,9 +96,8 @@ static long map_source(const char *path, const unsigned char **data)
 	return (long)(st.st_size / ZSB_PAGE_SIZE);
 }
 
-int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
-		    enum zsb_compressor comp, int level, size_t huge_threshold,
-		    const char *huge_rule, int progress)
+int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths, enum zsb_compressor comp,
+		    int level, size_t huge_threshold, const char *huge_rule, int progress)
 {
 	const unsigned char *maps[ZSB_MAX_SOURCES];
 	unsigned char out[ZSB_PAGE_SIZE * 2];
@@ -113,8 +112,8 @@ int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
 	c->huge_threshold = huge_threshold;
 	c->huge_rule = huge_rule;
 	if (npaths == 0 || npaths > ZSB_MAX_SOURCES) {
-		fprintf(stderr, "zsbench: need 1..%d page sources, got %u\n",
-			ZSB_MAX_SOURCES, npaths);
+		fprintf(stderr, "zsbench: need 1..%d page sources, got %u\n", ZSB_MAX_SOURCES,
+			npaths);
 		return -1;
 	}
 	for (i = 0; i < npaths; i++) {
@@ -167,8 +166,8 @@ int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
 							     ZSB_PAGE_SIZE, (int)sizeof(out));
 				len = n > 0 ? (size_t)n : SIZE_MAX;
 			} else {
-				len = ZSTD_compressCCtx(zctx, out, sizeof(out), src,
-							ZSB_PAGE_SIZE, level);
+				len = ZSTD_compressCCtx(zctx, out, sizeof(out), src, ZSB_PAGE_SIZE,
+							level);
 				if (ZSTD_isError(len))
 					len = SIZE_MAX;
 			}
@@ -192,7 +191,8 @@ int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
 	c->compress_seconds = zsb_now() - start;
 	ZSTD_freeCCtx(zctx);
 	if (obj == 0) {
-		fprintf(stderr, "zsbench: every page of the corpus is same-filled: nothing to store\n");
+		fprintf(stderr,
+			"zsbench: every page of the corpus is same-filled: nothing to store\n");
 		return -1;
 	}
 	return 0;
@@ -236,8 +236,8 @@ int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i, unsigned int 
 	memset(d, 0, sizeof(*d));
 	/* The child keeps slot numbers in 32 bits (its live list). */
 	if (scale == 0 || s->npages > UINT32_MAX / scale) {
-		fprintf(stderr, "zsbench: %s repeated %u times is more than %u pages\n",
-			s->name, scale, UINT32_MAX);
+		fprintf(stderr, "zsbench: %s repeated %u times is more than %u pages\n", s->name,
+			scale, UINT32_MAX);
 		return -1;
 	}
 	if (scale > 1) {
@@ -257,7 +257,7 @@ int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i, unsigned int 
 		for (k = 0; k < s->npages; k++)
 			d->pages[r * s->npages + k] = (uint32_t)(s->first_page + k);
 	dataset_count(d, c);
-	if (d->nobjs == 0) {	/* all same-filled: nothing to store, no dataset */
+	if (d->nobjs == 0) { /* all same-filled: nothing to store, no dataset */
 		zsb_shared_free(d->pages, d->nslots * sizeof(*d->pages));
 		d->pages = NULL;
 		return -1;
@@ -277,8 +277,8 @@ static void format_size(char *buf, size_t len, uint64_t bytes)
 		snprintf(buf, len, "%llu", (unsigned long long)bytes);
 }
 
-int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target,
-		      uint64_t seed, struct zsb_dataset *d)
+int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target, uint64_t seed,
+		      struct zsb_dataset *d)
 {
 	uint32_t *order = malloc(c->npages * sizeof(*order));
 	uint32_t *pages = NULL;

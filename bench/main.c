@@ -30,58 +30,58 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: zsbench [options]\n"
-"Compares allocators holding the same compressed pages of real process memory:\n"
-"glibc malloc, jemalloc, mimalloc, zsmalloc, zbud, z3fold and the kernel's zram.\n"
-"Each allocator runs in a forked child; resident memory is the child's own\n"
-"anonymous memory, all metadata included.\n"
-"\n"
-"Data:\n"
-"  --pages PATH         a page source: a file (read as 4 KiB pages: a page file,\n"
-"                       a VM image, a core dump, a binary) or a folder of *.pages\n"
-"                       files; repeatable.  Default: the captured corpus below\n"
-"  --corpus-dir DIR     where captured page files are cached\n"
-"                       (default %s/corpus)\n"
-"  --capture-mb N       megabytes each captured program builds up (default 200)\n"
-"  --recapture          capture again even if the cache exists\n"
-"  --capture-tool PATH  the capture program (default %s)\n"
-"  --compressor NAME    lz4 (default) or zstd\n"
-"  --level N            zstd level (default 3)\n"
-"  --huge-threshold N   compressed size from which a page is stored raw\n"
-"                       (default: zs_huge_class_size(), as zram does)\n"
-"Runs:\n"
-"  --sizes LIST         stored-byte sizes of the mixed datasets, e.g. 10M,100M,1G\n"
-"                       (default 10M,100M; 'none' for none)\n"
-"  --no-sources         do not run one dataset per page source\n"
-"  --scale N            each page source's dataset is its pages N times over,\n"
-"                       named e.g. python-x10 (default 1; 1..%d); --scale 10\n"
-"                       stores 0.6-1.2 GB per captured program\n"
-"  --peers LIST         comma-separated subset of: glibc,jemalloc,mimalloc,\n"
-"                       zsmalloc,zbud,z3fold,zram (default: all)\n"
-"  --free-fraction F    fraction freed at random before compaction (default 0.5)\n"
-"  --churn-ops N        churn operations (default: objects, at most 500000)\n"
-"  --read-ops N         random reads (default: 2 x objects, at most 1000000)\n"
-"  --threads N          churn from 1..N threads (default: CPUs, at most %d)\n"
-"  --thread-ops N       churn operations per thread (default 50000)\n"
-"  --seed N             seed of every random choice (default 1)\n"
-"  --peer-timeout S     seconds one peer may take on one dataset; then it is\n"
-"                       stopped and reported 'timeout' with the phases it did\n"
-"                       (default 30; 0: no limit)\n"
-"  --verify-all         check every object's bytes after filling too\n"
-"  --smoke              seconds-long run: tiny capture, one 1M dataset, few ops;\n"
-"                       fails if zsmalloc's memory breakdown misses the measured\n"
-"                       resident growth by more than max(2%%, 256 KiB)\n"
-"Output:\n"
-"  --json PATH          results for machines (default %s/results.json)\n"
-"  --plot PATH          PNG of the main comparison, drawn by gnuplot\n"
-"                       (default %s/results.png); --no-plot for none\n"
-"  --quiet              no progress lines on stderr\n"
-"  --help               this text\n"
-"Exit status: 0; 1 when a peer failed (an error, or bytes read back wrong:\n"
-"a bug), or on a bad page source; 2 on a bad option.  A missing, busy or\n"
-"timed-out peer is reported, not an error.\n",
-		ZSBENCH_OUT_DIR, ZSBENCH_CAPTURE_TOOL, ZSB_MAX_SCALE, ZSB_MAX_THREADS, ZSBENCH_OUT_DIR,
-		ZSBENCH_OUT_DIR);
+		"Usage: zsbench [options]\n"
+		"Compares allocators holding the same compressed pages of real process memory:\n"
+		"glibc malloc, jemalloc, mimalloc, zsmalloc, zbud, z3fold and the kernel's zram.\n"
+		"Each allocator runs in a forked child; resident memory is the child's own\n"
+		"anonymous memory, all metadata included.\n"
+		"\n"
+		"Data:\n"
+		"  --pages PATH         a page source: a file (read as 4 KiB pages: a page file,\n"
+		"                       a VM image, a core dump, a binary) or a folder of *.pages\n"
+		"                       files; repeatable.  Default: the captured corpus below\n"
+		"  --corpus-dir DIR     where captured page files are cached\n"
+		"                       (default %s/corpus)\n"
+		"  --capture-mb N       megabytes each captured program builds up (default 200)\n"
+		"  --recapture          capture again even if the cache exists\n"
+		"  --capture-tool PATH  the capture program (default %s)\n"
+		"  --compressor NAME    lz4 (default) or zstd\n"
+		"  --level N            zstd level (default 3)\n"
+		"  --huge-threshold N   compressed size from which a page is stored raw\n"
+		"                       (default: zs_huge_class_size(), as zram does)\n"
+		"Runs:\n"
+		"  --sizes LIST         stored-byte sizes of the mixed datasets, e.g. 10M,100M,1G\n"
+		"                       (default 10M,100M; 'none' for none)\n"
+		"  --no-sources         do not run one dataset per page source\n"
+		"  --scale N            each page source's dataset is its pages N times over,\n"
+		"                       named e.g. python-x10 (default 1; 1..%d); --scale 10\n"
+		"                       stores 0.6-1.2 GB per captured program\n"
+		"  --peers LIST         comma-separated subset of: glibc,jemalloc,mimalloc,\n"
+		"                       zsmalloc,zbud,z3fold,zram (default: all)\n"
+		"  --free-fraction F    fraction freed at random before compaction (default 0.5)\n"
+		"  --churn-ops N        churn operations (default: objects, at most 500000)\n"
+		"  --read-ops N         random reads (default: 2 x objects, at most 1000000)\n"
+		"  --threads N          churn from 1..N threads (default: CPUs, at most %d)\n"
+		"  --thread-ops N       churn operations per thread (default 50000)\n"
+		"  --seed N             seed of every random choice (default 1)\n"
+		"  --peer-timeout S     seconds one peer may take on one dataset; then it is\n"
+		"                       stopped and reported 'timeout' with the phases it did\n"
+		"                       (default 30; 0: no limit)\n"
+		"  --verify-all         check every object's bytes after filling too\n"
+		"  --smoke              seconds-long run: tiny capture, one 1M dataset, few ops;\n"
+		"                       fails if zsmalloc's memory breakdown misses the measured\n"
+		"                       resident growth by more than max(2%%, 256 KiB)\n"
+		"Output:\n"
+		"  --json PATH          results for machines (default %s/results.json)\n"
+		"  --plot PATH          PNG of the main comparison, drawn by gnuplot\n"
+		"                       (default %s/results.png); --no-plot for none\n"
+		"  --quiet              no progress lines on stderr\n"
+		"  --help               this text\n"
+		"Exit status: 0; 1 when a peer failed (an error, or bytes read back wrong:\n"
+		"a bug), or on a bad page source; 2 on a bad option.  A missing, busy or\n"
+		"timed-out peer is reported, not an error.\n",
+		ZSBENCH_OUT_DIR, ZSBENCH_CAPTURE_TOOL, ZSB_MAX_SCALE, ZSB_MAX_THREADS,
+		ZSBENCH_OUT_DIR, ZSBENCH_OUT_DIR);
 }
 
 static void die_usage(const char *fmt, const char *arg)
@@ -100,9 +100,10 @@ static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "zsbench: %s: '%s' is not a whole number in %llu..%llu\n"
-			"Try 'zsbench --help'.\n", opt, s, (unsigned long long)min,
-			(unsigned long long)max);
+		fprintf(stderr,
+			"zsbench: %s: '%s' is not a whole number in %llu..%llu\n"
+			"Try 'zsbench --help'.\n",
+			opt, s, (unsigned long long)min, (unsigned long long)max);
 		exit(2);
 	}
 	return v;
@@ -119,9 +120,21 @@ static int parse_size(const char *s, uint64_t *bytes)
 	if (errno || end == s || v <= 0)
 		return -1;
 	switch (*end) {
-	case 'K': case 'k': v *= 1024; end++; break;
-	case 'M': case 'm': v *= 1024 * 1024; end++; break;
-	case 'G': case 'g': v *= 1024.0 * 1024 * 1024; end++; break;
+	case 'K':
+	case 'k':
+		v *= 1024;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		v *= 1024 * 1024;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		v *= 1024.0 * 1024 * 1024;
+		end++;
+		break;
 	case '\0': break;
 	default: return -1;
 	}
@@ -215,7 +228,7 @@ static int run_capture(const char *tool, const char *dir, unsigned int mb, int q
 	pid = fork();
 	if (pid == 0) {
 		execl(tool, tool, "--out", dir, "--mb", mbs, (char *)NULL);
-		if (errno == EACCES)	/* lost its executable bit: it is Python */
+		if (errno == EACCES) /* lost its executable bit: it is Python */
 			execlp("python3", "python3", tool, "--out", dir, "--mb", mbs, (char *)NULL);
 		fprintf(stderr, "zsbench: cannot run the capture tool '%s': %s\n", tool,
 			strerror(errno));
@@ -270,17 +283,39 @@ static void check_peer_list(const char *list)
 
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 		if (!zsb_peer_find(tok) && strcmp(tok, "zram") != 0)
-			die_usage("--peers: unknown peer '%s' (glibc, jemalloc, mimalloc, zsmalloc, zbud, z3fold, zram)",
+			die_usage("--peers: unknown peer '%s' (glibc, jemalloc, mimalloc, "
+				  "zsmalloc, zbud, z3fold, zram)",
 				  tok);
 	free(copy);
 }
 
 enum {
-	OPT_PAGES = 256, OPT_CORPUS_DIR, OPT_CAPTURE_MB, OPT_RECAPTURE, OPT_CAPTURE_TOOL,
-	OPT_COMPRESSOR, OPT_LEVEL, OPT_HUGE, OPT_SIZES, OPT_NO_SOURCES, OPT_PEERS,
-	OPT_FREE_FRACTION, OPT_CHURN_OPS, OPT_READ_OPS, OPT_THREADS, OPT_THREAD_OPS,
-	OPT_SEED, OPT_VERIFY_ALL, OPT_SMOKE, OPT_JSON, OPT_PLOT, OPT_NO_PLOT, OPT_QUIET,
-	OPT_HELP, OPT_PEER_TIMEOUT, OPT_SCALE,
+	OPT_PAGES = 256,
+	OPT_CORPUS_DIR,
+	OPT_CAPTURE_MB,
+	OPT_RECAPTURE,
+	OPT_CAPTURE_TOOL,
+	OPT_COMPRESSOR,
+	OPT_LEVEL,
+	OPT_HUGE,
+	OPT_SIZES,
+	OPT_NO_SOURCES,
+	OPT_PEERS,
+	OPT_FREE_FRACTION,
+	OPT_CHURN_OPS,
+	OPT_READ_OPS,
+	OPT_THREADS,
+	OPT_THREAD_OPS,
+	OPT_SEED,
+	OPT_VERIFY_ALL,
+	OPT_SMOKE,
+	OPT_JSON,
+	OPT_PLOT,
+	OPT_NO_PLOT,
+	OPT_QUIET,
+	OPT_HELP,
+	OPT_PEER_TIMEOUT,
+	OPT_SCALE,
 };
 
 static const struct option long_options[] = {
@@ -353,8 +388,9 @@ static void reexec_with_static_tls_room(char **argv)
 
 int main(int argc, char **argv)
 {
-	struct zsb_options o = { .seed = 1, .free_fraction = 0.5, .thread_ops = 50000,
-				 .progress = 1, .peer_timeout = 30 };
+	struct zsb_options o = {
+		.seed = 1, .free_fraction = 0.5, .thread_ops = 50000, .progress = 1, .peer_timeout = 30
+	};
 	char *paths[ZSB_MAX_SOURCES];
 	unsigned int npaths = 0, capture_mb = 200, scale = 1, i, k;
 	const char *corpus_dir = NULL, *capture_tool = ZSBENCH_CAPTURE_TOOL;
@@ -378,7 +414,9 @@ int main(int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	reexec_with_static_tls_room(argv);
-	o.max_threads = cpus < 1 ? 1 : cpus > ZSB_MAX_THREADS ? ZSB_MAX_THREADS : (unsigned int)cpus;
+	o.max_threads = cpus < 1		 ? 1
+			: cpus > ZSB_MAX_THREADS ? ZSB_MAX_THREADS
+						 : (unsigned int)cpus;
 	for (i = 0; i < (unsigned int)argc; i++) {
 		strncat(command, argv[i], sizeof(command) - strlen(command) - 2);
 		strncat(command, " ", sizeof(command) - strlen(command) - 1);
@@ -391,7 +429,8 @@ int main(int argc, char **argv)
 			if (add_pages(paths, &npaths, optarg) != 0)
 				return 2;
 			if (npaths == before) {
-				fprintf(stderr, "zsbench: folder '%s' holds no *.pages file\n", optarg);
+				fprintf(stderr, "zsbench: folder '%s' holds no *.pages file\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -415,12 +454,18 @@ int main(int argc, char **argv)
 			huge = parse_u64("--huge-threshold", optarg, 1, ZSB_PAGE_SIZE);
 			huge_rule = "--huge-threshold";
 			break;
-		case OPT_SIZES: sizes = optarg; sizes_set = 1; break;
+		case OPT_SIZES:
+			sizes = optarg;
+			sizes_set = 1;
+			break;
 		case OPT_NO_SOURCES: sources = 0; break;
 		case OPT_SCALE:
 			scale = (unsigned int)parse_u64("--scale", optarg, 1, ZSB_MAX_SCALE);
 			break;
-		case OPT_PEERS: check_peer_list(optarg); peers = optarg; break;
+		case OPT_PEERS:
+			check_peer_list(optarg);
+			peers = optarg;
+			break;
 		case OPT_FREE_FRACTION: {
 			char *end;
 
@@ -429,10 +474,15 @@ int main(int argc, char **argv)
 				die_usage("--free-fraction: '%s' is not a number in 0..1", optarg);
 			break;
 		}
-		case OPT_CHURN_OPS: o.churn_ops = parse_u64("--churn-ops", optarg, 1, 1ULL << 40); break;
-		case OPT_READ_OPS: o.read_ops = parse_u64("--read-ops", optarg, 1, 1ULL << 40); break;
+		case OPT_CHURN_OPS:
+			o.churn_ops = parse_u64("--churn-ops", optarg, 1, 1ULL << 40);
+			break;
+		case OPT_READ_OPS:
+			o.read_ops = parse_u64("--read-ops", optarg, 1, 1ULL << 40);
+			break;
 		case OPT_THREADS:
-			o.max_threads = (unsigned int)parse_u64("--threads", optarg, 1, ZSB_MAX_THREADS);
+			o.max_threads =
+				(unsigned int)parse_u64("--threads", optarg, 1, ZSB_MAX_THREADS);
 			threads_set = 1;
 			break;
 		case OPT_THREAD_OPS:
@@ -448,7 +498,8 @@ int main(int argc, char **argv)
 		case OPT_PLOT: plot_path = optarg; break;
 		case OPT_NO_PLOT: plot_path = NULL; break;
 		case OPT_QUIET: o.progress = 0; break;
-		case OPT_HELP: case 'h': usage(stdout); return 0;
+		case OPT_HELP:
+		case 'h': usage(stdout); return 0;
 		default: fprintf(stderr, "Try 'zsbench --help'.\n"); return 2;
 		}
 	}
@@ -474,14 +525,16 @@ int main(int argc, char **argv)
 
 		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			if (nsizes == ZSB_MAX_DATASETS || parse_size(tok, &size_list[nsizes]) != 0)
-				die_usage("--sizes: '%s' is not a size of at least 4K (e.g. 10M, 1G), or too many sizes",
+				die_usage("--sizes: '%s' is not a size of at least 4K (e.g. 10M, "
+					  "1G), or too many sizes",
 					  tok);
 			nsizes++;
 		}
 		free(copy);
 	}
 	if (scale > 1 && !sources)
-		fprintf(stderr, "zsbench: note: --scale applies to the per-source datasets, which are not run here\n");
+		fprintf(stderr, "zsbench: note: --scale applies to the per-source datasets, which "
+				"are not run here\n");
 	if (!corpus_dir)
 		corpus_dir = smoke ? ZSBENCH_OUT_DIR "/corpus-smoke" : ZSBENCH_OUT_DIR "/corpus";
 
@@ -509,12 +562,12 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		} else if (o.progress) {
-			fprintf(stderr, "zsbench: using the cached corpus in %s (--recapture to redo)\n",
+			fprintf(stderr,
+				"zsbench: using the cached corpus in %s (--recapture to redo)\n",
 				corpus_dir);
 		}
 	}
-	if (zsb_corpus_load(&corpus, paths, npaths, comp, level, huge, huge_rule,
-			    o.progress) != 0)
+	if (zsb_corpus_load(&corpus, paths, npaths, comp, level, huge, huge_rule, o.progress) != 0)
 		return 1;
 
 	/* The datasets. */
@@ -544,7 +597,8 @@ int main(int argc, char **argv)
 		FILE *f = fopen("/proc/loadavg", "r");
 
 		if (f && fscanf(f, "%lf", &load) == 1 && load > (double)cpus)
-			printf("Note: load average %.1f on %ld CPUs: other work is running, timings are disturbed.\n",
+			printf("Note: load average %.1f on %ld CPUs: other work is running, "
+			       "timings are disturbed.\n",
 			       load, cpus);
 		if (f)
 			fclose(f);
@@ -552,7 +606,9 @@ int main(int argc, char **argv)
 	info.page_fault_ns = page_fault_ns();
 	printf("Page fault (first touch of an anonymous page): %.0f ns here\n", info.page_fault_ns);
 	if (zsb_running_under_sanitizer())
-		printf("Note: built with a sanitizer: resident figures include its shadow memory and timings are slow; only the output format means anything here; \"glibc\" is the sanitizer's malloc.\n");
+		printf("Note: built with a sanitizer: resident figures include its shadow memory "
+		       "and timings are slow; only the output format means anything here; "
+		       "\"glibc\" is the sanitizer's malloc.\n");
 	fflush(stdout);
 
 	for (k = 0; k < nd; k++) {
@@ -564,7 +620,8 @@ int main(int argc, char **argv)
 			if (!peer_wanted(peers, name))
 				continue;
 			if (o.progress)
-				fprintf(stderr, "zsbench: [%zu/%zu] %s on %s (%zu objects, %.1f MB)... ",
+				fprintf(stderr,
+					"zsbench: [%zu/%zu] %s on %s (%zu objects, %.1f MB)... ",
 					nr + 1, nres, name, datasets[k].name, datasets[k].nobjs,
 					(double)datasets[k].payload / 1e6);
 			if (i < zsb_npeers)

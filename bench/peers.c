@@ -36,7 +36,7 @@
 #include <zpool.h>
 #include <zsmalloc.h>
 
-#include "pages.h"	/* common/: side pages are reserved and released there */
+#include "pages.h" /* common/: side pages are reserved and released there */
 
 /* ---- glibc malloc ---- */
 
@@ -44,7 +44,7 @@ static void *glibc_open(char *why, size_t why_len)
 {
 	(void)why;
 	(void)why_len;
-	return (void *)1;	/* no state: the process's own malloc */
+	return (void *)1; /* no state: the process's own malloc */
 }
 
 static unsigned long glibc_store(void *ctx, const void *data, size_t len)
@@ -101,19 +101,19 @@ static void no_close(void *ctx)
 
 struct dl_allocator {
 	void *lib;
-	void *(*alloc)(size_t size, int flags);	/* jemalloc */
+	void *(*alloc)(size_t size, int flags); /* jemalloc */
 	void (*release)(void *p, int flags);
 	int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
-	void *(*mi_malloc)(size_t size);	/* mimalloc */
+	void *(*mi_malloc)(size_t size); /* mimalloc */
 	void (*mi_free)(void *p);
 	void (*collect)(bool force);
 };
 
-static struct dl_allocator dl;	/* one per child: each peer runs in its own */
+static struct dl_allocator dl; /* one per child: each peer runs in its own */
 
 /* Opens soname and fills the three symbol slots; NULL with why on failure. */
-static void *dl_open(const char *soname, const char *const names[3], void **slots[3],
-		     char *why, size_t why_len)
+static void *dl_open(const char *soname, const char *const names[3], void **slots[3], char *why,
+		     size_t why_len)
 {
 	memset(&dl, 0, sizeof(dl));
 	dl.lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
@@ -173,7 +173,7 @@ static long jemalloc_compact(void *ctx)
 	struct dl_allocator *a = ctx;
 
 	a->mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-	a->mallctl("arena.4096.purge", NULL, NULL, NULL, 0);	/* 4096: all arenas */
+	a->mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* 4096: all arenas */
 	return -1;
 }
 
@@ -186,46 +186,38 @@ static long mimalloc_compact(void *ctx)
 }
 
 /* One peer's table; reader names the read_begin/read_end pair. */
-#define PEER(peer, label, store_op, reader, release_op, compact_op, pages_op,	\
-	     breakdown_op, close_op)						\
-	{									\
-		.name = #peer,							\
-		.what = label,							\
-		.open = peer##_open,						\
-		.store = store_op,						\
-		.read_begin = reader##_read_begin,				\
-		.read_end = reader##_read_end,					\
-		.release = release_op,						\
-		.compact = compact_op,						\
-		.pool_pages = pages_op,						\
-		.breakdown = breakdown_op,					\
-		.close = close_op,						\
+#define PEER(peer, label, store_op, reader, release_op, compact_op, pages_op, breakdown_op, close_op) \
+	{                                                                                             \
+		.name = #peer, .what = label, .open = peer##_open, .store = store_op,                 \
+		.read_begin = reader##_read_begin, .read_end = reader##_read_end,                     \
+		.release = release_op, .compact = compact_op, .pool_pages = pages_op,                 \
+		.breakdown = breakdown_op, .close = close_op,                                         \
 	}
 /* Peers whose handle is the object's address: read in place. */
 static const struct zsb_peer_ops glibc_peer =
-	PEER(glibc, "glibc malloc + memcpy (the process's own malloc)", glibc_store,
-	     direct, glibc_release, glibc_compact, no_pool_pages, NULL, no_close);
+	PEER(glibc, "glibc malloc + memcpy (the process's own malloc)", glibc_store, direct,
+	     glibc_release, glibc_compact, no_pool_pages, NULL, no_close);
 static const struct zsb_peer_ops jemalloc_peer =
-	PEER(jemalloc, "jemalloc mallocx/dallocx (dlopen libjemalloc.so.2) + memcpy",
-	     dl_store, direct, dl_release, jemalloc_compact, no_pool_pages, NULL, no_close);
+	PEER(jemalloc, "jemalloc mallocx/dallocx (dlopen libjemalloc.so.2) + memcpy", dl_store,
+	     direct, dl_release, jemalloc_compact, no_pool_pages, NULL, no_close);
 static const struct zsb_peer_ops mimalloc_peer =
-	PEER(mimalloc, "mimalloc mi_malloc/mi_free (dlopen libmimalloc.so.2) + memcpy",
-	     dl_store, direct, dl_release, mimalloc_compact, no_pool_pages, NULL, no_close);
+	PEER(mimalloc, "mimalloc mi_malloc/mi_free (dlopen libmimalloc.so.2) + memcpy", dl_store,
+	     direct, dl_release, mimalloc_compact, no_pool_pages, NULL, no_close);
 
 /* ---- zsmalloc, zbud and z3fold: through zpool ---- */
 
 #define SIDE_HANDLE_BIT (1UL << 63)
-#define SIDE_RESERVE (64ULL << 30)	/* virtual room for raw side pages */
+#define SIDE_RESERVE (64ULL << 30) /* virtual room for raw side pages */
 
 struct zpool_peer {
 	struct zpool *pool;
 	size_t max_size;
-	unsigned char *side;		/* raw pages for objects above max_size */
+	unsigned char *side; /* raw pages for objects above max_size */
 	pthread_mutex_t side_lock;
-	uint64_t side_next;		/* pages of side ever used */
-	uint32_t *side_free;		/* stack of freed side page indexes */
+	uint64_t side_next;  /* pages of side ever used */
+	uint32_t *side_free; /* stack of freed side page indexes */
 	size_t side_nfree, side_cap;
-	long side_pages;		/* side pages in use */
+	long side_pages; /* side pages in use */
 };
 
 static void *zpool_peer_open(const char *backend, char *why, size_t why_len)
@@ -244,7 +236,7 @@ static void *zpool_peer_open(const char *backend, char *why, size_t why_len)
 		return NULL;
 	}
 	z->max_size = zpool_max_size(z->pool);
-	if (z->max_size >= ZSB_PAGE_SIZE)	/* zsmalloc: every object fits */
+	if (z->max_size >= ZSB_PAGE_SIZE) /* zsmalloc: every object fits */
 		return z;
 	z->side = zs_reserve_aligned(SIDE_RESERVE, ZSB_PAGE_SIZE);
 	if (!z->side) {
@@ -281,8 +273,10 @@ static unsigned long zpool_peer_store(void *ctx, const void *data, size_t len)
 	if (len <= z->max_size) {
 		h = zpool_malloc(z->pool, len);
 		if (h & SIDE_HANDLE_BIT) {
-			fprintf(stderr, "zsbench: zpool handle %#lx uses bit 63, which zsbench "
-				"needs for its side pages\n", h);
+			fprintf(stderr,
+				"zsbench: zpool handle %#lx uses bit 63, which zsbench "
+				"needs for its side pages\n",
+				h);
 			abort();
 		}
 		if (h)
@@ -338,7 +332,7 @@ static void zpool_peer_release(void *ctx, unsigned long h, size_t len)
 		size_t cap = z->side_cap ? z->side_cap * 2 : 1024;
 		uint32_t *grown = realloc(z->side_free, cap * sizeof(*grown));
 
-		if (!grown) {	/* leak the page rather than fail the free */
+		if (!grown) { /* leak the page rather than fail the free */
 			pthread_mutex_unlock(&z->side_lock);
 			return;
 		}
@@ -415,14 +409,14 @@ static void add_note(struct zsb_breakdown *b, const char *fmt, ...)
 static void zsmalloc_breakdown(void *ctx, uint64_t payload, struct zsb_breakdown *b)
 {
 	struct zpool *pool = ((struct zpool_peer *)ctx)->pool;
-	static const struct { const char *key, *label; size_t off; } meta[] = {
+	static const struct {
+		const char *key, *label;
+		size_t off;
+	} meta[] = {
 #define META(field, label) { #field, "meta: " label, offsetof(struct zs_pool_memory, field) }
-		META(handle_table, "handle table"),
-		META(zspage_headers, "zspage headers"),
-		META(slot_maps, "slot maps"),
-		META(zspage_index, "zspage index"),
-		META(page_lists, "page lists"),
-		META(pagemap, "pagemap"),
+		META(handle_table, "handle table"), META(zspage_headers, "zspage headers"),
+		META(slot_maps, "slot maps"),	    META(zspage_index, "zspage index"),
+		META(page_lists, "page lists"),	    META(pagemap, "pagemap"),
 		META(pool, "pool, classes"),
 #undef META
 	};
@@ -450,21 +444,21 @@ static void zsmalloc_breakdown(void *ctx, uint64_t payload, struct zsb_breakdown
 	 * be set against the measured memory. */
 	pages = zpool_total_pages(pool) * zpool_page_size(pool);
 	if (m.page_bytes != pages)
-		add_note(b, "page_bytes %zu != zpool_total_pages() x page size %zu",
-			 m.page_bytes, pages);
+		add_note(b, "page_bytes %zu != zpool_total_pages() x page size %zu", m.page_bytes,
+			 pages);
 	if (m.object_bytes + m.tail_bytes > m.page_bytes)
-		add_note(b, "object_bytes %zu + tail_bytes %zu > page_bytes %zu",
-			 m.object_bytes, m.tail_bytes, m.page_bytes);
+		add_note(b, "object_bytes %zu + tail_bytes %zu > page_bytes %zu", m.object_bytes,
+			 m.tail_bytes, m.page_bytes);
 	if (m.object_bytes < payload)
 		add_note(b, "object_bytes %zu < the payload stored %llu", m.object_bytes,
 			 (unsigned long long)payload);
 }
-#define ZPOOL_PEER(backend, label, breakdown_op)				\
-	PEER(backend, label, zpool_peer_store, zpool_peer, zpool_peer_release,	\
-	     zpool_peer_compact, zpool_peer_pool_pages, breakdown_op, zpool_peer_close)
-static const struct zsb_peer_ops zsmalloc_peer =
-	ZPOOL_PEER(zsmalloc, "libzsmalloc: zs_malloc + zs_obj_write, zs_obj_read_begin/end, zs_compact",
-		   zsmalloc_breakdown);
+#define ZPOOL_PEER(backend, label, breakdown_op)                                                   \
+	PEER(backend, label, zpool_peer_store, zpool_peer, zpool_peer_release, zpool_peer_compact, \
+	     zpool_peer_pool_pages, breakdown_op, zpool_peer_close)
+static const struct zsb_peer_ops zsmalloc_peer = ZPOOL_PEER(
+	zsmalloc, "libzsmalloc: zs_malloc + zs_obj_write, zs_obj_read_begin/end, zs_compact",
+	zsmalloc_breakdown);
 static const struct zsb_peer_ops zbud_peer =
 	ZPOOL_PEER(zbud, "zbud through zpool (objects above its max size: raw side pages)", NULL);
 static const struct zsb_peer_ops z3fold_peer =
@@ -483,8 +477,7 @@ size_t zsb_zsmalloc_huge_size(void)
 }
 
 const struct zsb_peer_ops *const zsb_peers[] = {
-	&glibc_peer, &jemalloc_peer, &mimalloc_peer, &zsmalloc_peer,
-	&zbud_peer, &z3fold_peer,
+	&glibc_peer, &jemalloc_peer, &mimalloc_peer, &zsmalloc_peer, &zbud_peer, &z3fold_peer,
 };
 const unsigned int zsb_npeers = sizeof(zsb_peers) / sizeof(zsb_peers[0]);
 

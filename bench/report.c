@@ -67,8 +67,8 @@ static int usable(const struct zsb_result *x)
 	return x && (x->status == ZSB_OK || x->status == ZSB_TIMEOUT);
 }
 
-static const struct zsb_result *find(const struct zsb_result *r, size_t n,
-				     const char *dataset, const char *peer)
+static const struct zsb_result *find(const struct zsb_result *r, size_t n, const char *dataset,
+				     const char *peer)
 {
 	size_t i;
 
@@ -175,9 +175,8 @@ static void breakdown_cells(FILE *out, const struct zsb_breakdown *b, int known,
 	cell(out, 8, "1", b->objects ? bytes / (double)b->objects : NAN);
 }
 
-static void breakdown_row(FILE *out, const char *label, const struct zsb_breakdown *f,
-			  int fknown, double fbytes, const struct zsb_breakdown *c,
-			  int cknown, double cbytes)
+static void breakdown_row(FILE *out, const char *label, const struct zsb_breakdown *f, int fknown,
+			  double fbytes, const struct zsb_breakdown *c, int cknown, double cbytes)
 {
 	fprintf(out, "  %-34s", label);
 	breakdown_cells(out, f, fknown, fbytes);
@@ -210,13 +209,13 @@ static void print_breakdown(FILE *out, const struct zsb_result *x)
 					 zero[0] ? ", " : "", any->part[i].label);
 			continue;
 		}
-		breakdown_row(out, any->part[i].label, f, pf != NULL, pf ? (double)pf->bytes : 0,
-			      c, pc != NULL, pc ? (double)pc->bytes : 0);
+		breakdown_row(out, any->part[i].label, f, pf != NULL, pf ? (double)pf->bytes : 0, c,
+			      pc != NULL, pc ? (double)pc->bytes : 0);
 	}
 	breakdown_row(out, "= payload + parts", f, 1, (double)breakdown_sum(f), c, 1,
 		      (double)breakdown_sum(c));
-	breakdown_row(out, "measured resident growth", f, f->measured >= 0, (double)f->measured,
-		      c, c->measured >= 0, (double)c->measured);
+	breakdown_row(out, "measured resident growth", f, f->measured >= 0, (double)f->measured, c,
+		      c->measured >= 0, (double)c->measured);
 	breakdown_row(out, "unexplained: measured - sum", f, f->measured >= 0,
 		      (double)zsb_breakdown_difference(f), c, c->measured >= 0,
 		      (double)zsb_breakdown_difference(c));
@@ -243,7 +242,7 @@ size_t zsb_check_breakdowns(FILE *err, const struct zsb_result *r, size_t n)
 		const struct zsb_breakdown *b[2] = { &r[i].mem_fill, &r[i].mem_compact };
 
 		if (!usable(&r[i]) || !r[i].rss_honest)
-			continue;	/* sanitizers: shadow memory in the growth */
+			continue; /* sanitizers: shadow memory in the growth */
 		for (k = 0; k < 2; k++) {
 			if (!b[k]->valid)
 				continue;
@@ -257,7 +256,8 @@ size_t zsb_check_breakdowns(FILE *err, const struct zsb_result *r, size_t n)
 			fprintf(err, "zsbench: %s on %s, after %s: payload + parts = %lld bytes, measured resident growth %lld: off by %lld (%.2f%%), more than the tolerance %lld (max(%d%%, %d KiB))\n",
 				r[i].peer, r[i].dataset, when[k], (long long)breakdown_sum(b[k]),
 				(long long)b[k]->measured, (long long)zsb_breakdown_difference(b[k]),
-				breakdown_difference_pct(b[k]), (long long)zsb_breakdown_tolerance(b[k]),
+				breakdown_difference_pct(b[k]),
+				(long long)zsb_breakdown_tolerance(b[k]),
 				ZSB_BREAKDOWN_TOLERANCE_PCT, ZSB_BREAKDOWN_TOLERANCE_FLOOR / 1024);
 			bad++;
 		}
@@ -283,13 +283,14 @@ void zsb_print_corpus(FILE *out, const struct zsb_corpus *c)
 			100.0 * (double)s->same_filled / (double)s->npages,
 			objs ? 100.0 * (double)s->huge / (double)objs : 0.0,
 			(double)s->compressed_bytes / 1e6,
-			s->compressed_bytes ? (double)objs * ZSB_PAGE_SIZE / (double)s->compressed_bytes : 0.0,
+			s->compressed_bytes ? (double)objs * ZSB_PAGE_SIZE / (double)s->compressed_bytes
+					    : 0.0,
 			objs ? (double)s->compressed_bytes / (double)objs : 0.0);
 	}
 }
 
-void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n,
-		     const struct zsb_dataset *d, size_t nd)
+void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n, const struct zsb_dataset *d,
+		     size_t nd)
 {
 	size_t k, i;
 
@@ -297,7 +298,8 @@ void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n,
 		fprintf(out, "\n== %s: %zu pages, %zu same-filled, %zu objects, %.1f MB stored\n",
 			d[k].name, d[k].nslots, d[k].same_filled, d[k].nobjs,
 			(double)d[k].payload / 1e6);
-		fprintf(out, "memory: resident over live payload, overhead %%; pages: the allocator's own count, else resident pages\n");
+		fprintf(out, "memory: resident over live payload, overhead %%; pages: the "
+			     "allocator's own count, else resident pages\n");
 		fprintf(out, "  %-9s %8s %9s %8s %9s %9s %10s %9s %8s\n", "peer", "fill%", "pages",
 			"freed%", "compact%", "pages", "compact ms", "reclaimed", "churn%");
 		for (i = 0; i < n; i++) {
@@ -325,14 +327,17 @@ void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n,
 			cell(out, 8, "2", overhead_pct(&x->churn));
 			if (x->status == ZSB_TIMEOUT)
 				fprintf(out, "  (%s)", x->reason);
-			fprintf(out, "%s\n", x->rss_honest ? "" :
-				strcmp(x->peer, "zram") == 0 ? "  (kernel: pages only)" :
-				"  (sanitizer shadow memory counted)");
+			fprintf(out, "%s\n",
+				x->rss_honest ? ""
+				: strcmp(x->peer, "zram") == 0
+					? "  (kernel: pages only)"
+					: "  (sanitizer shadow memory counted)");
 		}
-		fprintf(out, "speed: ns per operation; fill and read MB/s of page data; threads: churn ops/s and scaling over 1 thread\n");
-		fprintf(out, "  %-9s %8s %8s %7s %8s %7s %9s %9s %6s %8s %11s %s\n", "peer", "fill ns",
-			"fill MB/s", "xglibc", "read ns", "hot ns", "in-place", "spanning", "span%",
-			"churn ns", "1T ops/s", "scaling");
+		fprintf(out, "speed: ns per operation; fill and read MB/s of page data; threads: "
+			     "churn ops/s and scaling over 1 thread\n");
+		fprintf(out, "  %-9s %8s %8s %7s %8s %7s %9s %9s %6s %8s %11s %s\n", "peer",
+			"fill ns", "fill MB/s", "xglibc", "read ns", "hot ns", "in-place",
+			"spanning", "span%", "churn ns", "1T ops/s", "scaling");
 		for (i = 0; i < n; i++) {
 			const struct zsb_result *x = &r[i];
 			const struct zsb_result *g = find(r, n, x->dataset, "glibc");
@@ -345,9 +350,11 @@ void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n,
 			if (usable(g) && g->fill.valid && g->fill.seconds > 0)
 				ratio = x->fill.seconds / g->fill.seconds;
 			if (x->read_inplace.valid || x->read_spanning.valid)
-				span = x->read_spanning.valid ?
-					100.0 * (double)x->read_spanning.ops /
-					(double)(x->read_spanning.ops + x->read_inplace.ops) : 0.0;
+				span = x->read_spanning.valid
+					       ? 100.0 * (double)x->read_spanning.ops /
+							 (double)(x->read_spanning.ops +
+								  x->read_inplace.ops)
+					       : 0.0;
 			fprintf(out, "  %-9s", x->peer);
 			cell(out, 8, "1", ns_per_op(&x->fill));
 			cell(out, 8, "0", mb_per_s(&x->fill));
@@ -460,9 +467,8 @@ static void json_breakdown(FILE *f, const char *name, const struct zsb_breakdown
 	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
-int zsb_write_json(const char *path, const struct zsb_run_info *info,
-		   const struct zsb_corpus *c, const struct zsb_dataset *d,
-		   size_t nd, const struct zsb_result *r, size_t n,
+int zsb_write_json(const char *path, const struct zsb_run_info *info, const struct zsb_corpus *c,
+		   const struct zsb_dataset *d, size_t nd, const struct zsb_result *r, size_t n,
 		   const struct zsb_options *o)
 {
 	FILE *f = fopen(path, "w");
@@ -490,10 +496,11 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info,
 	json_number(f, info->page_fault_ns);
 	fprintf(f, ", \"load_average\": ");
 	json_number(f, info->load_average);
-	fprintf(f, ",\n    \"options\": {\"seed\": %llu, \"free_fraction\": %g, \"churn_ops\": %llu, \"read_ops\": %llu, \"thread_ops\": %llu, \"max_threads\": %u}},\n",
-		(unsigned long long)o->seed, o->free_fraction,
-		(unsigned long long)o->churn_ops, (unsigned long long)o->read_ops,
-		(unsigned long long)o->thread_ops, o->max_threads);
+	fprintf(f,
+		",\n    \"options\": {\"seed\": %llu, \"free_fraction\": %g, \"churn_ops\": %llu, "
+		"\"read_ops\": %llu, \"thread_ops\": %llu, \"max_threads\": %u}},\n",
+		(unsigned long long)o->seed, o->free_fraction, (unsigned long long)o->churn_ops,
+		(unsigned long long)o->read_ops, (unsigned long long)o->thread_ops, o->max_threads);
 
 	fprintf(f, "  \"corpus\": {\"page_size\": %d, \"compressor\": \"%s\", \"level\": %d, \"huge_threshold\": %zu, \"huge_rule\": ",
 		ZSB_PAGE_SIZE, c->compressor == ZSB_LZ4 ? "lz4" : "zstd", c->level,
@@ -510,8 +517,8 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info,
 		fprintf(f, ", \"path\": ");
 		json_string(f, s->path);
 		fprintf(f, ", \"pages\": %zu, \"same_filled\": %zu, \"stored_raw\": %zu, \"compressed_bytes\": %llu}%s\n",
-			s->npages, s->same_filled, s->huge,
-			(unsigned long long)s->compressed_bytes, i + 1 < c->nsources ? "," : "");
+			s->npages, s->same_filled, s->huge, (unsigned long long)s->compressed_bytes,
+			i + 1 < c->nsources ? "," : "");
 	}
 	fprintf(f, "    ]},\n  \"datasets\": [\n");
 	for (i = 0; i < nd; i++) {
@@ -559,10 +566,11 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info,
 		fprintf(f, "]");
 		if (strcmp(x->peer, "zram") == 0 && x->status == ZSB_OK) {
 			static const char *const phase[3] = { "fill", "free", "compact" };
-			static const char *const field[9] = {
-				"orig_data_size", "compr_data_size", "mem_used_total", "mem_limit",
-				"mem_used_max", "same_pages", "pages_compacted", "huge_pages",
-				"huge_pages_since" };
+			static const char *const field[9] = { "orig_data_size",	 "compr_data_size",
+							      "mem_used_total",	 "mem_limit",
+							      "mem_used_max",	 "same_pages",
+							      "pages_compacted", "huge_pages",
+							      "huge_pages_since" };
 			int p, k;
 
 			fprintf(f, ",\n      \"mm_stat\": {");
@@ -570,7 +578,8 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info,
 				fprintf(f, "\"%s\": {", phase[p]);
 				for (k = 0; k < 9; k++)
 					fprintf(f, "\"%s\": %llu%s", field[k],
-						(unsigned long long)x->mm_stat[p][k], k < 8 ? ", " : "");
+						(unsigned long long)x->mm_stat[p][k],
+						k < 8 ? ", " : "");
 				fprintf(f, "}%s", p < 2 ? ", " : "");
 			}
 			fprintf(f, "}");
@@ -609,7 +618,8 @@ int zsb_write_plot(const char *png_path, const struct zsb_result *r, size_t n,
 	int rc;
 
 	if (!have_gnuplot()) {
-		snprintf(why, why_len, "gnuplot is missing (Debian package gnuplot-nox): no plot drawn");
+		snprintf(why, why_len,
+			 "gnuplot is missing (Debian package gnuplot-nox): no plot drawn");
 		return 1;
 	}
 	snprintf(dat, sizeof(dat), "%s.dat", png_path);
@@ -673,9 +683,13 @@ int zsb_write_plot(const char *png_path, const struct zsb_result *r, size_t n,
 	fprintf(f, "set style data histograms\nset style histogram clustered gap 1\n");
 	fprintf(f, "set style fill solid 0.85 border -1\nset boxwidth 0.9\n");
 	fprintf(f, "set grid ytics\nset key outside right top vertical\nset yrange [0:*]\n");
-	fprintf(f, "set xtics rotate by -20\nset ylabel 'resident over stored bytes, overhead %%'\n");
-	fprintf(f, "set multiplot layout 2,1 title \"zsbench: memory overhead of each allocator holding the same compressed pages (lower is better)\\n"
-		   "zram: the kernel's own figures, pages only; the others: resident memory, all metadata included%s%s\"\n",
+	fprintf(f,
+		"set xtics rotate by -20\nset ylabel 'resident over stored bytes, overhead %%'\n");
+	fprintf(f,
+		"set multiplot layout 2,1 title \"zsbench: memory overhead of each allocator "
+		"holding the same compressed pages (lower is better)\\n"
+		"zram: the kernel's own figures, pages only; the others: resident memory, all "
+		"metadata included%s%s\"\n",
 		notrun[0] ? "\\nnot run (missing or failed): " : "", notrun);
 	fprintf(f, "set title 'after filling'\n");
 	fprintf(f, "plot for [p=0:%zu] '%s' using (column(2+2*p)):xtic(1) title columnhead(2+2*p)\n",
@@ -697,9 +711,8 @@ int zsb_write_plot(const char *png_path, const struct zsb_result *r, size_t n,
 
 /* ---- the allocator core's goals ---- */
 
-static double peer_value(const struct zsb_result *r, size_t n, const char *dataset,
-			 const char *peer, double (*f)(const struct zsb_phase *),
-			 size_t phase_offset)
+static double peer_value(const struct zsb_result *r, size_t n, const char *dataset, const char *peer,
+			 double (*f)(const struct zsb_phase *), size_t phase_offset)
 {
 	const struct zsb_result *x = find(r, n, dataset, peer);
 
@@ -717,25 +730,31 @@ static const char *verdict(double v, double limit)
 	return v <= limit ? "met" : "NOT met";
 }
 
-void zsb_print_goals(FILE *out, const struct zsb_result *r, size_t n,
-		     const struct zsb_dataset *d, size_t nd)
+void zsb_print_goals(FILE *out, const struct zsb_result *r, size_t n, const struct zsb_dataset *d,
+		     size_t nd)
 {
 	size_t k;
 
-	fprintf(out, "\n== Goals of the allocator core: zsmalloc (all metadata counted) against the same run's peers\n");
-	fprintf(out, "   zram = the kernel's zsmalloc, pages only (reference: 3.7-5.0%% after fill, 4.9-7.5%% after free+compact)\n");
-	fprintf(out, "   zs = resident, all metadata; zs pg = zsmalloc's pages only, as zram's figure;\n"
-		   "   fill xglibc and cpu ms: CPU time of the process (less disturbed by other load than the wall clock)\n");
-	fprintf(out, "  %-10s %8s %6s %6s %6s | %9s %6s %6s | %11s | %9s %9s | %10s %7s %8s %8s\n", "dataset",
-		"zs fill%", "zs pg", "zram", "glibc", "zs cmpct%", "zs pg", "zram", "fill xglibc",
-		"zs hot rd", "glibc hot", "compact ms", "cpu ms", "zram ms", "freed MB");
+	fprintf(out, "\n== Goals of the allocator core: zsmalloc (all metadata counted) against "
+		     "the same run's peers\n");
+	fprintf(out, "   zram = the kernel's zsmalloc, pages only (reference: 3.7-5.0%% after "
+		     "fill, 4.9-7.5%% after free+compact)\n");
+	fprintf(out,
+		"   zs = resident, all metadata; zs pg = zsmalloc's pages only, as zram's figure;\n"
+		"   fill xglibc and cpu ms: CPU time of the process (less disturbed by other load "
+		"than the wall clock)\n");
+	fprintf(out, "  %-10s %8s %6s %6s %6s | %9s %6s %6s | %11s | %9s %9s | %10s %7s %8s %8s\n",
+		"dataset", "zs fill%", "zs pg", "zram", "glibc", "zs cmpct%", "zs pg", "zram",
+		"fill xglibc", "zs hot rd", "glibc hot", "compact ms", "cpu ms", "zram ms",
+		"freed MB");
 	for (k = 0; k < nd; k++) {
 		const char *ds = d[k].name;
 		const struct zsb_result *zs = find(r, n, ds, "zsmalloc");
 		const struct zsb_result *g = find(r, n, ds, "glibc");
 		double ratio = NAN, cms = NAN, freed = NAN;
 
-		if (usable(zs) && zs->fill.valid && usable(g) && g->fill.valid && g->fill.cpu_seconds > 0)
+		if (usable(zs) && zs->fill.valid && usable(g) && g->fill.valid &&
+		    g->fill.cpu_seconds > 0)
 			ratio = zs->fill.cpu_seconds / g->fill.cpu_seconds;
 		if (usable(zs) && zs->compact.valid) {
 			cms = zs->compact.seconds * 1e3;
@@ -757,11 +776,13 @@ void zsb_print_goals(FILE *out, const struct zsb_result *r, size_t n,
 		cell(out, 9, "1", peer_value(r, n, ds, "glibc", ns_per_op, PHASE(read_hot)));
 		fprintf(out, " |");
 		cell(out, 10, "2", cms);
-		cell(out, 7, "2", usable(zs) && zs->compact.valid ? zs->compact.cpu_seconds * 1e3 : NAN);
+		cell(out, 7, "2",
+		     usable(zs) && zs->compact.valid ? zs->compact.cpu_seconds * 1e3 : NAN);
 		{
 			const struct zsb_result *zr = find(r, n, ds, "zram");
 
-			cell(out, 8, "2", usable(zr) && zr->compact.valid ? zr->compact.seconds * 1e3 : NAN);
+			cell(out, 8, "2",
+			     usable(zr) && zr->compact.valid ? zr->compact.seconds * 1e3 : NAN);
 		}
 		cell(out, 8, "1", freed);
 		fprintf(out, "\n");
@@ -777,7 +798,8 @@ void zsb_print_goals(FILE *out, const struct zsb_result *r, size_t n,
 		const struct zsb_result *g = find(r, n, ds, "glibc");
 		double ratio = NAN;
 
-		if (usable(zs) && zs->fill.valid && usable(g) && g->fill.valid && g->fill.cpu_seconds > 0)
+		if (usable(zs) && zs->fill.valid && usable(g) && g->fill.valid &&
+		    g->fill.cpu_seconds > 0)
 			ratio = zs->fill.cpu_seconds / g->fill.cpu_seconds;
 		fprintf(out, "  %s: fill overhead <= zram's: %s; <= glibc's: %s; after free+compact <= zram's: %s; fill CPU time <= 1.5x glibc's: %s",
 			ds, verdict(zf, rf), verdict(zf, gf), verdict(zc, rc), verdict(ratio, 1.5));

@@ -124,15 +124,15 @@ struct child_run {
 	const struct zsb_options *o;
 	struct zsb_result *r;
 	int64_t base;
-	unsigned long *handle;		/* per slot */
-	int64_t *obj;			/* per slot: object stored, -1 none */
-	uint32_t *live;			/* slots holding an object */
+	unsigned long *handle; /* per slot */
+	int64_t *obj;	       /* per slot: object stored, -1 none */
+	uint32_t *live;	       /* slots holding an object */
 	size_t nlive;
-	uint32_t *objslots;		/* slots of the dataset that have objects */
+	uint32_t *objslots; /* slots of the dataset that have objects */
 	size_t nobjslots;
 	uint64_t payload;
-	double cpu0;			/* CPU time at the start of the phase */
-	unsigned char (*buf)[ZSB_PAGE_SIZE];	/* one page buffer per thread */
+	double cpu0;			     /* CPU time at the start of the phase */
+	unsigned char (*buf)[ZSB_PAGE_SIZE]; /* one page buffer per thread */
 };
 
 /* Starts a phase's clocks: returns the wall clock. */
@@ -147,8 +147,8 @@ static const unsigned char *obj_bytes(const struct zsb_corpus *c, int64_t o)
 	return c->blob + c->obj_offset[o];
 }
 
-static void phase_end(struct child_run *run, struct zsb_phase *p, double seconds,
-		      uint64_t ops, uint64_t page_bytes)
+static void phase_end(struct child_run *run, struct zsb_phase *p, double seconds, uint64_t ops,
+		      uint64_t page_bytes)
 {
 	double cpu = zsb_cpu_now() - run->cpu0;
 	int64_t anon = anon_resident_bytes();
@@ -178,8 +178,8 @@ static void record_breakdown(struct child_run *run, const struct zsb_phase *p,
 		size_t used = strlen(b->note);
 
 		snprintf(b->note + used, sizeof(b->note) - used,
-			 "%sthe allocator counts %llu live objects, zsbench %zu",
-			 used ? "; " : "", (unsigned long long)b->objects, run->nlive);
+			 "%sthe allocator counts %llu live objects, zsbench %zu", used ? "; " : "",
+			 (unsigned long long)b->objects, run->nlive);
 	}
 	b->valid = 1;
 }
@@ -266,8 +266,8 @@ static void phase_fill(struct child_run *run)
 	run->nobjslots = run->nlive;
 }
 
-static void timed_reads(struct child_run *run, const uint32_t *slots, size_t n,
-			uint64_t ops, struct zsb_phase *p)
+static void timed_reads(struct child_run *run, const uint32_t *slots, size_t n, uint64_t ops,
+			struct zsb_phase *p)
 {
 	uint64_t seed = run->o->seed ^ 0x5eadULL, i, bytes = 0;
 	unsigned int sink = 0;
@@ -290,8 +290,9 @@ static void timed_reads(struct child_run *run, const uint32_t *slots, size_t n,
 
 static void phase_read(struct child_run *run)
 {
-	uint64_t ops = run->o->read_ops ? run->o->read_ops :
-		       2 * (uint64_t)run->nlive < 1000000 ? 2 * (uint64_t)run->nlive : 1000000;
+	uint64_t ops = run->o->read_ops			    ? run->o->read_ops
+		       : 2 * (uint64_t)run->nlive < 1000000 ? 2 * (uint64_t)run->nlive
+							    : 1000000;
 	uint32_t *inplace = zsb_shared_alloc(run->nlive * sizeof(uint32_t));
 	uint32_t *spanning = zsb_shared_alloc(run->nlive * sizeof(uint32_t));
 	size_t ni = 0, ns = 0, i;
@@ -306,8 +307,8 @@ static void phase_read(struct child_run *run)
 
 		for (k = 0; k < 16; k++) {
 			memset(&round, 0, sizeof(round));
-			timed_reads(run, run->live, run->nlive < 64 ? run->nlive : 64,
-				    ops / 16 + 1, &round);
+			timed_reads(run, run->live, run->nlive < 64 ? run->nlive : 64, ops / 16 + 1,
+				    &round);
 			if (!best.valid || round.seconds < best.seconds)
 				best = round;
 		}
@@ -363,8 +364,7 @@ static void phase_compact(struct child_run *run)
 
 /* Churns the live slots live[k * nthreads + index]: free one at random and
  * store a random object of the dataset in its place, ops times. */
-static int64_t churn(struct child_run *run, unsigned int index, unsigned int nthreads,
-		     uint64_t ops)
+static int64_t churn(struct child_run *run, unsigned int index, unsigned int nthreads, uint64_t ops)
 {
 	uint64_t seed = run->o->seed * 7919 + index + 1, i;
 	size_t mine = run->nlive / nthreads + (index < run->nlive % nthreads);
@@ -388,8 +388,9 @@ static int64_t churn(struct child_run *run, unsigned int index, unsigned int nth
 
 static void phase_churn(struct child_run *run)
 {
-	uint64_t ops = run->o->churn_ops ? run->o->churn_ops :
-		       run->nobjslots < 500000 ? run->nobjslots : 500000;
+	uint64_t ops = run->o->churn_ops	 ? run->o->churn_ops
+		       : run->nobjslots < 500000 ? run->nobjslots
+						 : 500000;
 	double t0 = phase_start(run);
 
 	run->payload += churn(run, 0, 1, ops);
@@ -433,8 +434,8 @@ static void phase_threads(struct child_run *run)
 		}
 		if (started < n)
 			child_fail(run, "could not start %u threads", n);
-		run->r->thread_ops_per_sec[n] = (double)n * (double)run->o->thread_ops /
-						(zsb_now() - t0);
+		run->r->thread_ops_per_sec[n] =
+			(double)n * (double)run->o->thread_ops / (zsb_now() - t0);
 		run->r->nthreads = n;
 	}
 	zsb_shared_free(threads, ZSB_MAX_THREADS * sizeof(*threads));
@@ -497,8 +498,7 @@ static void child_main(struct child_run *run)
 }
 
 void zsb_run_peer(const struct zsb_peer_ops *peer, const struct zsb_corpus *c,
-		  const struct zsb_dataset *d, const struct zsb_options *o,
-		  struct zsb_result *r)
+		  const struct zsb_dataset *d, const struct zsb_options *o, struct zsb_result *r)
 {
 	struct child_run *run = zsb_shared_alloc(sizeof(*run));
 	struct zsb_result *shared = zsb_shared_alloc(sizeof(*shared));
@@ -532,8 +532,8 @@ void zsb_run_peer(const struct zsb_peer_ops *peer, const struct zsb_corpus *c,
 				kill(pid, SIGKILL);
 				waitpid(pid, &wstatus, 0);
 				shared->status = ZSB_TIMEOUT;
-				snprintf(shared->reason, sizeof(shared->reason),
-					 "timeout: stopped after %.0f s (--peer-timeout); the phases done are reported",
+				snprintf(shared->reason,
+					 sizeof(shared->reason), "timeout: stopped after %.0f s (--peer-timeout); the phases done are reported",
 					 o->peer_timeout);
 				break;
 			}
@@ -542,8 +542,8 @@ void zsb_run_peer(const struct zsb_peer_ops *peer, const struct zsb_corpus *c,
 		if (done == pid && WIFSIGNALED(wstatus)) {
 			shared->status = ZSB_FAILED;
 			snprintf(shared->reason, sizeof(shared->reason),
-				 "the child was killed by signal %d (%s)",
-				 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+				 "the child was killed by signal %d (%s)", WTERMSIG(wstatus),
+				 strsignal(WTERMSIG(wstatus)));
 		}
 	}
 	*r = *shared;

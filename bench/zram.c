@@ -28,14 +28,14 @@
 
 #define BATCH_PAGES (ZRAM_DEV_BATCH / ZSB_PAGE_SIZE)
 
-static void set_phase(struct zsb_phase *p, double seconds, uint64_t ops,
-		      const uint64_t mm[9], uint64_t page_bytes)
+static void set_phase(struct zsb_phase *p, double seconds, uint64_t ops, const uint64_t mm[9],
+		      uint64_t page_bytes)
 {
 	p->valid = 1;
 	p->seconds = seconds;
 	p->ops = ops;
-	p->anon_bytes = (int64_t)mm[2];		/* mem_used_total */
-	p->payload = mm[1];			/* compr_data_size */
+	p->anon_bytes = (int64_t)mm[2]; /* mem_used_total */
+	p->payload = mm[1];		/* compr_data_size */
 	p->pool_pages = (int64_t)(mm[2] / ZSB_PAGE_SIZE);
 	p->page_bytes = page_bytes;
 }
@@ -86,8 +86,7 @@ static int zram_fill_and_shrink(struct zram_dev *z, const struct zsb_corpus *c,
 	t0 = zsb_now() - t0;
 	if (zram_dev_mm_stat(r->mm_stat[0]) != 0)
 		goto no_mm_stat;
-	set_phase(&r->fill, t0, d->nslots, r->mm_stat[0],
-		  (uint64_t)d->nslots * ZSB_PAGE_SIZE);
+	set_phase(&r->fill, t0, d->nslots, r->mm_stat[0], (uint64_t)d->nslots * ZSB_PAGE_SIZE);
 
 	victims = slots_to_free(c, d, o, &nvictims);
 	if (!victims) {
@@ -132,8 +131,10 @@ void zsb_run_zram(const struct zsb_corpus *c, const struct zsb_dataset *d,
 		  const struct zsb_options *o, struct zsb_result *r)
 {
 	static const enum zsb_status status[] = {
-		[ZRAM_DEV_OK] = ZSB_OK, [ZRAM_DEV_MISSING] = ZSB_MISSING,
-		[ZRAM_DEV_BUSY] = ZSB_BUSY, [ZRAM_DEV_FAILED] = ZSB_FAILED,
+		[ZRAM_DEV_OK] = ZSB_OK,
+		[ZRAM_DEV_MISSING] = ZSB_MISSING,
+		[ZRAM_DEV_BUSY] = ZSB_BUSY,
+		[ZRAM_DEV_FAILED] = ZSB_FAILED,
 	};
 	struct zram_dev z;
 	enum zram_dev_status st;
@@ -143,7 +144,7 @@ void zsb_run_zram(const struct zsb_corpus *c, const struct zsb_dataset *d,
 	snprintf(r->dataset, sizeof(r->dataset), "%s", d->name);
 	snprintf(r->peer, sizeof(r->peer), "zram");
 	r->compact_pages_reported = -1;
-	r->rss_honest = 0;	/* pages only: see the header comment */
+	r->rss_honest = 0; /* pages only: see the header comment */
 	snprintf(params, sizeof(params), "algo=zstd level=%d", c->level);
 	st = zram_dev_open(&z, c->compressor == ZSB_ZSTD ? "zstd" : "lz4",
 			   c->compressor == ZSB_ZSTD ? params : NULL,

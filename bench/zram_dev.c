@@ -44,8 +44,8 @@ int zram_dev_mm_stat(uint64_t mm[9])
 
 	if (!f)
 		return -1;
-	n = fscanf(f, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-		   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
+	n = fscanf(f, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7], &v[8]);
 	fclose(f);
 	for (i = 0; i < 9; i++)
 		mm[i] = v[i];
@@ -94,7 +94,8 @@ static enum zram_dev_status zram_dev_claim(struct zram_dev *z, char *why, size_t
 	z->direct = 0;
 	z->batch = NULL;
 	if (access(ZRAM_DEV_SYS "reset", W_OK) != 0 || access(ZRAM_DEV_PATH, W_OK) != 0) {
-		snprintf(why, why_len, "missing: no writable " ZRAM_DEV_SYS " and " ZRAM_DEV_PATH
+		snprintf(why, why_len,
+			 "missing: no writable " ZRAM_DEV_SYS " and " ZRAM_DEV_PATH
 			 " (needs root and the zram module)");
 		return ZRAM_DEV_MISSING;
 	}
@@ -131,8 +132,8 @@ fail:
 }
 
 static enum zram_dev_status zram_dev_setup(struct zram_dev *z, const char *algorithm,
-					   const char *params, uint64_t disksize,
-					   char *why, size_t why_len)
+					   const char *params, uint64_t disksize, char *why,
+					   size_t why_len)
 {
 	char value[64];
 	int err = sys_write("comp_algorithm", algorithm);
@@ -165,9 +166,8 @@ static enum zram_dev_status zram_dev_setup(struct zram_dev *z, const char *algor
 	return ZRAM_DEV_OK;
 }
 
-enum zram_dev_status zram_dev_open(struct zram_dev *z, const char *algorithm,
-				   const char *params, uint64_t disksize,
-				   char *why, size_t why_len)
+enum zram_dev_status zram_dev_open(struct zram_dev *z, const char *algorithm, const char *params,
+				   uint64_t disksize, char *why, size_t why_len)
 {
 	enum zram_dev_status st = zram_dev_claim(z, why, why_len);
 

@@ -17,15 +17,15 @@
 #define ZRAM_DEV_SYS "/sys/block/zram0/"
 #define ZRAM_DEV_PATH "/dev/zram0"
 #define ZRAM_DEV_LOCK "/tmp/zsbench-zram0.lock"
-#define ZRAM_DEV_BATCH (256u * 4096u)	/* bytes of the write buffer */
+#define ZRAM_DEV_BATCH (256u * 4096u) /* bytes of the write buffer */
 
 enum zram_dev_status { ZRAM_DEV_OK, ZRAM_DEV_MISSING, ZRAM_DEV_BUSY, ZRAM_DEV_FAILED };
 
 struct zram_dev {
-	int lock_fd;			/* the lock file, held from claim to release */
-	int fd;				/* /dev/zram0 once set up, else -1 */
-	int direct;			/* fd is O_DIRECT (else fsync before reading stats) */
-	unsigned char *batch;		/* ZRAM_DEV_BATCH bytes, page-aligned, for writes */
+	int lock_fd;	      /* the lock file, held from claim to release */
+	int fd;		      /* /dev/zram0 once set up, else -1 */
+	int direct;	      /* fd is O_DIRECT (else fsync before reading stats) */
+	unsigned char *batch; /* ZRAM_DEV_BATCH bytes, page-aligned, for writes */
 };
 
 /* Takes zram0 (the checks above, then a reset), sets comp_algorithm
@@ -33,9 +33,8 @@ struct zram_dev {
  * NULL (a note on stderr when refused) and disksize, and opens the device
  * with its write buffer.  Not OK: why says what ("missing: ...", "busy:
  * ...", ...) and nothing is held (zram0 reset if it was taken). */
-enum zram_dev_status zram_dev_open(struct zram_dev *z, const char *algorithm,
-				   const char *params, uint64_t disksize,
-				   char *why, size_t why_len);
+enum zram_dev_status zram_dev_open(struct zram_dev *z, const char *algorithm, const char *params,
+				   uint64_t disksize, char *why, size_t why_len);
 /* Writes len bytes (<= ZRAM_DEV_BATCH) of z->batch at offset: 0 or -errno. */
 int zram_dev_write_batch(struct zram_dev *z, size_t len, uint64_t offset);
 /* Makes the writes visible in mm_stat (fsync unless O_DIRECT). */

@@ -34,13 +34,13 @@ enum zsb_compressor { ZSB_LZ4, ZSB_ZSTD };
 
 /* One page source: a page file, captured or any file. */
 struct zsb_source {
-	char name[ZSB_NAME_LEN];	/* file name without .pages */
+	char name[ZSB_NAME_LEN]; /* file name without .pages */
 	char path[4096];
-	size_t first_page;		/* index of its first page in the corpus */
-	size_t npages;			/* whole pages taken from the file */
-	size_t same_filled;		/* pages that are one repeated 8-byte word */
-	size_t huge;			/* pages stored raw (did not compress enough) */
-	uint64_t compressed_bytes;	/* sum of stored object sizes */
+	size_t first_page;	   /* index of its first page in the corpus */
+	size_t npages;		   /* whole pages taken from the file */
+	size_t same_filled;	   /* pages that are one repeated 8-byte word */
+	size_t huge;		   /* pages stored raw (did not compress enough) */
+	uint64_t compressed_bytes; /* sum of stored object sizes */
 };
 
 /* Every page of every source, compressed.  All arrays live in shared
@@ -48,18 +48,18 @@ struct zsb_source {
  * memory counts the allocator under test only. */
 struct zsb_corpus {
 	enum zsb_compressor compressor;
-	int level;			/* zstd level; lz4: acceleration 1 */
-	size_t huge_threshold;		/* compressed size >= this: stored raw */
-	const char *huge_rule;		/* where the threshold came from */
+	int level;	       /* zstd level; lz4: acceleration 1 */
+	size_t huge_threshold; /* compressed size >= this: stored raw */
+	const char *huge_rule; /* where the threshold came from */
 	struct zsb_source sources[ZSB_MAX_SOURCES];
 	unsigned int nsources;
 	size_t npages;
-	const unsigned char **page_data;	/* per page: its raw bytes (mapped file) */
-	int64_t *page_obj;		/* per page: its object index, -1 if same-filled */
-	uint64_t *obj_offset;		/* per object: offset into blob */
-	uint32_t *obj_size;		/* per object: stored size */
+	const unsigned char **page_data; /* per page: its raw bytes (mapped file) */
+	int64_t *page_obj;		 /* per page: its object index, -1 if same-filled */
+	uint64_t *obj_offset;		 /* per object: offset into blob */
+	uint32_t *obj_size;		 /* per object: stored size */
 	size_t nobjs;
-	unsigned char *blob;		/* compressed objects back to back */
+	unsigned char *blob; /* compressed objects back to back */
 	uint64_t blob_len;
 	double compress_seconds;
 };
@@ -68,25 +68,24 @@ struct zsb_corpus {
  * larger than the corpus). */
 struct zsb_dataset {
 	char name[ZSB_NAME_LEN];
-	unsigned int scale;		/* a source's pages repeated this often; mixed: 1 */
-	uint32_t *pages;		/* corpus page indexes (shared mapping) */
-	size_t nslots;			/* pages in the dataset */
-	size_t nobjs;			/* of which not same-filled */
+	unsigned int scale; /* a source's pages repeated this often; mixed: 1 */
+	uint32_t *pages;    /* corpus page indexes (shared mapping) */
+	size_t nslots;	    /* pages in the dataset */
+	size_t nobjs;	    /* of which not same-filled */
 	size_t same_filled;
-	uint64_t payload;		/* sum of the objects' stored sizes */
+	uint64_t payload; /* sum of the objects' stored sizes */
 };
 
-int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths,
-		    enum zsb_compressor comp, int level, size_t huge_threshold,
-		    const char *huge_rule, int progress);
+int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths, enum zsb_compressor comp,
+		    int level, size_t huge_threshold, const char *huge_rule, int progress);
 /* A dataset of all pages of source i, repeated scale times (the same trace
  * again and again: "node-x10"), or of shuffled pages of every source until
  * the payload reaches target bytes (cycling through the corpus). */
 #define ZSB_MAX_SCALE 1000
 int zsb_dataset_source(const struct zsb_corpus *c, unsigned int i, unsigned int scale,
 		       struct zsb_dataset *d);
-int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target,
-		      uint64_t seed, struct zsb_dataset *d);
+int zsb_dataset_mixed(const struct zsb_corpus *c, uint64_t target, uint64_t seed,
+		      struct zsb_dataset *d);
 
 /* Shared, zero-filled memory that a forked child sees and that does not count
  * as its anonymous memory.  Aborts with a message on failure. */
@@ -133,13 +132,13 @@ enum zsb_status { ZSB_OK, ZSB_MISSING, ZSB_FAILED, ZSB_BUSY, ZSB_SKIPPED, ZSB_TI
 
 struct zsb_phase {
 	int valid;
-	double seconds;			/* of the timed operations, wall clock */
-	double cpu_seconds;		/* the same, CPU time of the process */
+	double seconds;	    /* of the timed operations, wall clock */
+	double cpu_seconds; /* the same, CPU time of the process */
 	uint64_t ops;
-	int64_t anon_bytes;		/* resident anonymous memory over the baseline */
-	uint64_t payload;		/* live stored bytes */
-	int64_t pool_pages;		/* the allocator's own count, -1 none */
-	uint64_t page_bytes;		/* uncompressed page bytes the ops carried */
+	int64_t anon_bytes;  /* resident anonymous memory over the baseline */
+	uint64_t payload;    /* live stored bytes */
+	int64_t pool_pages;  /* the allocator's own count, -1 none */
+	uint64_t page_bytes; /* uncompressed page bytes the ops carried */
 };
 
 /*
@@ -153,20 +152,20 @@ struct zsb_phase {
 enum zsb_part_group { ZSB_PART_PAGES, ZSB_PART_WARM, ZSB_PART_METADATA };
 
 struct zsb_part {
-	char key[24];			/* JSON name, e.g. "class_rounding" */
-	char label[36];			/* table row */
-	enum zsb_part_group group;	/* in the pool's pages, warm pages, or metadata */
-	int64_t bytes;			/* signed: a wrong figure shows, not wraps */
+	char key[24];		   /* JSON name, e.g. "class_rounding" */
+	char label[36];		   /* table row */
+	enum zsb_part_group group; /* in the pool's pages, warm pages, or metadata */
+	int64_t bytes;		   /* signed: a wrong figure shows, not wraps */
 };
 
 struct zsb_breakdown {
 	int valid;
-	uint64_t payload;		/* live stored bytes */
-	uint64_t objects;		/* live objects, the allocator's count */
-	int64_t measured;		/* resident growth after the phase, -1 unknown */
+	uint64_t payload; /* live stored bytes */
+	uint64_t objects; /* live objects, the allocator's count */
+	int64_t measured; /* resident growth after the phase, -1 unknown */
 	unsigned int nparts;
 	struct zsb_part part[ZSB_MAX_PARTS];
-	char note[ZSB_REASON_LEN];	/* the allocator's figures disagree among themselves */
+	char note[ZSB_REASON_LEN]; /* the allocator's figures disagree among themselves */
 };
 
 struct zsb_result {
@@ -174,11 +173,11 @@ struct zsb_result {
 	char peer[ZSB_NAME_LEN];
 	enum zsb_status status;
 	char reason[ZSB_REASON_LEN];
-	int rss_honest;			/* 0 under sanitizers: shadow memory counted */
+	int rss_honest; /* 0 under sanitizers: shadow memory counted */
 	struct zsb_phase fill, read, read_hot, read_inplace, read_spanning, free, compact, churn;
-	int64_t compact_pages_reported;	/* the allocator's count, -1 none */
+	int64_t compact_pages_reported; /* the allocator's count, -1 none */
 	uint64_t verify_errors, verified;
-	unsigned int nthreads;		/* thread counts run: 1..nthreads */
+	unsigned int nthreads; /* thread counts run: 1..nthreads */
 	double thread_ops_per_sec[ZSB_MAX_THREADS + 1];
 	/* zram only: mm_stat after fill, after discard, after compact */
 	uint64_t mm_stat[3][9];
@@ -189,19 +188,18 @@ struct zsb_result {
 struct zsb_options {
 	uint64_t seed;
 	double free_fraction;
-	uint64_t churn_ops;		/* 0: as many as objects */
-	uint64_t read_ops;		/* 0: twice the objects */
-	uint64_t thread_ops;		/* per thread */
+	uint64_t churn_ops;  /* 0: as many as objects */
+	uint64_t read_ops;   /* 0: twice the objects */
+	uint64_t thread_ops; /* per thread */
 	unsigned int max_threads;
-	int verify_all;			/* check every object's bytes after fill */
-	double peer_timeout;		/* seconds a peer may take on a dataset */
+	int verify_all;	     /* check every object's bytes after fill */
+	double peer_timeout; /* seconds a peer may take on a dataset */
 	int progress;
 };
 
 /* Runs one peer on one dataset in a forked child; fills *r. */
 void zsb_run_peer(const struct zsb_peer_ops *peer, const struct zsb_corpus *c,
-		  const struct zsb_dataset *d, const struct zsb_options *o,
-		  struct zsb_result *r);
+		  const struct zsb_dataset *d, const struct zsb_options *o, struct zsb_result *r);
 /* The kernel's zram on /sys/block/zram0 (needs root). */
 void zsb_run_zram(const struct zsb_corpus *c, const struct zsb_dataset *d,
 		  const struct zsb_options *o, struct zsb_result *r);
@@ -214,27 +212,26 @@ struct zsb_run_info {
 	const char *json_path;
 	const char *plot_path;
 	double total_seconds;
-	const char *sanitizer;		/* "" or the sanitizer built in */
-	double page_fault_ns;		/* one first-touch fault, measured at start */
-	double load_average;		/* 1-minute load average at start */
+	const char *sanitizer; /* "" or the sanitizer built in */
+	double page_fault_ns;  /* one first-touch fault, measured at start */
+	double load_average;   /* 1-minute load average at start */
 };
 
 void zsb_print_corpus(FILE *out, const struct zsb_corpus *c);
 /* Per dataset: memory, speed, and the breakdown of peers that give one. */
-void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n,
-		     const struct zsb_dataset *d, size_t nd);
+void zsb_print_table(FILE *out, const struct zsb_result *r, size_t n, const struct zsb_dataset *d,
+		     size_t nd);
 /* The allocator core's goals: zsmalloc against zram and glibc. */
-void zsb_print_goals(FILE *out, const struct zsb_result *r, size_t n,
-		     const struct zsb_dataset *d, size_t nd);
+void zsb_print_goals(FILE *out, const struct zsb_result *r, size_t n, const struct zsb_dataset *d,
+		     size_t nd);
 /* Resident growth minus payload and parts; how far it may be from 0. */
 int64_t zsb_breakdown_difference(const struct zsb_breakdown *b);
 int64_t zsb_breakdown_tolerance(const struct zsb_breakdown *b);
 /* Reports on err every breakdown off by more than its tolerance (results with
  * honest resident figures only): returns how many. */
 size_t zsb_check_breakdowns(FILE *err, const struct zsb_result *r, size_t n);
-int zsb_write_json(const char *path, const struct zsb_run_info *info,
-		   const struct zsb_corpus *c, const struct zsb_dataset *d,
-		   size_t nd, const struct zsb_result *r, size_t n,
+int zsb_write_json(const char *path, const struct zsb_run_info *info, const struct zsb_corpus *c,
+		   const struct zsb_dataset *d, size_t nd, const struct zsb_result *r, size_t n,
 		   const struct zsb_options *o);
 /* Returns 0 when drawn, 1 when gnuplot is missing, -1 on failure. */
 int zsb_write_plot(const char *png_path, const struct zsb_result *r, size_t n,
@@ -243,7 +240,7 @@ int zsb_write_plot(const char *png_path, const struct zsb_result *r, size_t n,
 /* ---- helpers ---- */
 
 double zsb_now(void);
-double zsb_cpu_now(void);		/* CPU time of this process */
+double zsb_cpu_now(void); /* CPU time of this process */
 /* Deterministic generator (splitmix64). */
 uint64_t zsb_rand(uint64_t *state);
 /* Shuffles v[0..n) with zsb_rand seeded by seed (the same order for every

@@ -17,7 +17,7 @@
 #include "pages.h"
 
 #ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
 bool zs_page_size_valid(size_t page_size)
@@ -129,7 +129,7 @@ static void release_page(struct zs_single_source *src, void *page)
 	size_t at;
 
 	if (!c || zs_release(page, src->page_size) != 0) {
-		free_push(src, page);	/* keep it resident instead */
+		free_push(src, page); /* keep it resident instead */
 		return;
 	}
 	at = (size_t)((unsigned char *)page - c->mem) / src->page_size;

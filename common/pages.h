@@ -59,32 +59,32 @@ int zs_release(void *p, size_t bytes);
  * calls out.
  */
 struct zs_single_policy {
-	size_t first_chunk_bytes;	/* first reservation, a multiple of the page */
-	size_t max_chunk_bytes;		/* reservations double up to this */
-	size_t populate_bytes;		/* fresh pages made resident at once; 0: none */
-	unsigned int warm_pages;	/* free pages kept resident */
-	unsigned int release_batch;	/* pages released past warm_pages, >= 1 */
+	size_t first_chunk_bytes;   /* first reservation, a multiple of the page */
+	size_t max_chunk_bytes;	    /* reservations double up to this */
+	size_t populate_bytes;	    /* fresh pages made resident at once; 0: none */
+	unsigned int warm_pages;    /* free pages kept resident */
+	unsigned int release_batch; /* pages released past warm_pages, >= 1 */
 };
 
 struct zs_single_chunk {
-	struct zs_single_chunk *next;	/* older chunk */
-	unsigned char *mem;		/* bytes, page_size-aligned */
+	struct zs_single_chunk *next; /* older chunk */
+	unsigned char *mem;	      /* bytes, page_size-aligned */
 	size_t bytes;
-	size_t nr_released;		/* bits set in released */
-	uint64_t *released;		/* bit i: page i given back, free */
+	size_t nr_released; /* bits set in released */
+	uint64_t *released; /* bit i: page i given back, free */
 };
 
 struct zs_single_source {
-	pthread_mutex_t lock;		/* guards everything below */
+	pthread_mutex_t lock; /* guards everything below */
 	size_t page_size;
 	const struct zs_single_policy *policy;
-	struct zs_single_chunk *chunks;	/* newest first; pages cut from the newest */
+	struct zs_single_chunk *chunks; /* newest first; pages cut from the newest */
 	size_t chunk_used;		/* bytes of the newest chunk cut into pages */
 	size_t next_chunk_bytes;
-	void *free_head;		/* resident free pages */
+	void *free_head; /* resident free pages */
 	size_t nr_free;
-	size_t nr_released;		/* released free pages, all chunks */
-	bool dying;			/* being destroyed: release nothing more */
+	size_t nr_released; /* released free pages, all chunks */
+	bool dying;	    /* being destroyed: release nothing more */
 };
 
 /* 0, or -1 (mutex). page_size valid; policy outlives the source. */

@@ -16,20 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"	/* zs_test_fail_meta_alloc */
+#include "internal.h" /* zs_test_fail_meta_alloc */
 
 /* The entry point libFuzzer calls (and fuzz_replay.c, without libFuzzer). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FZ_CHECK(cond, ...)                                                   \
-	do {                                                                  \
-		if (__builtin_expect(!(cond), 0)) {                           \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, \
-				__LINE__, #cond);                             \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-			abort();                                              \
-		}                                                             \
+#define FZ_CHECK(cond, ...)                                                                      \
+	do {                                                                                     \
+		if (__builtin_expect(!(cond), 0)) {                                              \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                            \
+			fputc('\n', stderr);                                                     \
+			abort();                                                                 \
+		}                                                                                \
 	} while (0)
 
 /* ---- Input reader ---- */

@@ -25,7 +25,7 @@
 
 #include "fuzz_common.h"
 
-#define MAX_DISK (1u << 20)		/* bigger disks are configured, not served */
+#define MAX_DISK (1u << 20) /* bigger disks are configured, not served */
 #define MAX_REQ (3u * 65536u)
 
 /* ---- What nbdkit would provide ---- */
@@ -88,28 +88,28 @@ bad:
 }
 
 struct nbdkit_extents {
-	uint64_t start, next;		/* the range asked; the end so far */
+	uint64_t start, next; /* the range asked; the end so far */
 	unsigned long count;
-	const unsigned char *disk;	/* the shadow, for zero claims */
+	const unsigned char *disk; /* the shadow, for zero claims */
 	uint64_t disk_size;
 	bool bad;
 	char why[160];
 };
 
-int nbdkit_add_extent(struct nbdkit_extents *e, uint64_t offset, uint64_t length,
-		      uint32_t type)
+int nbdkit_add_extent(struct nbdkit_extents *e, uint64_t offset, uint64_t length, uint32_t type)
 {
 	if (offset != e->next || length == 0 || offset + length > e->disk_size) {
-		snprintf(e->why, sizeof(e->why), "extent %lu at %lu+%lu, expected at %lu",
-			 e->count, (unsigned long)offset, (unsigned long)length,
-			 (unsigned long)e->next);
+		snprintf(e->why, sizeof(e->why), "extent %lu at %lu+%lu, expected at %lu", e->count,
+			 (unsigned long)offset, (unsigned long)length, (unsigned long)e->next);
 		e->bad = true;
 	} else if (type & NBDKIT_EXTENT_ZERO) {
 		for (uint64_t i = offset; i < offset + length; i++)
 			if (e->disk[i]) {
-				snprintf(e->why, sizeof(e->why), "extent at %lu+%lu claims zeros; "
-					 "byte %lu is %#x", (unsigned long)offset,
-					 (unsigned long)length, (unsigned long)i, e->disk[i]);
+				snprintf(e->why, sizeof(e->why),
+					 "extent at %lu+%lu claims zeros; "
+					 "byte %lu is %#x",
+					 (unsigned long)offset, (unsigned long)length,
+					 (unsigned long)i, e->disk[i]);
 				e->bad = true;
 				break;
 			}
@@ -124,9 +124,9 @@ int nbdkit_add_extent(struct nbdkit_extents *e, uint64_t offset, uint64_t length
 struct harness {
 	struct fz_input in;
 	unsigned long step;
-	uint64_t size;			/* disk_size */
-	unsigned char *disk;		/* shadow */
-	unsigned char *buf;		/* MAX_REQ bytes */
+	uint64_t size;	     /* disk_size */
+	unsigned char *disk; /* shadow */
+	unsigned char *buf;  /* MAX_REQ bytes */
 };
 
 static void reset_plugin(void)
@@ -150,10 +150,10 @@ static void reset_plugin(void)
 
 static void pick_value(struct harness *h, unsigned int key, char *value, size_t cap)
 {
-	static const char *const sizes[] = { "1", "512", "4k", "4096", "64K", "100000",
-					     "1M", "1m", "0", "-1", "4G", "1T", "3x", "" };
-	static const char *const algs[] = { "lz4", "lz4hc", "zstd", "zstd:3", "lz4:9",
-					    "zstd:-5", "lz4hc:20", "zstd:x", ":", "gzip" };
+	static const char *const sizes[] = { "1",  "512", "4k", "4096", "64K", "100000", "1M",
+					     "1m", "0",	  "-1", "4G",	"1T",  "3x",	 "" };
+	static const char *const algs[] = { "lz4",     "lz4hc",	   "zstd",   "zstd:3", "lz4:9",
+					    "zstd:-5", "lz4hc:20", "zstd:x", ":",      "gzip" };
 	static const char *const allocs[] = { "zsmalloc", "zbud", "z3fold", "slab", "" };
 	uint8_t b = fz_u8(&h->in);
 	char pid[32];
@@ -164,37 +164,25 @@ static void pick_value(struct harness *h, unsigned int key, char *value, size_t 
 		size_t n = fz_below(&h->in, cap);
 
 		for (size_t i = 0; i < n; i++)
-			value[i] = (char)(fz_u8(&h->in) | 1);	/* no NUL inside */
+			value[i] = (char)(fz_u8(&h->in) | 1); /* no NUL inside */
 		value[n] = '\0';
 		return;
 	}
 	switch (key) {
-	case 0: case 3: case 4:
+	case 0:
+	case 3:
+	case 4:
 		snprintf(value, cap, "%s", sizes[b % (sizeof(sizes) / sizeof(sizes[0]))]);
 		if (key == 4 && b % 3 == 0)
 			snprintf(value, cap, "%u", 4096u << (b / 3 % 5));
 		break;
-	case 1:
-		snprintf(value, cap, "%s", algs[b % (sizeof(algs) / sizeof(algs[0]))]);
-		break;
-	case 2:
-		snprintf(value, cap, "%d", (int)(int8_t)fz_u8(&h->in) / 4);
-		break;
-	case 5:
-		snprintf(value, cap, "%s", allocs[b % (sizeof(allocs) / sizeof(allocs[0]))]);
-		break;
-	case 6:
-		snprintf(value, cap, "/tmp/fuzz_plugin.%s.wb", pid);
-		break;
-	case 7:
-		snprintf(value, cap, b & 1 ? "/nonexistent/dict" : "/dev/null");
-		break;
-	case 8:
-		snprintf(value, cap, "/tmp/fuzz_plugin.%s.stats", pid);
-		break;
-	default:
-		snprintf(value, cap, "x");
-		break;
+	case 1: snprintf(value, cap, "%s", algs[b % (sizeof(algs) / sizeof(algs[0]))]); break;
+	case 2: snprintf(value, cap, "%d", (int)(int8_t)fz_u8(&h->in) / 4); break;
+	case 5: snprintf(value, cap, "%s", allocs[b % (sizeof(allocs) / sizeof(allocs[0]))]); break;
+	case 6: snprintf(value, cap, "/tmp/fuzz_plugin.%s.wb", pid); break;
+	case 7: snprintf(value, cap, b & 1 ? "/nonexistent/dict" : "/dev/null"); break;
+	case 8: snprintf(value, cap, "/tmp/fuzz_plugin.%s.stats", pid); break;
+	default: snprintf(value, cap, "x"); break;
 	}
 }
 
@@ -202,9 +190,9 @@ static void pick_value(struct harness *h, unsigned int key, char *value, size_t 
  * must be then, with an error) or the disk is too big to serve here. */
 static bool configure(struct harness *h)
 {
-	static const char *const keys[] = { "size", "algorithm", "level", "mem_limit",
-					    "page_size", "allocator", "writeback",
-					    "dictionary", "stats", "colour" };
+	static const char *const keys[] = { "size",	 "algorithm", "level",	   "mem_limit",
+					    "page_size", "allocator", "writeback", "dictionary",
+					    "stats",	 "colour" };
 	unsigned int n = fz_u8(&h->in) % 8;
 	bool have_size = false;
 
@@ -217,10 +205,9 @@ static bool configure(struct harness *h)
 		pick_value(h, key, value, sizeof(value));
 		rc = zsram_plugin_config(keys[key], value);
 		FZ_CHECK(rc == 0 || (rc == -1 && errors_reported > before),
-			 "config %s=%s returned %d without an error message", keys[key], value,
-			 rc);
+			 "config %s=%s returned %d without an error message", keys[key], value, rc);
 		if (rc != 0)
-			return false;	/* nbdkit stops at the first refusal */
+			return false; /* nbdkit stops at the first refusal */
 		have_size |= key == 0;
 	}
 	if (!have_size) {
@@ -255,13 +242,12 @@ static void pick_request(struct harness *h, uint64_t *offset, uint32_t *count)
 	*count = (uint32_t)(1 + (fz_u32(&h->in) % max));
 	*offset = fz_u32(&h->in) % (h->size - *count + 1);
 	if (fz_u8(&h->in) & 1)
-		*offset -= *offset % 512;	/* aligned ones are common too */
+		*offset -= *offset % 512; /* aligned ones are common too */
 }
 
 static void check_failure(struct harness *h, int rc, const char *what)
 {
-	FZ_CHECK(!plugin_bug, "step %lu: %s: the plugin reported a bug of its own", h->step,
-		 what);
+	FZ_CHECK(!plugin_bug, "step %lu: %s: the plugin reported a bug of its own", h->step, what);
 	FZ_CHECK(rc == 0 || (rc == -1 && last_error == ENOSPC && mem_limit > 0),
 		 "step %lu: %s returned %d, error %d (%s)", h->step, what, rc, last_error,
 		 strerror(last_error));
@@ -280,9 +266,8 @@ static void verify_range(struct harness *h, uint64_t offset, uint64_t count, con
 
 			while (h->buf[at] == h->disk[offset + at])
 				at++;
-			FZ_CHECK(0, "step %lu (%s): byte %lu reads %#x, expected %#x", h->step,
-				 when, (unsigned long)(offset + at), h->buf[at],
-				 h->disk[offset + at]);
+			FZ_CHECK(0, "step %lu (%s): byte %lu reads %#x, expected %#x", h->step, when,
+				 (unsigned long)(offset + at), h->buf[at], h->disk[offset + at]);
 		}
 		offset += n;
 		count -= n;
@@ -312,8 +297,8 @@ static void run_request(struct harness *h)
 	case 0:
 	case 1:
 		rc = zsram_plugin_pread(store, h->buf, count, offset, 0);
-		FZ_CHECK(rc == 0, "step %lu: pread(%lu, %u) = %d", h->step,
-			 (unsigned long)offset, count, rc);
+		FZ_CHECK(rc == 0, "step %lu: pread(%lu, %u) = %d", h->step, (unsigned long)offset,
+			 count, rc);
 		FZ_CHECK(memcmp(h->buf, h->disk + offset, count) == 0,
 			 "step %lu: pread(%lu, %u) differs from the shadow", h->step,
 			 (unsigned long)offset, count);
@@ -335,28 +320,26 @@ static void run_request(struct harness *h)
 	}
 	case 4:
 	case 5:
-		rc = op % 8 == 4 ?
-			zsram_plugin_zero(store, count, offset,
-					  op & 0x80 ? NBDKIT_FLAG_MAY_TRIM : 0) :
-			zsram_plugin_trim(store, count, offset, 0);
+		rc = op % 8 == 4 ? zsram_plugin_zero(store, count, offset,
+						     op & 0x80 ? NBDKIT_FLAG_MAY_TRIM : 0)
+				 : zsram_plugin_trim(store, count, offset, 0);
 		check_failure(h, rc, op % 8 == 4 ? "zero" : "trim");
 		if (rc == 0)
 			memset(h->disk + offset, 0, count);
 		else
 			settle_failure(h, offset, count);
 		break;
-	case 6:
-		FZ_CHECK(zsram_plugin_flush(store, 0) == 0, "step %lu: flush", h->step);
-		return;
+	case 6: FZ_CHECK(zsram_plugin_flush(store, 0) == 0, "step %lu: flush", h->step); return;
 	default: {
-		struct nbdkit_extents e = { .start = offset, .next = offset, .disk = h->disk,
-					    .disk_size = h->size };
+		struct nbdkit_extents e = {
+			.start = offset, .next = offset, .disk = h->disk, .disk_size = h->size
+		};
 		uint32_t flags = op & 0x80 ? NBDKIT_FLAG_REQ_ONE : 0;
 
 		rc = zsram_plugin_extents(store, count, offset, flags, &e);
 		FZ_CHECK(rc == 0, "step %lu: extents = %d", h->step, rc);
-		FZ_CHECK(!e.bad, "step %lu: extents(%lu, %u): %s", h->step,
-			 (unsigned long)offset, count, e.why);
+		FZ_CHECK(!e.bad, "step %lu: extents(%lu, %u): %s", h->step, (unsigned long)offset,
+			 count, e.why);
 		FZ_CHECK(e.count > 0 && (flags || e.next >= offset + count),
 			 "step %lu: extents(%lu, %u) covered up to %lu in %lu extents", h->step,
 			 (unsigned long)offset, count, (unsigned long)e.next, e.count);
@@ -384,7 +367,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t mn, pref, mx;
 
 		FZ_CHECK(zsram_plugin_block_size(store, &mn, &pref, &mx) == 0 && mn == 1 &&
-			 pref == page_size, "block_size");
+				 pref == page_size,
+			 "block_size");
 	}
 	h->disk = calloc(1, h->size);
 	h->buf = malloc(MAX_REQ);

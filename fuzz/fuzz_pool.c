@@ -31,22 +31,22 @@
 #include "internal.h"
 #include "zsmalloc.h"
 
-#define MAX_OBJS 2048			/* live objects at once */
-#define MAX_SHADOW_BYTES (6u << 20)	/* and their bytes */
-#define SOURCE_BYTES (24u << 20)	/* the harness's page source holds at most this */
-#define MAX_MAPS 4			/* mappings held at once by one thread */
-#define SWEEP_PAGES 64			/* pages one migration sweep moves */
+#define MAX_OBJS 2048		    /* live objects at once */
+#define MAX_SHADOW_BYTES (6u << 20) /* and their bytes */
+#define SOURCE_BYTES (24u << 20)    /* the harness's page source holds at most this */
+#define MAX_MAPS 4		    /* mappings held at once by one thread */
+#define SWEEP_PAGES 64		    /* pages one migration sweep moves */
 
 /* ---- The harness's page source: malloc'ed pages, faults on demand ---- */
 
 struct fz_source {
 	size_t page_size;
 	size_t max_pages;
-	void **pages;			/* pages handed out, unordered */
+	void **pages; /* pages handed out, unordered */
 	size_t count;
 	unsigned long calls, failed;
-	unsigned long fail_nth;		/* > 0: the call that brings it to 0 fails */
-	unsigned int fail_rate;		/* > 0: each call fails with odds 1/rate */
+	unsigned long fail_nth; /* > 0: the call that brings it to 0 fails */
+	unsigned int fail_rate; /* > 0: each call fails with odds 1/rate */
 	uint64_t rng;
 };
 
@@ -80,8 +80,7 @@ static void source_free(void *ctx, void *page)
 
 	while (i > 0 && s->pages[i - 1] != page)
 		i--;
-	FZ_CHECK(i > 0, "free_page(%p): not a page the source handed out, or freed twice",
-		 page);
+	FZ_CHECK(i > 0, "free_page(%p): not a page the source handed out, or freed twice", page);
 	s->pages[i - 1] = s->pages[--s->count];
 	free(page);
 }
@@ -95,20 +94,20 @@ static const struct zs_page_ops source_ops = {
 
 struct object {
 	unsigned long handle;
-	size_t size;			/* bytes asked; the shadow holds these */
+	size_t size; /* bytes asked; the shadow holds these */
 	unsigned char *data;
 };
 
 struct harness {
 	struct fz_input in;
 	struct zs_pool *pool;
-	struct fz_source *src;		/* NULL: built-in arena */
+	struct fz_source *src; /* NULL: built-in arena */
 	size_t page_size, huge;
 	struct object objs[MAX_OBJS];
 	size_t count;
-	size_t shadow_bytes;		/* sum of the live objects' sizes */
-	unsigned char *buf;		/* page_size bytes of scratch */
-	unsigned int meta_rate;		/* > 0: arm a metadata failure with odds 1/rate */
+	size_t shadow_bytes;	/* sum of the live objects' sizes */
+	unsigned char *buf;	/* page_size bytes of scratch */
+	unsigned int meta_rate; /* > 0: arm a metadata failure with odds 1/rate */
 	uint64_t rng;
 	unsigned long step;
 };
@@ -143,8 +142,8 @@ static void verify_object(struct harness *h, size_t i, const char *when)
 	const unsigned char *p;
 
 	FZ_CHECK(osize >= o->size && osize <= h->page_size,
-		 "step %lu (%s): zs_obj_size %zu for an object of %zu bytes", h->step, when,
-		 osize, o->size);
+		 "step %lu (%s): zs_obj_size %zu for an object of %zu bytes", h->step, when, osize,
+		 o->size);
 	/* Exactly the object's room, so ASan sees a copy that overruns it. */
 	copy = malloc(osize);
 	FZ_CHECK(copy != NULL, "out of memory in the harness");
@@ -155,9 +154,10 @@ static void verify_object(struct harness *h, size_t i, const char *when)
 
 		while (p[at] == o->data[at])
 			at++;
-		FZ_CHECK(0, "step %lu (%s): object %zu (handle %#lx, %zu bytes) differs "
-			 "from the shadow at byte %zu: %#x, expected %#x", h->step, when, i,
-			 o->handle, o->size, at, p[at], o->data[at]);
+		FZ_CHECK(0,
+			 "step %lu (%s): object %zu (handle %#lx, %zu bytes) differs "
+			 "from the shadow at byte %zu: %#x, expected %#x",
+			 h->step, when, i, o->handle, o->size, at, p[at], o->data[at]);
 	}
 	zs_obj_read_end(h->pool, o->handle, (void *)p);
 	free(copy);
@@ -170,15 +170,16 @@ static void verify_all(struct harness *h, const char *when)
 	if (h->src)
 		FZ_CHECK(zs_get_total_pages(h->pool) == h->src->count,
 			 "step %lu (%s): the pool counts %lu pages, it holds %zu from its "
-			 "source", h->step, when, zs_get_total_pages(h->pool), h->src->count);
+			 "source",
+			 h->step, when, zs_get_total_pages(h->pool), h->src->count);
 }
 
 static void check_pool(struct harness *h, const char *when)
 {
 	char why[256];
 
-	FZ_CHECK(zs_pool_check(h->pool, why, sizeof(why)) == 0, "step %lu (%s): %s", h->step,
-		 when, why);
+	FZ_CHECK(zs_pool_check(h->pool, why, sizeof(why)) == 0, "step %lu (%s): %s", h->step, when,
+		 why);
 }
 
 /* ---- Operations ---- */
@@ -198,7 +199,7 @@ static size_t pick_size(struct harness *h)
 	case 7: return (size_t)-1;
 	default:
 		if (b < 128)
-			return 1 + fz_u8(&h->in) % 256;		/* small */
+			return 1 + fz_u8(&h->in) % 256; /* small */
 		return 1 + fz_u16(&h->in) % h->page_size;
 	}
 }
@@ -211,15 +212,15 @@ static bool malloc_object(struct harness *h, size_t size, unsigned int kind)
 	struct object *o;
 	unsigned long handle;
 
-	if (h->count == MAX_OBJS || (size <= h->page_size &&
-				     h->shadow_bytes + size > MAX_SHADOW_BYTES))
+	if (h->count == MAX_OBJS ||
+	    (size <= h->page_size && h->shadow_bytes + size > MAX_SHADOW_BYTES))
 		return false;
 	errno = 0;
 	handle = zs_malloc(h->pool, size);
 	if (size == 0 || size > h->page_size) {
 		FZ_CHECK(handle == 0 && errno == (size == 0 ? EINVAL : E2BIG),
-			 "step %lu: zs_malloc(%zu) on %zu-byte pages gave %#lx, errno %d",
-			 h->step, size, h->page_size, handle, errno);
+			 "step %lu: zs_malloc(%zu) on %zu-byte pages gave %#lx, errno %d", h->step,
+			 size, h->page_size, handle, errno);
 		return false;
 	}
 	if (handle == 0) {
@@ -227,13 +228,16 @@ static bool malloc_object(struct harness *h, size_t size, unsigned int kind)
 			 h->step, size, errno, strerror(errno));
 		FZ_CHECK(fault_fired(h, m) || (h->src && h->src->count >= h->src->max_pages),
 			 "step %lu: zs_malloc(%zu) failed with ENOMEM but no failure was "
-			 "injected", h->step, size);
+			 "injected",
+			 h->step, size);
 		verify_all(h, "after a failed zs_malloc");
 		return false;
 	}
 	for (size_t i = 0; i < h->count; i++)
-		FZ_CHECK(h->objs[i].handle != handle, "step %lu: zs_malloc returned live "
-			 "handle %#lx again", h->step, handle);
+		FZ_CHECK(h->objs[i].handle != handle,
+			 "step %lu: zs_malloc returned live "
+			 "handle %#lx again",
+			 h->step, handle);
 	o = &h->objs[h->count];
 	o->handle = handle;
 	o->size = size;
@@ -242,9 +246,7 @@ static bool malloc_object(struct harness *h, size_t size, unsigned int kind)
 	fz_fill(o->data, size, kind, h->rng ^ h->step);
 	/* Fill it by one of the three ways in. */
 	switch (kind % 3) {
-	case 0:
-		zs_obj_write(h->pool, handle, o->data, size);
-		break;
+	case 0: zs_obj_write(h->pool, handle, o->data, size); break;
 	default: {
 		enum zs_mapmode mode = kind % 3 == 1 ? ZS_MM_WO : ZS_MM_RW;
 		void *p = zs_map_object(h->pool, handle, mode);
@@ -292,7 +294,7 @@ static void drop_object(struct harness *h, size_t i)
 static void op_free(struct harness *h)
 {
 	if (h->count == 0) {
-		zs_free(h->pool, 0);	/* a no-op */
+		zs_free(h->pool, 0); /* a no-op */
 		return;
 	}
 	drop_object(h, fz_below(&h->in, h->count));
@@ -315,15 +317,13 @@ static void op_map(struct harness *h, enum zs_mapmode mode)
 	switch (mode) {
 	case ZS_MM_RO:
 		FZ_CHECK(memcmp(p, o->data, o->size) == 0,
-			 "step %lu: object %zu differs from the shadow when mapped RO", h->step,
-			 i);
+			 "step %lu: object %zu differs from the shadow when mapped RO", h->step, i);
 		/* The whole class size is readable. */
 		memcpy(h->buf, p, osize);
 		break;
 	case ZS_MM_RW:
 		FZ_CHECK(memcmp(p, o->data, o->size) == 0,
-			 "step %lu: object %zu differs from the shadow when mapped RW", h->step,
-			 i);
+			 "step %lu: object %zu differs from the shadow when mapped RW", h->step, i);
 		off = fz_below(&h->in, o->size);
 		len = 1 + fz_below(&h->in, o->size - off);
 		fz_fill(o->data + off, len, fz_u8(&h->in), h->step);
@@ -351,7 +351,7 @@ static void op_write(struct harness *h)
 		return;
 	i = fz_below(&h->in, h->count);
 	o = &h->objs[i];
-	len = fz_below(&h->in, o->size + 1);	/* 0 .. size */
+	len = fz_below(&h->in, o->size + 1); /* 0 .. size */
 	fz_fill(h->buf, len, fz_u8(&h->in), h->step * 31);
 	memcpy(o->data, h->buf, len);
 	zs_obj_write(h->pool, o->handle, h->buf, len);
@@ -367,7 +367,8 @@ static void op_compact(struct harness *h)
 	if (h->src)
 		FZ_CHECK(before - h->src->count == freed,
 			 "step %lu: zs_compact returned %lu but the pool went from %zu to %zu "
-			 "pages", h->step, freed, before, h->src->count);
+			 "pages",
+			 h->step, freed, before, h->src->count);
 	zs_pool_stats(h->pool, &st);
 	verify_all(h, "after zs_compact");
 }
@@ -398,8 +399,9 @@ static int migrate_page(struct harness *h, void *page, bool busy)
 		zs_page_source_free(h->pool, newpage);
 	FZ_CHECK(rc == 0 || (rc == -EAGAIN && busy) || (rc == -ENOMEM && fault_fired(h, m)),
 		 "step %lu: zs_page_migrate(%p) = %d (%s)%s", h->step, page, rc, strerror(-rc),
-		 busy ? " with an object mapped" : " with nothing mapped and no failure "
-		 "injected");
+		 busy ? " with an object mapped"
+		      : " with nothing mapped and no failure "
+			"injected");
 	return rc;
 }
 
@@ -414,8 +416,7 @@ static void op_migrate(struct harness *h, bool every, bool busy)
 	pages = malloc(n * sizeof(*pages));
 	FZ_CHECK(pages != NULL, "out of memory in the harness");
 	got = zs_list_pages(h->pool, pages, n);
-	FZ_CHECK(got == n, "step %lu: zs_list_pages said %zu pages, then %zu", h->step, n,
-		 got);
+	FZ_CHECK(got == n, "step %lu: zs_list_pages said %zu pages, then %zu", h->step, n, got);
 	/* A sweep moves up to SWEEP_PAGES pages from a place the input picks
 	 * (each move of a built-in arena page costs a system call). */
 	first = fz_below(&h->in, n);
@@ -446,7 +447,7 @@ static void op_multi_map(struct harness *h, bool move)
 {
 	struct held {
 		size_t obj;
-		bool read;		/* read_begin, not map */
+		bool read; /* read_begin, not map */
 		unsigned char *p, *copy;
 	} held[MAX_MAPS];
 	size_t n = 0, want;
@@ -475,11 +476,11 @@ static void op_multi_map(struct harness *h, bool move)
 			held[n].p = zs_map_object(h->pool, o->handle,
 						  how % 3 == 1 ? ZS_MM_RO : ZS_MM_RW);
 		}
-		FZ_CHECK(held[n].p != NULL, "step %lu: mapping %zu of object %zu failed",
-			 h->step, n, i);
+		FZ_CHECK(held[n].p != NULL, "step %lu: mapping %zu of object %zu failed", h->step,
+			 n, i);
 		FZ_CHECK(memcmp(held[n].p, o->data, o->size) == 0,
-			 "step %lu: object %zu differs from the shadow in mapping %zu", h->step,
-			 i, n);
+			 "step %lu: object %zu differs from the shadow in mapping %zu", h->step, i,
+			 n);
 		if (how % 3 == 2) {
 			fz_fill(o->data, o->size, how, h->step + n);
 			memcpy(held[n].p, o->data, o->size);
@@ -493,7 +494,8 @@ static void op_multi_map(struct harness *h, bool move)
 			FZ_CHECK(memcmp(held[j].p, h->objs[held[j].obj].data,
 					h->objs[held[j].obj].size) == 0,
 				 "step %lu: mapped object %zu changed under compaction or "
-				 "migration", h->step, held[j].obj);
+				 "migration",
+				 h->step, held[j].obj);
 	}
 	while (n > 0) {
 		size_t j = fz_below(&h->in, n);
@@ -526,25 +528,25 @@ static void op_stats(struct harness *h)
 				 classes, rc);
 			break;
 		}
-		FZ_CHECK(rc == 0 || rc == -ENOENT, "step %lu: zs_get_class_stats(%u) = %d",
-			 h->step, i, rc);
+		FZ_CHECK(rc == 0 || rc == -ENOENT, "step %lu: zs_get_class_stats(%u) = %d", h->step,
+			 i, rc);
 		if (rc == 0) {
 			pages += cs.pages_used;
 			objs += cs.obj_used;
-			FZ_CHECK(cs.obj_used <= cs.obj_allocated, "step %lu: class %u uses %lu "
-				 "of %lu slots", h->step, i, cs.obj_used, cs.obj_allocated);
+			FZ_CHECK(cs.obj_used <= cs.obj_allocated,
+				 "step %lu: class %u uses %lu "
+				 "of %lu slots",
+				 h->step, i, cs.obj_used, cs.obj_allocated);
 		}
 	}
 	FZ_CHECK(pages == zs_get_total_pages(h->pool) && objs == h->count,
 		 "step %lu: classes hold %lu pages and %lu objects; the pool %lu pages, "
-		 "the shadow %zu objects", h->step, pages, objs, zs_get_total_pages(h->pool),
-		 h->count);
-	FZ_CHECK(zs_lookup_class_index(h->pool, 1) < classes, "step %lu: class of size 1",
-		 h->step);
+		 "the shadow %zu objects",
+		 h->step, pages, objs, zs_get_total_pages(h->pool), h->count);
+	FZ_CHECK(zs_lookup_class_index(h->pool, 1) < classes, "step %lu: class of size 1", h->step);
 	out = open_memstream(&text, &text_len);
 	FZ_CHECK(out != NULL, "out of memory in the harness");
-	FZ_CHECK(zs_print_class_stats(h->pool, out) == 0, "step %lu: zs_print_class_stats",
-		 h->step);
+	FZ_CHECK(zs_print_class_stats(h->pool, out) == 0, "step %lu: zs_print_class_stats", h->step);
 	fclose(out);
 	FZ_CHECK(text_len > 0 && strstr(text, "Total") != NULL,
 		 "step %lu: the class table has no Total line", h->step);
@@ -573,8 +575,10 @@ static void op_free_all(struct harness *h)
 		 "step %lu: every object freed, the pool still counts %lu pages", h->step,
 		 zs_get_total_pages(h->pool));
 	if (h->src)
-		FZ_CHECK(h->src->count == 0, "step %lu: every object freed, the source still "
-			 "has %zu pages out", h->step, h->src->count);
+		FZ_CHECK(h->src->count == 0,
+			 "step %lu: every object freed, the source still "
+			 "has %zu pages out",
+			 h->step, h->src->count);
 }
 
 static void run_op(struct harness *h)
@@ -584,15 +588,12 @@ static void run_op(struct harness *h)
 	fz_maybe_fail_meta(&h->rng, h->meta_rate, 8);
 
 	switch (op % 20) {
-	case 0: case 1: case 2:
-		op_malloc(h);
-		break;
-	case 3:
-		op_malloc_run(h);
-		break;
-	case 4: case 5:
-		op_free(h);
-		break;
+	case 0:
+	case 1:
+	case 2: op_malloc(h); break;
+	case 3: op_malloc_run(h); break;
+	case 4:
+	case 5: op_free(h); break;
 	case 6: op_map(h, ZS_MM_RW); break;
 	case 7: op_map(h, ZS_MM_RO); break;
 	case 8: op_map(h, ZS_MM_WO); break;

@@ -110,7 +110,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--max-len") == 0)
 			max_len = parse_number(argv[i], argv[i + 1]), i++;
 		else if (argv[i][0] == '-') {
-			fprintf(stderr, "fuzz_replay: unknown option '%s'\n"
+			fprintf(stderr,
+				"fuzz_replay: unknown option '%s'\n"
 				"usage: %s [--random N] [--seed S] [--max-len L] [--last FILE] "
 				"[PATH...]\n",
 				argv[i], argv[0]);

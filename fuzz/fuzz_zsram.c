@@ -34,7 +34,7 @@
 #include "internal.h"
 #include "zsram.h"
 
-#define MAX_REQ_PAGES 4		/* block-view requests span at most this many pages */
+#define MAX_REQ_PAGES 4 /* block-view requests span at most this many pages */
 
 struct harness {
 	struct fz_input in;
@@ -47,8 +47,8 @@ struct harness {
 	unsigned int meta_rate;
 	uint64_t rng;
 	unsigned long step;
-	unsigned char *disk;		/* the shadow: nr_pages * page_size bytes */
-	unsigned char *old, *buf;	/* MAX_REQ_PAGES pages each */
+	unsigned char *disk;	  /* the shadow: nr_pages * page_size bytes */
+	unsigned char *old, *buf; /* MAX_REQ_PAGES pages each */
 };
 
 static bool meta_fired(bool armed)
@@ -75,9 +75,10 @@ static void verify_page(struct harness *h, uint64_t index, const char *when)
 
 		while (h->buf[at] == want[at])
 			at++;
-		FZ_CHECK(0, "step %lu (%s): page %lu differs from the shadow at byte %zu: "
-			 "%#x, expected %#x", h->step, when, (unsigned long)index, at,
-			 h->buf[at], want[at]);
+		FZ_CHECK(0,
+			 "step %lu (%s): page %lu differs from the shadow at byte %zu: "
+			 "%#x, expected %#x",
+			 h->step, when, (unsigned long)index, at, h->buf[at], want[at]);
 	}
 }
 
@@ -106,27 +107,31 @@ static void check_store(struct harness *h, const char *when)
 		FZ_CHECK(zsram_slot_info(h->store, i, &si) == 0, "step %lu: slot_info(%lu)",
 			 h->step, (unsigned long)i);
 		if (si.kind == ZSRAM_SLOT_EMPTY)
-			FZ_CHECK(all_zero(p, h->page_size), "step %lu (%s): page %lu is empty "
-				 "but the shadow holds data", h->step, when, (unsigned long)i);
+			FZ_CHECK(all_zero(p, h->page_size),
+				 "step %lu (%s): page %lu is empty "
+				 "but the shadow holds data",
+				 h->step, when, (unsigned long)i);
 		if (si.kind == ZSRAM_SLOT_SAME)
-			FZ_CHECK(same_filled(p, h->page_size), "step %lu (%s): page %lu is "
-				 "same-filled but the shadow is not", h->step, when,
-				 (unsigned long)i);
+			FZ_CHECK(same_filled(p, h->page_size),
+				 "step %lu (%s): page %lu is "
+				 "same-filled but the shadow is not",
+				 h->step, when, (unsigned long)i);
 		same += si.kind == ZSRAM_SLOT_SAME;
 		huge += si.kind == ZSRAM_SLOT_HUGE;
 	}
 	zsram_get_mm_stat(h->store, &mm);
 	FZ_CHECK(mm.same_pages == same && mm.huge_pages == huge,
 		 "step %lu (%s): mm_stat says %lu same and %lu huge pages, the slots %lu "
-		 "and %lu", h->step, when, (unsigned long)mm.same_pages,
-		 (unsigned long)mm.huge_pages, (unsigned long)same, (unsigned long)huge);
+		 "and %lu",
+		 h->step, when, (unsigned long)mm.same_pages, (unsigned long)mm.huge_pages,
+		 (unsigned long)same, (unsigned long)huge);
 	if (h->mem_limit)
 		FZ_CHECK(mm.mem_used_total <= h->mem_limit && mm.mem_used_max <= h->mem_limit,
-			 "step %lu (%s): %lu bytes used (max %lu), past the limit %lu",
-			 h->step, when, (unsigned long)mm.mem_used_total,
-			 (unsigned long)mm.mem_used_max, (unsigned long)h->mem_limit);
-	FZ_CHECK(zsram_check(h->store, why, sizeof(why)) == 0, "step %lu (%s): %s", h->step,
-		 when, why);
+			 "step %lu (%s): %lu bytes used (max %lu), past the limit %lu", h->step,
+			 when, (unsigned long)mm.mem_used_total, (unsigned long)mm.mem_used_max,
+			 (unsigned long)h->mem_limit);
+	FZ_CHECK(zsram_check(h->store, why, sizeof(why)) == 0, "step %lu (%s): %s", h->step, when,
+		 why);
 }
 
 /* ---- Page interface ---- */
@@ -160,9 +165,10 @@ static void op_write_page(struct harness *h)
 	}
 	rc = zsram_write_page(h->store, index, h->buf);
 	if (index >= h->nr_pages) {
-		FZ_CHECK(rc == -EINVAL, "step %lu: zsram_write_page(%lu) outside a disk of %lu "
-			 "pages = %d", h->step, (unsigned long)index,
-			 (unsigned long)h->nr_pages, rc);
+		FZ_CHECK(rc == -EINVAL,
+			 "step %lu: zsram_write_page(%lu) outside a disk of %lu "
+			 "pages = %d",
+			 h->step, (unsigned long)index, (unsigned long)h->nr_pages, rc);
 		return;
 	}
 	if (rc == 0)
@@ -199,12 +205,12 @@ static void op_discard(struct harness *h)
 		return;
 	}
 	if (count == 0) {
-		FZ_CHECK(rc == 0 || rc == -EINVAL, "step %lu: zsram_discard(%lu, 0) = %d",
-			 h->step, (unsigned long)index, rc);
+		FZ_CHECK(rc == 0 || rc == -EINVAL, "step %lu: zsram_discard(%lu, 0) = %d", h->step,
+			 (unsigned long)index, rc);
 		return;
 	}
-	FZ_CHECK(rc == 0, "step %lu: zsram_discard(%lu, %lu) = %d", h->step,
-		 (unsigned long)index, (unsigned long)count, rc);
+	FZ_CHECK(rc == 0, "step %lu: zsram_discard(%lu, %lu) = %d", h->step, (unsigned long)index,
+		 (unsigned long)count, rc);
 	memset(h->disk + index * h->page_size, 0, count * h->page_size);
 	for (uint64_t i = index; i < index + count; i++)
 		verify_page(h, i, "after a discard");
@@ -227,9 +233,9 @@ static void pick_range(struct harness *h, uint64_t *offset, uint64_t *len)
 	else if (shape % 16 == 1)
 		*len += 1 + fz_below(&h->in, ZSRAM_SECTOR_SIZE - 1);
 	else if (shape % 16 == 2)
-		*len = UINT64_MAX - *offset / 2;	/* overflows offset + len */
+		*len = UINT64_MAX - *offset / 2; /* overflows offset + len */
 	else if (*offset + *len > h->disk_size && shape % 16 != 3)
-		*len = h->disk_size - *offset;		/* clipped: valid */
+		*len = h->disk_size - *offset; /* clipped: valid */
 }
 
 static bool range_valid(const struct harness *h, uint64_t offset, uint64_t len)
@@ -248,13 +254,14 @@ static void settle_pages(struct harness *h, uint64_t offset, uint64_t len)
 		unsigned char *want = h->disk + i * h->page_size;
 		const unsigned char *before = h->old + (i - first) * h->page_size;
 
-		FZ_CHECK(zsram_read_page(h->store, i, h->buf) == 0, "step %lu: read %lu",
-			 h->step, (unsigned long)i);
+		FZ_CHECK(zsram_read_page(h->store, i, h->buf) == 0, "step %lu: read %lu", h->step,
+			 (unsigned long)i);
 		if (memcmp(h->buf, want, h->page_size) == 0)
 			continue;
 		FZ_CHECK(memcmp(h->buf, before, h->page_size) == 0,
 			 "step %lu: after a failed request, page %lu is neither as before nor "
-			 "as written", h->step, (unsigned long)i);
+			 "as written",
+			 h->step, (unsigned long)i);
 		memcpy(want, before, h->page_size);
 	}
 }
@@ -269,16 +276,16 @@ static void op_bdev_write(struct harness *h, bool discard)
 	if (!range_valid(h, offset, len)) {
 		/* h->buf has room for any length pick_range makes that does not
 		 * overflow; the overflowing ones must be refused unread. */
-		rc = discard ? zsram_bdev_discard(h->store, offset, len) :
-			       zsram_bdev_write(h->store, offset, h->buf, len);
-		FZ_CHECK(rc == -EINVAL, "step %lu: bdev %s(%lu, %lu) on %lu bytes = %d",
-			 h->step, discard ? "discard" : "write", (unsigned long)offset,
-			 (unsigned long)len, (unsigned long)h->disk_size, rc);
+		rc = discard ? zsram_bdev_discard(h->store, offset, len)
+			     : zsram_bdev_write(h->store, offset, h->buf, len);
+		FZ_CHECK(rc == -EINVAL, "step %lu: bdev %s(%lu, %lu) on %lu bytes = %d", h->step,
+			 discard ? "discard" : "write", (unsigned long)offset, (unsigned long)len,
+			 (unsigned long)h->disk_size, rc);
 		return;
 	}
 	if (len == 0) {
-		rc = discard ? zsram_bdev_discard(h->store, offset, 0) :
-			       zsram_bdev_write(h->store, offset, h->buf, 0);
+		rc = discard ? zsram_bdev_discard(h->store, offset, 0)
+			     : zsram_bdev_write(h->store, offset, h->buf, 0);
 		FZ_CHECK(rc == 0, "step %lu: empty bdev request = %d", h->step, rc);
 		return;
 	}
@@ -286,8 +293,7 @@ static void op_bdev_write(struct harness *h, bool discard)
 	{
 		uint64_t last = (offset + len - 1) / h->page_size;
 
-		memcpy(h->old, h->disk + first * h->page_size,
-		       (last - first + 1) * h->page_size);
+		memcpy(h->old, h->disk + first * h->page_size, (last - first + 1) * h->page_size);
 	}
 	if (discard) {
 		memset(h->disk + offset, 0, len);
@@ -324,9 +330,8 @@ static void op_bdev_read(struct harness *h)
 	pick_range(h, &offset, &len);
 	if (!range_valid(h, offset, len)) {
 		rc = zsram_bdev_read(h->store, offset, h->buf, len);
-		FZ_CHECK(rc == -EINVAL, "step %lu: bdev read(%lu, %lu) on %lu bytes = %d",
-			 h->step, (unsigned long)offset, (unsigned long)len,
-			 (unsigned long)h->disk_size, rc);
+		FZ_CHECK(rc == -EINVAL, "step %lu: bdev read(%lu, %lu) on %lu bytes = %d", h->step,
+			 (unsigned long)offset, (unsigned long)len, (unsigned long)h->disk_size, rc);
 		return;
 	}
 	data = malloc(len ? len : 1);
@@ -355,9 +360,7 @@ static void op_maintain(struct harness *h, uint8_t op)
 	long rc;
 
 	switch (op % 4) {
-	case 0:
-		zsram_mark_idle(h->store);
-		break;
+	case 0: zsram_mark_idle(h->store); break;
 	case 1:
 		armed = zs_test_meta_countdown() != 0;
 		rc = zsram_recompress(h->store, select, fz_below(&h->in, h->page_size + 1));
@@ -367,8 +370,8 @@ static void op_maintain(struct harness *h, uint8_t op)
 			check_error(h, (int)rc, armed, "zsram_recompress");
 		else
 			FZ_CHECK(h->recomp ? rc >= 0 : rc == -EINVAL,
-			 "step %lu: zsram_recompress = %ld (%s)", h->step, rc,
-			 h->recomp ? "has a secondary algorithm" : "has none");
+				 "step %lu: zsram_recompress = %ld (%s)", h->step, rc,
+				 h->recomp ? "has a secondary algorithm" : "has none");
 		break;
 	case 2:
 		rc = zsram_writeback(h->store, select, fz_u8(&h->in) % 16);
@@ -376,9 +379,7 @@ static void op_maintain(struct harness *h, uint8_t op)
 			 "step %lu: zsram_writeback = %ld (%s)", h->step, rc,
 			 h->backing ? "has a backing file" : "has none");
 		break;
-	default:
-		zsram_compact(h->store);
-		break;
+	default: zsram_compact(h->store); break;
 	}
 	verify_all(h, "after maintenance");
 }
@@ -396,15 +397,16 @@ static void op_stats(struct harness *h)
 	zsram_get_io_stat(h->store, &io);
 	zsram_get_bd_stat(h->store, &bd);
 	zsram_get_recomp_stat(h->store, &rs);
-	FZ_CHECK(zsram_print_mm_stat(h->store, out) == 0 &&
-		 zsram_print_io_stat(h->store, out) == 0 &&
-		 zsram_print_bd_stat(h->store, out) == 0 &&
-		 zsram_print_class_stats(h->store, out) == 0,
+	FZ_CHECK(zsram_print_mm_stat(h->store, out) == 0 && zsram_print_io_stat(h->store, out) == 0 &&
+			 zsram_print_bd_stat(h->store, out) == 0 &&
+			 zsram_print_class_stats(h->store, out) == 0,
 		 "step %lu: printing statistics failed", h->step);
 	fclose(out);
 	free(text);
-	FZ_CHECK(h->backing || bd.bd_count == 0, "step %lu: pages in a backing file that "
-		 "does not exist", h->step);
+	FZ_CHECK(h->backing || bd.bd_count == 0,
+		 "step %lu: pages in a backing file that "
+		 "does not exist",
+		 h->step);
 }
 
 static void run_op(struct harness *h)
@@ -413,13 +415,16 @@ static void run_op(struct harness *h)
 
 	fz_maybe_fail_meta(&h->rng, h->meta_rate, 4);
 	switch (op % 12) {
-	case 0: case 1: case 2: op_write_page(h); break;
+	case 0:
+	case 1:
+	case 2: op_write_page(h); break;
 	case 3: op_read_page(h); break;
 	case 4: op_discard(h); break;
 	case 5: op_bdev_write(h, false); break;
 	case 6: op_bdev_read(h); break;
 	case 7: op_bdev_write(h, true); break;
-	case 8: case 9: op_maintain(h, op >> 4); break;
+	case 8:
+	case 9: op_maintain(h, op >> 4); break;
 	case 10: op_stats(h); break;
 	default: verify_all(h, "verify"); break;
 	}
@@ -429,33 +434,28 @@ static void run_op(struct harness *h)
 /* ---- Store creation from the input's first bytes ---- */
 
 /* Levels that must be accepted for each algorithm, and some that may not. */
-static int pick_level(struct fz_input *in, enum zsram_algorithm alg, uint8_t cls,
-		      bool *surely_valid)
+static int pick_level(struct fz_input *in, enum zsram_algorithm alg, uint8_t cls, bool *surely_valid)
 {
 	int8_t raw = (int8_t)fz_u8(in);
 
 	*surely_valid = true;
 	switch (cls % 4) {
-	case 0:
-		return 0;		/* default */
+	case 0: return 0; /* default */
 	case 1:
 		switch (alg) {
 		case ZSRAM_ALG_LZ4: return 1 + (uint8_t)raw % 16;
 		case ZSRAM_ALG_LZ4HC: return 1 + (uint8_t)raw % 12;
-		default: return -7 + (uint8_t)raw % 20;	/* -7 .. 12: quick ones */
+		default: return -7 + (uint8_t)raw % 20; /* -7 .. 12: quick ones */
 		}
-	case 2:
-		return alg == ZSRAM_ALG_ZSTD ? 1 : 2;
-	default:
-		*surely_valid = false;
-		return raw * 1000;	/* mostly out of range */
+	case 2: return alg == ZSRAM_ALG_ZSTD ? 1 : 2;
+	default: *surely_valid = false; return raw * 1000; /* mostly out of range */
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const allocators[] = { NULL, "zsmalloc", "zsmalloc", "zsmalloc",
-						  "zbud", "z3fold", "zsmalloc", "nonesuch" };
+	static const char *const allocators[] = { NULL,	  "zsmalloc", "zsmalloc", "zsmalloc",
+						  "zbud", "z3fold",   "zsmalloc", "nonesuch" };
 	static char backing_path[64];
 	struct harness hs, *h = &hs;
 	struct zsram_config cfg;
@@ -470,8 +470,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_input_init(&h->in, data, size);
 	zs_test_fail_meta_alloc(0, false);
 	if (!backing_path[0])
-		snprintf(backing_path, sizeof(backing_path), "/tmp/fuzz_zsram.%d.bin",
-			 (int)getpid());
+		snprintf(backing_path, sizeof(backing_path), "/tmp/fuzz_zsram.%d.bin", (int)getpid());
 
 	b0 = fz_u8(&h->in);
 	b1 = fz_u8(&h->in);
@@ -513,7 +512,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			dict[i] = fz_u8(&h->in);
 		cfg.codec.dict = dict;
 		cfg.codec.dict_size = n;
-		valid = false;	/* raw bytes may or may not make a dictionary */
+		valid = false; /* raw bytes may or may not make a dictionary */
 	}
 	cfg.allocator = allocators[(b3 >> 4) & 7];
 	nr_alloc = zsram_allocators(names, 8);
@@ -529,19 +528,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h->store = zsram_create(&cfg);
 	err = errno;
 	if (h->backing)
-		unlink(backing_path);	/* the store keeps it open */
+		unlink(backing_path); /* the store keeps it open */
 	if (!h->store) {
 		FZ_CHECK(!valid && err == EINVAL,
 			 "zsram_create(nr_pages %lu, page_size %zu, %s level %d, recomp %d, "
-			 "allocator %s) failed: %s", (unsigned long)cfg.nr_pages, cfg.page_size,
+			 "allocator %s) failed: %s",
+			 (unsigned long)cfg.nr_pages, cfg.page_size,
 			 zsram_algorithm_name(cfg.codec.algorithm), cfg.codec.level,
 			 cfg.recomp_enabled, cfg.allocator ? cfg.allocator : "default",
 			 strerror(err));
 		return 0;
 	}
-	FZ_CHECK(supported && cfg.nr_pages > 0, "zsram_create accepted a bad configuration "
-		 "(nr_pages %lu, allocator %s)", (unsigned long)cfg.nr_pages,
-		 cfg.allocator ? cfg.allocator : "default");
+	FZ_CHECK(supported && cfg.nr_pages > 0,
+		 "zsram_create accepted a bad configuration "
+		 "(nr_pages %lu, allocator %s)",
+		 (unsigned long)cfg.nr_pages, cfg.allocator ? cfg.allocator : "default");
 	h->nr_pages = zsram_nr_pages(h->store);
 	h->page_size = zsram_page_size(h->store);
 	FZ_CHECK(h->nr_pages == cfg.nr_pages && h->page_size == cfg.page_size,

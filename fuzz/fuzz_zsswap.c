@@ -36,8 +36,8 @@ struct harness {
 	struct zsswap *z;
 	unsigned char *r, *shadow;
 	size_t pages, budget;
-	bool strict_budget;	/* no pool limit, no injected failures */
-	int fd;			/* a memfd for system calls */
+	bool strict_budget; /* no pool limit, no injected failures */
+	int fd;		    /* a memfd for system calls */
 };
 
 static void check_page(struct harness *h, size_t i)
@@ -54,14 +54,13 @@ static void check_stats(struct harness *h)
 	FZ_CHECK(s.same_filled_pages + s.incompressible_pages <= s.stored_pages,
 		 "same %llu + incompressible %llu > stored %llu",
 		 (unsigned long long)s.same_filled_pages,
-		 (unsigned long long)s.incompressible_pages,
-		 (unsigned long long)s.stored_pages);
+		 (unsigned long long)s.incompressible_pages, (unsigned long long)s.stored_pages);
 	FZ_CHECK(s.resident_pages + s.stored_pages + s.written_back_pages <= h->pages,
 		 "more pages accounted than the region has");
 	if (h->strict_budget && h->budget)
 		FZ_CHECK(s.resident_pages <= h->budget + ZSSWAP_RESIDENT_SLACK,
-			 "resident %llu over the budget %zu",
-			 (unsigned long long)s.resident_pages, h->budget);
+			 "resident %llu over the budget %zu", (unsigned long long)s.resident_pages,
+			 h->budget);
 }
 
 static void op_write(struct harness *h)
@@ -80,12 +79,12 @@ static void op_syscall(struct harness *h)
 	size_t i = fz_below(&h->in, h->pages);
 	unsigned char buf[PAGE];
 
-	if (fz_u8(&h->in) & 1) {	/* out of the region through the kernel */
+	if (fz_u8(&h->in) & 1) { /* out of the region through the kernel */
 		FZ_CHECK(pwrite(h->fd, h->r + i * PAGE, PAGE, 0) == PAGE, "pwrite: %d", errno);
 		FZ_CHECK(pread(h->fd, buf, PAGE, 0) == PAGE, "pread: %d", errno);
 		FZ_CHECK(memcmp(buf, h->shadow + i * PAGE, PAGE) == 0,
 			 "page %zu differs through write(2)", i);
-	} else {			/* into the region through the kernel */
+	} else { /* into the region through the kernel */
 		fz_fill(buf, PAGE, fz_u8(&h->in), fz_u32(&h->in));
 		FZ_CHECK(pwrite(h->fd, buf, PAGE, 0) == PAGE, "pwrite: %d", errno);
 		FZ_CHECK(pread(h->fd, h->r + i * PAGE, PAGE, 0) == PAGE, "pread: %d", errno);
@@ -96,7 +95,7 @@ static void op_syscall(struct harness *h)
 static void op_discard(struct harness *h)
 {
 	size_t start = fz_below(&h->in, h->pages + 1), n = fz_below(&h->in, 4);
-	unsigned int bad = fz_u8(&h->in) % 4;	/* 0: a good range */
+	unsigned int bad = fz_u8(&h->in) % 4; /* 0: a good range */
 	char *at = (char *)h->r + start * PAGE + (bad == 1);
 	size_t len = n * PAGE + (bad == 2);
 	struct zsswap_stats before, after;
@@ -110,7 +109,7 @@ static void op_discard(struct harness *h)
 		FZ_CHECK(rc == -EINVAL, "bad discard answered %d", rc);
 		zsswap_get_stats(h->z, &after);
 		FZ_CHECK(before.stored_pages == after.stored_pages &&
-			 before.resident_pages == after.resident_pages,
+				 before.resident_pages == after.resident_pages,
 			 "a refused discard changed the region");
 		return;
 	}
@@ -135,8 +134,7 @@ static void op_budget(struct harness *h)
 static const char *algorithm(uint8_t b, char *buf, size_t len)
 {
 	static const char *const names[] = { "lz4", "lz4hc", "zstd" };
-	static const int levels[][4] = { { 1, 2, 8, 100 }, { 1, 4, 9, 12 },
-					 { -5, 1, 3, 19 } };
+	static const int levels[][4] = { { 1, 2, 8, 100 }, { 1, 4, 9, 12 }, { -5, 1, 3, 19 } };
 	unsigned int a = b % 3, l = (b >> 2) % 5;
 
 	if (l == 0)
@@ -185,7 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (flags & 0x80)
 			fz_maybe_fail_meta(&rng, 8, 4);
 		switch (fz_u8(&h.in) % 8) {
-		case 0: case 1: op_write(&h); break;
+		case 0:
+		case 1: op_write(&h); break;
 		case 2: check_page(&h, fz_below(&h.in, h.pages)); break;
 		case 3: op_discard(&h); break;
 		case 4: zsswap_reclaim(h.z, fz_below(&h.in, h.pages + 1) * PAGE); break;

@@ -27,11 +27,11 @@ extern "C" {
 struct zpool;
 
 struct zpool_config {
-	size_t page_size;			/* 0: 4096; power of two 4096..65536 */
-	unsigned int max_pages_per_zspage;	/* zsmalloc only; 0: default */
-	const struct zs_page_ops *page_ops;	/* NULL: built-in page source */
+	size_t page_size;		    /* 0: 4096; power of two 4096..65536 */
+	unsigned int max_pages_per_zspage;  /* zsmalloc only; 0: default */
+	const struct zs_page_ops *page_ops; /* NULL: built-in page source */
 	void *page_ctx;
-	unsigned long max_pages;		/* page limit; 0: none (zpool_malloc) */
+	unsigned long max_pages; /* page limit; 0: none (zpool_malloc) */
 };
 
 /* Names of the available backends; writes up to max of them into names and
@@ -40,16 +40,15 @@ size_t zpool_backends(const char **names, size_t max);
 
 /* NULL on failure with errno: ENOENT (no backend of that name), EINVAL (bad
  * config), ENOMEM.  config may be NULL for defaults. */
-struct zpool *zpool_create(const char *backend, const char *name,
-			   const struct zpool_config *config);
-void zpool_destroy(struct zpool *pool);	/* frees every page, live objects too */
+struct zpool *zpool_create(const char *backend, const char *name, const struct zpool_config *config);
+void zpool_destroy(struct zpool *pool); /* frees every page, live objects too */
 const char *zpool_backend_name(const struct zpool *pool);
 
 /* 0 on failure, errno: EINVAL (size 0), E2BIG (size > zpool_max_size),
  * ENOSPC (the object needs a page past config.max_pages; nothing changed),
  * ENOMEM. */
 unsigned long zpool_malloc(struct zpool *pool, size_t size);
-void zpool_free(struct zpool *pool, unsigned long handle);	/* 0: no-op */
+void zpool_free(struct zpool *pool, unsigned long handle); /* 0: no-op */
 
 /* Largest object the backend takes (zbud and z3fold keep a header per page,
  * so theirs is below the page size). */

@@ -25,13 +25,13 @@ extern "C" {
 struct zs_pool;
 
 enum zs_mapmode {
-	ZS_MM_RW,	/* read-write: copy in at map, copy out at unmap */
-	ZS_MM_RO,	/* read-only: no copy out at unmap */
-	ZS_MM_WO,	/* write-only: no copy in at map */
+	ZS_MM_RW, /* read-write: copy in at map, copy out at unmap */
+	ZS_MM_RO, /* read-only: no copy out at unmap */
+	ZS_MM_WO, /* write-only: no copy in at map */
 };
 
 struct zs_pool_stats {
-	unsigned long pages_compacted;	/* pages given back by compaction, ever */
+	unsigned long pages_compacted; /* pages given back by compaction, ever */
 };
 
 /*
@@ -42,28 +42,27 @@ struct zs_pool_stats {
  * stored is lost.
  */
 struct zs_page_ops {
-	void *(*alloc_page)(void *ctx);		/* one page_size-aligned page, or NULL */
+	void *(*alloc_page)(void *ctx); /* one page_size-aligned page, or NULL */
 	void (*free_page)(void *ctx, void *page);
 };
 
 struct zs_pool_config {
-	size_t page_size;		/* 0: 4096; else a power of two, 4096..65536 */
-	unsigned int max_pages_per_zspage;	/* chain size; 0: default; 1..16 */
-	const struct zs_page_ops *page_ops;	/* NULL: built-in page source */
-	void *page_ctx;			/* passed to page_ops */
-	unsigned long max_pages;	/* 0: no limit; see zs_set_max_pages */
+	size_t page_size;		    /* 0: 4096; else a power of two, 4096..65536 */
+	unsigned int max_pages_per_zspage;  /* chain size; 0: default; 1..16 */
+	const struct zs_page_ops *page_ops; /* NULL: built-in page source */
+	void *page_ctx;			    /* passed to page_ops */
+	unsigned long max_pages;	    /* 0: no limit; see zs_set_max_pages */
 };
 
 /* NULL on failure with errno: EINVAL (bad config), ENOMEM. */
 struct zs_pool *zs_create_pool(const char *name);
-struct zs_pool *zs_create_pool_config(const char *name,
-				      const struct zs_pool_config *config);
-void zs_destroy_pool(struct zs_pool *pool);	/* frees every page, live objects too */
+struct zs_pool *zs_create_pool_config(const char *name, const struct zs_pool_config *config);
+void zs_destroy_pool(struct zs_pool *pool); /* frees every page, live objects too */
 
 /* 0 on failure, errno: EINVAL (size 0), E2BIG (size > page_size), ENOSPC
  * (the pool's page limit), ENOMEM. */
 unsigned long zs_malloc(struct zs_pool *pool, size_t size);
-void zs_free(struct zs_pool *pool, unsigned long handle);	/* handle 0: no-op */
+void zs_free(struct zs_pool *pool, unsigned long handle); /* handle 0: no-op */
 
 /*
  * Returns a pointer to the object's bytes (its whole class size, see
@@ -73,19 +72,15 @@ void zs_free(struct zs_pool *pool, unsigned long handle);	/* handle 0: no-op */
  * if the thread's mapping record or buffer cannot be allocated (the object
  * is then not mapped and needs no unmap).
  */
-void *zs_map_object(struct zs_pool *pool, unsigned long handle,
-		    enum zs_mapmode mm);
+void *zs_map_object(struct zs_pool *pool, unsigned long handle, enum zs_mapmode mm);
 void zs_unmap_object(struct zs_pool *pool, unsigned long handle);
 
 /* Returns a pointer to the object's bytes: in place, or copied into
  * local_copy, which must have room for the object (one page always does). */
-void *zs_obj_read_begin(struct zs_pool *pool, unsigned long handle,
-			void *local_copy);
-void zs_obj_read_end(struct zs_pool *pool, unsigned long handle,
-		     void *handle_mem);
+void *zs_obj_read_begin(struct zs_pool *pool, unsigned long handle, void *local_copy);
+void zs_obj_read_end(struct zs_pool *pool, unsigned long handle, void *handle_mem);
 /* Copies mem_len bytes (at most the allocated size) into the object. */
-void zs_obj_write(struct zs_pool *pool, unsigned long handle,
-		  void *handle_mem, size_t mem_len);
+void zs_obj_write(struct zs_pool *pool, unsigned long handle, void *handle_mem, size_t mem_len);
 
 size_t zs_huge_class_size(struct zs_pool *pool);
 unsigned int zs_lookup_class_index(struct zs_pool *pool, unsigned int size);
@@ -102,7 +97,7 @@ unsigned long zs_get_total_pages(struct zs_pool *pool);
  */
 void zs_set_max_pages(struct zs_pool *pool, unsigned long max_pages);
 unsigned long zs_get_max_pages(struct zs_pool *pool);
-unsigned long zs_compact(struct zs_pool *pool);	/* returns pages freed */
+unsigned long zs_compact(struct zs_pool *pool); /* returns pages freed */
 void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats);
 
 /* Move the contents of the pool's backing page `page` into `newpage` (a page
@@ -148,7 +143,7 @@ size_t zs_list_pages(struct zs_pool *pool, void **pages, size_t max);
 struct zs_pool_memory {
 	size_t page_bytes;	/* pages held from the page source */
 	size_t object_bytes;	/* live objects at their class's size */
-	size_t free_slot_bytes;	/* slots not in use, and the not yet used rest,
+	size_t free_slot_bytes; /* slots not in use, and the not yet used rest,
 				 * in backed pages */
 	size_t tail_bytes;	/* bytes at the end of fully backed zspages that
 				 * no slot covers */
@@ -167,19 +162,19 @@ struct zs_pool_memory {
 void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem);
 
 /* Fullness groups, as the columns of the kernel's class table. */
-#define ZS_NR_FULLNESS_GROUPS 11	/* 10% 20% ... 90% 99% 100% */
+#define ZS_NR_FULLNESS_GROUPS 11 /* 10% 20% ... 90% 99% 100% */
 
 struct zs_class_stats {
-	unsigned int index;		/* class index */
-	unsigned int size;		/* bytes each object of the class takes */
+	unsigned int index; /* class index */
+	unsigned int size;  /* bytes each object of the class takes */
 	unsigned int pages_per_zspage;
 	unsigned int objs_per_zspage;
 	/* zspages by fullness: [0] 1-9% used, [1] 10-19%, ... [8] 80-89%,
 	 * [9] 90-99%, [10] full */
 	unsigned long zspages[ZS_NR_FULLNESS_GROUPS];
-	unsigned long obj_allocated;	/* object slots in the class's zspages */
-	unsigned long obj_used;		/* live objects */
-	unsigned long pages_used;	/* backing pages the class holds */
+	unsigned long obj_allocated; /* object slots in the class's zspages */
+	unsigned long obj_used;	     /* live objects */
+	unsigned long pages_used;    /* backing pages the class holds */
 	/* Pages compaction could give back at most: those beyond the best
 	 * layout of the live objects (full zspages, then one filled from the
 	 * front).  The kernel counts whole zspages only; ours are also packed
@@ -191,8 +186,7 @@ struct zs_class_stats {
 unsigned int zs_class_count(struct zs_pool *pool);
 /* 0 and fills *stats; -ENOENT if the index was merged into a larger class
  * (sizes with the same geometry share one class); -EINVAL if out of range. */
-int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
-		       struct zs_class_stats *stats);
+int zs_get_class_stats(struct zs_pool *pool, unsigned int index, struct zs_class_stats *stats);
 /* Writes the class table in the layout of the kernel's debugfs
  * zsmalloc/<pool>/classes file (a line per class that holds zspages; empty
  * and merged classes are left out) and a Total line.  Returns 0, or -1 with

@@ -26,26 +26,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pages.h"	/* common/: the page-size check */
+#include "pages.h" /* common/: the page-size check */
 #include "zsram.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
-#define PAGE_SIZE_MAX 65536u		/* the store's largest page size */
-#define DICT_MAX_BYTES (16u << 20)	/* a larger dictionary file is a mistake */
+#define PAGE_SIZE_MAX 65536u	   /* the store's largest page size */
+#define DICT_MAX_BYTES (16u << 20) /* a larger dictionary file is a mistake */
 
 /* ---- Configuration (set by .config, fixed after .config_complete) ---- */
 
-static int64_t disk_size = -1;		/* size=; required */
+static int64_t disk_size = -1; /* size=; required */
 static enum zsram_algorithm algorithm = ZSRAM_ALG_LZ4;
-static int level;			/* 0: the algorithm's default */
+static int level; /* 0: the algorithm's default */
 static bool level_given;
-static int64_t mem_limit;		/* 0: none */
-static uint32_t page_size = 4096;	/* page_size=: the store's page */
-static char *dict_path;			/* dictionary= (absolute) */
-static char *writeback_path;		/* writeback= (absolute) */
-static char *allocator_name;		/* allocator= */
-static char *stats_path;		/* stats= (absolute) */
+static int64_t mem_limit;	  /* 0: none */
+static uint32_t page_size = 4096; /* page_size=: the store's page */
+static char *dict_path;		  /* dictionary= (absolute) */
+static char *writeback_path;	  /* writeback= (absolute) */
+static char *allocator_name;	  /* allocator= */
+static char *stats_path;	  /* stats= (absolute) */
 
 /* ---- State ---- */
 
@@ -81,14 +81,16 @@ static int parse_algorithm(const char *value)
 
 	if (len == 0 || len >= sizeof(name)) {
 		nbdkit_error("algorithm: unknown algorithm '%s' (lz4, lz4hc, zstd; "
-			     "optionally NAME:LEVEL)", value);
+			     "optionally NAME:LEVEL)",
+			     value);
 		return -1;
 	}
 	memcpy(name, value, len);
 	name[len] = '\0';
 	if (zsram_algorithm_from_name(name, &algorithm) < 0) {
 		nbdkit_error("algorithm: unknown algorithm '%s' (lz4, lz4hc, zstd; "
-			     "optionally NAME:LEVEL)", name);
+			     "optionally NAME:LEVEL)",
+			     name);
 		return -1;
 	}
 	return colon ? parse_level("algorithm", colon + 1) : 0;
@@ -142,7 +144,7 @@ static int zsram_plugin_config(const char *key, const char *value)
 	if (strcmp(key, "level") == 0)
 		return parse_level(key, value);
 	if (strcmp(key, "mem_limit") == 0) {
-		mem_limit = nbdkit_parse_size(value);	/* 0: no limit */
+		mem_limit = nbdkit_parse_size(value); /* 0: no limit */
 		return mem_limit == -1 ? -1 : 0;
 	}
 	if (strcmp(key, "page_size") == 0) {
@@ -152,7 +154,8 @@ static int zsram_plugin_config(const char *key, const char *value)
 			return -1;
 		if (v < 0 || !zs_page_size_valid((size_t)v)) {
 			nbdkit_error("page_size: %s is not a power of two from 4K "
-				     "to 64K", value);
+				     "to 64K",
+				     value);
 			return -1;
 		}
 		page_size = (uint32_t)v;
@@ -180,10 +183,9 @@ static int zsram_plugin_config(const char *key, const char *value)
 			}
 		}
 		nbdkit_error("allocator: unknown or unavailable allocator '%s' "
-			     "(this build has %s%s%s%s%s)", value,
-			     n > 0 ? names[0] : "", n > 1 ? ", " : "",
-			     n > 1 ? names[1] : "", n > 2 ? ", " : "",
-			     n > 2 ? names[2] : "");
+			     "(this build has %s%s%s%s%s)",
+			     value, n > 0 ? names[0] : "", n > 1 ? ", " : "", n > 1 ? names[1] : "",
+			     n > 2 ? ", " : "", n > 2 ? names[2] : "");
 		return -1;
 	}
 	nbdkit_error("unknown parameter '%s' (see nbdkit zsram --help)", key);
@@ -200,15 +202,14 @@ static int load_dictionary(void)
 		nbdkit_error("dictionary: cannot open '%s': %m", dict_path);
 		return -1;
 	}
-	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
 		nbdkit_error("dictionary: cannot read '%s': %m", dict_path);
 		fclose(f);
 		return -1;
 	}
 	if (len == 0 || (unsigned long)len > DICT_MAX_BYTES) {
-		nbdkit_error("dictionary: '%s' is %ld bytes (expected 1..%u)",
-			     dict_path, len, DICT_MAX_BYTES);
+		nbdkit_error("dictionary: '%s' is %ld bytes (expected 1..%u)", dict_path, len,
+			     DICT_MAX_BYTES);
 		fclose(f);
 		return -1;
 	}
@@ -255,8 +256,7 @@ static int write_stats(void);
 static int zsram_plugin_get_ready(void)
 {
 	struct zsram_config cfg;
-	uint64_t nr_pages = ((uint64_t)disk_size + page_size - 1) /
-			    page_size;
+	uint64_t nr_pages = ((uint64_t)disk_size + page_size - 1) / page_size;
 
 	zsram_config_init(&cfg);
 	cfg.nr_pages = nr_pages;
@@ -276,18 +276,21 @@ static int zsram_plugin_get_ready(void)
 		if (err == EINVAL && level_given)
 			nbdkit_error("cannot create the store: invalid configuration "
 				     "(level %d out of range for %s: lz4 1.., "
-				     "lz4hc 1..12, zstd -7..22%s)", level,
-				     zsram_algorithm_name(algorithm),
+				     "lz4hc 1..12, zstd -7..22%s)",
+				     level, zsram_algorithm_name(algorithm),
 				     dict_path ? "; or a bad dictionary" : "");
 		else if (err == EINVAL && dict_path)
 			nbdkit_error("cannot create the store: '%s' is not a usable "
-				     "zstd dictionary", dict_path);
+				     "zstd dictionary",
+				     dict_path);
 		else if (err == EINVAL)
 			nbdkit_error("cannot create the store: invalid configuration "
-				     "(size %" PRId64 " too large?)", disk_size);
+				     "(size %" PRId64 " too large?)",
+				     disk_size);
 		else if (writeback_path && err != ENOMEM)
 			nbdkit_error("cannot create the store: writeback file '%s': "
-				     "%s", writeback_path, strerror(err));
+				     "%s",
+				     writeback_path, strerror(err));
 		else
 			nbdkit_error("cannot create the store: %s", strerror(err));
 		return -1;
@@ -299,8 +302,8 @@ static int zsram_plugin_get_ready(void)
 		store = NULL;
 		return -1;
 	}
-	nbdkit_debug("zsram: %" PRIu64 " pages, %s level %d, mem_limit %" PRId64,
-		     nr_pages, zsram_algorithm_name(algorithm), level, mem_limit);
+	nbdkit_debug("zsram: %" PRIu64 " pages, %s level %d, mem_limit %" PRId64, nr_pages,
+		     zsram_algorithm_name(algorithm), level, mem_limit);
 	return 0;
 }
 
@@ -325,8 +328,7 @@ static int write_stats(void)
 		nbdkit_error("stats: cannot write '%s': %m", tmp);
 		goto out;
 	}
-	if (zsram_print_mm_stat(store, f) < 0 ||
-	    zsram_print_class_stats(store, f) < 0) {
+	if (zsram_print_mm_stat(store, f) < 0 || zsram_print_class_stats(store, f) < 0) {
 		nbdkit_error("stats: write to '%s' failed: %m", tmp);
 		fclose(f);
 		unlink(tmp);
@@ -338,8 +340,7 @@ static int write_stats(void)
 		goto out;
 	}
 	if (rename(tmp, stats_path) != 0) {
-		nbdkit_error("stats: cannot rename '%s' to '%s': %m", tmp,
-			     stats_path);
+		nbdkit_error("stats: cannot rename '%s' to '%s': %m", tmp, stats_path);
 		unlink(tmp);
 		goto out;
 	}
@@ -362,7 +363,7 @@ static void zsram_plugin_cleanup(void)
 
 static void zsram_plugin_unload(void)
 {
-	zsram_plugin_cleanup();	/* in case nbdkit never called .cleanup */
+	zsram_plugin_cleanup(); /* in case nbdkit never called .cleanup */
 	free(dict_data);
 	free(dict_path);
 	free(writeback_path);
@@ -395,12 +396,12 @@ static int64_t zsram_plugin_get_size(void *handle)
 	return disk_size;
 }
 
-static int zsram_plugin_block_size(void *handle, uint32_t *minimum,
-				   uint32_t *preferred, uint32_t *maximum)
+static int zsram_plugin_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
+				   uint32_t *maximum)
 {
 	(void)handle;
-	*minimum = 1;			/* any byte range is served exactly */
-	*preferred = page_size;	/* no read-modify-write below this */
+	*minimum = 1;		/* any byte range is served exactly */
+	*preferred = page_size; /* no read-modify-write below this */
 	*maximum = 0xffffffff;
 	return 0;
 }
@@ -414,7 +415,7 @@ static int zsram_plugin_true(void *handle)
 static int zsram_plugin_can_fua(void *handle)
 {
 	(void)handle;
-	return NBDKIT_FUA_NATIVE;	/* the store is as durable as it gets at once */
+	return NBDKIT_FUA_NATIVE; /* the store is as durable as it gets at once */
 }
 
 /* A store error as the NBD error the client sees.  Requests are range-checked
@@ -426,13 +427,13 @@ static int fail(int ret, const char *what, uint64_t offset, uint64_t count)
 
 	if (err == EINVAL) {
 		nbdkit_error("zsram: %s of %" PRIu64 " bytes at %" PRIu64
-			     " refused by the store (plugin bug)", what, count,
-			     offset);
+			     " refused by the store (plugin bug)",
+			     what, count, offset);
 		err = EIO;
 	} else if (err != ENOSPC && err != ENOMEM) {
 		err = EIO;
-		nbdkit_error("zsram: %s of %" PRIu64 " bytes at %" PRIu64
-			     " failed: %s", what, count, offset, strerror(-ret));
+		nbdkit_error("zsram: %s of %" PRIu64 " bytes at %" PRIu64 " failed: %s", what,
+			     count, offset, strerror(-ret));
 	}
 	nbdkit_set_error(err);
 	return -1;
@@ -440,8 +441,7 @@ static int fail(int ret, const char *what, uint64_t offset, uint64_t count)
 
 /* The client's byte range goes to the store as it is: the store cuts it at
  * page boundaries and patches partial pages under the page's lock. */
-static int zsram_plugin_pread(void *handle, void *buf, uint32_t count,
-			      uint64_t offset, uint32_t flags)
+static int zsram_plugin_pread(void *handle, void *buf, uint32_t count, uint64_t offset, uint32_t flags)
 {
 	int ret = zsram_bdev_read(handle, offset, buf, count);
 
@@ -449,8 +449,8 @@ static int zsram_plugin_pread(void *handle, void *buf, uint32_t count,
 	return ret < 0 ? fail(ret, "read", offset, count) : 0;
 }
 
-static int zsram_plugin_pwrite(void *handle, const void *buf, uint32_t count,
-			       uint64_t offset, uint32_t flags)
+static int zsram_plugin_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
+			       uint32_t flags)
 {
 	int ret = zsram_bdev_write(handle, offset, buf, count);
 
@@ -460,20 +460,17 @@ static int zsram_plugin_pwrite(void *handle, const void *buf, uint32_t count,
 
 /* Zero: whole pages are discarded (may_trim: they become empty) or become
  * same-filled zero pages (nothing allocated); partial pages are patched. */
-static int zsram_plugin_zero(void *handle, uint32_t count, uint64_t offset,
-			     uint32_t flags)
+static int zsram_plugin_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-	int ret = (flags & NBDKIT_FLAG_MAY_TRIM) ?
-		  zsram_bdev_discard(handle, offset, count) :
-		  zsram_bdev_zero(handle, offset, count);
+	int ret = (flags & NBDKIT_FLAG_MAY_TRIM) ? zsram_bdev_discard(handle, offset, count)
+						 : zsram_bdev_zero(handle, offset, count);
 
 	return ret < 0 ? fail(ret, "zero", offset, count) : 0;
 }
 
 /* Trim frees whole pages and zeroes the partial ones, so a trimmed range
  * always reads back as zeros (NBD allows any content; zeros are simplest). */
-static int zsram_plugin_trim(void *handle, uint32_t count, uint64_t offset,
-			     uint32_t flags)
+static int zsram_plugin_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
 	int ret = zsram_bdev_discard(handle, offset, count);
 
@@ -493,8 +490,8 @@ static int zsram_plugin_flush(void *handle, uint32_t flags)
 }
 
 /* Empty pages are holes; same-filled pages of zero words read as zeros. */
-static int zsram_plugin_extents(void *handle, uint32_t count, uint64_t offset,
-				uint32_t flags, struct nbdkit_extents *extents)
+static int zsram_plugin_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+				struct nbdkit_extents *extents)
 {
 	struct zsram *z = handle;
 	uint64_t end = offset + count;
@@ -527,8 +524,7 @@ static int zsram_plugin_extents(void *handle, uint32_t count, uint64_t offset,
 		}
 		if (page_end > end)
 			page_end = end;
-		if (nbdkit_add_extent(extents, offset, page_end - offset,
-				      type) == -1) {
+		if (nbdkit_add_extent(extents, offset, page_end - offset, type) == -1) {
 			free(buf);
 			return -1;
 		}
@@ -550,19 +546,18 @@ static struct nbdkit_plugin plugin = {
 	.unload = zsram_plugin_unload,
 	.config = zsram_plugin_config,
 	.config_complete = zsram_plugin_config_complete,
-	.config_help =
-		"size=<SIZE>        (required) disk size (K, M, G, T suffixes)\n"
-		"algorithm=NAME[:LEVEL]  lz4 (default), lz4hc or zstd\n"
-		"level=N            compression level (lz4: acceleration)\n"
-		"mem_limit=<SIZE>   compressed memory limit; writes past it fail\n"
-		"                   with ENOSPC (0: none)\n"
-		"page_size=<SIZE>   the store's page, compressed as one unit:\n"
-		"                   4K (default) .. 64K, a power of two\n"
-		"dictionary=FILE    zstd dictionary (algorithm=zstd)\n"
-		"writeback=FILE     backing file for cold pages at mem_limit\n"
-		"allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"
-		"stats=PATH         write mm_stat and the class table to PATH on\n"
-		"                   every flush and at exit",
+	.config_help = "size=<SIZE>        (required) disk size (K, M, G, T suffixes)\n"
+		       "algorithm=NAME[:LEVEL]  lz4 (default), lz4hc or zstd\n"
+		       "level=N            compression level (lz4: acceleration)\n"
+		       "mem_limit=<SIZE>   compressed memory limit; writes past it fail\n"
+		       "                   with ENOSPC (0: none)\n"
+		       "page_size=<SIZE>   the store's page, compressed as one unit:\n"
+		       "                   4K (default) .. 64K, a power of two\n"
+		       "dictionary=FILE    zstd dictionary (algorithm=zstd)\n"
+		       "writeback=FILE     backing file for cold pages at mem_limit\n"
+		       "allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"
+		       "stats=PATH         write mm_stat and the class table to PATH on\n"
+		       "                   every flush and at exit",
 	.magic_config_key = "size",
 	.get_ready = zsram_plugin_get_ready,
 	.cleanup = zsram_plugin_cleanup,

@@ -64,16 +64,16 @@ static inline void obj_copy(const struct zs_pool *pool, const struct size_class 
 		memcpy(out ? buf : piece[k], out ? piece[k] : buf, n[k]);
 }
 
-void zs_obj_copy_out(const struct zs_pool *pool, const struct size_class *c,
-		     const struct zspage *z, unsigned int slot, void *dst, size_t len)
+void zs_obj_copy_out(const struct zs_pool *pool, const struct size_class *c, const struct zspage *z,
+		     unsigned int slot, void *dst, size_t len)
 {
 	obj_copy(pool, c, z, slot, dst, len, true);
 }
 
-void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c,
-		    const struct zspage *z, unsigned int slot, const void *src, size_t len)
+void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c, const struct zspage *z,
+		    unsigned int slot, const void *src, size_t len)
 {
-	obj_copy(pool, c, z, slot, (char *)src, len, false);	/* only read */
+	obj_copy(pool, c, z, slot, (char *)src, len, false); /* only read */
 }
 
 /* ---- Pinning ---- */
@@ -95,7 +95,7 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 		uint32_t e = atomic_load_explicit(h.entry, memory_order_acquire);
 		if (zs_unlikely(!(e & ZS_ENTRY_USED) ||
 				atomic_load_explicit(h.entry_gen, memory_order_relaxed) != h.gen))
-			zs_handle_check_entry(pool, handle, what, &h, e);	/* aborts */
+			zs_handle_check_entry(pool, handle, what, &h, e); /* aborts */
 		uint32_t number = zs_entry_number(c, e);
 		struct zspage *z = zs_dir_lookup(&c->dir, number);
 		if (zs_unlikely(!z)) {
@@ -113,7 +113,7 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 		if (zs_likely(atomic_load(&z->moving) == 0 && atomic_load(h.entry) == e &&
 			      zs_dir_lookup(&c->dir, number) == z)) {
 			if (zs_unlikely(z->class_index != c->index))
-				zs_handle_check_entry(pool, handle, what, &h, e);	/* aborts */
+				zs_handle_check_entry(pool, handle, what, &h, e); /* aborts */
 			out->class = c;
 			out->zspage = z;
 			out->slot = zs_entry_slot(c, e);
@@ -142,7 +142,7 @@ struct mapping {
 	struct zspage *zspage;
 	unsigned int slot;
 	enum zs_mapmode mode;
-	char *copy;		/* the thread's buffer, or NULL when in place */
+	char *copy; /* the thread's buffer, or NULL when in place */
 	size_t copy_size;
 };
 
@@ -226,8 +226,9 @@ ZS_API void *zs_map_object(struct zs_pool *pool, unsigned long handle, enum zs_m
 	struct pinned pin;
 	pin_object(pool, handle, "zs_map_object", &pin);
 	struct mapping *m = &tm->maps[tm->count];
-	*m = (struct mapping){ .pool = pool, .handle = handle, .zspage = pin.zspage,
-			       .slot = pin.slot, .mode = mm };
+	*m = (struct mapping){
+		.pool = pool, .handle = handle, .zspage = pin.zspage, .slot = pin.slot, .mode = mm
+	};
 	char *p = zs_obj_in_place(pool, pin.class, pin.zspage, pin.slot);
 	if (!p) {
 		m->copy = buffer_get(tm, pool->page_size);
@@ -290,8 +291,7 @@ ZS_API void zs_obj_read_end(struct zs_pool *pool, unsigned long handle, void *ha
 	unpin(pool, zs_handle_check_entry(pool, handle, "zs_obj_read_end", &h, e), handle);
 }
 
-ZS_API void zs_obj_write(struct zs_pool *pool, unsigned long handle, void *handle_mem,
-			 size_t mem_len)
+ZS_API void zs_obj_write(struct zs_pool *pool, unsigned long handle, void *handle_mem, size_t mem_len)
 {
 	struct pinned pin;
 	pin_object(pool, handle, "zs_obj_write", &pin);

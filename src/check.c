@@ -44,17 +44,18 @@ __attribute__((format(printf, 2, 3))) static int fail(struct checker *ck, const 
 	return -1;
 }
 
-static int check_zspage(struct checker *ck, struct size_class *c, struct zspage *z,
-			unsigned int g, const struct zs_slot_map *map, size_t *pagemap_entries)
+static int check_zspage(struct checker *ck, struct size_class *c, struct zspage *z, unsigned int g,
+			const struct zs_slot_map *map, size_t *pagemap_entries)
 {
 	struct zs_pool *pool = ck->pool;
 	if (z->class_index != c->index)
 		return fail(ck, "class %u: zspage %p says class %u", c->index, (void *)z,
 			    z->class_index);
 	if (z->group != g || zs_group_of(c, z->inuse) != g)
-		return fail(ck, "class %u: zspage %p with %u of %u objects is in group %u "
-				"(marked %u)", c->index, (void *)z, z->inuse, c->objs_per_zspage, g,
-			    z->group);
+		return fail(ck,
+			    "class %u: zspage %p with %u of %u objects is in group %u "
+			    "(marked %u)",
+			    c->index, (void *)z, z->inuse, c->objs_per_zspage, g, z->group);
 	if (z->inuse == 0 || z->fresh > c->objs_per_zspage || z->inuse > z->fresh)
 		return fail(ck, "class %u: zspage %p: inuse %u, fresh %u, objs %u", c->index,
 			    (void *)z, z->inuse, z->fresh, c->objs_per_zspage);
@@ -72,8 +73,10 @@ static int check_zspage(struct checker *ck, struct size_class *c, struct zspage 
 		if (!slots[s])
 			continue;
 		if (s >= z->fresh)
-			return fail(ck, "class %u: zspage %p: entry %u names slot %u, at or above "
-					"fresh %u", c->index, (void *)z, slots[s], s, z->fresh);
+			return fail(ck,
+				    "class %u: zspage %p: entry %u names slot %u, at or above "
+				    "fresh %u",
+				    c->index, (void *)z, slots[s], s, z->fresh);
 		used++;
 	}
 	if (used != z->inuse)
@@ -83,8 +86,8 @@ static int check_zspage(struct checker *ck, struct size_class *c, struct zspage 
 	for (unsigned int s = z->free_head; s != ZS_SLOT_NONE;
 	     s = zs_zspage_next_free(pool, c, z, s)) {
 		if (s >= z->fresh || slots[s] || ++nfree > z->fresh)
-			return fail(ck, "class %u: zspage %p: free list broken at slot %u", c->index,
-				    (void *)z, s);
+			return fail(ck, "class %u: zspage %p: free list broken at slot %u",
+				    c->index, (void *)z, s);
 	}
 	if (nfree != (unsigned int)(z->fresh - z->inuse))
 		return fail(ck, "class %u: zspage %p: %u slots on the free list, %u free", c->index,
@@ -127,12 +130,16 @@ static int check_entry(uint32_t index, uint32_t e, void *arg)
 	unsigned int slot = zs_entry_slot(c, e);
 	struct zspage *z = zs_dir_lookup(&c->dir, number);
 	if (!z || z->class_index != c->index || slot >= c->objs_per_zspage)
-		return fail(ec->ck, "class %u: entry %u names zspage number %u slot %u, which "
-				    "the class does not have", c->index, index, number, slot);
+		return fail(ec->ck,
+			    "class %u: entry %u names zspage number %u slot %u, which "
+			    "the class does not have",
+			    c->index, index, number, slot);
 	uint32_t *cell = &zs_slot_map_of(ec->map, z)[slot];
 	if (*cell)
-		return fail(ec->ck, "class %u: entries %u and %u name the same slot %u of zspage "
-				    "%p", c->index, *cell, index, slot, (void *)z);
+		return fail(ec->ck,
+			    "class %u: entries %u and %u name the same slot %u of zspage "
+			    "%p",
+			    c->index, *cell, index, slot, (void *)z);
 	*cell = index;
 	ec->live++;
 	return 0;
@@ -177,16 +184,18 @@ static int check_class(struct checker *ck, struct size_class *c, unsigned long *
 		}
 		if (n != c->group_count[g] || (n != 0) != !!(c->group_mask & (1u << g))) {
 			free(map.cell);
-			return fail(ck, "class %u: group %u holds %lu zspages, counted %u", c->index,
-				    g, n, c->group_count[g]);
+			return fail(ck, "class %u: group %u holds %lu zspages, counted %u",
+				    c->index, g, n, c->group_count[g]);
 		}
 		zspages += n;
 	}
 	free(map.cell);
 	if (zspages != c->nr_zspages || objs != c->obj_used || backed != c->pages_used)
-		return fail(ck, "class %u: counted %lu zspages %lu objects %lu pages; class says "
-				"%lu %lu %lu", c->index, zspages, objs, backed, c->nr_zspages,
-			    c->obj_used, c->pages_used);
+		return fail(ck,
+			    "class %u: counted %lu zspages %lu objects %lu pages; class says "
+			    "%lu %lu %lu",
+			    c->index, zspages, objs, backed, c->nr_zspages, c->obj_used,
+			    c->pages_used);
 	unsigned long n = 0;
 	uint32_t limit = atomic_load(&ck->pool->handles.next_index);
 	for (uint32_t i = c->entry_free_head; i; n++) {
@@ -235,8 +244,8 @@ ZS_API int zs_pool_check(struct zs_pool *pool, char *why, size_t why_len)
 	 * it touches the total, so a total that moved while the classes were
 	 * summed shows in the events. */
 	unsigned long total = atomic_load(&pool->total_pages);
-	bool quiet = map_changes == pool->pagemap.changes &&
-		     events == atomic_load(&pool->page_events);
+	bool quiet =
+		map_changes == pool->pagemap.changes && events == atomic_load(&pool->page_events);
 	if (!ck.failed && quiet && pages != total)
 		fail(&ck, "classes hold %lu pages, the pool counts %lu", pages, total);
 	if (!ck.failed && quiet && pagemap_entries != pool->pagemap.count)

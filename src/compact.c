@@ -54,7 +54,7 @@ static int record_entry(uint32_t index, uint32_t location, void *arg)
 	size_t cell = (size_t)zs_entry_number(f->class, location) * f->map->objs +
 		      zs_entry_slot(f->class, location);
 	if (cell >= f->map->ncells)
-		return -1;	/* a number past the directory: corrupt */
+		return -1; /* a number past the directory: corrupt */
 	f->map->cell[cell] = index;
 	return 0;
 }
@@ -72,8 +72,8 @@ int zs_slot_map_build(struct zs_pool *pool, const struct size_class *c, struct z
 	if (counted && zs_meta_should_fail())
 		return -1;
 	if (bytes >= SLOT_MAP_MMAP_BYTES) {
-		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			       -1, 0);
+		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			       0);
 		m->cell = p == MAP_FAILED ? NULL : p;
 	} else {
 		m->cell = calloc(m->ncells, sizeof(uint32_t));
@@ -131,7 +131,6 @@ static struct zspage *sparsest(struct size_class *c, const struct skip_set *skip
 	}
 	return NULL;
 }
-
 
 /* One class's compaction: the slot map of the class and a page-sized
  * buffer for objects that cannot be copied in place. */
@@ -191,7 +190,7 @@ static unsigned int evacuate(struct zs_pool *pool, struct size_class *c, struct 
 			continue;
 		struct zspage *dst = zs_fullest_nonfull(c);
 		if (!dst || dst->inuse < src->inuse)
-			break;	/* nothing fuller left to fill */
+			break; /* nothing fuller left to fill */
 		if (move_object(pool, c, cp, src, s, dst))
 			break;
 		moved++;
@@ -230,7 +229,7 @@ static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct com
 {
 	ZS_ASSERT_HELD(&c->lock);
 	uint32_t *slots = zs_slot_map_of(&cp->map, z);
-	unsigned int lo = 0, hi = z->fresh;	/* hi - 1: highest slot to look at */
+	unsigned int lo = 0, hi = z->fresh; /* hi - 1: highest slot to look at */
 	for (;;) {
 		while (lo < hi && slots[lo])
 			lo++;
@@ -248,7 +247,7 @@ static void pack_in_place(struct zs_pool *pool, struct size_class *c, struct com
 		}
 		zs_obj_copy_in(pool, c, z, lo, src, c->size);
 		slots[lo] = index;
-		slots[from] = 0;	/* the free list is rebuilt below */
+		slots[from] = 0; /* the free list is rebuilt below */
 		atomic_store_explicit(zs_entry_ptr(&pool->handles, index),
 				      zs_entry_make_used(c, z, lo), memory_order_release);
 		lo++;
@@ -313,7 +312,7 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 		struct zspage *src = sparsest(c, &skip);
 		if (!src)
 			break;
-		zs_group_remove(c, src);	/* back on a list before any unlock */
+		zs_group_remove(c, src); /* back on a list before any unlock */
 		struct zspage *dst = zs_fullest_nonfull(c);
 		if (dst && dst->inuse < src->inuse && !skipped(&skip, dst)) {
 			/* Same fullness group, and the first one found holds more:
@@ -333,12 +332,12 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 			atomic_store(&src->moving, 0);
 			zs_group_insert(c, src);
 			if (skip.n == ZS_SKIP_MAX)
-				break;	/* too much of the class is in use now */
+				break; /* too much of the class is in use now */
 			skip.z[skip.n++] = src;
 			continue;
 		}
 		if (evacuate(pool, c, &cp, src) == 0)
-			break;	/* no progress (a page could not be had) */
+			break; /* no progress (a page could not be had) */
 	}
 	pack_class(pool, c, &cp);
 	long freed = (long)(pages_before - c->pages_used);
@@ -364,7 +363,7 @@ ZS_API unsigned long zs_compact(struct zs_pool *pool)
 	zs_arena_drop_warm(&pool->source);
 	free(bounce);
 	if (freed < 0)
-		freed = 0;	/* cannot happen: every move goes to a fuller zspage */
+		freed = 0; /* cannot happen: every move goes to a fuller zspage */
 	atomic_fetch_add(&pool->pages_compacted, (unsigned long)freed);
 	return (unsigned long)freed;
 }
@@ -378,8 +377,7 @@ ZS_API void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats)
 
 ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 {
-	if (!page || !newpage || page == newpage ||
-	    ((uintptr_t)newpage & (pool->page_size - 1)))
+	if (!page || !newpage || page == newpage || ((uintptr_t)newpage & (pool->page_size - 1)))
 		return -EINVAL;
 	zs_meta_serve(pool);
 	unsigned int pidx, ci = 0;
@@ -400,12 +398,12 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 		goto out_pagemap;
 	}
 	if (!zs_pagemap_find(pool, page, &pidx)) {
-		ret = -EINVAL;	/* in the zspage's run, but not backed */
+		ret = -EINVAL; /* in the zspage's run, but not backed */
 		goto out_pagemap;
 	}
 	unsigned int other_ci;
 	if (zs_pagemap_lookup(pool, newpage, &other_ci)) {
-		ret = -EINVAL;	/* newpage is in use by this pool */
+		ret = -EINVAL; /* newpage is in use by this pool */
 		goto out_pagemap;
 	}
 	atomic_store(&z->moving, 1);
@@ -423,7 +421,7 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 	}
 	memcpy(newpage, page, pool->page_size);
 	zs_pagemap_remove(&pool->pagemap, page);
-	zs_pagemap_insert(&pool->pagemap, newpage, z, false);	/* reserved: cannot fail */
+	zs_pagemap_insert(&pool->pagemap, newpage, z, false); /* reserved: cannot fail */
 	z->pages[pidx] = newpage;
 out_moving:
 	/* Release: a reader that pins after this sees the new page. */

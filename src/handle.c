@@ -43,7 +43,7 @@ int zs_handles_init(struct zs_handle_table *t)
 	if (dir == MAP_FAILED)
 		return -1;
 	t->dir = dir;
-	atomic_init(&t->next_index, 1);	/* index 0 is never a handle */
+	atomic_init(&t->next_index, 1); /* index 0 is never a handle */
 	if (zs_mutex_init(&t->lock)) {
 		munmap(dir, DIR_BYTES);
 		t->dir = NULL;
@@ -74,8 +74,7 @@ static int table_refill(struct zs_handle_table *t, struct size_class *c)
 	int ok = 0;
 	if (c->nr_batches == c->batches_cap) {
 		uint32_t cap = c->batches_cap ? c->batches_cap * 2 : 4;
-		uint32_t *b = zs_meta_should_fail() ? NULL
-						    : realloc(c->batches, cap * sizeof(*b));
+		uint32_t *b = zs_meta_should_fail() ? NULL : realloc(c->batches, cap * sizeof(*b));
 		if (!b)
 			return 0;
 		c->batches = b;
@@ -85,11 +84,11 @@ static int table_refill(struct zs_handle_table *t, struct size_class *c)
 	uint32_t first = atomic_load_explicit(&t->next_index, memory_order_relaxed);
 	uint32_t block_end = (first | (ZS_ENTRY_BLOCK - 1)) + 1;
 	uint32_t last = first + ZS_ENTRY_BATCH;
-	if (last > block_end)	/* a batch never crosses blocks */
+	if (last > block_end) /* a batch never crosses blocks */
 		last = block_end;
 	uint32_t b = first >> ZS_ENTRY_BLOCK_SHIFT;
 	if (b >= ZS_ENTRY_DIR_SIZE - 1 && last == block_end)
-		goto out;	/* 2 Gi entries: free links would not fit */
+		goto out; /* 2 Gi entries: free links would not fit */
 	if (!atomic_load_explicit(&t->dir[b], memory_order_relaxed)) {
 		void *block = NULL;
 		if (!zs_meta_should_fail())
@@ -201,9 +200,8 @@ void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *wh
 	out->entry_gen = zs_entry_gen_ptr(out->entry, index);
 }
 
-struct zspage *zs_handle_check_entry(struct zs_pool *pool, unsigned long handle,
-				     const char *what, const struct zs_handle_parts *h,
-				     uint32_t e)
+struct zspage *zs_handle_check_entry(struct zs_pool *pool, unsigned long handle, const char *what,
+				     const struct zs_handle_parts *h, uint32_t e)
 {
 	if (zs_unlikely(!(e & ZS_ENTRY_USED)))
 		zs_fatal(pool, "%s: handle %#lx was freed (use after free or double free)", what,

@@ -62,7 +62,7 @@
 
 #include "lock.h"
 #include "zsmalloc.h"
-#include "pages.h"	/* common/: reservation, populate, page-size limits */
+#include "pages.h" /* common/: reservation, populate, page-size limits */
 
 #define ZS_API __attribute__((visibility("default")))
 
@@ -77,11 +77,10 @@
 /* Internal invariants: checked in debug and sanitizer builds (ZS_DEBUG),
  * where a failure aborts with the condition and its place. */
 #ifdef ZS_DEBUG
-#define ZS_ASSERT(cond)                                                             \
-	do {                                                                        \
-		if (zs_unlikely(!(cond)))                                           \
-			zs_fatal(NULL, "internal error: %s at %s:%d", #cond, __FILE__, \
-				 __LINE__);                                         \
+#define ZS_ASSERT(cond)                                                                           \
+	do {                                                                                      \
+		if (zs_unlikely(!(cond)))                                                         \
+			zs_fatal(NULL, "internal error: %s at %s:%d", #cond, __FILE__, __LINE__); \
 	} while (0)
 #else
 #define ZS_ASSERT(cond) ((void)0)
@@ -112,7 +111,7 @@
 
 /* Fullness groups: 0 = 1-9% used, ..., 9 = 90-99%, 10 = full.  An empty
  * zspage is freed at once and belongs to no group. */
-#define ZS_NR_GROUPS ZS_NR_FULLNESS_GROUPS	/* zsmalloc.h: the stats' columns */
+#define ZS_NR_GROUPS ZS_NR_FULLNESS_GROUPS /* zsmalloc.h: the stats' columns */
 #define ZS_GROUP_FULL (ZS_NR_GROUPS - 1)
 _Static_assert(ZS_GROUP_FULL == 10, "fullness groups are tenths, then full");
 
@@ -147,7 +146,7 @@ _Static_assert(ZS_GROUP_FULL == 10, "fullness groups are tenths, then full");
 
 #define ZS_ENTRY_USED 0x80000000u
 #define ZS_ENTRY_VALUE_MASK 0x7fffffffu
-#define ZS_ENTRY_MAX_INDEX ZS_ENTRY_VALUE_MASK	/* free links are 31 bits */
+#define ZS_ENTRY_MAX_INDEX ZS_ENTRY_VALUE_MASK /* free links are 31 bits */
 
 /* The table: a directory of blocks of entries, blocks mmap'ed lazily.  A
  * block holds ZS_ENTRY_BLOCK locations, then as many generations. */
@@ -161,9 +160,9 @@ _Static_assert(ZS_GROUP_FULL == 10, "fullness groups are tenths, then full");
 #define ZS_ENTRY_BATCH 16u
 
 struct zs_handle_table {
-	struct zs_mutex lock;		/* next_index and directory growth */
-	_Atomic(uint32_t *) *dir;	/* ZS_ENTRY_DIR_SIZE block pointers */
-	_Atomic uint32_t next_index;	/* entries [1, next_index) were handed out */
+	struct zs_mutex lock;	     /* next_index and directory growth */
+	_Atomic(uint32_t *) *dir;    /* ZS_ENTRY_DIR_SIZE block pointers */
+	_Atomic uint32_t next_index; /* entries [1, next_index) were handed out */
 };
 
 /* ---- zspages ----
@@ -186,10 +185,10 @@ struct zs_handle_table {
  * two bytes (a slot number, or ZS_SLOT_NONE): no byte outside the data
  * pages says which slot is free.
  */
-#define ZS_SLOT_NONE 0xffffu		/* end of a zspage's free slot list */
+#define ZS_SLOT_NONE 0xffffu /* end of a zspage's free slot list */
 
 struct zspage {
-	struct zspage *next, *prev;	/* fullness group list (class lock) */
+	struct zspage *next, *prev; /* fullness group list (class lock) */
 	/* Contiguous zspage (pages == NULL): the built-in arena's run of
 	 * pages_per_zspage pages reserved for it; pages [0, backed) may be
 	 * resident, the rest are not. */
@@ -199,15 +198,15 @@ struct zspage {
 	 * always give chained zspages; a contiguous one becomes chained when a
 	 * page of it is migrated. */
 	void **pages;
-	uint32_t number;		/* in its class's directory (class lock) */
-	_Atomic uint32_t pins;		/* map/read/write in progress */
-	_Atomic uint32_t moving;	/* compaction or migration in progress */
-	uint16_t class_index;		/* owning class (class lock) */
-	uint16_t inuse;			/* live objects */
-	uint16_t free_head;		/* first freed slot or ZS_SLOT_NONE */
-	uint16_t fresh;			/* slots [fresh, objs) never used */
-	uint8_t backed;			/* pages [0, backed) are backed */
-	uint8_t group;			/* fullness group, ZS_NR_GROUPS if none */
+	uint32_t number;	 /* in its class's directory (class lock) */
+	_Atomic uint32_t pins;	 /* map/read/write in progress */
+	_Atomic uint32_t moving; /* compaction or migration in progress */
+	uint16_t class_index;	 /* owning class (class lock) */
+	uint16_t inuse;		 /* live objects */
+	uint16_t free_head;	 /* first freed slot or ZS_SLOT_NONE */
+	uint16_t fresh;		 /* slots [fresh, objs) never used */
+	uint8_t backed;		 /* pages [0, backed) are backed */
+	uint8_t group;		 /* fullness group, ZS_NR_GROUPS if none */
 	/* Contiguous: the system's pages [0, populated) of the run were made
 	 * resident (the system's pages may be smaller than the pool's). */
 	uint16_t populated;
@@ -223,68 +222,68 @@ struct zspage {
  * than twice the last one.
  */
 struct zs_dir_array {
-	struct zs_dir_array *older;	/* the array it replaced */
+	struct zs_dir_array *older; /* the array it replaced */
 	uint32_t cap;
 	_Atomic(uintptr_t) cell[];
 };
 
 struct zs_zspage_dir {
 	_Atomic(struct zs_dir_array *) cur;
-	uint32_t next_number;		/* numbers [0, next_number) handed out */
-	uint32_t free_number;		/* first free number + 1; 0: none */
-	uint32_t max_numbers;		/* 2^(31 - slot_bits) */
+	uint32_t next_number; /* numbers [0, next_number) handed out */
+	uint32_t free_number; /* first free number + 1; 0: none */
+	uint32_t max_numbers; /* 2^(31 - slot_bits) */
 };
 
 /* ---- Size classes ---- */
 
 struct size_class {
 	struct zs_mutex lock;
-	uint32_t size;			/* bytes per object */
-	uint16_t index;			/* this class's index */
+	uint32_t size;	/* bytes per object */
+	uint16_t index; /* this class's index */
 	uint16_t pages_per_zspage;
 	uint16_t objs_per_zspage;
-	uint16_t group_mask;		/* bit g set: groups[g] not empty */
-	struct zspage *groups[ZS_NR_GROUPS];	/* list heads */
+	uint16_t group_mask;		     /* bit g set: groups[g] not empty */
+	struct zspage *groups[ZS_NR_GROUPS]; /* list heads */
 	uint32_t group_count[ZS_NR_GROUPS];
 	unsigned long nr_zspages;
 	unsigned long obj_used;
-	unsigned long pages_used;	/* backed pages */
-	uint8_t slot_bits;		/* bits of a slot number in an entry */
+	unsigned long pages_used; /* backed pages */
+	uint8_t slot_bits;	  /* bits of a slot number in an entry */
 	/* Bytes of rounding this class may still spend borrowing slots of
 	 * larger classes instead of starting a zspage (pool.c). */
 	_Atomic long borrow_budget;
 	/* Handle entries of this class not in use: a free list through the
 	 * entries, then a run [bump_next, bump_end) taken from the table. */
-	uint32_t entry_free_head;	/* 0: empty */
+	uint32_t entry_free_head; /* 0: empty */
 	uint32_t bump_next, bump_end;
 	/* Every batch of entries the class took (their first indexes), so
 	 * that compaction and the checker can find the class's objects. */
 	uint32_t *batches;
 	uint32_t nr_batches, batches_cap;
 	struct zs_zspage_dir dir;
-};	/* not cache-line aligned: 500 classes at 64-byte multiples cost 50 KiB more */
+}; /* not cache-line aligned: 500 classes at 64-byte multiples cost 50 KiB more */
 
 /* ---- Page source ---- */
 
 struct zs_arena_chunk {
 	struct zs_arena_chunk *next;
-	char *mem;			/* npages pages, reserved with mmap */
+	char *mem; /* npages pages, reserved with mmap */
 	size_t npages;
-	size_t used;			/* pages handed out */
-	size_t hint;			/* where the next search starts */
-	uint64_t *bitmap;		/* bit set: page handed out */
+	size_t used;	  /* pages handed out */
+	size_t hint;	  /* where the next search starts */
+	uint64_t *bitmap; /* bit set: page handed out */
 };
 
 #define ZS_WARM_PAGES 32
 
 struct zs_page_source {
-	const struct zs_page_ops *ops;	/* NULL: the built-in arena */
+	const struct zs_page_ops *ops; /* NULL: the built-in arena */
 	void *ctx;
 	size_t page_size;
-	struct zs_mutex lock;		/* arena only */
+	struct zs_mutex lock; /* arena only */
 	struct zs_arena_chunk *chunks;
 	size_t next_chunk_pages;
-	bool unmapping;			/* pool destruction: skip madvise */
+	bool unmapping; /* pool destruction: skip madvise */
 	/* Single pages of emptied one-page zspages, still held in the arena's
 	 * bitmap and still resident, for the next one-page zspage: churn of
 	 * objects that take a page each then costs no system call. */
@@ -309,11 +308,11 @@ struct zs_pagemap_slot {
 #define ZS_PAGEMAP_LOW_MASK ((uintptr_t)ZS_MIN_PAGE_SIZE - 1)
 
 struct zs_pagemap {
-	struct zs_mutex lock;		/* guards the fields below */
+	struct zs_mutex lock; /* guards the fields below */
 	struct zs_pagemap_slot *slots;
-	size_t capacity;		/* power of two */
+	size_t capacity; /* power of two */
 	size_t count;
-	unsigned long changes;		/* inserts and removes, ever */
+	unsigned long changes; /* inserts and removes, ever */
 };
 
 /* ---- The pool ---- */
@@ -321,19 +320,19 @@ struct zs_pagemap {
 struct zs_header_chunk {
 	struct zs_header_chunk *next;
 };
-#define ZS_HEADERS_PER_CHUNK 63	/* a 4 KiB chunk: a link, then 63 headers */
+#define ZS_HEADERS_PER_CHUNK 63 /* a 4 KiB chunk: a link, then 63 headers */
 
 struct zs_pool {
 	char *name;
 	size_t page_size;
 	unsigned int page_shift;
-	unsigned int sys_page_shift;	/* the system's page size, <= page_shift */
-	unsigned int class_shift;	/* log2 of the class spacing */
+	unsigned int sys_page_shift; /* the system's page size, <= page_shift */
+	unsigned int class_shift;    /* log2 of the class spacing */
 	unsigned int max_chain;
 	unsigned int tag;
 	size_t huge_class_size;
-	struct size_class *classes;	/* ZS_MAX_CLASSES; merged ones unused */
-	uint16_t *class_of_index;	/* index -> the class that serves it */
+	struct size_class *classes; /* ZS_MAX_CLASSES; merged ones unused */
+	uint16_t *class_of_index;   /* index -> the class that serves it */
 
 	struct zs_page_source source;
 	struct zs_handle_table handles;
@@ -345,7 +344,7 @@ struct zs_pool {
 	struct zs_header_chunk *header_chunks;
 
 	_Atomic unsigned long total_pages;
-	_Atomic unsigned long max_pages;	/* 0: no limit (zs_set_max_pages) */
+	_Atomic unsigned long max_pages; /* 0: no limit (zs_set_max_pages) */
 	/* Bumped at every change of a page count (under a class lock), so the
 	 * checker can tell that nothing changed while it summed the classes. */
 	_Atomic unsigned long page_events;
@@ -353,8 +352,8 @@ struct zs_pool {
 };
 
 /* ---- page_source.c ---- */
-int zs_source_init(struct zs_page_source *src, size_t page_size,
-		   const struct zs_page_ops *ops, void *ctx);
+int zs_source_init(struct zs_page_source *src, size_t page_size, const struct zs_page_ops *ops,
+		   void *ctx);
 void zs_source_destroy(struct zs_page_source *src);
 static inline bool zs_source_is_arena(const struct zs_page_source *src)
 {
@@ -382,12 +381,12 @@ struct zs_release_batch {
 	struct zs_release_run {
 		char *start;
 		size_t npages;
-	} *runs;
+	} * runs;
 	size_t count, cap;
 };
 /* Adds a run to the batch, or frees it at once if the batch cannot grow. */
-void zs_arena_free_later(struct zs_page_source *src, struct zs_release_batch *batch,
-			 void *p, size_t n);
+void zs_arena_free_later(struct zs_page_source *src, struct zs_release_batch *batch, void *p,
+			 size_t n);
 /* Releases every run of the batch and empties it. */
 void zs_arena_flush(struct zs_page_source *src, struct zs_release_batch *batch);
 /* Whether p is a page the arena handed out. */
@@ -432,8 +431,8 @@ int zs_class_for_each_entry(struct zs_handle_table *t, const struct size_class *
 
 static inline _Atomic uint32_t *zs_entry_ptr(struct zs_handle_table *t, uint32_t index)
 {
-	uint32_t *block = atomic_load_explicit(&t->dir[index >> ZS_ENTRY_BLOCK_SHIFT],
-					       memory_order_acquire);
+	uint32_t *block =
+		atomic_load_explicit(&t->dir[index >> ZS_ENTRY_BLOCK_SHIFT], memory_order_acquire);
 	return (_Atomic uint32_t *)&block[index & (ZS_ENTRY_BLOCK - 1)];
 }
 /* The entry's generation: after the block's locations. */
@@ -484,9 +483,8 @@ void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *wh
  * generation, naming a zspage of its class (aborts if not).  Returns the
  * zspage the entry names, which is stable only under the class lock or a
  * pin. */
-struct zspage *zs_handle_check_entry(struct zs_pool *pool, unsigned long handle,
-				     const char *what, const struct zs_handle_parts *h,
-				     uint32_t e);
+struct zspage *zs_handle_check_entry(struct zs_pool *pool, unsigned long handle, const char *what,
+				     const struct zs_handle_parts *h, uint32_t e);
 
 /* Aborts the process with "zsmalloc: <pool>: <message>". */
 void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
@@ -541,8 +539,7 @@ void zs_zspage_destroy_batched(struct zs_pool *pool, struct size_class *c, struc
 /* A free slot of z, backing the pages it reaches into; -1 if none is free
  * or a page cannot be had (errno ENOMEM, or ENOSPC when limited and the
  * pool's max_pages would be passed). */
-int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z,
-			bool limited);
+int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z, bool limited);
 void zs_zspage_put_slot(struct zs_pool *pool, const struct size_class *c, struct zspage *z,
 			unsigned int slot);
 /* The slot after slot on z's free list (ZS_SLOT_NONE at the end). */
@@ -567,8 +564,7 @@ static inline struct zspage *zs_fullest_nonfull(const struct size_class *c)
 	return c->groups[31 - __builtin_clz(mask)];
 }
 /* Address of page i of z, or NULL if not backed. */
-static inline char *zs_zspage_page(const struct zs_pool *pool, const struct zspage *z,
-				   unsigned int i)
+static inline char *zs_zspage_page(const struct zs_pool *pool, const struct zspage *z, unsigned int i)
 {
 	if (z->pages == NULL)
 		return z->base + ((size_t)i << pool->page_shift);
@@ -581,10 +577,10 @@ static inline bool zs_zspage_contiguous(const struct zspage *z)
 
 /* ---- access.c ---- */
 /* Copies the object at slot of z out to / in from a flat buffer. */
-void zs_obj_copy_out(const struct zs_pool *pool, const struct size_class *c,
-		     const struct zspage *z, unsigned int slot, void *dst, size_t len);
-void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c,
-		    const struct zspage *z, unsigned int slot, const void *src, size_t len);
+void zs_obj_copy_out(const struct zs_pool *pool, const struct size_class *c, const struct zspage *z,
+		     unsigned int slot, void *dst, size_t len);
+void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c, const struct zspage *z,
+		    unsigned int slot, const void *src, size_t len);
 /* Pointer to the object's bytes if they are contiguous in memory, else NULL. */
 char *zs_obj_in_place(const struct zs_pool *pool, const struct size_class *c,
 		      const struct zspage *z, unsigned int slot);

@@ -28,7 +28,7 @@
 struct zs_mutex {
 	pthread_mutex_t mutex;
 #ifdef ZS_DEBUG
-	_Atomic uintptr_t owner;	/* (uintptr_t)pthread_self(); 0: none */
+	_Atomic uintptr_t owner; /* (uintptr_t)pthread_self(); 0: none */
 #endif
 };
 
@@ -80,8 +80,8 @@ static inline bool zs_mutex_held(const struct zs_mutex *m)
 	       (uintptr_t)pthread_self();
 }
 
-__attribute__((noreturn, cold)) static inline void zs_lock_fatal(const char *what,
-								 const char *file, int line)
+__attribute__((noreturn, cold)) static inline void zs_lock_fatal(const char *what, const char *file,
+								 int line)
 {
 	fprintf(stderr, "internal error: %s not held at %s:%d\n", what, file, line);
 	abort();
@@ -89,10 +89,10 @@ __attribute__((noreturn, cold)) static inline void zs_lock_fatal(const char *wha
 
 /* A lock rule that is not an owned mutex (zsram's slot lock bits): aborts
  * unless held is true. */
-#define ZS_ASSERT_LOCKED(held, what)                                     \
-	do {                                                             \
-		if (__builtin_expect(!(held), 0))                        \
-			zs_lock_fatal(what, __FILE__, __LINE__);         \
+#define ZS_ASSERT_LOCKED(held, what)                             \
+	do {                                                     \
+		if (__builtin_expect(!(held), 0))                \
+			zs_lock_fatal(what, __FILE__, __LINE__); \
 	} while (0)
 #define ZS_ASSERT_HELD(m) ZS_ASSERT_LOCKED(zs_mutex_held(m), #m)
 #else

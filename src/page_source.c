@@ -40,8 +40,8 @@
 #define ARENA_FIRST_CHUNK_BYTES (64ul << 20)
 #define ARENA_MAX_CHUNK_BYTES (4ul << 30)
 
-int zs_source_init(struct zs_page_source *src, size_t page_size,
-		   const struct zs_page_ops *ops, void *ctx)
+int zs_source_init(struct zs_page_source *src, size_t page_size, const struct zs_page_ops *ops,
+		   void *ctx)
 {
 	memset(src, 0, sizeof(*src));
 	src->page_size = page_size;
@@ -239,8 +239,7 @@ void zs_arena_drop_warm(struct zs_page_source *src)
 	zs_arena_flush(src, &batch);
 }
 
-void zs_arena_free_later(struct zs_page_source *src, struct zs_release_batch *batch,
-			 void *p, size_t n)
+void zs_arena_free_later(struct zs_page_source *src, struct zs_release_batch *batch, void *p, size_t n)
 {
 	if (batch->count == batch->cap) {
 		size_t cap = batch->cap ? batch->cap * 2 : 64;
@@ -279,7 +278,7 @@ static int release_pidfd(void)
 		return opened;
 	}
 	if (opened >= 0)
-		close(opened);	/* another thread won */
+		close(opened); /* another thread won */
 	return atomic_load(&self_pidfd);
 #else
 	return -2;
@@ -293,7 +292,7 @@ static void release_ranges(struct iovec *iov, size_t n)
 	size_t done = 0;
 #if defined(SYS_process_madvise)
 	while (fd >= 0 && done < n) {
-		size_t k = n - done < 1024 ? n - done : 1024;	/* UIO_MAXIOV */
+		size_t k = n - done < 1024 ? n - done : 1024; /* UIO_MAXIOV */
 		size_t bytes = 0;
 		for (size_t i = 0; i < k; i++)
 			bytes += iov[done + i].iov_len;
@@ -333,8 +332,7 @@ void zs_arena_flush(struct zs_page_source *src, struct zs_release_batch *batch)
 		char *start = batch->runs[i].start;
 		size_t npages = batch->runs[i].npages;
 		size_t j = i + 1;
-		while (j < batch->count &&
-		       batch->runs[j].start == start + npages * src->page_size) {
+		while (j < batch->count && batch->runs[j].start == start + npages * src->page_size) {
 			npages += batch->runs[j].npages;
 			j++;
 		}

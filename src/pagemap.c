@@ -113,8 +113,8 @@ void zs_pagemap_remove(struct zs_pagemap *m, const void *page)
 	for (size_t j = (hole + 1) & mask; m->slots[j].key; j = (j + 1) & mask) {
 		size_t home = hash_page(key_page(m->slots[j].key), m->capacity);
 		/* Move j into hole unless its home lies cyclically in (hole, j]. */
-		bool home_after_hole = hole <= j ? (home > hole && home <= j)
-						 : (home > hole || home <= j);
+		bool home_after_hole =
+			hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
 		if (!home_after_hole) {
 			m->slots[hole] = m->slots[j];
 			hole = j;
@@ -158,8 +158,7 @@ struct zspage *zs_pagemap_lookup(const struct zs_pool *pool, const void *page,
 	return slot->zspage;
 }
 
-struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
-			       unsigned int *page_index)
+struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page, unsigned int *page_index)
 {
 	ZS_ASSERT_HELD(&pool->pagemap.lock);
 	unsigned int k;
@@ -175,7 +174,7 @@ struct zspage *zs_pagemap_find(const struct zs_pool *pool, const void *page,
 		return z;
 	}
 	if (k != 0)
-		return NULL;	/* a page of a chained zspage is keyed itself */
+		return NULL; /* a page of a chained zspage is keyed itself */
 	for (unsigned int i = 0; i < c->pages_per_zspage; i++)
 		if (z->pages[i] == page) {
 			*page_index = i;

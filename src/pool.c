@@ -30,9 +30,9 @@
 /* The countdown is process-wide; aimed at a pool, it counts only what this
  * thread allocates while serving that pool (zs_meta_serve at the entry of
  * every call that can allocate metadata). */
-static _Atomic unsigned long meta_fail_countdown;	/* 0: off */
+static _Atomic unsigned long meta_fail_countdown; /* 0: off */
 static _Atomic bool meta_fail_sticky;
-static const struct zs_pool *_Atomic meta_fail_pool;	/* NULL: any pool */
+static const struct zs_pool *_Atomic meta_fail_pool; /* NULL: any pool */
 _Thread_local const struct zs_pool *zs_meta_pool;
 
 void zs_test_fail_meta_alloc_pool(const struct zs_pool *pool, unsigned long nth, bool sticky)
@@ -98,10 +98,10 @@ static int config_valid(const struct zs_pool_config *cfg, size_t *page_size, uns
 {
 	size_t ps = cfg && cfg->page_size ? cfg->page_size : 4096;
 	/* As zs_source_init decides: both callbacks, or the built-in arena. */
-	bool arena = !(cfg && cfg->page_ops && cfg->page_ops->alloc_page &&
-		       cfg->page_ops->free_page);
+	bool arena = !(cfg && cfg->page_ops && cfg->page_ops->alloc_page && cfg->page_ops->free_page);
 	unsigned int ch = cfg && cfg->max_pages_per_zspage ? cfg->max_pages_per_zspage
-				: arena ? ZS_ARENA_DEFAULT_CHAIN : ZS_DEFAULT_CHAIN;
+			  : arena			   ? ZS_ARENA_DEFAULT_CHAIN
+							   : ZS_DEFAULT_CHAIN;
 	if (!zs_page_size_valid(ps))
 		return 0;
 	if (cfg && cfg->max_pages_per_zspage > ZS_MAX_CHAIN_CONFIG)
@@ -131,9 +131,9 @@ ZS_API struct zs_pool *zs_create_pool_config(const char *name, const struct zs_p
 	pool->page_size = page_size;
 	pool->page_shift = (unsigned int)__builtin_ctzl(page_size);
 	long sys_page = sysconf(_SC_PAGESIZE);
-	pool->sys_page_shift = sys_page > 0 && (size_t)sys_page < page_size ?
-			       (unsigned int)__builtin_ctzl((unsigned long)sys_page) :
-			       pool->page_shift;
+	pool->sys_page_shift = sys_page > 0 && (size_t)sys_page < page_size
+				       ? (unsigned int)__builtin_ctzl((unsigned long)sys_page)
+				       : pool->page_shift;
 	pool->max_chain = chain;
 	unsigned int tag;
 	do
@@ -183,7 +183,7 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 	/* The arena's chunks are unmapped below: no need to drop pages one
 	 * zspage at a time first. */
 	pool->source.unmapping = true;
-	zs_for_each_class(pool, c) {
+	zs_for_each_class (pool, c) {
 		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			while (c->groups[g])
@@ -202,7 +202,6 @@ ZS_API void zs_destroy_pool(struct zs_pool *pool)
 }
 
 /* ---- Allocation ---- */
-
 
 /* Class lock held: stores a new object in z, a zspage of c with a free
  * slot, or in a new zspage when z is NULL.  The handle, or 0 with errno. */
@@ -253,7 +252,7 @@ static bool has_resident_free_slot(const struct zs_pool *pool, const struct size
 				   const struct zspage *z)
 {
 	if (z->free_head != ZS_SLOT_NONE)
-		return true;	/* freed slots lie below fresh, in backed pages */
+		return true; /* freed slots lie below fresh, in backed pages */
 	if (z->fresh >= c->objs_per_zspage)
 		return false;
 	size_t end = (size_t)(z->fresh + 1) * c->size;
@@ -270,10 +269,10 @@ static unsigned long borrow_slot(struct zs_pool *pool, struct size_class *c)
 	unsigned int last = c->index + ZS_BORROW_STEPS;
 	for (unsigned int i = c->index + 1; i < ZS_MAX_CLASSES && i <= last; i++) {
 		if (pool->class_of_index[i] != i)
-			continue;	/* merged: served by a class further up */
+			continue; /* merged: served by a class further up */
 		struct size_class *d = &pool->classes[i];
 		if (d->objs_per_zspage == d->pages_per_zspage)
-			break;	/* one object per page: nothing to share */
+			break; /* one object per page: nothing to share */
 		unsigned long h = 0;
 		zs_mutex_lock(&d->lock);
 		struct zspage *z = zs_fullest_nonfull(d);
@@ -303,8 +302,7 @@ ZS_API unsigned long zs_malloc(struct zs_pool *pool, size_t size)
 	struct size_class *c = zs_class_for_size(pool, size);
 	zs_mutex_lock(&c->lock);
 	struct zspage *z = zs_fullest_nonfull(c);
-	if (zs_unlikely(!z) &&
-	    atomic_load_explicit(&c->borrow_budget, memory_order_relaxed) > 0) {
+	if (zs_unlikely(!z) && atomic_load_explicit(&c->borrow_budget, memory_order_relaxed) > 0) {
 		/* A new zspage would cost a partly used page for a while:
 		 * first try a free slot of a class a little larger. */
 		zs_mutex_unlock(&c->lock);
@@ -335,8 +333,10 @@ ZS_API void zs_free(struct zs_pool *pool, unsigned long handle)
 	struct zspage *z = zs_handle_check_entry(pool, handle, "zs_free", &h, e);
 	unsigned int slot = zs_entry_slot(c, e);
 	if (zs_unlikely(slot >= z->fresh || z->inuse == 0))
-		zs_fatal(pool, "zs_free: handle %#lx: its entry names slot %u of a zspage with %u "
-			       "slots in use (corrupt pool metadata)", handle, slot, z->fresh);
+		zs_fatal(pool,
+			 "zs_free: handle %#lx: its entry names slot %u of a zspage with %u "
+			 "slots in use (corrupt pool metadata)",
+			 handle, slot, z->fresh);
 	zs_zspage_put_slot(pool, c, z, slot);
 	z->inuse--;
 	c->obj_used--;

@@ -36,7 +36,7 @@ static unsigned int best_chain(size_t page_size, unsigned int max_chain, size_t 
 		}
 	}
 	if ((best * page_size) / size == best)
-		return 1;	/* one object per page, however long the chain */
+		return 1; /* one object per page, however long the chain */
 	return best;
 }
 
@@ -51,7 +51,7 @@ int zs_classes_init(struct zs_pool *pool)
 
 	pool->huge_class_size = 0;
 	/* From the largest down, so a merged class maps to the larger one. */
-	unsigned int upper = n;	/* index of the class above, n: none */
+	unsigned int upper = n; /* index of the class above, n: none */
 	for (unsigned int i = n; i-- > 0;) {
 		size_t size = (size_t)(i + 1) << pool->class_shift;
 		unsigned int pages = best_chain(pool->page_size, pool->max_chain, size);
@@ -89,8 +89,8 @@ int zs_classes_init(struct zs_pool *pool)
 	 * the class that serves it. */
 	if (pool->huge_class_size)
 		pool->huge_class_size =
-			pool->classes[pool->class_of_index[(pool->huge_class_size - 1) >>
-							   pool->class_shift]].size;
+			pool->classes[pool->class_of_index[(pool->huge_class_size - 1) >> pool->class_shift]]
+				.size;
 	return 0;
 fail:
 	zs_meta_free(pool->classes);
@@ -105,7 +105,7 @@ void zs_classes_destroy(struct zs_pool *pool)
 {
 	if (!pool->classes)
 		return;
-	zs_for_each_class(pool, c) {
+	zs_for_each_class (pool, c) {
 		zs_mutex_destroy(&c->lock);
 		zs_dir_destroy(&c->dir);
 		zs_meta_free(c->batches);

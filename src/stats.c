@@ -11,12 +11,11 @@
 
 ZS_API unsigned int zs_class_count(struct zs_pool *pool)
 {
-	(void)pool;	/* every pool has as many; merged ones answer -ENOENT */
+	(void)pool; /* every pool has as many; merged ones answer -ENOENT */
 	return ZS_MAX_CLASSES;
 }
 
-ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
-			      struct zs_class_stats *stats)
+ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index, struct zs_class_stats *stats)
 {
 	if (index >= ZS_MAX_CLASSES)
 		return -EINVAL;
@@ -48,9 +47,9 @@ ZS_API int zs_get_class_stats(struct zs_pool *pool, unsigned int index,
 
 ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 {
-	static const char *const group_names[ZS_NR_FULLNESS_GROUPS] = {
-		"10%", "20%", "30%", "40%", "50%", "60%", "70%", "80%", "90%", "99%", "100%"
-	};
+	static const char *const group_names[ZS_NR_FULLNESS_GROUPS] = { "10%", "20%", "30%", "40%",
+									"50%", "60%", "70%", "80%",
+									"90%", "99%", "100%" };
 	unsigned long total_groups[ZS_NR_FULLNESS_GROUPS] = { 0 };
 	unsigned long total_alloc = 0, total_used = 0, total_pages = 0, total_freeable = 0;
 
@@ -63,7 +62,7 @@ ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 	for (unsigned int i = 0; i < ZS_MAX_CLASSES; i++) {
 		struct zs_class_stats s;
 		if (zs_get_class_stats(pool, i, &s) || s.obj_allocated == 0)
-			continue;	/* merged into another class, or holding nothing */
+			continue; /* merged into another class, or holding nothing */
 		fprintf(out, "%5u %5u", s.index, s.size);
 		for (unsigned int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++) {
 			fprintf(out, " %9lu", s.zspages[g]);
@@ -89,7 +88,7 @@ ZS_API int zs_print_class_stats(struct zs_pool *pool, FILE *out)
 ZS_API size_t zs_list_pages(struct zs_pool *pool, void **pages, size_t max)
 {
 	size_t n = 0;
-	zs_for_each_class(pool, c) {
+	zs_for_each_class (pool, c) {
 		zs_mutex_lock(&c->lock);
 		for (unsigned int g = 0; g < ZS_NR_GROUPS; g++)
 			for (struct zspage *z = c->groups[g]; z; z = z->next)
@@ -110,7 +109,7 @@ static size_t touched_pages_bytes(size_t n)
 ZS_API void zs_pool_memory(struct zs_pool *pool, struct zs_pool_memory *mem)
 {
 	memset(mem, 0, sizeof(*mem));
-	zs_for_each_class(pool, c) {
+	zs_for_each_class (pool, c) {
 		size_t zspage_bytes = (size_t)c->pages_per_zspage << pool->page_shift;
 		size_t tail = zspage_bytes - (size_t)c->objs_per_zspage * c->size;
 		zs_mutex_lock(&c->lock);

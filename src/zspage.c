@@ -110,7 +110,7 @@ void zs_group_remove(struct size_class *c, struct zspage *z)
 	if (z->next)
 		z->next->prev = z->prev;
 	if (!c->groups[g])
-		c->group_mask &= (uint16_t)~(1u << g);
+		c->group_mask &= (uint16_t) ~(1u << g);
 	c->group_count[g]--;
 	z->group = ZS_NR_GROUPS;
 	z->next = z->prev = NULL;
@@ -143,8 +143,8 @@ static void account_pages(struct zs_pool *pool, struct size_class *c, long delta
  * pass the limit. */
 static int reserve_pages(struct zs_pool *pool, unsigned long n, bool limited)
 {
-	unsigned long max = limited ? atomic_load_explicit(&pool->max_pages,
-							    memory_order_relaxed) : 0;
+	unsigned long max =
+		limited ? atomic_load_explicit(&pool->max_pages, memory_order_relaxed) : 0;
 	/* The event before the total changes, as in account_pages (an event
 	 * for a refusal only makes a concurrent check skip its comparison). */
 	atomic_fetch_add(&pool->page_events, 1);
@@ -215,8 +215,8 @@ static void populate_to(struct zs_pool *pool, struct zspage *z, size_t end)
 	unsigned int want = (unsigned int)((end + ((size_t)1 << shift) - 1) >> shift);
 	if (want <= z->populated)
 		return;
-	zs_populate(z->base + ((size_t)z->populated << shift),
-		    (size_t)(want - z->populated) << shift);
+	zs_populate(z->base + ((size_t)z->populated << shift), (size_t)(want - z->populated)
+								       << shift);
 	z->populated = (uint16_t)want;
 }
 
@@ -257,7 +257,7 @@ struct zspage *zs_zspage_create(struct zs_pool *pool, struct size_class *c)
 		goto nomem;
 	z->pages = NULL;
 	z->base = NULL;
-	z->class_index = c->index;	/* before the pagemap records it */
+	z->class_index = c->index; /* before the pagemap records it */
 	z->backed = 0;
 	z->populated = 0;
 	z->inuse = 0;
@@ -356,7 +356,7 @@ int zs_zspage_make_chained(struct zs_pool *pool, struct size_class *c, struct zs
 	zs_pagemap_remove(&pool->pagemap, z->base);
 	for (unsigned int i = 0; i < z->backed; i++) {
 		pages[i] = z->base + ((size_t)i << pool->page_shift);
-		zs_pagemap_insert(&pool->pagemap, pages[i], z, false);	/* reserved: cannot fail */
+		zs_pagemap_insert(&pool->pagemap, pages[i], z, false); /* reserved: cannot fail */
 	}
 	/* The reserved pages not backed yet go back now; from here on each
 	 * page is owned singly. */
@@ -389,8 +389,7 @@ static void set_next_free(const struct zs_pool *pool, const struct size_class *c
 	zs_obj_copy_in(pool, c, z, slot, &link, sizeof(link));
 }
 
-int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z,
-			bool limited)
+int zs_zspage_take_slot(struct zs_pool *pool, struct size_class *c, struct zspage *z, bool limited)
 {
 	ZS_ASSERT_HELD(&c->lock);
 	unsigned int slot = z->free_head;

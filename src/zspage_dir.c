@@ -50,7 +50,7 @@ static int dir_grow(struct zs_zspage_dir *d)
 	if (cap > d->max_numbers)
 		cap = d->max_numbers;
 	if (old && cap <= old->cap)
-		return -1;	/* the class has every number it can encode */
+		return -1; /* the class has every number it can encode */
 	struct zs_dir_array *a = zs_meta_alloc(sizeof(*a) + cap * sizeof(a->cell[0]));
 	if (!a)
 		return -1;
@@ -75,8 +75,8 @@ int zs_dir_add(struct size_class *c, struct zspage *z)
 	uint32_t number;
 	if (d->free_number) {
 		number = d->free_number - 1;
-		d->free_number = (uint32_t)(atomic_load_explicit(&a->cell[number],
-								  memory_order_relaxed) >> 1);
+		d->free_number =
+			(uint32_t)(atomic_load_explicit(&a->cell[number], memory_order_relaxed) >> 1);
 	} else {
 		if (!a || d->next_number == a->cap) {
 			if (dir_grow(d)) {
@@ -98,10 +98,8 @@ void zs_dir_remove(struct size_class *c, struct zspage *z)
 	ZS_ASSERT_HELD(&c->lock);
 	struct zs_zspage_dir *d = &c->dir;
 	struct zs_dir_array *a = atomic_load_explicit(&d->cur, memory_order_relaxed);
-	ZS_ASSERT(a && z->number < d->next_number &&
-		  atomic_load(&a->cell[z->number]) == (uintptr_t)z);
-	atomic_store_explicit(&a->cell[z->number], free_cell(d->free_number),
-			      memory_order_release);
+	ZS_ASSERT(a && z->number < d->next_number && atomic_load(&a->cell[z->number]) == (uintptr_t)z);
+	atomic_store_explicit(&a->cell[z->number], free_cell(d->free_number), memory_order_release);
 	d->free_number = z->number + 1;
 }
 

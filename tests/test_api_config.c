@@ -26,9 +26,8 @@ static void expect_refused(struct zs_pool_config cfg, const char *what, size_t v
 static void test_create_config(void)
 {
 	static const size_t good_sizes[] = { 0, 4096, 8192, 16384, 32768, 65536 };
-	static const size_t bad_sizes[] = { 1, 512, 1024, 2048, 3000, 4095, 4097,
-					    6000, 12288, 65535, 65537, 131072,
-					    1UL << 20, SIZE_MAX };
+	static const size_t bad_sizes[] = { 1,	  512,	 1024,	2048,  3000,   4095,	  4097,
+					    6000, 12288, 65535, 65537, 131072, 1UL << 20, SIZE_MAX };
 	static const unsigned int bad_chains[] = { 17, 32, 64, UINT_MAX };
 	struct zs_pool *pool;
 
@@ -41,22 +40,20 @@ static void test_create_config(void)
 		struct zs_pool_config cfg = { .page_size = good_sizes[i] };
 
 		pool = tu_create_pool("good", &cfg);
-		CHECK_EQ(zs_page_size(pool), good_sizes[i] ? good_sizes[i] : 4096,
-			 "page_size %zu", good_sizes[i]);
+		CHECK_EQ(zs_page_size(pool), good_sizes[i] ? good_sizes[i] : 4096, "page_size %zu",
+			 good_sizes[i]);
 		CHECK_EQ(zs_get_total_pages(pool), 0);
-		CHECK(zs_huge_class_size(pool) > 0 &&
-		      zs_huge_class_size(pool) < zs_page_size(pool),
+		CHECK(zs_huge_class_size(pool) > 0 && zs_huge_class_size(pool) < zs_page_size(pool),
 		      "page size %zu: zs_huge_class_size %zu", zs_page_size(pool),
 		      zs_huge_class_size(pool));
 		zs_destroy_pool(pool);
 	}
 	for (size_t i = 0; i < TU_ARRAY_SIZE(bad_sizes); i++)
-		expect_refused((struct zs_pool_config){ .page_size = bad_sizes[i] },
-			       "page_size", bad_sizes[i]);
+		expect_refused((struct zs_pool_config){ .page_size = bad_sizes[i] }, "page_size",
+			       bad_sizes[i]);
 	for (unsigned int chain = 0; chain <= 16; chain++) {
 		for (size_t ps = 4096; ps <= MAX_PAGE; ps *= 4) {
-			struct zs_pool_config cfg = { .page_size = ps,
-						      .max_pages_per_zspage = chain };
+			struct zs_pool_config cfg = { .page_size = ps, .max_pages_per_zspage = chain };
 			unsigned long h;
 
 			pool = tu_create_pool("chain", &cfg);
@@ -106,7 +103,7 @@ static void test_bad_sizes(size_t ps)
 	errno = 0;
 	CHECK_EQ(zs_malloc(pool, SIZE_MAX), 0, "zs_malloc(SIZE_MAX)");
 	CHECK_EQ(errno, E2BIG, "zs_malloc(SIZE_MAX) errno");
-	zs_free(pool, 0);	/* a no-op */
+	zs_free(pool, 0); /* a no-op */
 	CHECK_EQ(zs_get_total_pages(pool), 0, "pages after failed mallocs");
 	h = zs_malloc(pool, ps);
 	CHECK(h != 0, "zs_malloc(page_size %zu): %s", ps, strerror(errno));
@@ -119,7 +116,6 @@ static void test_bad_sizes(size_t ps)
 }
 
 /* ---- Size classes ---- */
-
 
 static void test_class_lookup(size_t ps, unsigned int chain)
 {
@@ -134,20 +130,21 @@ static void test_class_lookup(size_t ps, unsigned int chain)
 		unsigned int idx = zs_lookup_class_index(pool, (unsigned int)s);
 
 		CHECK(idx < count, "size %zu: index %u >= count %u", s, idx, count);
-		CHECK(idx >= prev, "zs_lookup_class_index not monotonic: size %zu -> %u, "
-		      "size %zu -> %u", s - 1, prev, s, idx);
+		CHECK(idx >= prev,
+		      "zs_lookup_class_index not monotonic: size %zu -> %u, "
+		      "size %zu -> %u",
+		      s - 1, prev, s, idx);
 		if (s == 1 || idx != prev) {
 			tu_class_stats(pool, idx, &st);
-			CHECK(st.size >= s && st.size <= ps, "size %zu in class %u of size %u",
-			      s, idx, st.size);
+			CHECK(st.size >= s && st.size <= ps, "size %zu in class %u of size %u", s,
+			      idx, st.size);
 			/* The default chain of the built-in arena is 64 pages
 			 * (README); a chain asked for is kept. */
-			CHECK(st.pages_per_zspage >= 1 &&
-			      st.pages_per_zspage <= (chain ? chain : 64),
-			      "class %u: pages_per_zspage %u, chain %u", idx,
-			      st.pages_per_zspage, chain);
-			CHECK(st.objs_per_zspage >= 1 &&
-			      (size_t)st.objs_per_zspage * st.size <= st.pages_per_zspage * ps,
+			CHECK(st.pages_per_zspage >= 1 && st.pages_per_zspage <= (chain ? chain : 64),
+			      "class %u: pages_per_zspage %u, chain %u", idx, st.pages_per_zspage,
+			      chain);
+			CHECK(st.objs_per_zspage >= 1 && (size_t)st.objs_per_zspage * st.size <=
+								 st.pages_per_zspage * ps,
 			      "class %u: %u objects of %u bytes in %u pages", idx,
 			      st.objs_per_zspage, st.size, st.pages_per_zspage);
 			CHECK_EQ(st.obj_allocated + st.obj_used + st.pages_used, 0,
@@ -193,13 +190,13 @@ static void test_huge(size_t ps, unsigned int chain)
 			CHECK(h[k][i] != 0, "zs_malloc(%zu): %s", sizes[k], strerror(errno));
 			CHECK_EQ(zs_get_total_pages(pool), before + 1,
 				 "an object of %zu bytes (huge size %zu, page %zu) must take "
-				 "exactly one page", sizes[k], huge, ps);
+				 "exactly one page",
+				 sizes[k], huge, ps);
 			CHECK(zs_obj_size(pool, h[k][i]) >= sizes[k] &&
 			      zs_obj_size(pool, h[k][i]) <= ps);
 			tu_fill_random(&rng, data, sizes[k]);
 			zs_obj_write(pool, h[k][i], data, sizes[k]);
-			tu_obj_verify(pool, h[k][i], data, sizes[k], TU_ACCESS_OBJ, scratch,
-				      "huge");
+			tu_obj_verify(pool, h[k][i], data, sizes[k], TU_ACCESS_OBJ, scratch, "huge");
 		}
 	}
 	CHECK_POOL(pool);

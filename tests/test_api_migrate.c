@@ -27,7 +27,7 @@ static void test_compact_and_migrate(size_t ps, unsigned int chain)
 
 	pool = tu_ps_pool(&src, "compact", ps, TU_PAGES_GAPPED, 8192, chain);
 	cfg = tu_ps_config(&src, chain);
-	other = tu_create_pool("other", &cfg);	/* same source */
+	other = tu_create_pool("other", &cfg); /* same source */
 	tu_shadow_init(&sh);
 
 	CHECK_EQ(zs_compact(pool), 0, "zs_compact of an empty pool");
@@ -68,7 +68,7 @@ static void test_compact_and_migrate(size_t ps, unsigned int chain)
 	pages = calloc(total + 1, sizeof(*pages));
 	CHECK(pages != NULL);
 	half = total / 2;
-	pages[half] = &pages;	/* sentinel */
+	pages[half] = &pages; /* sentinel */
 	CHECK_EQ(zs_list_pages(pool, pages, half), total, "zs_list_pages with max < count");
 	CHECK(pages[half] == &pages, "zs_list_pages wrote past max");
 	listed = zs_list_pages(pool, pages, total + 1);
@@ -76,8 +76,7 @@ static void test_compact_and_migrate(size_t ps, unsigned int chain)
 	for (size_t i = 0; i < listed; i++) {
 		CHECK(tu_ps_owns_page(&src, pages[i]), "listed page %p is not from the source",
 		      pages[i]);
-		CHECK(((uintptr_t)pages[i] & (ps - 1)) == 0, "listed page %p not aligned",
-		      pages[i]);
+		CHECK(((uintptr_t)pages[i] & (ps - 1)) == 0, "listed page %p not aligned", pages[i]);
 		for (size_t j = 0; j < i; j++)
 			CHECK(pages[i] != pages[j], "page %p listed twice", pages[i]);
 	}
@@ -97,10 +96,8 @@ static void test_compact_and_migrate(size_t ps, unsigned int chain)
 			CHECK_EQ(zs_page_migrate(pool, pages[0], pages[1]), -EINVAL,
 				 "newpage in use by the pool");
 		CHECK_EQ(zs_list_pages(other, &other_page, 1), 1);
-		CHECK_EQ(zs_page_migrate(pool, other_page, newpage), -EINVAL,
-			 "page of another pool");
-		CHECK_EQ(zs_page_migrate(other, pages[0], newpage), -EINVAL,
-			 "page of another pool");
+		CHECK_EQ(zs_page_migrate(pool, other_page, newpage), -EINVAL, "page of another pool");
+		CHECK_EQ(zs_page_migrate(other, pages[0], newpage), -EINVAL, "page of another pool");
 		zs_page_source_free(pool, unused);
 		zs_page_source_free(pool, newpage);
 		CHECK_EQ(src.live, total + zs_get_total_pages(other));
@@ -129,8 +126,7 @@ static void test_compact_and_migrate(size_t ps, unsigned int chain)
 		ret = tu_migrate_page(pool, page);
 		CHECK_EQ(ret, -EAGAIN, "migrating the page of a %s object",
 			 how == 0 ? "mapped" : "read");
-		CHECK(tu_first_diff(p, o->data, o->size) == o->size,
-		      "object changed while held");
+		CHECK(tu_first_diff(p, o->data, o->size) == o->size, "object changed while held");
 		if (how == 0)
 			zs_unmap_object(pool, o->handle);
 		else
@@ -204,7 +200,7 @@ static void test_page_source_calls(void)
 		h[i] = zs_malloc(pool, (size_t)(i + 1) * 60);
 		CHECK(h[i] != 0);
 	}
-	zs_destroy_pool(pool);	/* live objects: all freed, ASan sees no leak */
+	zs_destroy_pool(pool); /* live objects: all freed, ASan sees no leak */
 
 	{
 		struct tu_page_source src;

@@ -13,7 +13,6 @@ static unsigned char scratch[MAX_PAGE];
 
 /* ---- Many objects per class, spanning pages, with a custom source ---- */
 
-
 static unsigned long spanning_copies;
 
 static void test_many_objects(size_t ps, unsigned int chain, enum tu_page_layout layout)
@@ -90,24 +89,16 @@ struct held {
 	unsigned long handle;
 	enum { HELD_MAP_RO, HELD_MAP_RW, HELD_MAP_WO, HELD_READ } kind;
 	unsigned char *ptr;
-	unsigned char *local;	/* read_begin's buffer */
+	unsigned char *local; /* read_begin's buffer */
 };
 
 static void hold(struct zs_pool *pool, struct held *m)
 {
 	switch (m->kind) {
-	case HELD_MAP_RO:
-		m->ptr = zs_map_object(pool, m->handle, ZS_MM_RO);
-		break;
-	case HELD_MAP_RW:
-		m->ptr = zs_map_object(pool, m->handle, ZS_MM_RW);
-		break;
-	case HELD_MAP_WO:
-		m->ptr = zs_map_object(pool, m->handle, ZS_MM_WO);
-		break;
-	case HELD_READ:
-		m->ptr = zs_obj_read_begin(pool, m->handle, m->local);
-		break;
+	case HELD_MAP_RO: m->ptr = zs_map_object(pool, m->handle, ZS_MM_RO); break;
+	case HELD_MAP_RW: m->ptr = zs_map_object(pool, m->handle, ZS_MM_RW); break;
+	case HELD_MAP_WO: m->ptr = zs_map_object(pool, m->handle, ZS_MM_WO); break;
+	case HELD_READ: m->ptr = zs_obj_read_begin(pool, m->handle, m->local); break;
 	}
 	CHECK(m->ptr != NULL, "mapping returned NULL");
 }
@@ -125,8 +116,8 @@ static void release(struct zs_pool *pool, struct held *m)
  * `kinds`), checks that each shows its own object's bytes, writes through
  * the writable ones, releases in a scrambled order and checks the result.
  */
-static void hold_many(struct zs_pool *pool, struct tu_shadow *sh, const size_t *objs,
-		      int nheld, const int *kinds, int nkinds)
+static void hold_many(struct zs_pool *pool, struct tu_shadow *sh, const size_t *objs, int nheld,
+		      const int *kinds, int nkinds)
 {
 	struct held m[16];
 	size_t size = sh->objs[objs[0]].size;
@@ -186,7 +177,7 @@ static void test_many_mappings(size_t ps, unsigned int chain)
 	struct zs_pool *pool;
 	struct tu_shadow sh;
 	size_t spanning[64], inplace[64], nspan = 0, ninplace = 0;
-	size_t size = ps / 2 + ps / 4 - 40;	/* objects of 3/4 page: many span */
+	size_t size = ps / 2 + ps / 4 - 40; /* objects of 3/4 page: many span */
 
 	pool = tu_ps_pool(&src, "mappings", ps, TU_PAGES_GAPPED, 1024, chain);
 	if (size > zs_huge_class_size(pool))
@@ -206,8 +197,10 @@ static void test_many_mappings(size_t ps, unsigned int chain)
 		}
 		zs_unmap_object(pool, sh.objs[i].handle);
 	}
-	CHECK(nspan >= 8, "page %zu chain %u: only %zu of %zu objects of %zu bytes span "
-	      "non-adjacent pages", ps, chain, nspan, sh.count, size);
+	CHECK(nspan >= 8,
+	      "page %zu chain %u: only %zu of %zu objects of %zu bytes span "
+	      "non-adjacent pages",
+	      ps, chain, nspan, sh.count, size);
 
 	/* Four spanning objects mapped at once, in all map modes. */
 	hold_many(pool, &sh, spanning, 4, all_maps, 4);
@@ -242,7 +235,7 @@ int main(void)
 	test_many_objects(4096, 16, TU_PAGES_GAPPED);
 	test_many_objects(16384, 5, TU_PAGES_GAPPED);
 	CHECK(spanning_copies > 0, "no object ever spanned two non-adjacent pages: the "
-	      "spanning path was not exercised");
+				   "spanning path was not exercised");
 	printf("many objects done (%lu reads of spanning objects)\n", spanning_copies);
 
 	test_many_mappings(4096, 0);

@@ -38,8 +38,7 @@ static void roundtrip_one_size(struct zs_pool *pool, size_t size)
 	for (int i = 0; i < 3; i++) {
 		h[i] = zs_malloc(pool, size);
 		CHECK(h[i] != 0, "zs_malloc(%zu): %s", size, strerror(errno));
-		CHECK_EQ(zs_obj_size(pool, h[i]), class_size, "zs_obj_size of size %zu",
-			 size);
+		CHECK_EQ(zs_obj_size(pool, h[i]), class_size, "zs_obj_size of size %zu", size);
 		CHECK(zs_obj_size(pool, h[i]) >= size);
 	}
 	CHECK(h[0] != h[1] && h[1] != h[2] && h[0] != h[2], "handles not distinct");
@@ -83,10 +82,9 @@ static void roundtrip_one_size(struct zs_pool *pool, size_t size)
 	if (size >= 2) {
 		size_t half = size / 2;
 
-		tu_fill_random(&rng, data, half);	/* data's tail stays */
+		tu_fill_random(&rng, data, half); /* data's tail stays */
 		zs_obj_write(pool, h[0], data, half);
-		tu_obj_verify(pool, h[0], data, size, TU_ACCESS_OBJ, scratch,
-			      "write of a prefix");
+		tu_obj_verify(pool, h[0], data, size, TU_ACCESS_OBJ, scratch, "write of a prefix");
 	}
 	/* A write of no bytes changes nothing. */
 	zs_obj_write(pool, h[0], data2, 0);

@@ -22,10 +22,10 @@ static unsigned long sum_pages_used(struct zs_pool *pool, unsigned long *objs)
 			continue;
 		pages += st.pages_used;
 		used += st.obj_used;
-		CHECK(st.obj_used <= st.obj_allocated, "class %u: used %lu > allocated %lu",
-		      i, st.obj_used, st.obj_allocated);
-		CHECK(st.freeable <= st.pages_used, "class %u: freeable %lu > pages %lu",
-		      i, st.freeable, st.pages_used);
+		CHECK(st.obj_used <= st.obj_allocated, "class %u: used %lu > allocated %lu", i,
+		      st.obj_used, st.obj_allocated);
+		CHECK(st.freeable <= st.pages_used, "class %u: freeable %lu > pages %lu", i,
+		      st.freeable, st.pages_used);
 	}
 	if (objs)
 		*objs = used;
@@ -34,11 +34,24 @@ static unsigned long sum_pages_used(struct zs_pool *pool, unsigned long *objs)
 
 static void check_class_table(struct zs_pool *pool)
 {
-	static const char *const columns[] = {
-		"class", "size", "10%", "20%", "30%", "40%", "50%", "60%", "70%",
-		"80%", "90%", "99%", "100%", "obj_allocated", "obj_used",
-		"pages_used", "pages_per_zspage", "freeable"
-	};
+	static const char *const columns[] = { "class",
+					       "size",
+					       "10%",
+					       "20%",
+					       "30%",
+					       "40%",
+					       "50%",
+					       "60%",
+					       "70%",
+					       "80%",
+					       "90%",
+					       "99%",
+					       "100%",
+					       "obj_allocated",
+					       "obj_used",
+					       "pages_used",
+					       "pages_per_zspage",
+					       "freeable" };
 	char *text = NULL, *line, *save = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
@@ -81,19 +94,22 @@ static void check_class_table(struct zs_pool *pool)
 			int got;
 
 			CHECK(index < count, "class table line \"%s\": bad index", line);
-			CHECK_EQ(zs_get_class_stats(pool, index, &st), 0,
-				 "class table line \"%s\"", line);
+			CHECK_EQ(zs_get_class_stats(pool, index, &st), 0, "class table line \"%s\"",
+				 line);
 			CHECK_EQ(size, st.size, "class table line \"%s\": size", line);
 			/* The other 16 columns agree with zs_get_class_stats (the
 			 * pool is idle, so both are the same instant). */
-			got = sscanf(line, "%*u %*u %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu "
-				     "%lu %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3], &v[4],
-				     &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12],
-				     &v[13], &v[14], &v[15]);
+			got = sscanf(line,
+				     "%*u %*u %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu "
+				     "%lu %lu %lu %lu %lu",
+				     &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+				     &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15]);
 			CHECK_EQ(got, 16, "class table line \"%s\": columns", line);
 			for (int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++)
-				CHECK_EQ(v[g], st.zspages[g], "class table line \"%s\": "
-					 "fullness column %d", line, g);
+				CHECK_EQ(v[g], st.zspages[g],
+					 "class table line \"%s\": "
+					 "fullness column %d",
+					 line, g);
 			CHECK_EQ(v[11], st.obj_allocated, "class table line \"%s\"", line);
 			CHECK_EQ(v[12], st.obj_used, "class table line \"%s\"", line);
 			CHECK_EQ(v[13], st.pages_used, "class table line \"%s\"", line);
@@ -102,8 +118,7 @@ static void check_class_table(struct zs_pool *pool)
 			listed[index] = 1;
 		}
 	}
-	CHECK(header_seen, "class table has no header with the kernel's column names:\n%s",
-	      text);
+	CHECK(header_seen, "class table has no header with the kernel's column names:\n%s", text);
 	CHECK(total_seen, "class table has no Total line");
 	for (unsigned int i = 0; i < count; i++) {
 		struct zs_class_stats st;
@@ -173,7 +188,7 @@ static void test_stats(void)
 			used32 += sh.objs[i].size == 32;
 		CHECK_EQ(st.obj_used, used32, "obj_used after frees");
 		CHECK(st.pages_used <= st.obj_allocated / st.objs_per_zspage * st.pages_per_zspage &&
-		      st.pages_used * 4096 >= st.obj_used * st.size,
+			      st.pages_used * 4096 >= st.obj_used * st.size,
 		      "pages_used %lu for %lu of %lu objects", st.pages_used, st.obj_used,
 		      st.obj_allocated);
 		for (int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++)
@@ -190,8 +205,7 @@ static void test_stats(void)
 		unsigned long before = zs_get_total_pages(pool), freed;
 
 		freed = zs_compact(pool);
-		CHECK(freed > 0, "zs_compact freed nothing, class said freeable %lu",
-		      st.freeable);
+		CHECK(freed > 0, "zs_compact freed nothing, class said freeable %lu", st.freeable);
 		CHECK_COMPACTED(before, zs_get_total_pages(pool), freed, "pages after zs_compact");
 		zs_pool_stats(pool, &ps_stats);
 		CHECK_EQ(ps_stats.pages_compacted, freed, "pages_compacted");

@@ -17,7 +17,7 @@
 
 struct shared {
 	struct zs_pool *pool;
-	struct tu_page_source *src;	/* NULL: built-in */
+	struct tu_page_source *src; /* NULL: built-in */
 	pthread_barrier_t start;
 	atomic_bool stop;
 	const char *what;
@@ -115,7 +115,8 @@ static void churner_long_hold(struct churner *c, unsigned long op)
 			return;
 		CHECK(tu_first_diff(c->long_ptr, c->long_data, c->long_size) == c->long_size,
 		      "%s, churner %d, op %lu: object mapped since op %lu changed under its "
-		      "mapping", c->shared->what, c->id, op, c->long_until - 50);
+		      "mapping",
+		      c->shared->what, c->id, op, c->long_until - 50);
 		zs_unmap_object(pool, c->long_handle);
 		c->long_handle = 0;
 		return;
@@ -211,14 +212,15 @@ static void *compactor_main(void *arg)
 
 		b->pages_freed += zs_compact(pool);
 		zs_pool_stats(pool, &st);
-		CHECK(st.pages_compacted >= last_compacted,
-		      "%s: pages_compacted went down", b->shared->what);
+		CHECK(st.pages_compacted >= last_compacted, "%s: pages_compacted went down",
+		      b->shared->what);
 		last_compacted = st.pages_compacted;
 		idx = (unsigned int)tu_below(&b->rng, zs_class_count(pool));
 		if (zs_get_class_stats(pool, idx, &cs) == 0)
-			CHECK(cs.obj_used <= cs.obj_allocated, "%s: class %u used %lu > "
-			      "allocated %lu", b->shared->what, idx, cs.obj_used,
-			      cs.obj_allocated);
+			CHECK(cs.obj_used <= cs.obj_allocated,
+			      "%s: class %u used %lu > "
+			      "allocated %lu",
+			      b->shared->what, idx, cs.obj_used, cs.obj_allocated);
 		if (b->loops % 8 == 0) {
 			CHECK_EQ(zs_print_class_stats(pool, devnull), 0);
 			CHECK_POOL(pool, "%s: while other threads work", b->shared->what);
@@ -229,9 +231,10 @@ static void *compactor_main(void *arg)
 			usleep(200);
 	} while (!atomic_load(&b->shared->stop));
 	fclose(devnull);
-	CHECK_EQ(last_compacted >= b->pages_freed, 1, "%s: pages_compacted %lu < pages "
-		 "freed by this thread's zs_compact calls %lu", b->shared->what,
-		 last_compacted, b->pages_freed);
+	CHECK_EQ(last_compacted >= b->pages_freed, 1,
+		 "%s: pages_compacted %lu < pages "
+		 "freed by this thread's zs_compact calls %lu",
+		 b->shared->what, last_compacted, b->pages_freed);
 	return NULL;
 }
 
@@ -254,8 +257,8 @@ static void *migrator_main(void *arg)
  * pages given back inaccessible, so a thread still reading a page that
  * compaction or migration gave back crashes.
  */
-static void run(size_t ps, unsigned int chain, bool custom, bool protect,
-		unsigned long ops, uint64_t seed, const char *what)
+static void run(size_t ps, unsigned int chain, bool custom, bool protect, unsigned long ops,
+		uint64_t seed, const char *what)
 {
 	struct tu_page_source src;
 	struct zs_pool_config cfg = { .page_size = ps, .max_pages_per_zspage = chain };
@@ -328,8 +331,9 @@ static void run(size_t ps, unsigned int chain, bool custom, bool protect,
 	}
 	for (int i = 0; i < NR_CHURNERS; i++) {
 		printf("%s: churner %d: %lu mallocs, %lu frees, %lu reads, %lu long holds, %zu "
-		       "live\n", what, i, ch[i].mallocs, ch[i].frees, ch[i].reads,
-		       ch[i].long_holds, ch[i].sh.count);
+		       "live\n",
+		       what, i, ch[i].mallocs, ch[i].frees, ch[i].reads, ch[i].long_holds,
+		       ch[i].sh.count);
 		tu_shadow_free_all(shared.pool, &ch[i].sh);
 		tu_shadow_destroy(&ch[i].sh);
 		free(ch[i].scratch);
@@ -337,8 +341,8 @@ static void run(size_t ps, unsigned int chain, bool custom, bool protect,
 		free(ch[i].scratch3);
 	}
 	printf("%s: compactor: %lu loops, %lu pages freed; migrator: %lu loops, %lu pages "
-	       "moved\n", what, compactor.loops, compactor.pages_freed, migrator.loops,
-	       migrator.pages_moved);
+	       "moved\n",
+	       what, compactor.loops, compactor.pages_freed, migrator.loops, migrator.pages_moved);
 	CHECK_EQ(zs_get_total_pages(shared.pool), 0, "%s: pages after freeing all", what);
 	if (custom)
 		CHECK_EQ(tu_ps_live(&src), 0, "%s: pages not back in the source", what);
@@ -476,8 +480,7 @@ int main(void)
 	run_pinned_free_race((unsigned int)tu_scale(40));
 	printf("pinned race done\n");
 	run(4096, 0, true, false, tu_scale(18000), tu_state.seed, "4K pages, gapped source");
-	run(4096, 4, false, false, tu_scale(18000), tu_state.seed + 1,
-	    "4K pages, chain 4, built-in");
+	run(4096, 4, false, false, tu_scale(18000), tu_state.seed + 1, "4K pages, chain 4, built-in");
 	run(16384, 0, true, true, tu_scale(8000), tu_state.seed + 2,
 	    "16K pages, gapped source, freed pages inaccessible");
 	run(65536, 0, false, false, tu_scale(2500), tu_state.seed + 3, "64K pages, built-in");

@@ -22,11 +22,11 @@ struct workload {
 	struct tu_page_source *src;
 	struct tu_shadow sh;
 	struct tu_rng rng;
-	unsigned long failed_mallocs;	/* zs_malloc returned 0 */
-	unsigned long failed_migrations;	/* no page for a migration */
+	unsigned long failed_mallocs;	 /* zs_malloc returned 0 */
+	unsigned long failed_migrations; /* no page for a migration */
 	unsigned long mallocs;
-	const char *what;	/* for messages */
-	unsigned long n;	/* which allocation fails, for messages */
+	const char *what; /* for messages */
+	unsigned long n;  /* which allocation fails, for messages */
 };
 
 /* The pool after a failed allocation: nothing lost, nothing leaked. */
@@ -34,8 +34,7 @@ static void check_after_failure(struct workload *w, unsigned long op)
 {
 	char where[160];
 
-	snprintf(where, sizeof(where), "%s, N=%lu, after the failure at op %lu", w->what,
-		 w->n, op);
+	snprintf(where, sizeof(where), "%s, N=%lu, after the failure at op %lu", w->what, w->n, op);
 	CHECK_POOL(w->pool, "%s", where);
 	CHECK_EQ(zs_get_total_pages(w->pool), tu_ps_live(w->src),
 		 "%s: pool pages vs pages held from the source", where);
@@ -58,12 +57,14 @@ static void workload_op(struct workload *w, unsigned long op)
 				    (enum tu_access)(op % TU_ACCESS_COUNT), scratch);
 		w->mallocs++;
 		if (!h) {
-			CHECK_EQ(errno, ENOMEM, "%s, N=%lu, op %lu: zs_malloc(%zu) failed with "
-				 "errno %d (%s), not ENOMEM", w->what, w->n, op, size, errno,
-				 strerror(errno));
+			CHECK_EQ(errno, ENOMEM,
+				 "%s, N=%lu, op %lu: zs_malloc(%zu) failed with "
+				 "errno %d (%s), not ENOMEM",
+				 w->what, w->n, op, size, errno, strerror(errno));
 			CHECK(w->src->alloc_failed > failed_before,
 			      "%s, N=%lu, op %lu: zs_malloc(%zu) failed but the page source "
-			      "refused nothing", w->what, w->n, op, size);
+			      "refused nothing",
+			      w->what, w->n, op, size);
 			w->failed_mallocs++;
 			check_after_failure(w, op);
 		}
@@ -79,7 +80,7 @@ static void workload_op(struct workload *w, unsigned long op)
 		unsigned long freed = zs_compact(w->pool);
 
 		CHECK_COMPACTED(before, tu_ps_live(w->src), freed,
-			 "%s, N=%lu, op %lu: pages after zs_compact", w->what, w->n, op);
+				"%s, N=%lu, op %lu: pages after zs_compact", w->what, w->n, op);
 	} else {
 		unsigned long failed_before = w->src->alloc_failed;
 
@@ -91,9 +92,8 @@ static void workload_op(struct workload *w, unsigned long op)
 	}
 }
 
-static void workload_begin(struct workload *w, struct tu_page_source *src,
-			   size_t ps, unsigned int chain, uint64_t seed,
-			   const char *what, unsigned long n)
+static void workload_begin(struct workload *w, struct tu_page_source *src, size_t ps,
+			   unsigned int chain, uint64_t seed, const char *what, unsigned long n)
 {
 	memset(w, 0, sizeof(*w));
 	w->pool = tu_ps_pool(src, "fault", ps, TU_PAGES_GAPPED, 1024, chain);
@@ -114,8 +114,8 @@ static void workload_end(struct workload *w)
 }
 
 /* Fails allocation N for N = 1, 2, ... until the workload never reaches N. */
-static void fail_every_nth(size_t ps, unsigned int chain, unsigned long ops,
-			   uint64_t seed, const char *what)
+static void fail_every_nth(size_t ps, unsigned int chain, unsigned long ops, uint64_t seed,
+			   const char *what)
 {
 	unsigned long n, total_failures = 0;
 
@@ -139,12 +139,13 @@ static void fail_every_nth(size_t ps, unsigned int chain, unsigned long ops,
 	}
 	CHECK(n > 1, "%s: the workload allocated no page", what);
 	printf("%s: failed each of the %lu page allocations in turn; %lu failures seen by "
-	       "callers\n", what, n - 1, total_failures);
+	       "callers\n",
+	       what, n - 1, total_failures);
 }
 
 /* The source runs dry for good in the middle, then recovers. */
-static void dry_then_recover(size_t ps, unsigned int chain, unsigned long ops,
-			     uint64_t seed, const char *what)
+static void dry_then_recover(size_t ps, unsigned int chain, unsigned long ops, uint64_t seed,
+			     const char *what)
 {
 	struct tu_page_source src;
 	struct workload w;
@@ -160,8 +161,8 @@ static void dry_then_recover(size_t ps, unsigned int chain, unsigned long ops,
 		workload_op(&w, op);
 	/* Keep allocating while dry: only ENOMEM, nothing lost. */
 	for (int i = 0; i < 200; i++) {
-		unsigned long h = zs_malloc(w.pool, tu_random_size(&w.rng, ps,
-								   zs_huge_class_size(w.pool)));
+		unsigned long h =
+			zs_malloc(w.pool, tu_random_size(&w.rng, ps, zs_huge_class_size(w.pool)));
 		if (h)
 			zs_free(w.pool, h);
 		else
@@ -169,19 +170,23 @@ static void dry_then_recover(size_t ps, unsigned int chain, unsigned long ops,
 	}
 	dry_mallocs = w.mallocs - dry_mallocs;
 	dry_mallocs_failed = w.failed_mallocs;
-	CHECK(dry_mallocs_failed > 0, "%s: no zs_malloc failed in %lu while the source was "
-	      "dry", what, dry_mallocs);
+	CHECK(dry_mallocs_failed > 0,
+	      "%s: no zs_malloc failed in %lu while the source was "
+	      "dry",
+	      what, dry_mallocs);
 	check_after_failure(&w, op);
 	tu_ps_set_dry(&src, false);
 	for (unsigned long i = 0; i < ops; i++) {
 		unsigned long before = w.failed_mallocs;
 
 		workload_op(&w, op + i);
-		CHECK_EQ(w.failed_mallocs, before, "%s: zs_malloc failed after the source "
-			 "recovered", what);
+		CHECK_EQ(w.failed_mallocs, before,
+			 "%s: zs_malloc failed after the source "
+			 "recovered",
+			 what);
 	}
-	printf("%s: %lu of %lu allocations failed while dry; recovered\n", what,
-	       dry_mallocs_failed, dry_mallocs);
+	printf("%s: %lu of %lu allocations failed while dry; recovered\n", what, dry_mallocs_failed,
+	       dry_mallocs);
 	workload_end(&w);
 }
 

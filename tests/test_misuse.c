@@ -13,10 +13,10 @@
 
 struct fixture {
 	struct zs_pool *pool;
-	unsigned long live;	/* a live object */
-	unsigned long neighbour;	/* another live object of the same class */
-	unsigned long freed;	/* a handle freed already */
-	unsigned long other_pool_handle;	/* live in another pool */
+	unsigned long live;		 /* a live object */
+	unsigned long neighbour;	 /* another live object of the same class */
+	unsigned long freed;		 /* a handle freed already */
+	unsigned long other_pool_handle; /* live in another pool */
 	struct zs_pool *other;
 	unsigned char buf[65536];
 };
@@ -44,7 +44,7 @@ static void setup(void)
 /* The bad handle a misuse passes: one of the fixture's handles (after
  * setup) with bits flipped or an offset added, or a number. */
 struct bad_handle {
-	const unsigned long *of;	/* NULL: `raw` */
+	const unsigned long *of; /* NULL: `raw` */
 	unsigned long flip, add, raw;
 };
 
@@ -120,9 +120,11 @@ static void write_page_plus_one(void *arg TU_UNUSED)
 }
 
 #define BAD(...) (&(struct bad_handle){ __VA_ARGS__ })
-#define READ_FLIPPED(bit)                                                     \
-	{ "zs_obj_read_begin of a handle with bit " #bit " flipped", read_handle, \
-	  BAD(.of = &fx.live, .flip = 1UL << (bit)) }
+#define READ_FLIPPED(bit)                                                               \
+	{                                                                               \
+		"zs_obj_read_begin of a handle with bit " #bit " flipped", read_handle, \
+			BAD(.of = &fx.live, .flip = 1UL << (bit))                       \
+	}
 
 int main(void)
 {

@@ -15,8 +15,8 @@ static unsigned char scratch[MAX_PAGE];
 
 /* Allocates random sizes until `refusals` allocations in a row have been
  * refused; every refusal must be ENOSPC and change nothing. */
-static void fill_to_limit(struct zs_pool *pool, struct tu_shadow *sh,
-			  struct tu_page_source *src, unsigned int refusals)
+static void fill_to_limit(struct zs_pool *pool, struct tu_shadow *sh, struct tu_page_source *src,
+			  unsigned int refusals)
 {
 	size_t ps = zs_page_size(pool);
 	unsigned long max = zs_get_max_pages(pool);
@@ -84,8 +84,8 @@ static void run_limit(size_t ps, bool own_source)
 	      zs_get_total_pages(pool));
 	check_pool(pool, &sh, "after compaction under the limit");
 	CHECK(tu_shadow_alloc(pool, &sh, &rng, ps, TU_ACCESS_OBJ, scratch) != 0,
-	      "a page-sized object refused with %lu of 32 pages used: %s",
-	      zs_get_total_pages(pool), strerror(errno));
+	      "a page-sized object refused with %lu of 32 pages used: %s", zs_get_total_pages(pool),
+	      strerror(errno));
 
 	/* Lowering the limit below the total frees nothing, refuses what
 	 * needs a page, and frees still work. */
@@ -141,8 +141,8 @@ static void *race(void *arg)
 			r->handles[k] = r->handles[--n];
 			continue;
 		}
-		unsigned long h = zs_malloc(r->pool, tu_random_size(&local, 4096,
-								    zs_huge_class_size(r->pool)));
+		unsigned long h =
+			zs_malloc(r->pool, tu_random_size(&local, 4096, zs_huge_class_size(r->pool)));
 		if (h) {
 			r->handles[n++] = h;
 			r->allocated++;

@@ -17,8 +17,7 @@ static struct tu_rng rng;
 static unsigned char scratch[MAX_PAGE];
 
 /* zs_list_pages lists exactly the pages the source has handed to the pool. */
-static void check_pages(struct zs_pool *pool, struct tu_page_source *src,
-			const char *where)
+static void check_pages(struct zs_pool *pool, struct tu_page_source *src, const char *where)
 {
 	unsigned long total = zs_get_total_pages(pool);
 	void **pages = malloc((total + 1) * sizeof(*pages));
@@ -30,8 +29,10 @@ static void check_pages(struct zs_pool *pool, struct tu_page_source *src,
 	listed = zs_list_pages(pool, pages, total + 1);
 	CHECK_EQ(listed, total, "%s: zs_list_pages", where);
 	for (size_t i = 0; i < listed; i++)
-		CHECK(tu_ps_owns_page(src, pages[i]), "%s: listed page %p is not a live page "
-		      "of the source", where, pages[i]);
+		CHECK(tu_ps_owns_page(src, pages[i]),
+		      "%s: listed page %p is not a live page "
+		      "of the source",
+		      where, pages[i]);
 	free(pages);
 }
 
@@ -48,14 +49,15 @@ static void test_first_object_cost(struct zs_pool *pool, struct tu_page_source *
 		CHECK_EQ(tu_ps_live(src), 0);
 		h = zs_malloc(pool, sizes[k]);
 		CHECK(h != 0, "zs_malloc(%zu): %s", sizes[k], strerror(errno));
-		CHECK_EQ(zs_get_class_stats(pool, zs_lookup_class_index(pool, (unsigned int)sizes[k]),
-					    &st), 0);
+		CHECK_EQ(zs_get_class_stats(
+				 pool, zs_lookup_class_index(pool, (unsigned int)sizes[k]), &st),
+			 0);
 		/* The whole zspage, or (lazy backing) the pages the object covers. */
 		CHECK(tu_ps_live(src) == st.pages_per_zspage ||
-		      tu_ps_live(src) == (long)((st.size + ps - 1) / ps),
+			      tu_ps_live(src) == (long)((st.size + ps - 1) / ps),
 		      "one object of %zu bytes (class size %u, %u pages per zspage) took %ld "
-		      "pages from the source", sizes[k], st.size, st.pages_per_zspage,
-		      tu_ps_live(src));
+		      "pages from the source",
+		      sizes[k], st.size, st.pages_per_zspage, tu_ps_live(src));
 		CHECK_EQ(zs_get_total_pages(pool), tu_ps_live(src));
 		zs_free(pool, h);
 		CHECK_EQ(tu_ps_live(src), 0, "freeing the only object of %zu bytes", sizes[k]);
@@ -107,7 +109,7 @@ static void run_source(size_t ps, unsigned int chain, enum tu_page_layout layout
 		unsigned long freed = zs_compact(pool);
 
 		CHECK_COMPACTED(before, tu_ps_live(&src), freed,
-			 "%s: source pages after zs_compact", where);
+				"%s: source pages after zs_compact", where);
 		check_pages(pool, &src, where);
 		tu_shadow_verify_all(pool, &sh, scratch, where);
 	}
@@ -178,8 +180,11 @@ static void test_shared_source(void)
 
 int main(void)
 {
-	static const struct { size_t page_size; unsigned int chain; } runs[] = {
-		{ 4096, 0 }, { 4096, 1 }, { 4096, 4 }, { 4096, 16 },
+	static const struct {
+		size_t page_size;
+		unsigned int chain;
+	} runs[] = {
+		{ 4096, 0 },  { 4096, 1 },  { 4096, 4 },  { 4096, 16 },
 		{ 16384, 0 }, { 16384, 3 }, { 65536, 0 }, { 65536, 16 },
 	};
 

@@ -17,7 +17,7 @@ static unsigned char scratch[MAX_PAGE];
 
 struct stress {
 	struct zs_pool *pool;
-	struct tu_page_source *src;	/* NULL: built-in source */
+	struct tu_page_source *src; /* NULL: built-in source */
 	struct tu_shadow sh;
 	struct tu_rng rng;
 	char what[96];
@@ -44,11 +44,10 @@ static void compact_and_check(struct stress *s)
 	freed = zs_compact(s->pool);
 	zs_pool_stats(s->pool, &after_stats);
 	snprintf(where, sizeof(where), "%s, after compaction %lu", s->what, s->compactions);
-	CHECK_COMPACTED(before, zs_get_total_pages(s->pool), freed,
-		 "%s: zs_compact returned %lu", where, freed);
+	CHECK_COMPACTED(before, zs_get_total_pages(s->pool), freed, "%s: zs_compact returned %lu",
+			where, freed);
 	CHECK_EQ(after_stats.pages_compacted - before_stats.pages_compacted, freed,
-		 "%s: pages_compacted grew by a different amount than zs_compact returned",
-		 where);
+		 "%s: pages_compacted grew by a different amount than zs_compact returned", where);
 	s->compactions++;
 	s->pages_compacted += freed;
 	tu_shadow_verify_all(s->pool, &s->sh, scratch, where);
@@ -76,8 +75,7 @@ static void stress_op(struct stress *s, unsigned long op, size_t max_live)
 	size_t ps = zs_page_size(s->pool), huge = zs_huge_class_size(s->pool);
 	unsigned int r = (unsigned int)tu_below(&s->rng, 100);
 	/* Drift the population between a third and all of max_live. */
-	bool grow = s->sh.count < max_live / 3 ||
-		    (s->sh.count < max_live && (op / 5000) % 2 == 0);
+	bool grow = s->sh.count < max_live / 3 || (s->sh.count < max_live && (op / 5000) % 2 == 0);
 
 	if (s->sh.count == 0 || (r < 40 && grow) || r < 20) {
 		if (s->sh.count >= max_live)
@@ -117,9 +115,8 @@ static void stress_op(struct stress *s, unsigned long op, size_t max_live)
 	}
 }
 
-static void stress_begin(struct stress *s, struct tu_page_source *src,
-			 size_t ps, unsigned int chain, enum tu_page_layout layout,
-			 uint64_t seed)
+static void stress_begin(struct stress *s, struct tu_page_source *src, size_t ps,
+			 unsigned int chain, enum tu_page_layout layout, uint64_t seed)
 {
 	struct zs_pool_config cfg = { .page_size = ps, .max_pages_per_zspage = chain };
 
@@ -133,8 +130,9 @@ static void stress_begin(struct stress *s, struct tu_page_source *src,
 	tu_shadow_init(&s->sh);
 	tu_rng_seed(&s->rng, seed);
 	snprintf(s->what, sizeof(s->what), "page %zu chain %u %s", ps, chain,
-		 !src ? "built-in source" :
-		 layout == TU_PAGES_GAPPED ? "gapped source" : "adjacent source");
+		 !src			     ? "built-in source"
+		 : layout == TU_PAGES_GAPPED ? "gapped source"
+					     : "adjacent source");
 }
 
 static void stress_end(struct stress *s)
@@ -142,9 +140,8 @@ static void stress_end(struct stress *s)
 	tu_pool_teardown(s->pool, &s->sh, s->src, scratch, s->what);
 }
 
-static void run_random(size_t ps, unsigned int chain, bool custom,
-		       enum tu_page_layout layout, unsigned long ops, size_t max_live,
-		       uint64_t seed)
+static void run_random(size_t ps, unsigned int chain, bool custom, enum tu_page_layout layout,
+		       unsigned long ops, size_t max_live, uint64_t seed)
 {
 	struct tu_page_source src;
 	struct stress s;
@@ -168,14 +165,15 @@ static void run_random(size_t ps, unsigned int chain, bool custom,
 	migrate_and_check(&s, zs_get_total_pages(s.pool));
 	compact_and_check(&s);
 	printf("%s: %lu ops, %lu compactions freed %lu pages, %lu migrations moved %lu "
-	       "pages, %zu objects live at the end\n", s.what, ops, s.compactions,
-	       s.pages_compacted, s.migrations, s.pages_moved, s.sh.count);
+	       "pages, %zu objects live at the end\n",
+	       s.what, ops, s.compactions, s.pages_compacted, s.migrations, s.pages_moved,
+	       s.sh.count);
 	stress_end(&s);
 }
 
 /* Fill, free a random half, compact: pages must come back, and be counted. */
-static void run_compaction_gain(size_t ps, unsigned int chain, bool custom,
-				unsigned long objects, uint64_t seed)
+static void run_compaction_gain(size_t ps, unsigned int chain, bool custom, unsigned long objects,
+				uint64_t seed)
 {
 	struct tu_page_source src;
 	struct stress s;
@@ -201,13 +199,14 @@ static void run_compaction_gain(size_t ps, unsigned int chain, bool custom,
 	before = half = zs_get_total_pages(s.pool);
 	freed = zs_compact(s.pool);
 	zs_pool_stats(s.pool, &st1);
-	CHECK(freed > 0, "%s: zs_compact freed nothing after a random half of %lu objects "
-	      "was freed (%lu pages)", s.what, objects, before);
+	CHECK(freed > 0,
+	      "%s: zs_compact freed nothing after a random half of %lu objects "
+	      "was freed (%lu pages)",
+	      s.what, objects, before);
 	CHECK_COMPACTED(before, zs_get_total_pages(s.pool), freed, "%s: pages after zs_compact",
-		 s.what);
+			s.what);
 	CHECK(zs_get_total_pages(s.pool) < before, "%s", s.what);
-	CHECK_EQ(st1.pages_compacted - st0.pages_compacted, freed, "%s: pages_compacted",
-		 s.what);
+	CHECK_EQ(st1.pages_compacted - st0.pages_compacted, freed, "%s: pages_compacted", s.what);
 	tu_shadow_verify_all(s.pool, &s.sh, scratch, s.what);
 	CHECK_POOL(s.pool, "%s", s.what);
 	check_pages(&s, "after compaction");
@@ -216,7 +215,8 @@ static void run_compaction_gain(size_t ps, unsigned int chain, bool custom,
 	freed = zs_compact(s.pool);
 	CHECK_COMPACTED(before, zs_get_total_pages(s.pool), freed);
 	printf("%s: %lu pages full, %lu after freeing half (freeable %lu), %lu after "
-	       "compaction\n", s.what, full, half, freeable, zs_get_total_pages(s.pool));
+	       "compaction\n",
+	       s.what, full, half, freeable, zs_get_total_pages(s.pool));
 	stress_end(&s);
 }
 

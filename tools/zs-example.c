@@ -20,7 +20,7 @@
 struct stored {
 	unsigned long handle;
 	size_t size;
-	long offset;	/* page offset in the file, to compare against */
+	long offset; /* page offset in the file, to compare against */
 };
 
 /* Object size for a page: up to the last non-zero byte (at least 1). */
@@ -56,9 +56,10 @@ int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "/proc/self/exe";
 	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
-		fprintf(stderr, "usage: zs-example [FILE]\n"
-				"Stores FILE's pages in a zsmalloc pool, verifies them, frees half,\n"
-				"compacts, verifies again and prints the pool's class table.\n");
+		fprintf(stderr,
+			"usage: zs-example [FILE]\n"
+			"Stores FILE's pages in a zsmalloc pool, verifies them, frees half,\n"
+			"compacts, verifies again and prints the pool's class table.\n");
 		return argc > 2 ? 2 : 0;
 	}
 	FILE *f = fopen(path, "rb");
@@ -104,8 +105,8 @@ int main(int argc, char **argv)
 	unsigned long filled = zs_get_total_pages(pool);
 	if (verify(pool, f, objs, n))
 		return 1;
-	printf("stored %zu pages of %s as %zu bytes of objects in %lu pool pages (%.2f%% over)\n",
-	       n, path, payload, filled, payload ? 100.0 * ((double)filled * PAGE / payload - 1) : 0);
+	printf("stored %zu pages of %s as %zu bytes of objects in %lu pool pages (%.2f%% over)\n", n,
+	       path, payload, filled, payload ? 100.0 * ((double)filled * PAGE / payload - 1) : 0);
 
 	size_t live = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -29,8 +29,7 @@ static const struct zs_single_policy zpool_page_policy = {
 	.release_batch = 1,
 };
 
-int zpool_page_source_init(struct zpool_page_source *src,
-			   const struct zpool_config *config)
+int zpool_page_source_init(struct zpool_page_source *src, const struct zpool_config *config)
 {
 	src->page_size = config && config->page_size ? config->page_size : 4096;
 	src->pages = 0;
@@ -71,8 +70,8 @@ void *zpool_page_alloc(struct zpool_page_source *src)
 		return NULL;
 	}
 	if ((uintptr_t)page & (src->page_size - 1))
-		zpool_misuse("page source returned %p, not aligned to the page size %zu",
-			     page, src->page_size);
+		zpool_misuse("page source returned %p, not aligned to the page size %zu", page,
+			     src->page_size);
 	src->pages++;
 	return page;
 }

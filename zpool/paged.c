@@ -91,8 +91,8 @@ void zpool_paged_place(struct zpool_paged *pool, struct zpool_page_header *page)
 	}
 }
 
-void *zpool_paged_alloc_begin(struct zpool_paged *pool, size_t size,
-			      size_t header_bytes, unsigned int *chunks)
+void *zpool_paged_alloc_begin(struct zpool_paged *pool, size_t size, size_t header_bytes,
+			      unsigned int *chunks)
 {
 	struct zpool_page_header *page;
 	int i;
@@ -111,7 +111,7 @@ void *zpool_paged_alloc_begin(struct zpool_paged *pool, size_t size,
 	if (i >= 0)
 		return pool->unbuddied.heads[i].next;
 	page = zpool_page_alloc(&pool->source);
-	if (!page) {	/* errno ENOSPC or ENOMEM */
+	if (!page) { /* errno ENOSPC or ENOMEM */
 		pthread_mutex_unlock(&pool->lock);
 		return NULL;
 	}
@@ -123,8 +123,7 @@ void *zpool_paged_alloc_begin(struct zpool_paged *pool, size_t size,
 	return page;
 }
 
-void zpool_paged_alloc_end(struct zpool_paged *pool, struct zpool_page_header *page,
-			   size_t size)
+void zpool_paged_alloc_end(struct zpool_paged *pool, struct zpool_page_header *page, size_t size)
 {
 	zpool_paged_place(pool, page);
 	pool->objects++;
@@ -132,8 +131,7 @@ void zpool_paged_alloc_end(struct zpool_paged *pool, struct zpool_page_header *p
 	pthread_mutex_unlock(&pool->lock);
 }
 
-struct zpool_page_header *zpool_paged_page_of(struct zpool_paged *pool,
-					      unsigned long handle,
+struct zpool_page_header *zpool_paged_page_of(struct zpool_paged *pool, unsigned long handle,
 					      unsigned long low_mask)
 {
 	unsigned long page_mask = (unsigned long)pool->base.page_size - 1;
@@ -168,7 +166,7 @@ void zpool_paged_destroy(struct zpool *zp)
 	zpool_page_source_destroy(&pool->source);
 	pthread_mutex_destroy(&pool->lock);
 	zpool_lists_destroy(&pool->unbuddied);
-	free(pool);	/* the backend's pool starts with it */
+	free(pool); /* the backend's pool starts with it */
 }
 
 size_t zpool_paged_max_size(struct zpool *zp)
@@ -199,9 +197,8 @@ unsigned long zpool_paged_total_pages(struct zpool *zp)
 
 /* Checks the pages of one list (index 0: the full list); adds what they
  * hold to *pages, *objects and *bytes. */
-static int check_list(struct zpool_paged *pool, unsigned int index,
-		      unsigned long *pages, unsigned long *objects,
-		      unsigned long long *bytes, char *why, size_t why_len)
+static int check_list(struct zpool_paged *pool, unsigned int index, unsigned long *pages,
+		      unsigned long *objects, unsigned long long *bytes, char *why, size_t why_len)
 {
 	struct zpool_list *head = index ? &pool->unbuddied.heads[index] : &pool->full;
 	uint16_t listed = index ? (uint16_t)index : ZPOOL_NOT_LISTED;
@@ -216,8 +213,7 @@ static int check_list(struct zpool_paged *pool, unsigned int index,
 			problem = "bad page header";
 		else
 			problem = pool->ops->page_problem(pool, page, objects, bytes);
-		if (!problem && (pool->ops->room(pool, page) != index ||
-				 page->list_index != listed))
+		if (!problem && (pool->ops->room(pool, page) != index || page->list_index != listed))
 			problem = "page on the wrong list";
 		if (problem) {
 			snprintf(why, why_len, "%s: page %p: %s", pool->base.backend->name,
@@ -251,8 +247,8 @@ int zpool_paged_check(struct zpool *zp, char *why, size_t why_len)
 		ret = check_list(pool, i, &pages, &objects, &bytes, why, why_len);
 	if (!ret && (pages != pool->source.pages || objects != pool->objects ||
 		     bytes != pool->stored_bytes)) {
-		snprintf(why, why_len,
-			 "%s: lists hold %lu pages, %lu objects, %llu bytes; counters say %lu, %lu, %llu",
+		snprintf(why,
+			 why_len, "%s: lists hold %lu pages, %lu objects, %llu bytes; counters say %lu, %lu, %llu",
 			 backend, pages, objects, bytes, pool->source.pages, pool->objects,
 			 pool->stored_bytes);
 		ret = -1;

@@ -56,7 +56,7 @@
 #define Z3FOLD_SLOT_MASK 3ul
 
 enum z3fold_buddy {
-	Z3FOLD_NONE = 0,	/* slot unused */
+	Z3FOLD_NONE = 0, /* slot unused */
 	Z3FOLD_FIRST = 1,
 	Z3FOLD_MIDDLE = 2,
 	Z3FOLD_LAST = 3,
@@ -64,15 +64,15 @@ enum z3fold_buddy {
 
 /* At the start of every page. */
 struct z3fold_header {
-	struct zpool_page_header page;	/* list, owner, Z3FOLD_MAGIC, list index */
-	uint16_t first_chunks;		/* 0: no first buddy */
-	uint16_t middle_chunks;		/* 0: no middle buddy */
-	uint16_t last_chunks;		/* 0: no last buddy */
-	uint16_t start_middle;		/* chunk where the middle buddy starts */
-	uint32_t slot_size[Z3FOLD_SLOTS];	/* bytes asked for the object */
-	uint16_t slot_mapped[Z3FOLD_SLOTS];	/* live mappings of the object */
-	uint8_t slot_buddy[Z3FOLD_SLOTS];	/* enum z3fold_buddy; NONE: free */
-	uint8_t rearrange_pending;	/* a free happened while mapped */
+	struct zpool_page_header page;	    /* list, owner, Z3FOLD_MAGIC, list index */
+	uint16_t first_chunks;		    /* 0: no first buddy */
+	uint16_t middle_chunks;		    /* 0: no middle buddy */
+	uint16_t last_chunks;		    /* 0: no last buddy */
+	uint16_t start_middle;		    /* chunk where the middle buddy starts */
+	uint32_t slot_size[Z3FOLD_SLOTS];   /* bytes asked for the object */
+	uint16_t slot_mapped[Z3FOLD_SLOTS]; /* live mappings of the object */
+	uint8_t slot_buddy[Z3FOLD_SLOTS];   /* enum z3fold_buddy; NONE: free */
+	uint8_t rearrange_pending;	    /* a free happened while mapped */
 };
 
 #define Z3FOLD_HEADER_CHUNKS \
@@ -84,10 +84,10 @@ _Static_assert(Z3FOLD_HEADER_CHUNKS == 4, "the z3fold header takes 64 bytes");
 /* zpool_paged's unbuddied list n: pages where one more object of up to n
  * chunks fits.  Everything below is guarded by paged.lock too. */
 struct z3fold_pool {
-	struct zpool_paged paged;	/* everything but: */
-	unsigned int total_chunks;	/* T: chunks per page, header included */
-	unsigned long long rearrangements;	/* middle buddies moved, ever */
-	unsigned long long deferred;	/* rearrangements put off because mapped */
+	struct zpool_paged paged;	   /* everything but: */
+	unsigned int total_chunks;	   /* T: chunks per page, header included */
+	unsigned long long rearrangements; /* middle buddies moved, ever */
+	unsigned long long deferred;	   /* rearrangements put off because mapped */
 };
 
 static struct z3fold_pool *z3fold_of(struct zpool *zp)
@@ -107,8 +107,7 @@ static char *chunk_address(struct z3fold_header *zhdr, unsigned int chunk)
 
 static unsigned int object_count(const struct z3fold_header *zhdr)
 {
-	return (zhdr->first_chunks != 0) + (zhdr->middle_chunks != 0) +
-	       (zhdr->last_chunks != 0);
+	return (zhdr->first_chunks != 0) + (zhdr->middle_chunks != 0) + (zhdr->last_chunks != 0);
 }
 
 static int page_is_mapped(const struct z3fold_header *zhdr)
@@ -117,19 +116,14 @@ static int page_is_mapped(const struct z3fold_header *zhdr)
 }
 
 /* First chunk of a buddy that exists. */
-static unsigned int buddy_start(const struct z3fold_pool *pool,
-				const struct z3fold_header *zhdr,
+static unsigned int buddy_start(const struct z3fold_pool *pool, const struct z3fold_header *zhdr,
 				enum z3fold_buddy bud)
 {
 	switch (bud) {
-	case Z3FOLD_FIRST:
-		return Z3FOLD_HEADER_CHUNKS;
-	case Z3FOLD_MIDDLE:
-		return zhdr->start_middle;
-	case Z3FOLD_LAST:
-		return pool->total_chunks - zhdr->last_chunks;
-	default:
-		return 0;
+	case Z3FOLD_FIRST: return Z3FOLD_HEADER_CHUNKS;
+	case Z3FOLD_MIDDLE: return zhdr->start_middle;
+	case Z3FOLD_LAST: return pool->total_chunks - zhdr->last_chunks;
+	default: return 0;
 	}
 }
 
@@ -138,8 +132,7 @@ static unsigned int buddy_start(const struct z3fold_pool *pool,
  * buddy is taken or cannot be placed; *start is where it would begin (for
  * the last buddy, the run's start: the object is put at its end).
  */
-static unsigned int free_run(const struct z3fold_pool *pool,
-			     const struct z3fold_header *zhdr,
+static unsigned int free_run(const struct z3fold_pool *pool, const struct z3fold_header *zhdr,
 			     enum z3fold_buddy bud, unsigned int *start)
 {
 	unsigned int h = Z3FOLD_HEADER_CHUNKS, t = pool->total_chunks;
@@ -166,16 +159,14 @@ static unsigned int free_run(const struct z3fold_pool *pool,
 					    : h + zhdr->first_chunks;
 		end = t;
 		break;
-	default:
-		return 0;
+	default: return 0;
 	}
 	*start = begin;
 	return end - begin;
 }
 
 /* Largest object, in chunks, that one more allocation could put here. */
-static unsigned int usable_chunks(const struct z3fold_pool *pool,
-				  const struct z3fold_header *zhdr)
+static unsigned int usable_chunks(const struct z3fold_pool *pool, const struct z3fold_header *zhdr)
 {
 	unsigned int best = 0, run, start;
 	int bud;
@@ -189,8 +180,7 @@ static unsigned int usable_chunks(const struct z3fold_pool *pool,
 }
 
 /* A page with three objects, or no room for one more, is full. */
-static unsigned int z3fold_room(const struct zpool_paged *paged,
-				const struct zpool_page_header *page)
+static unsigned int z3fold_room(const struct zpool_paged *paged, const struct zpool_page_header *page)
 {
 	const struct z3fold_header *zhdr = (const struct z3fold_header *)page;
 
@@ -236,8 +226,7 @@ static void rearrange_page(struct z3fold_pool *pool, struct z3fold_header *zhdr)
 		/* Slide the middle buddy down against the first. */
 		unsigned int target = h + zhdr->first_chunks;
 
-		memmove(chunk_address(zhdr, target),
-			chunk_address(zhdr, zhdr->start_middle),
+		memmove(chunk_address(zhdr, target), chunk_address(zhdr, zhdr->start_middle),
 			(size_t)chunks * Z3FOLD_CHUNK_SIZE);
 		zhdr->start_middle = (uint16_t)target;
 		pool->rearrangements++;
@@ -246,16 +235,15 @@ static void rearrange_page(struct z3fold_pool *pool, struct z3fold_header *zhdr)
 
 /* Decodes and checks a handle; caller holds the pool lock.  Aborts on what
  * cannot be a live object of this pool. */
-static struct z3fold_header *handle_to_header(struct z3fold_pool *pool,
-					      unsigned long handle, int *slot)
+static struct z3fold_header *handle_to_header(struct z3fold_pool *pool, unsigned long handle,
+					      int *slot)
 {
 	unsigned long number = handle & Z3FOLD_SLOT_MASK;
 	struct z3fold_header *zhdr;
 
 	if (number == 0)
 		zpool_misuse("z3fold: invalid handle %#lx", handle);
-	zhdr = (struct z3fold_header *)zpool_paged_page_of(&pool->paged, handle,
-							   Z3FOLD_SLOT_MASK);
+	zhdr = (struct z3fold_header *)zpool_paged_page_of(&pool->paged, handle, Z3FOLD_SLOT_MASK);
 	*slot = (int)number - 1;
 	if (zhdr->slot_buddy[*slot] == Z3FOLD_NONE)
 		zpool_misuse("z3fold: handle %#lx of pool %s is not allocated (double free?)",
@@ -263,16 +251,15 @@ static struct z3fold_header *handle_to_header(struct z3fold_pool *pool,
 	return zhdr;
 }
 
-static char *slot_address(struct z3fold_pool *pool, struct z3fold_header *zhdr,
-			  int slot)
+static char *slot_address(struct z3fold_pool *pool, struct z3fold_header *zhdr, int slot)
 {
-	return chunk_address(zhdr, buddy_start(pool, zhdr,
-					       (enum z3fold_buddy)zhdr->slot_buddy[slot]));
+	return chunk_address(zhdr,
+			     buddy_start(pool, zhdr, (enum z3fold_buddy)zhdr->slot_buddy[slot]));
 }
 
 static const char *z3fold_page_problem(const struct zpool_paged *paged,
-				       const struct zpool_page_header *page,
-				       unsigned long *objects, unsigned long long *bytes);
+				       const struct zpool_page_header *page, unsigned long *objects,
+				       unsigned long long *bytes);
 
 static const struct zpool_paged_ops z3fold_ops = {
 	.magic = Z3FOLD_MAGIC,
@@ -300,7 +287,9 @@ unsigned long z3fold_alloc(struct zpool *zp, size_t size)
 	enum z3fold_buddy bud = Z3FOLD_NONE;
 	int candidate, slot;
 	static const enum z3fold_buddy order[] = {
-		Z3FOLD_FIRST, Z3FOLD_MIDDLE, Z3FOLD_LAST,
+		Z3FOLD_FIRST,
+		Z3FOLD_MIDDLE,
+		Z3FOLD_LAST,
 	};
 
 	zhdr = zpool_paged_alloc_begin(&pool->paged, size, sizeof(*zhdr), &chunks);
@@ -317,16 +306,12 @@ unsigned long z3fold_alloc(struct zpool *zp, size_t size)
 		zpool_misuse("z3fold: pool %s lists page %p with room it does not have",
 			     pool->paged.name, (void *)zhdr);
 	switch (bud) {
-	case Z3FOLD_FIRST:
-		zhdr->first_chunks = (uint16_t)chunks;
-		break;
+	case Z3FOLD_FIRST: zhdr->first_chunks = (uint16_t)chunks; break;
 	case Z3FOLD_MIDDLE:
 		zhdr->middle_chunks = (uint16_t)chunks;
 		zhdr->start_middle = (uint16_t)start;
 		break;
-	default:
-		zhdr->last_chunks = (uint16_t)chunks;
-		break;
+	default: zhdr->last_chunks = (uint16_t)chunks; break;
 	}
 	zhdr->slot_buddy[slot] = (uint8_t)bud;
 	zhdr->slot_size[slot] = (uint32_t)size;
@@ -348,16 +333,12 @@ void z3fold_free(struct zpool *zp, unsigned long handle)
 	if (zhdr->slot_mapped[slot])
 		zpool_misuse("z3fold: free of handle %#lx while it is mapped", handle);
 	switch (zhdr->slot_buddy[slot]) {
-	case Z3FOLD_FIRST:
-		zhdr->first_chunks = 0;
-		break;
+	case Z3FOLD_FIRST: zhdr->first_chunks = 0; break;
 	case Z3FOLD_MIDDLE:
 		zhdr->middle_chunks = 0;
 		zhdr->start_middle = 0;
 		break;
-	default:
-		zhdr->last_chunks = 0;
-		break;
+	default: zhdr->last_chunks = 0; break;
 	}
 	pool->paged.objects--;
 	pool->paged.stored_bytes -= zhdr->slot_size[slot];
@@ -385,7 +366,7 @@ void *z3fold_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
 	char *addr;
 	int slot;
 
-	(void)mm;	/* always in place: every mode is the same */
+	(void)mm; /* always in place: every mode is the same */
 	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (zhdr->slot_mapped[slot] == UINT16_MAX)
@@ -415,8 +396,7 @@ void z3fold_unmap(struct zpool *zp, unsigned long handle)
 	pthread_mutex_unlock(&pool->paged.lock);
 }
 
-void z3fold_write(struct zpool *zp, unsigned long handle,
-		  const void *mem, size_t len)
+void z3fold_write(struct zpool *zp, unsigned long handle, const void *mem, size_t len)
 {
 	struct z3fold_pool *pool = z3fold_of(zp);
 	struct z3fold_header *zhdr;
@@ -425,8 +405,8 @@ void z3fold_write(struct zpool *zp, unsigned long handle,
 	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	if (len > zhdr->slot_size[slot])
-		zpool_misuse("z3fold: write of %zu bytes into an object of %u",
-			     len, zhdr->slot_size[slot]);
+		zpool_misuse("z3fold: write of %zu bytes into an object of %u", len,
+			     zhdr->slot_size[slot]);
 	memcpy(slot_address(pool, zhdr, slot), mem, len);
 	pthread_mutex_unlock(&pool->paged.lock);
 }
@@ -444,18 +424,10 @@ static size_t handle_fact(struct zpool *zp, unsigned long handle, enum z3fold_fa
 	pthread_mutex_lock(&pool->paged.lock);
 	zhdr = handle_to_header(pool, handle, &slot);
 	switch (fact) {
-	case FACT_SIZE:
-		v = zhdr->slot_size[slot];
-		break;
-	case FACT_BUDDY:
-		v = zhdr->slot_buddy[slot];
-		break;
-	case FACT_OFFSET:
-		v = (size_t)(slot_address(pool, zhdr, slot) - (char *)zhdr);
-		break;
-	default:
-		v = object_count(zhdr);
-		break;
+	case FACT_SIZE: v = zhdr->slot_size[slot]; break;
+	case FACT_BUDDY: v = zhdr->slot_buddy[slot]; break;
+	case FACT_OFFSET: v = (size_t)(slot_address(pool, zhdr, slot) - (char *)zhdr); break;
+	default: v = object_count(zhdr); break;
 	}
 	pthread_mutex_unlock(&pool->paged.lock);
 	return v;
@@ -507,8 +479,8 @@ int z3fold_print_stats(struct zpool *zp, FILE *out)
 	fprintf(out, "  pages with 1/2/3    %lu / %lu / %lu\n", st.pages_by_objects[1],
 		st.pages_by_objects[2], st.pages_by_objects[3]);
 	fprintf(out, "  stored bytes        %llu\n", st.stored_bytes);
-	fprintf(out, "  rearrangements      %llu (%llu put off while mapped)\n",
-		st.rearrangements, st.deferred);
+	fprintf(out, "  rearrangements      %llu (%llu put off while mapped)\n", st.rearrangements,
+		st.deferred);
 	fprintf(out, "  objects/page        %.3f\n",
 		st.pages ? (double)st.objects / (double)st.pages : 0.0);
 	if (fprintf(out, "  bytes used          %.1f%% of pages\n",
@@ -534,14 +506,13 @@ unsigned int z3fold_objects_in_page(struct zpool *zp, unsigned long handle)
 
 /* Checks what a page's header says of its objects; NULL when fine. */
 static const char *z3fold_page_problem(const struct zpool_paged *paged,
-				       const struct zpool_page_header *page,
-				       unsigned long *objects, unsigned long long *bytes)
+				       const struct zpool_page_header *page, unsigned long *objects,
+				       unsigned long long *bytes)
 {
 	const struct z3fold_pool *pool = (const struct z3fold_pool *)paged;
 	const struct z3fold_header *zhdr = (const struct z3fold_header *)page;
 	unsigned int h = Z3FOLD_HEADER_CHUNKS, t = pool->total_chunks;
-	unsigned int chunks[4] = { 0, zhdr->first_chunks, zhdr->middle_chunks,
-				   zhdr->last_chunks };
+	unsigned int chunks[4] = { 0, zhdr->first_chunks, zhdr->middle_chunks, zhdr->last_chunks };
 	unsigned int seen[4] = { 0 };
 	int i;
 
@@ -565,11 +536,11 @@ static const char *z3fold_page_problem(const struct zpool_paged *paged,
 	for (i = 1; i <= 3; i++)
 		if (chunks[i] && !seen[i])
 			return "buddy without a slot";
-	if ((unsigned int)(zhdr->first_chunks + zhdr->middle_chunks + zhdr->last_chunks) > pool->paged.nchunks)
+	if ((unsigned int)(zhdr->first_chunks + zhdr->middle_chunks + zhdr->last_chunks) >
+	    pool->paged.nchunks)
 		return "buddies take more than the page";
-	if (zhdr->middle_chunks &&
-	    (zhdr->start_middle < h + zhdr->first_chunks ||
-	     zhdr->start_middle + zhdr->middle_chunks > t - zhdr->last_chunks))
+	if (zhdr->middle_chunks && (zhdr->start_middle < h + zhdr->first_chunks ||
+				    zhdr->start_middle + zhdr->middle_chunks > t - zhdr->last_chunks))
 		return "middle buddy overlaps another";
 	if (zhdr->rearrange_pending && !page_is_mapped(zhdr))
 		return "rearrangement pending on an unmapped page";

@@ -18,17 +18,17 @@
 
 #include "zpool_internal.h"
 
-#define Z3FOLD_CHUNK_SIZE 16	/* allocation granule */
+#define Z3FOLD_CHUNK_SIZE 16 /* allocation granule */
 /* In every page header while the page is in use (tests find it there). */
-#define Z3FOLD_MAGIC 0x7a33666du	/* "z3fm" */
+#define Z3FOLD_MAGIC 0x7a33666du /* "z3fm" */
 
 struct z3fold_stats {
-	unsigned long pages;		/* pages held from the page source */
-	unsigned long objects;		/* live objects */
-	unsigned long pages_by_objects[4];	/* [n]: pages holding n objects (n = 1..3) */
-	unsigned long long stored_bytes;	/* sum of the live objects' sizes */
-	unsigned long long rearrangements;	/* middle buddies moved, ever */
-	unsigned long long deferred;	/* rearrangements put off because mapped */
+	unsigned long pages;		   /* pages held from the page source */
+	unsigned long objects;		   /* live objects */
+	unsigned long pages_by_objects[4]; /* [n]: pages holding n objects (n = 1..3) */
+	unsigned long long stored_bytes;   /* sum of the live objects' sizes */
+	unsigned long long rearrangements; /* middle buddies moved, ever */
+	unsigned long long deferred;	   /* rearrangements put off because mapped */
 };
 
 /* NULL with errno EINVAL (bad page size) or ENOMEM; zpool_destroy frees it. */
@@ -43,8 +43,7 @@ void z3fold_free(struct zpool *pool, unsigned long handle);
 void *z3fold_map(struct zpool *pool, unsigned long handle, enum zs_mapmode mm);
 void z3fold_unmap(struct zpool *pool, unsigned long handle);
 /* Copies len bytes (at most the object's size) into the object. */
-void z3fold_write(struct zpool *pool, unsigned long handle,
-		  const void *mem, size_t len);
+void z3fold_write(struct zpool *pool, unsigned long handle, const void *mem, size_t len);
 size_t z3fold_obj_size(struct zpool *pool, unsigned long handle);
 
 void z3fold_get_stats(struct zpool *pool, struct z3fold_stats *stats);

@@ -50,11 +50,11 @@ enum zbud_buddy {
 
 /* At the start of every page; exactly one chunk. */
 struct zbud_header {
-	struct zpool_page_header page;	/* list, owner, ZBUD_MAGIC, list index */
-	uint16_t first_chunks;		/* chunks of the first buddy, 0: none */
-	uint16_t last_chunks;		/* chunks of the last buddy, 0: none */
-	uint32_t first_size;		/* bytes asked for the first buddy */
-	uint32_t last_size;		/* bytes asked for the last buddy */
+	struct zpool_page_header page; /* list, owner, ZBUD_MAGIC, list index */
+	uint16_t first_chunks;	       /* chunks of the first buddy, 0: none */
+	uint16_t last_chunks;	       /* chunks of the last buddy, 0: none */
+	uint32_t first_size;	       /* bytes asked for the first buddy */
+	uint32_t last_size;	       /* bytes asked for the last buddy */
 };
 
 _Static_assert(sizeof(struct zbud_header) <= ZBUD_CHUNK_SIZE,
@@ -63,7 +63,7 @@ _Static_assert(sizeof(struct zbud_header) <= ZBUD_CHUNK_SIZE,
 /* zpool_paged's unbuddied list i: pages with one object and i free chunks. */
 struct zbud_pool {
 	struct zpool_paged paged;	/* everything but: */
-	unsigned long long chunk_bytes;	/* bytes the live objects' chunks take */
+	unsigned long long chunk_bytes; /* bytes the live objects' chunks take */
 };
 
 static struct zbud_pool *zbud_of(struct zpool *zp)
@@ -76,8 +76,7 @@ static unsigned int size_to_chunks(size_t size)
 	return (unsigned int)((size + ZBUD_CHUNK_SIZE - 1) / ZBUD_CHUNK_SIZE);
 }
 
-static unsigned int free_chunks(const struct zpool_paged *pool,
-				const struct zbud_header *zhdr)
+static unsigned int free_chunks(const struct zpool_paged *pool, const struct zbud_header *zhdr)
 {
 	return pool->nchunks - zhdr->first_chunks - zhdr->last_chunks;
 }
@@ -88,8 +87,7 @@ static unsigned int objects_in(const struct zbud_header *zhdr)
 }
 
 /* A page with two buddies, or no free chunk, is full. */
-static unsigned int zbud_room(const struct zpool_paged *pool,
-			      const struct zpool_page_header *page)
+static unsigned int zbud_room(const struct zpool_paged *pool, const struct zpool_page_header *page)
 {
 	const struct zbud_header *zhdr = (const struct zbud_header *)page;
 
@@ -97,8 +95,7 @@ static unsigned int zbud_room(const struct zpool_paged *pool,
 }
 
 /* Decodes and checks a handle; aborts on what cannot be ours. */
-static struct zbud_header *handle_to_header(struct zbud_pool *pool,
-					    unsigned long handle,
+static struct zbud_header *handle_to_header(struct zbud_pool *pool, unsigned long handle,
 					    enum zbud_buddy *bud)
 {
 	unsigned long buddy = handle & ZBUD_BUDDY_MASK;
@@ -106,12 +103,11 @@ static struct zbud_header *handle_to_header(struct zbud_pool *pool,
 	if (buddy != ZBUD_FIRST && buddy != ZBUD_LAST)
 		zpool_misuse("zbud: invalid handle %#lx", handle);
 	*bud = (enum zbud_buddy)buddy;
-	return (struct zbud_header *)zpool_paged_page_of(&pool->paged, handle,
-							 ZBUD_BUDDY_MASK);
+	return (struct zbud_header *)zpool_paged_page_of(&pool->paged, handle, ZBUD_BUDDY_MASK);
 }
 
-static size_t buddy_offset(const struct zpool_paged *pool,
-			   const struct zbud_header *zhdr, enum zbud_buddy bud)
+static size_t buddy_offset(const struct zpool_paged *pool, const struct zbud_header *zhdr,
+			   enum zbud_buddy bud)
 {
 	if (bud == ZBUD_FIRST)
 		return ZBUD_CHUNK_SIZE;
@@ -119,8 +115,8 @@ static size_t buddy_offset(const struct zpool_paged *pool,
 }
 
 static const char *zbud_page_problem(const struct zpool_paged *pool,
-				     const struct zpool_page_header *page,
-				     unsigned long *objects, unsigned long long *bytes)
+				     const struct zpool_page_header *page, unsigned long *objects,
+				     unsigned long long *bytes)
 {
 	const struct zbud_header *zhdr = (const struct zbud_header *)page;
 
@@ -148,8 +144,7 @@ static const struct zpool_paged_ops zbud_ops = {
 
 struct zpool *zbud_create(const char *name, const struct zpool_config *config)
 {
-	return zpool_paged_create(sizeof(struct zbud_pool), &zbud_backend, &zbud_ops,
-				  name, config);
+	return zpool_paged_create(sizeof(struct zbud_pool), &zbud_backend, &zbud_ops, name, config);
 }
 
 unsigned long zbud_alloc(struct zpool *zp, size_t size)
@@ -200,8 +195,7 @@ void zbud_free(struct zpool *zp, unsigned long handle)
 		zhdr->last_size = 0;
 	}
 	if (chunks == 0)
-		zpool_misuse("zbud: double free of handle %#lx in pool %s",
-			     handle, pool->paged.name);
+		zpool_misuse("zbud: double free of handle %#lx in pool %s", handle, pool->paged.name);
 	pool->paged.objects--;
 	pool->paged.stored_bytes -= size;
 	pool->chunk_bytes -= (unsigned long long)chunks * ZBUD_CHUNK_SIZE;
@@ -218,10 +212,10 @@ void *zbud_map(struct zpool *zp, unsigned long handle, enum zs_mapmode mm)
 	enum zbud_buddy bud;
 	struct zbud_header *zhdr = handle_to_header(pool, handle, &bud);
 
-	(void)mm;	/* always in place: every mode is the same */
+	(void)mm; /* always in place: every mode is the same */
 	if ((bud == ZBUD_FIRST ? zhdr->first_chunks : zhdr->last_chunks) == 0)
-		zpool_misuse("zbud: handle %#lx of pool %s is not allocated",
-			     handle, pool->paged.name);
+		zpool_misuse("zbud: handle %#lx of pool %s is not allocated", handle,
+			     pool->paged.name);
 	return (char *)zhdr + buddy_offset(&pool->paged, zhdr, bud);
 }
 
@@ -266,8 +260,8 @@ int zbud_print_stats(struct zpool *zp, FILE *out)
 
 	zbud_get_stats(zp, &st);
 	page_bytes = (double)st.pages * (double)zp->page_size;
-	fprintf(out, "zbud pool %s: page size %zu, %u chunks of %d bytes per page\n",
-		p->name, zp->page_size, p->nchunks, ZBUD_CHUNK_SIZE);
+	fprintf(out, "zbud pool %s: page size %zu, %u chunks of %d bytes per page\n", p->name,
+		zp->page_size, p->nchunks, ZBUD_CHUNK_SIZE);
 	fprintf(out, "  pages            %lu\n", st.pages);
 	fprintf(out, "  objects          %lu\n", st.objects);
 	fprintf(out, "  buddied pages    %lu\n", st.buddied_pages);

@@ -18,17 +18,17 @@
 
 #include "zpool_internal.h"
 
-#define ZBUD_CHUNK_SIZE 64	/* allocation granule, and the header's size */
+#define ZBUD_CHUNK_SIZE 64 /* allocation granule, and the header's size */
 /* In every page header while the page is in use (tests find it there). */
-#define ZBUD_MAGIC 0x7a627564u	/* "zbud" */
+#define ZBUD_MAGIC 0x7a627564u /* "zbud" */
 
 struct zbud_stats {
-	unsigned long pages;		/* pages held from the page source */
-	unsigned long objects;		/* live objects */
-	unsigned long buddied_pages;	/* pages holding two objects */
-	unsigned long unbuddied_pages;	/* pages holding one object */
-	unsigned long long stored_bytes;	/* sum of the live objects' sizes */
-	unsigned long long chunk_bytes;	/* bytes the live objects' chunks take */
+	unsigned long pages;		 /* pages held from the page source */
+	unsigned long objects;		 /* live objects */
+	unsigned long buddied_pages;	 /* pages holding two objects */
+	unsigned long unbuddied_pages;	 /* pages holding one object */
+	unsigned long long stored_bytes; /* sum of the live objects' sizes */
+	unsigned long long chunk_bytes;	 /* bytes the live objects' chunks take */
 };
 
 /* NULL with errno EINVAL (bad page size) or ENOMEM; zpool_destroy frees it. */

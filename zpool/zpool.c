@@ -285,12 +285,11 @@ ZPOOL_API void zpool_unmap(struct zpool *pool, unsigned long handle)
 		pool->backend->unmap(pool, handle);
 }
 
-ZPOOL_API void *zpool_read_begin(struct zpool *pool, unsigned long handle,
-				 void *local_copy)
+ZPOOL_API void *zpool_read_begin(struct zpool *pool, unsigned long handle, void *local_copy)
 {
 	if (!handle)
 		zpool_misuse("read of handle 0");
-	if (!pool->backend->read_begin)	/* objects in place: reading maps */
+	if (!pool->backend->read_begin) /* objects in place: reading maps */
 		return pool->backend->map(pool, handle, ZS_MM_RO);
 	return pool->backend->read_begin(pool, handle, local_copy);
 }
@@ -305,8 +304,7 @@ ZPOOL_API void zpool_read_end(struct zpool *pool, unsigned long handle, void *ha
 		pool->backend->unmap(pool, handle);
 }
 
-ZPOOL_API void zpool_write(struct zpool *pool, unsigned long handle, const void *mem,
-			   size_t len)
+ZPOOL_API void zpool_write(struct zpool *pool, unsigned long handle, const void *mem, size_t len)
 {
 	if (!handle)
 		zpool_misuse("write to handle 0");
@@ -321,7 +319,7 @@ ZPOOL_API unsigned long zpool_total_pages(struct zpool *pool)
 ZPOOL_API unsigned long zpool_compact(struct zpool *pool)
 {
 	if (!pool->backend->compact)
-		return 0;	/* documented no-op: the backend cannot compact */
+		return 0; /* documented no-op: the backend cannot compact */
 	return pool->backend->compact(pool);
 }
 

@@ -30,17 +30,16 @@
  * lock, which every call holds.
  */
 struct zpool_page_source {
-	size_t page_size;		/* power of two, 4096..65536 */
-	const struct zs_page_ops *ops;	/* caller's, or zs_single_page_ops */
-	void *ctx;			/* passed to ops */
-	unsigned long pages;		/* pages held */
-	unsigned long max_pages;	/* limit; 0: none */
-	struct zs_single_source builtin;	/* when the caller gave no source */
+	size_t page_size;		 /* power of two, 4096..65536 */
+	const struct zs_page_ops *ops;	 /* caller's, or zs_single_page_ops */
+	void *ctx;			 /* passed to ops */
+	unsigned long pages;		 /* pages held */
+	unsigned long max_pages;	 /* limit; 0: none */
+	struct zs_single_source builtin; /* when the caller gave no source */
 };
 
 /* 0, or -1 with errno ENOMEM. */
-int zpool_page_source_init(struct zpool_page_source *src,
-			   const struct zpool_config *config);
+int zpool_page_source_init(struct zpool_page_source *src, const struct zpool_config *config);
 /* Unmaps the built-in source; every page must have been given back (or be
  * forgotten). */
 void zpool_page_source_destroy(struct zpool_page_source *src);
@@ -51,8 +50,7 @@ void zpool_page_free(struct zpool_page_source *src, void *page);
 
 /* Prints "zpool: <message>" to stderr and aborts; for misuse the backend can
  * see cheaply (double free, forged handle, write past an object). */
-void zpool_misuse(const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 1, 2)));
+void zpool_misuse(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 /*
  * Every backend's pool starts with this header: a struct zpool * is the
@@ -134,11 +132,11 @@ static inline void zpool_list_del(struct zpool_list *node)
  * of walking every list head (4,092 of them for z3fold with 64 KiB pages).
  * Callers hold their pool lock.
  */
-#define ZPOOL_NOT_LISTED 0xffffu	/* a page's list index when on no array list */
+#define ZPOOL_NOT_LISTED 0xffffu /* a page's list index when on no array list */
 
 struct zpool_lists {
-	struct zpool_list *heads;	/* [count] */
-	uint64_t *nonempty;		/* bit i set: heads[i] is not empty */
+	struct zpool_list *heads; /* [count] */
+	uint64_t *nonempty;	  /* bit i set: heads[i] is not empty */
 	unsigned int count;
 };
 
@@ -187,8 +185,8 @@ static inline void zpool_lists_del(struct zpool_lists *lists, unsigned int index
 /* Consistency check for the backends' checkers: list 0 (no free room: such
  * pages belong on no array list) is empty, and the bitmap agrees with every
  * list.  0, or -1 with why filled in, naming the backend. */
-static inline int zpool_lists_check(const struct zpool_lists *lists, const char *backend,
-				    char *why, size_t why_len)
+static inline int zpool_lists_check(const struct zpool_lists *lists, const char *backend, char *why,
+				    size_t why_len)
 {
 	unsigned int i;
 
@@ -232,38 +230,37 @@ static inline int zpool_lists_first(const struct zpool_lists *lists, unsigned in
  * source, the counters both keep and the checker's walk.
  */
 struct zpool_page_header {
-	struct zpool_list list;		/* on an unbuddied list or the full list */
-	struct zpool_paged *pool;	/* owner; set once when the page is taken */
-	uint32_t magic;			/* the backend's magic while in use */
-	uint16_t list_index;		/* its unbuddied list, or ZPOOL_NOT_LISTED */
+	struct zpool_list list;	  /* on an unbuddied list or the full list */
+	struct zpool_paged *pool; /* owner; set once when the page is taken */
+	uint32_t magic;		  /* the backend's magic while in use */
+	uint16_t list_index;	  /* its unbuddied list, or ZPOOL_NOT_LISTED */
 };
 
 struct zpool_paged_ops {
-	uint32_t magic;			/* in every page header in use */
-	size_t chunk_size;		/* allocation granule */
-	unsigned int header_chunks;	/* chunks the page header takes */
+	uint32_t magic;		    /* in every page header in use */
+	size_t chunk_size;	    /* allocation granule */
+	unsigned int header_chunks; /* chunks the page header takes */
 	/* Chunks one more object could take in the page, 0: none (full). */
-	unsigned int (*room)(const struct zpool_paged *pool,
-			     const struct zpool_page_header *page);
+	unsigned int (*room)(const struct zpool_paged *pool, const struct zpool_page_header *page);
 	/* The backend's own checks of a page whose shared header is sound:
 	 * NULL when fine; adds the page's objects and bytes. */
 	const char *(*page_problem)(const struct zpool_paged *pool,
-				    const struct zpool_page_header *page,
-				    unsigned long *objects, unsigned long long *bytes);
+				    const struct zpool_page_header *page, unsigned long *objects,
+				    unsigned long long *bytes);
 };
 
 struct zpool_paged {
-	struct zpool base;		/* backend table, page size; set at creation */
+	struct zpool base; /* backend table, page size; set at creation */
 	const struct zpool_paged_ops *ops;
-	pthread_mutex_t lock;		/* protects everything below and headers */
-	struct zpool_page_source source;	/* pages: source.pages */
-	unsigned int nchunks;		/* chunks per page for objects */
+	pthread_mutex_t lock;		 /* protects everything below and headers */
+	struct zpool_page_source source; /* pages: source.pages */
+	unsigned int nchunks;		 /* chunks per page for objects */
 	/* unbuddied list n: pages where one more object of up to n chunks
 	 * fits, 1 <= n <= nchunks */
 	struct zpool_lists unbuddied;
-	struct zpool_list full;		/* pages with no room for another object */
-	unsigned long objects;		/* live objects */
-	unsigned long long stored_bytes;	/* sum of their sizes */
+	struct zpool_list full;		 /* pages with no room for another object */
+	unsigned long objects;		 /* live objects */
+	unsigned long long stored_bytes; /* sum of their sizes */
 	char name[32];
 };
 
@@ -278,12 +275,11 @@ struct zpool *zpool_paged_create(size_t pool_bytes, const struct zpool_backend *
  * header_bytes zeroed, the shared header set).  The lock stays held for
  * zpool_paged_alloc_end; on NULL (errno E2BIG, EINVAL, ENOSPC, ENOMEM) it
  * is not held. */
-void *zpool_paged_alloc_begin(struct zpool_paged *pool, size_t size,
-			      size_t header_bytes, unsigned int *chunks);
+void *zpool_paged_alloc_begin(struct zpool_paged *pool, size_t size, size_t header_bytes,
+			      unsigned int *chunks);
 /* Ends it once the backend has placed the object: lists the page by its
  * room, counts the object, drops the lock. */
-void zpool_paged_alloc_end(struct zpool_paged *pool, struct zpool_page_header *page,
-			   size_t size);
+void zpool_paged_alloc_end(struct zpool_paged *pool, struct zpool_page_header *page, size_t size);
 /* Gives an empty page back to the source.  Lock held. */
 void zpool_paged_release_page(struct zpool_paged *pool, struct zpool_page_header *page);
 /* Puts a page that holds an object on the list its room says.  Lock held. */
@@ -291,17 +287,16 @@ void zpool_paged_place(struct zpool_paged *pool, struct zpool_page_header *page)
 /* The page of handle, whose low bits (below the page size) must all be in
  * low_mask; aborts when that or the header's magic and owner say the
  * handle cannot be an object of this pool. */
-struct zpool_page_header *zpool_paged_page_of(struct zpool_paged *pool,
-					      unsigned long handle,
+struct zpool_page_header *zpool_paged_page_of(struct zpool_paged *pool, unsigned long handle,
 					      unsigned long low_mask);
 
 /* Backend table entries both take as they are (pool: a struct zpool_paged);
  * ZPOOL_PAGED_ENTRIES puts them in a table. */
-#define ZPOOL_PAGED_ENTRIES						\
-	.destroy = zpool_paged_destroy, .max_size = zpool_paged_max_size,	\
-	.huge_size = zpool_paged_huge_size,					\
-	.total_pages = zpool_paged_total_pages, .check = zpool_paged_check
-void zpool_paged_destroy(struct zpool *pool);	/* frees every page, then the pool */
+#define ZPOOL_PAGED_ENTRIES                                                         \
+	.destroy = zpool_paged_destroy, .max_size = zpool_paged_max_size,           \
+	.huge_size = zpool_paged_huge_size, .total_pages = zpool_paged_total_pages, \
+	.check = zpool_paged_check
+void zpool_paged_destroy(struct zpool *pool); /* frees every page, then the pool */
 size_t zpool_paged_max_size(struct zpool *pool);
 size_t zpool_paged_huge_size(struct zpool *pool);
 unsigned long zpool_paged_total_pages(struct zpool *pool);

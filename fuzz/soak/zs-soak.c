@@ -30,9 +30,9 @@
 
 struct options {
 	unsigned int threads;
-	uint64_t bytes;			/* object bytes to keep live */
-	double seconds;			/* churn time */
-	double verify_every;		/* seconds between full verifications */
+	uint64_t bytes;	     /* object bytes to keep live */
+	double seconds;	     /* churn time */
+	double verify_every; /* seconds between full verifications */
 	size_t page_size;
 	unsigned int chain;
 	uint64_t seed;
@@ -40,20 +40,20 @@ struct options {
 };
 
 struct object {
-	unsigned long handle;		/* 0: slot empty */
+	unsigned long handle; /* 0: slot empty */
 	uint32_t size;
-	uint32_t gen;			/* bumped at every new content */
+	uint32_t gen; /* bumped at every new content */
 };
 
 struct worker {
 	pthread_t thread;
 	unsigned int id;
-	struct object *objs;		/* this worker's slots */
+	struct object *objs; /* this worker's slots */
 	size_t nr_objs;
-	uint64_t first_slot;		/* global number of objs[0] */
+	uint64_t first_slot; /* global number of objs[0] */
 	uint64_t bytes_target, bytes_live;
 	uint64_t rng;
-	unsigned char *buf, *copy;	/* page_size each */
+	unsigned char *buf, *copy; /* page_size each */
 	/* Figures. */
 	uint64_t mallocs, frees, writes, reads, full_passes;
 	uint64_t bytes_written, bytes_verified;
@@ -126,14 +126,11 @@ static uint32_t pick_size(uint64_t *rng)
 	size_t ps = opt.page_size;
 
 	switch (r % 10) {
-	case 0:
-		return (uint32_t)(32 + (r >> 8) % 224);
-	case 1:
-		return (uint32_t)(huge_size + 1 + (r >> 8) % (ps - huge_size));
-	case 2: case 3:
-		return (uint32_t)(ps * 3 / 4 + (r >> 8) % (huge_size + 1 - ps * 3 / 4));
-	default:
-		return (uint32_t)(ps / 8 + (r >> 8) % (ps * 5 / 8));
+	case 0: return (uint32_t)(32 + (r >> 8) % 224);
+	case 1: return (uint32_t)(huge_size + 1 + (r >> 8) % (ps - huge_size));
+	case 2:
+	case 3: return (uint32_t)(ps * 3 / 4 + (r >> 8) % (huge_size + 1 - ps * 3 / 4));
+	default: return (uint32_t)(ps / 8 + (r >> 8) % (ps * 5 / 8));
 	}
 }
 
@@ -167,8 +164,10 @@ static bool check_bytes(struct worker *w, const unsigned char *p, size_t len, ui
 
 	while (p[at] == w->buf[at])
 		at++;
-	report_error(w, "object %" PRIu64 " (gen %u, %zu bytes) read by %s differs at byte "
-		     "%zu: %#x, expected %#x", slot, gen, len, how, at, p[at], w->buf[at]);
+	report_error(w,
+		     "object %" PRIu64 " (gen %u, %zu bytes) read by %s differs at byte "
+		     "%zu: %#x, expected %#x",
+		     slot, gen, len, how, at, p[at], w->buf[at]);
 	return false;
 }
 
@@ -275,7 +274,10 @@ static void *worker_main(void *arg)
 			i = (size_t)(r >> 16) % w->nr_objs;
 			o = &w->objs[i];
 			switch (r % 10) {
-			case 0: case 1: case 2: case 3:
+			case 0:
+			case 1:
+			case 2:
+			case 3:
 				/* Replace: free if live, then allocate (keeps the
 				 * live bytes near the target). */
 				if (o->handle)
@@ -283,7 +285,8 @@ static void *worker_main(void *arg)
 				if (w->bytes_live < w->bytes_target)
 					alloc_object(w, i);
 				break;
-			case 4: case 5:
+			case 4:
+			case 5:
 				if (o->handle)
 					fill_object(w, i);
 				else if (w->bytes_live < w->bytes_target)
@@ -365,7 +368,7 @@ static void *migrator_main(void *arg)
 			if (rc == -EAGAIN)
 				movers.migrate_busy++;
 			else if (rc == -EINVAL)
-				movers.migrate_stale++;	/* left the pool since the snapshot */
+				movers.migrate_stale++; /* left the pool since the snapshot */
 			else if (rc == -ENOMEM)
 				movers.migrate_nomem++;
 			else {
@@ -383,16 +386,15 @@ static void *migrator_main(void *arg)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: zs-soak [options]\n"
-		"  --threads N        worker threads (default 2)\n"
-		"  --bytes SIZE       object bytes kept live, with K/M/G (default 2G)\n"
-		"  --seconds S        churn time (default 180)\n"
-		"  --verify-every S   seconds between full verifications (default 60)\n"
-		"  --page-size P      pool page size, 4096..65536 (default 4096)\n"
-		"  --chain C          max pages per zspage, 0..16 (default 0: library's)\n"
-		"  --seed S           seed of sizes and contents (default 1)\n"
-		"  --no-compact, --no-migrate   leave a mover thread out\n");
+	fprintf(out, "usage: zs-soak [options]\n"
+		     "  --threads N        worker threads (default 2)\n"
+		     "  --bytes SIZE       object bytes kept live, with K/M/G (default 2G)\n"
+		     "  --seconds S        churn time (default 180)\n"
+		     "  --verify-every S   seconds between full verifications (default 60)\n"
+		     "  --page-size P      pool page size, 4096..65536 (default 4096)\n"
+		     "  --chain C          max pages per zspage, 0..16 (default 0: library's)\n"
+		     "  --seed S           seed of sizes and contents (default 1)\n"
+		     "  --no-compact, --no-migrate   leave a mover thread out\n");
 }
 
 static bool parse_size(const char *s, uint64_t *v)
@@ -405,9 +407,21 @@ static bool parse_size(const char *s, uint64_t *v)
 	if (errno || end == s || d < 0)
 		return false;
 	switch (*end) {
-	case 'k': case 'K': d *= 1024; end++; break;
-	case 'm': case 'M': d *= 1024 * 1024; end++; break;
-	case 'g': case 'G': d *= 1024.0 * 1024 * 1024; end++; break;
+	case 'k':
+	case 'K':
+		d *= 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		d *= 1024 * 1024;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		d *= 1024.0 * 1024 * 1024;
+		end++;
+		break;
 	}
 	if (*end)
 		return false;
@@ -501,9 +515,9 @@ int main(int argc, char **argv)
 	 * so that freed slots are found when replacing. */
 	per_thread_objs = opt.bytes / opt.threads / (opt.page_size / 4) + 1024;
 	printf("zs-soak: %u threads, %.2f GiB of objects, %.0f s, page size %zu, chain %u, "
-	       "seed %" PRIu64 ", compaction %s, migration %s\n", opt.threads,
-	       (double)opt.bytes / (1 << 30), opt.seconds, opt.page_size, opt.chain, opt.seed,
-	       opt.no_compact ? "off" : "on", opt.no_migrate ? "off" : "on");
+	       "seed %" PRIu64 ", compaction %s, migration %s\n",
+	       opt.threads, (double)opt.bytes / (1 << 30), opt.seconds, opt.page_size, opt.chain,
+	       opt.seed, opt.no_compact ? "off" : "on", opt.no_migrate ? "off" : "on");
 	fflush(stdout);
 
 	workers = calloc(opt.threads, sizeof(*workers));
@@ -589,18 +603,17 @@ int main(int argc, char **argv)
 
 	printf("zs-soak: %.0f s, %u threads\n", elapsed, opt.threads);
 	printf("  operations:   %" PRIu64 " (%" PRIu64 " mallocs, %" PRIu64 " frees, %" PRIu64
-	       " writes, %" PRIu64 " reads)\n", mallocs + frees + writes + reads, mallocs, frees,
-	       writes, reads);
+	       " writes, %" PRIu64 " reads)\n",
+	       mallocs + frees + writes + reads, mallocs, frees, writes, reads);
 	printf("  bytes:        %.2f GiB written, %.2f GiB verified (%" PRIu64 " full passes)\n",
 	       (double)written / (1 << 30), (double)verified / (1 << 30), passes);
 	printf("  pool:         peak %lu pages (%.2f GiB), peak RSS %.2f GiB\n", peak_pages,
-	       (double)peak_pages * opt.page_size / (1 << 30),
-	       (double)rss_kib() / (1 << 20));
+	       (double)peak_pages * opt.page_size / (1 << 30), (double)rss_kib() / (1 << 20));
 	printf("  compaction:   %" PRIu64 " runs, %" PRIu64 " pages freed\n", movers.compactions,
 	       movers.pages_compacted);
 	printf("  migration:    %" PRIu64 " pages moved, %" PRIu64 " busy (EAGAIN), %" PRIu64
-	       " stale (EINVAL), %" PRIu64 " ENOMEM, %" PRIu64 " other\n", movers.migrations,
-	       movers.migrate_busy, movers.migrate_stale, movers.migrate_nomem,
+	       " stale (EINVAL), %" PRIu64 " ENOMEM, %" PRIu64 " other\n",
+	       movers.migrations, movers.migrate_busy, movers.migrate_stale, movers.migrate_nomem,
 	       movers.migrate_other);
 	printf("  errors:       %" PRIu64 "\n", errors);
 	if (errors)

@@ -18,11 +18,11 @@ static const char *config_name(enum tu_config c)
 	return c == TU_ASAN ? "asan" : c == TU_TSAN ? "tsan" : "release";
 }
 
-__attribute__((noreturn))
-static void vfail(const char *file, int line, const char *what, const char *fmt, va_list ap)
+__attribute__((noreturn)) static void vfail(const char *file, int line, const char *what,
+					    const char *fmt, va_list ap)
 {
-	fprintf(stderr, "FAIL %s: %s:%d: %s", tu_state.name ? tu_state.name : "test",
-		file, line, what);
+	fprintf(stderr, "FAIL %s: %s:%d: %s", tu_state.name ? tu_state.name : "test", file, line,
+		what);
 	/* The CHECK macros pass " " followed by the caller's format. */
 	if (fmt && fmt[0] && strcmp(fmt, " ") != 0) {
 		fputs(fmt[0] == ' ' ? ":" : ": ", stderr);
@@ -42,8 +42,8 @@ void tu_fail(const char *file, int line, const char *what, const char *fmt, ...)
 	vfail(file, line, what, fmt, ap);
 }
 
-void tu_fail_eq(const char *file, int line, const char *a, const char *b,
-		long long va, long long vb, const char *fmt, ...)
+void tu_fail_eq(const char *file, int line, const char *a, const char *b, long long va,
+		long long vb, const char *fmt, ...)
 {
 	char what[512];
 	va_list ap;

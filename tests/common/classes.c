@@ -31,8 +31,8 @@ void tu_check_class_filled(struct zs_pool *pool, size_t size, unsigned long n)
 	zspages = (n + st.objs_per_zspage - 1) / st.objs_per_zspage;
 	CHECK_EQ(st.obj_used, n, "class of size %zu: obj_used", size);
 	CHECK_EQ(st.obj_allocated, zspages * st.objs_per_zspage,
-		 "class of size %zu: obj_allocated for %lu objects, %u per zspage",
-		 size, n, st.objs_per_zspage);
+		 "class of size %zu: obj_allocated for %lu objects, %u per zspage", size, n,
+		 st.objs_per_zspage);
 	/* Either every zspage is backed in full, or (lazy backing) the last one
 	 * only as far as its objects reach. */
 	{
@@ -44,8 +44,9 @@ void tu_check_class_filled(struct zs_pool *pool, size_t size, unsigned long n)
 		CHECK(st.pages_used == eager || st.pages_used == lazy,
 		      "class of size %zu: pages_used %lu for %lu objects of %u bytes, "
 		      "%u per zspage of %u pages: expected %lu (all backed) or %lu (backed "
-		      "as used)", size, st.pages_used, n, st.size, st.objs_per_zspage,
-		      st.pages_per_zspage, eager, lazy);
+		      "as used)",
+		      size, st.pages_used, n, st.size, st.objs_per_zspage, st.pages_per_zspage,
+		      eager, lazy);
 	}
 	for (int g = 0; g < ZS_NR_FULLNESS_GROUPS; g++)
 		sum += st.zspages[g];

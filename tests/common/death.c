@@ -10,7 +10,7 @@
 
 #include "zs_test.h"
 
-#define SURVIVED_EXIT 77	/* the child's code when the misuse went unnoticed */
+#define SURVIVED_EXIT 77 /* the child's code when the misuse went unnoticed */
 
 /* Reads fd to the end, keeping the first len - 1 bytes (so the child never
  * blocks on a full pipe). */
@@ -79,9 +79,10 @@ bool tu_expect_death(const char *name, void (*setup)(void), void (*fn)(void *), 
 		return false;
 	}
 	if (strict && !(signaled && code == SIGABRT && strstr(err, needle))) {
-		fprintf(stderr, "FAIL: %s: expected SIGABRT and a message with \"%s\"; got "
-			"%s %d, stderr:\n%s\n", name, needle, signaled ? "signal" : "exit code",
-			code, err);
+		fprintf(stderr,
+			"FAIL: %s: expected SIGABRT and a message with \"%s\"; got "
+			"%s %d, stderr:\n%s\n",
+			name, needle, signaled ? "signal" : "exit code", code, err);
 		return false;
 	}
 	printf("ok: %s: %s %d; %s\n", name, signaled ? "signal" : "exit code", code,
@@ -89,8 +90,8 @@ bool tu_expect_death(const char *name, void (*setup)(void), void (*fn)(void *), 
 	return true;
 }
 
-void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void (*setup)(void),
-		      void *arg, const char *needle, bool strict)
+void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void (*setup)(void), void *arg,
+		      const char *needle, bool strict)
 {
 	size_t failed = 0;
 

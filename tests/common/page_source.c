@@ -41,8 +41,7 @@ static void *ps_alloc_page(void *ctx)
 	page = ps->base + slot * ps->stride;
 	if (!ps->mapped[slot]) {
 		if (mprotect(page, ps->page_size, PROT_READ | PROT_WRITE) != 0)
-			tu_fail(__FILE__, __LINE__, "page source", "mprotect: %s",
-				strerror(errno));
+			tu_fail(__FILE__, __LINE__, "page source", "mprotect: %s", strerror(errno));
 		ps->mapped[slot] = 1;
 	}
 	/* Garbage, so that the library cannot rely on zeroed pages. */
@@ -76,13 +75,11 @@ static void ps_free_page(void *ctx, void *page)
 	slot = ps_slot_of(ps, page);
 	if (slot == (size_t)-1 || !ps->in_use[slot])
 		tu_fail(__FILE__, __LINE__, "page source",
-			"free_page(%p): not a page this source handed out, or freed twice",
-			page);
+			"free_page(%p): not a page this source handed out, or freed twice", page);
 	/* Make the page inaccessible again if asked (mprotect is slow). */
 	if (ps->protect_freed) {
 		if (mprotect(page, ps->page_size, PROT_NONE) != 0)
-			tu_fail(__FILE__, __LINE__, "page source", "mprotect: %s",
-				strerror(errno));
+			tu_fail(__FILE__, __LINE__, "page source", "mprotect: %s", strerror(errno));
 		ps->mapped[slot] = 0;
 	}
 	ps->in_use[slot] = 0;
@@ -97,8 +94,7 @@ const struct zs_page_ops tu_page_ops = {
 	.free_page = ps_free_page,
 };
 
-void tu_ps_init(struct tu_page_source *ps, size_t page_size, enum tu_page_layout layout,
-		size_t slots)
+void tu_ps_init(struct tu_page_source *ps, size_t page_size, enum tu_page_layout layout, size_t slots)
 {
 	uintptr_t start;
 
@@ -112,8 +108,8 @@ void tu_ps_init(struct tu_page_source *ps, size_t page_size, enum tu_page_layout
 	ps->mapping_len = slots * ps->stride + page_size;
 	ps->mapping = mmap(NULL, ps->mapping_len, PROT_NONE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	CHECK(ps->mapping != MAP_FAILED, "page source: mmap of %zu bytes: %s",
-	      ps->mapping_len, strerror(errno));
+	CHECK(ps->mapping != MAP_FAILED, "page source: mmap of %zu bytes: %s", ps->mapping_len,
+	      strerror(errno));
 	start = ((uintptr_t)ps->mapping + page_size - 1) & ~(uintptr_t)(page_size - 1);
 	ps->base = (unsigned char *)start;
 	ps->in_use = calloc(slots, 1);
@@ -199,4 +195,3 @@ struct zs_pool_config tu_ps_config(struct tu_page_source *ps, unsigned int chain
 	};
 	return cfg;
 }
-

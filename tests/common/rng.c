@@ -135,9 +135,10 @@ size_t tu_pattern_check(const void *buf, size_t len, uint64_t key)
 
 void tu_make_page(void *page, size_t ps, enum tu_page_kind kind, uint64_t seed)
 {
-	static const char *const words[] = { "alpha ", "beta ", "gamma ", "delta ",
-		"epsilon ", "zeta ", "eta ", "theta ", "iota ", "kappa ", "lambda ",
-		"{\"key\": ", "value, ", "0x7f00ff12 ", "NULL ", "\n" };
+	static const char *const words[] = { "alpha ",	 "beta ",	"gamma ",  "delta ",
+					     "epsilon ", "zeta ",	"eta ",	   "theta ",
+					     "iota ",	 "kappa ",	"lambda ", "{\"key\": ",
+					     "value, ",	 "0x7f00ff12 ", "NULL ",   "\n" };
 	unsigned char *p = page;
 	struct tu_rng rng;
 
@@ -165,9 +166,7 @@ void tu_make_page(void *page, size_t ps, enum tu_page_kind kind, uint64_t seed)
 			memcpy(p + off, &w, 8);
 		}
 		break;
-	case TU_PAGE_RANDOM:
-		tu_fill_random(&rng, p, ps);
-		break;
+	case TU_PAGE_RANDOM: tu_fill_random(&rng, p, ps); break;
 	case TU_PAGE_SAME: {
 		uint64_t w = seed * 0x0101010101010101ull + 0x1234;
 
@@ -175,8 +174,6 @@ void tu_make_page(void *page, size_t ps, enum tu_page_kind kind, uint64_t seed)
 			memcpy(p + off, &w, 8);
 		break;
 	}
-	default:
-		memset(p, 0, ps);
-		break;
+	default: memset(p, 0, ps); break;
 	}
 }

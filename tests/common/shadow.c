@@ -17,8 +17,7 @@ void tu_obj_store(struct zs_pool *pool, unsigned long handle, const void *data, 
 		return;
 	}
 	p = zs_map_object(pool, handle, rw ? ZS_MM_RW : ZS_MM_WO);
-	CHECK(p != NULL, "zs_map_object(%s) returned NULL for handle %#lx", rw ? "RW" : "WO",
-	      handle);
+	CHECK(p != NULL, "zs_map_object(%s) returned NULL for handle %#lx", rw ? "RW" : "WO", handle);
 	memcpy(p, data, size);
 	zs_unmap_object(pool, handle);
 }
@@ -43,8 +42,8 @@ void tu_obj_verify(struct zs_pool *pool, unsigned long handle, const void *expec
 	}
 	if (diff != size)
 		tu_fail(__FILE__, __LINE__, "object bytes differ from the shadow",
-			"%s: handle %#lx, size %zu, first difference at byte %zu",
-			where, handle, size, diff);
+			"%s: handle %#lx, size %zu, first difference at byte %zu", where, handle,
+			size, diff);
 }
 
 void tu_shadow_init(struct tu_shadow *sh)
@@ -52,8 +51,7 @@ void tu_shadow_init(struct tu_shadow *sh)
 	memset(sh, 0, sizeof(*sh));
 }
 
-struct tu_obj *tu_shadow_add(struct tu_shadow *sh, unsigned long handle, const void *data,
-			     size_t size)
+struct tu_obj *tu_shadow_add(struct tu_shadow *sh, unsigned long handle, const void *data, size_t size)
 {
 	struct tu_obj *o;
 
@@ -88,8 +86,8 @@ unsigned long tu_shadow_alloc(struct zs_pool *pool, struct tu_shadow *sh, struct
 	if (!handle)
 		return 0;
 	saved = errno;
-	CHECK(zs_obj_size(pool, handle) >= size,
-	      "zs_obj_size %zu < size asked %zu", zs_obj_size(pool, handle), size);
+	CHECK(zs_obj_size(pool, handle) >= size, "zs_obj_size %zu < size asked %zu",
+	      zs_obj_size(pool, handle), size);
 	tu_fill_random(rng, scratch, size);
 	tu_obj_store(pool, handle, scratch, size, how);
 	tu_shadow_add(sh, handle, scratch, size);
@@ -97,8 +95,8 @@ unsigned long tu_shadow_alloc(struct zs_pool *pool, struct tu_shadow *sh, struct
 	return handle;
 }
 
-void tu_shadow_rewrite(struct zs_pool *pool, struct tu_shadow *sh, struct tu_rng *rng,
-		       size_t i, enum tu_access how)
+void tu_shadow_rewrite(struct zs_pool *pool, struct tu_shadow *sh, struct tu_rng *rng, size_t i,
+		       enum tu_access how)
 {
 	struct tu_obj *o = &sh->objs[i];
 
@@ -112,13 +110,11 @@ void tu_shadow_free(struct zs_pool *pool, struct tu_shadow *sh, size_t i)
 	tu_shadow_remove(sh, i);
 }
 
-void tu_shadow_verify_all(struct zs_pool *pool, struct tu_shadow *sh, void *scratch,
-			  const char *where)
+void tu_shadow_verify_all(struct zs_pool *pool, struct tu_shadow *sh, void *scratch, const char *where)
 {
 	for (size_t i = 0; i < sh->count; i++)
-		tu_obj_verify(pool, sh->objs[i].handle, sh->objs[i].data,
-			      sh->objs[i].size, (enum tu_access)(i % TU_ACCESS_COUNT),
-			      scratch, where);
+		tu_obj_verify(pool, sh->objs[i].handle, sh->objs[i].data, sh->objs[i].size,
+			      (enum tu_access)(i % TU_ACCESS_COUNT), scratch, where);
 }
 
 void tu_shadow_free_all(struct zs_pool *pool, struct tu_shadow *sh)
@@ -139,9 +135,8 @@ struct zs_pool *tu_create_pool(const char *name, const struct zs_pool_config *cf
 {
 	struct zs_pool *pool = cfg ? zs_create_pool_config(name, cfg) : zs_create_pool(name);
 
-	CHECK(pool != NULL, "zs_create_pool_config(%s, page_size %zu, chain %u): %s",
-	      name, cfg ? cfg->page_size : 0, cfg ? cfg->max_pages_per_zspage : 0,
-	      strerror(errno));
+	CHECK(pool != NULL, "zs_create_pool_config(%s, page_size %zu, chain %u): %s", name,
+	      cfg ? cfg->page_size : 0, cfg ? cfg->max_pages_per_zspage : 0, strerror(errno));
 	return pool;
 }
 
@@ -151,8 +146,7 @@ int tu_migrate_page(struct zs_pool *pool, void *page)
 	int ret;
 
 	if (!newpage) {
-		CHECK(errno == ENOMEM, "zs_page_source_alloc: NULL with errno %d, not ENOMEM",
-		      errno);
+		CHECK(errno == ENOMEM, "zs_page_source_alloc: NULL with errno %d, not ENOMEM", errno);
 		return -ENOMEM;
 	}
 	ret = zs_page_migrate(pool, page, newpage);
@@ -191,13 +185,12 @@ unsigned long tu_migrate_random(struct zs_pool *pool, struct tu_rng *rng, unsign
 			tu_fail(__FILE__, __LINE__, "zs_page_migrate failed",
 				"page %p of the pool, nothing mapped: returned %d", page, ret);
 		else
-			CHECK(ret == -EAGAIN || ret == -EINVAL,
-			      "zs_page_migrate(%p) = %d", page, ret);
+			CHECK(ret == -EAGAIN || ret == -EINVAL, "zs_page_migrate(%p) = %d", page,
+			      ret);
 	}
 	free(pages);
 	return moved;
 }
-
 
 struct zs_pool *tu_ps_pool(struct tu_page_source *ps, const char *name, size_t page_size,
 			   enum tu_page_layout layout, size_t slots, unsigned int chain)

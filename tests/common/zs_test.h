@@ -43,8 +43,8 @@
 enum tu_config { TU_RELEASE, TU_ASAN, TU_TSAN };
 
 struct tu_state {
-	const char *name;	/* test program name, for messages */
-	uint64_t seed;		/* seed of this run */
+	const char *name; /* test program name, for messages */
+	uint64_t seed;	  /* seed of this run */
 	enum tu_config config;
 };
 
@@ -54,55 +54,52 @@ extern struct tu_state tu_state;
 void tu_init(const char *name, uint64_t default_seed);
 
 /* Prints the failure, the seed and the configuration, and exits with 1. */
-__attribute__((format(printf, 4, 5), noreturn))
-void tu_fail(const char *file, int line, const char *what, const char *fmt, ...);
+__attribute__((format(printf, 4, 5), noreturn)) void tu_fail(const char *file, int line,
+							     const char *what, const char *fmt, ...);
 
 /* CHECK(cond, "fmt", ...): on failure prints the condition and the message. */
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond))                                                  \
-			tu_fail(__FILE__, __LINE__, "CHECK(" #cond ") failed", \
-				" " __VA_ARGS__);                              \
+#define CHECK(cond, ...)                                                                         \
+	do {                                                                                     \
+		if (!(cond))                                                                     \
+			tu_fail(__FILE__, __LINE__, "CHECK(" #cond ") failed", " " __VA_ARGS__); \
 	} while (0)
 
 /* CHECK_EQ(a, b): both converted to long long, values shown on failure. */
-#define CHECK_EQ(a, b, ...)                                                   \
-	do {                                                                  \
-		long long tu_a_ = (long long)(a), tu_b_ = (long long)(b);     \
-		if (tu_a_ != tu_b_)                                           \
-			tu_fail_eq(__FILE__, __LINE__, #a, #b, tu_a_, tu_b_,  \
-				   " " __VA_ARGS__);                          \
+#define CHECK_EQ(a, b, ...)                                                                    \
+	do {                                                                                   \
+		long long tu_a_ = (long long)(a), tu_b_ = (long long)(b);                      \
+		if (tu_a_ != tu_b_)                                                            \
+			tu_fail_eq(__FILE__, __LINE__, #a, #b, tu_a_, tu_b_, " " __VA_ARGS__); \
 	} while (0)
-__attribute__((format(printf, 7, 8), noreturn))
-void tu_fail_eq(const char *file, int line, const char *a, const char *b,
-		long long va, long long vb, const char *fmt, ...);
+__attribute__((format(printf, 7, 8), noreturn)) void tu_fail_eq(const char *file, int line,
+								const char *a, const char *b,
+								long long va, long long vb,
+								const char *fmt, ...);
 
 /*
  * CHECK_CONSISTENT(checker, obj): checker(obj, why, len) is one of the
  * consistency checkers (zs_pool_check, zsram_check, zbud_check, ...) and
  * must answer 0; otherwise the test fails with its reason.
  */
-#define CHECK_CONSISTENT(checker, obj, ...)                                   \
-	do {                                                                  \
-		char tu_why_[512] = "";                                       \
-		if ((checker)((obj), tu_why_, sizeof(tu_why_)) != 0)          \
-			tu_fail_check(__FILE__, __LINE__, #checker, tu_why_,  \
-				      " " __VA_ARGS__);                       \
+#define CHECK_CONSISTENT(checker, obj, ...)                                                    \
+	do {                                                                                   \
+		char tu_why_[512] = "";                                                        \
+		if ((checker)((obj), tu_why_, sizeof(tu_why_)) != 0)                           \
+			tu_fail_check(__FILE__, __LINE__, #checker, tu_why_, " " __VA_ARGS__); \
 	} while (0)
-__attribute__((format(printf, 5, 6), noreturn))
-void tu_fail_check(const char *file, int line, const char *checker, const char *why,
-		   const char *fmt, ...);
+__attribute__((format(printf, 5, 6), noreturn)) void
+tu_fail_check(const char *file, int line, const char *checker, const char *why, const char *fmt, ...);
 #define CHECK_POOL(pool, ...) CHECK_CONSISTENT(zs_pool_check, pool, __VA_ARGS__)
 #define CHECK_STORE(z, ...) CHECK_CONSISTENT(zsram_check, z, __VA_ARGS__)
 
 /* CHECK_IO_STAT(z, invalid, failed_reads, failed_writes): zsram's I/O
  * counters (zsram tests only). */
-#define CHECK_IO_STAT(z, invalid, reads, writes)                              \
-	do {                                                                  \
-		struct zsram_io_stat tu_io_;                                  \
-		zsram_get_io_stat((z), &tu_io_);                              \
-		CHECK_EQ(tu_io_.invalid_io, invalid, "zsram invalid_io");     \
-		CHECK_EQ(tu_io_.failed_reads, reads, "zsram failed_reads");   \
+#define CHECK_IO_STAT(z, invalid, reads, writes)                               \
+	do {                                                                   \
+		struct zsram_io_stat tu_io_;                                   \
+		zsram_get_io_stat((z), &tu_io_);                               \
+		CHECK_EQ(tu_io_.invalid_io, invalid, "zsram invalid_io");      \
+		CHECK_EQ(tu_io_.failed_reads, reads, "zsram failed_reads");    \
 		CHECK_EQ(tu_io_.failed_writes, writes, "zsram failed_writes"); \
 	} while (0)
 
@@ -110,8 +107,8 @@ void tu_fail_check(const char *file, int line, const char *checker, const char *
  * CHECK_COMPACTED(before, after, freed): zs_compact returned `freed` and the
  * pool's page count went from `before` to `after` with nothing else running.
  */
-#define CHECK_COMPACTED(before, after, freed, ...)                            \
-	CHECK_EQ((long long)(before) - (long long)(after), freed,             \
+#define CHECK_COMPACTED(before, after, freed, ...)                \
+	CHECK_EQ((long long)(before) - (long long)(after), freed, \
 		 "zs_compact's answer vs the pages the pool lost " __VA_ARGS__)
 
 /* Amount of work: n in release, n/3 under ASan, n/10 under TSan (>= 1). */
@@ -151,7 +148,7 @@ size_t tu_pattern_check(const void *buf, size_t len, uint64_t key);
 enum tu_page_kind {
 	TU_PAGE_TEXT,	/* compresses well */
 	TU_PAGE_MIXED,	/* compresses to about half */
-	TU_PAGE_RANDOM,	/* does not compress: huge */
+	TU_PAGE_RANDOM, /* does not compress: huge */
 	TU_PAGE_SAME,	/* one repeated word */
 	TU_PAGE_ZERO,	/* zeros (same-filled too) */
 	TU_PAGE_KINDS
@@ -164,47 +161,46 @@ void tu_make_page(void *page, size_t ps, enum tu_page_kind kind, uint64_t seed);
 
 /* How an object is written or read in tests; rotated through by callers. */
 enum tu_access {
-	TU_ACCESS_OBJ,		/* zs_obj_write / zs_obj_read_begin */
-	TU_ACCESS_MAP_RW,	/* zs_map_object(ZS_MM_RW) */
-	TU_ACCESS_MAP_WO_RO,	/* write with ZS_MM_WO, read with ZS_MM_RO */
+	TU_ACCESS_OBJ,	     /* zs_obj_write / zs_obj_read_begin */
+	TU_ACCESS_MAP_RW,    /* zs_map_object(ZS_MM_RW) */
+	TU_ACCESS_MAP_WO_RO, /* write with ZS_MM_WO, read with ZS_MM_RO */
 	TU_ACCESS_COUNT
 };
 
 /* Stores size bytes of data into the object of handle. */
-void tu_obj_store(struct zs_pool *pool, unsigned long handle, const void *data,
-		  size_t size, enum tu_access how);
+void tu_obj_store(struct zs_pool *pool, unsigned long handle, const void *data, size_t size,
+		  enum tu_access how);
 /* Compares the object of handle with expect (size bytes); scratch must hold a
  * page.  Fails the test with the first differing offset and `where`. */
-void tu_obj_verify(struct zs_pool *pool, unsigned long handle, const void *expect,
-		   size_t size, enum tu_access how, void *scratch, const char *where);
+void tu_obj_verify(struct zs_pool *pool, unsigned long handle, const void *expect, size_t size,
+		   enum tu_access how, void *scratch, const char *where);
 
 struct tu_obj {
 	unsigned long handle;
-	size_t size;		/* bytes asked for and tracked */
-	unsigned char *data;	/* what the object must hold */
+	size_t size;	     /* bytes asked for and tracked */
+	unsigned char *data; /* what the object must hold */
 };
 
 /* A copy of every live object of a pool. */
 struct tu_shadow {
 	struct tu_obj *objs;
 	size_t count, cap;
-	unsigned long bytes;	/* sum of sizes */
+	unsigned long bytes; /* sum of sizes */
 };
 
 void tu_shadow_init(struct tu_shadow *sh);
 /* Records a new live object holding a copy of data. */
-struct tu_obj *tu_shadow_add(struct tu_shadow *sh, unsigned long handle,
-			     const void *data, size_t size);
+struct tu_obj *tu_shadow_add(struct tu_shadow *sh, unsigned long handle, const void *data,
+			     size_t size);
 /* Forgets object i (the last one takes its place). */
 void tu_shadow_remove(struct tu_shadow *sh, size_t i);
 /* Allocates an object of size, fills it with random bytes by the given access
  * and records it.  Returns the handle, or 0 with errno from zs_malloc. */
-unsigned long tu_shadow_alloc(struct zs_pool *pool, struct tu_shadow *sh,
-			      struct tu_rng *rng, size_t size, enum tu_access how,
-			      void *scratch);
+unsigned long tu_shadow_alloc(struct zs_pool *pool, struct tu_shadow *sh, struct tu_rng *rng,
+			      size_t size, enum tu_access how, void *scratch);
 /* Gives object i new random contents. */
-void tu_shadow_rewrite(struct zs_pool *pool, struct tu_shadow *sh, struct tu_rng *rng,
-		       size_t i, enum tu_access how);
+void tu_shadow_rewrite(struct zs_pool *pool, struct tu_shadow *sh, struct tu_rng *rng, size_t i,
+		       enum tu_access how);
 /* Frees object i in the pool and forgets it. */
 void tu_shadow_free(struct zs_pool *pool, struct tu_shadow *sh, size_t i);
 /* Checks every byte of every live object (rotating the access method). */
@@ -222,15 +218,15 @@ struct zs_pool *tu_create_pool(const char *name, const struct zs_pool_config *cf
 int tu_migrate_page(struct zs_pool *pool, void *page);
 
 /* Flags of tu_migrate_random. */
-#define TU_MIG_STRICT	1	/* nothing else runs: every move must succeed */
-#define TU_MIG_ENOMEM	2	/* the page source may be dry: -ENOMEM is fine */
+#define TU_MIG_STRICT 1 /* nothing else runs: every move must succeed */
+#define TU_MIG_ENOMEM 2 /* the page source may be dry: -ENOMEM is fine */
 
 /* Migrates up to `count` random backing pages of the pool (each page at most
  * once).  Without TU_MIG_STRICT, -EAGAIN (an object in use) and -EINVAL (the
  * page left the pool since the snapshot) are accepted.  Anything else fails
  * the test.  Returns how many pages moved. */
-unsigned long tu_migrate_random(struct zs_pool *pool, struct tu_rng *rng,
-				unsigned long count, int flags);
+unsigned long tu_migrate_random(struct zs_pool *pool, struct tu_rng *rng, unsigned long count,
+				int flags);
 
 /* ---- classes.c: a pool's size classes through the public statistics ---- */
 
@@ -245,8 +241,8 @@ void tu_check_class_filled(struct zs_pool *pool, size_t size, unsigned long n);
 /* ---- page_source.c: the counting page source ---- */
 
 enum tu_page_layout {
-	TU_PAGES_GAPPED,	/* an inaccessible guard page between any two pages */
-	TU_PAGES_ADJACENT,	/* pages handed out from one run, in address order */
+	TU_PAGES_GAPPED,   /* an inaccessible guard page between any two pages */
+	TU_PAGES_ADJACENT, /* pages handed out from one run, in address order */
 };
 
 /*
@@ -261,28 +257,28 @@ enum tu_page_layout {
  * zs_test_fail_meta_alloc_pool (tests of internals).
  */
 struct tu_page_source {
-	uint64_t magic;		/* checks the ctx the pool passes back */
-	pthread_mutex_t lock;	/* protects everything below */
+	uint64_t magic;	      /* checks the ctx the pool passes back */
+	pthread_mutex_t lock; /* protects everything below */
 	size_t page_size;
 	enum tu_page_layout layout;
 	unsigned char *base;	/* first slot's page */
-	unsigned char *mapping;	/* what mmap returned, for munmap */
+	unsigned char *mapping; /* what mmap returned, for munmap */
 	size_t mapping_len;
 	size_t stride;
-	size_t slots;		/* capacity in pages */
-	unsigned char *in_use;	/* per slot: 1 when handed out */
-	unsigned char *mapped;	/* per slot: 1 when its page is accessible */
-	bool protect_freed;	/* make pages given back inaccessible (slower) */
-	size_t *free_slots;	/* stack of free slots, next one on top */
+	size_t slots;	       /* capacity in pages */
+	unsigned char *in_use; /* per slot: 1 when handed out */
+	unsigned char *mapped; /* per slot: 1 when its page is accessible */
+	bool protect_freed;    /* make pages given back inaccessible (slower) */
+	size_t *free_slots;    /* stack of free slots, next one on top */
 	size_t nr_free;
-	long live;		/* pages handed out and not given back */
-	long peak;		/* highest live */
-	unsigned long alloc_calls;	/* alloc_page calls, failed ones too */
-	unsigned long alloc_failed;	/* alloc_page calls answered NULL */
+	long live;		    /* pages handed out and not given back */
+	long peak;		    /* highest live */
+	unsigned long alloc_calls;  /* alloc_page calls, failed ones too */
+	unsigned long alloc_failed; /* alloc_page calls answered NULL */
 	unsigned long frees;
-	unsigned long fail_countdown;	/* > 0: the call that brings it to 0 fails */
-	bool fail_sticky;	/* and with it every call after */
-	bool dry;		/* every alloc_page fails while set */
+	unsigned long fail_countdown; /* > 0: the call that brings it to 0 fails */
+	bool fail_sticky;	      /* and with it every call after */
+	bool dry;		      /* every alloc_page fails while set */
 };
 
 /* The callbacks; ctx is a struct tu_page_source. */
@@ -332,13 +328,13 @@ bool tu_expect_death(const char *name, void (*setup)(void), void (*fn)(void *), 
 struct tu_death_case {
 	const char *name;
 	void (*fn)(void *);
-	void *arg;		/* passed to fn, unless the caller's arg is used */
+	void *arg; /* passed to fn, unless the caller's arg is used */
 };
 
 /* Runs every case (with `arg` when the case has none); fails the test, after
  * running all, when any child did not die as required. */
-void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void (*setup)(void),
-		      void *arg, const char *needle, bool strict);
+void tu_expect_deaths(const struct tu_death_case *cases, size_t n, void (*setup)(void), void *arg,
+		      const char *needle, bool strict);
 
 #define TU_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define TU_UNUSED __attribute__((unused))

@@ -155,11 +155,11 @@ static void check_warm_pages(void)
 	struct zs_pool *pool = zs_create_pool("warm");
 	enum { N = ZS_WARM_PAGES + 8 };
 	unsigned long h[N];
-	void *where[N];		/* the page each object was in */
+	void *where[N]; /* the page each object was in */
 
 	CHECK(pool != NULL);
 	for (int i = 0; i < N; i++) {
-		h[i] = zs_malloc(pool, 4096);	/* one object per page */
+		h[i] = zs_malloc(pool, 4096); /* one object per page */
 		CHECK(h[i] != 0);
 		char *obj = zs_map_object(pool, h[i], ZS_MM_WO);
 		memset(obj, i, 4096);

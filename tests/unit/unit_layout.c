@@ -45,13 +45,12 @@ static void check_memory_adds_up(struct zs_pool *pool, unsigned long live)
 	zs_pool_memory(pool, &m);
 	CHECK_EQ(m.page_bytes, zs_get_total_pages(pool) * zs_page_size(pool));
 	CHECK_EQ(m.object_bytes + m.free_slot_bytes + m.tail_bytes, m.page_bytes);
-	CHECK_EQ(m.handle_table + m.zspage_headers + m.slot_maps + m.zspage_index +
-			 m.page_lists + m.pagemap + m.pool,
+	CHECK_EQ(m.handle_table + m.zspage_headers + m.slot_maps + m.zspage_index + m.page_lists +
+			 m.pagemap + m.pool,
 		 m.metadata);
 	CHECK_EQ(m.objects, live);
 	CHECK_EQ(m.slot_maps, 0, "this layout keeps no slot maps");
-	CHECK(m.handle_table >= 5 * live, "handle table %zu for %lu objects", m.handle_table,
-	      live);
+	CHECK(m.handle_table >= 5 * live, "handle table %zu for %lu objects", m.handle_table, live);
 }
 
 static void test_long_zspages(void)
@@ -77,8 +76,8 @@ static void test_long_zspages(void)
 	check_memory_adds_up(pool, N);
 	struct zs_pool_memory m;
 	zs_pool_memory(pool, &m);
-	CHECK(m.handle_table < 8 * N + 3 * 4096, "handle table %zu for %d objects",
-	      m.handle_table, N);
+	CHECK(m.handle_table < 8 * N + 3 * 4096, "handle table %zu for %d objects", m.handle_table,
+	      N);
 	verify_all(pool, h, SIZE);
 
 	struct tu_rng rng;
@@ -149,7 +148,7 @@ static void test_borrowing(void)
 	zs_obj_read_end(pool, small, p);
 
 	/* A class with a zspage of its own uses it. */
-	unsigned long own = zs_malloc(pool, 2 * step);	/* far from any other class */
+	unsigned long own = zs_malloc(pool, 2 * step); /* far from any other class */
 	CHECK(own != 0);
 	CHECK_EQ(zs_obj_size(pool, own), 2 * step);
 	unsigned long second = zs_malloc(pool, 2 * step - 1);

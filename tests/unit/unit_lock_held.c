@@ -40,8 +40,7 @@ int main(int argc, char **argv)
 {
 	tu_init("unit_lock_held", 1);
 	struct size_class c = { .objs_per_zspage = 4, .pages_per_zspage = 1 };
-	struct zs_pool pool = { .page_size = 4096, .page_shift = 12, .max_chain = 1,
-				.classes = &c };
+	struct zs_pool pool = { .page_size = 4096, .page_shift = 12, .max_chain = 1, .classes = &c };
 	struct zspage z = { .inuse = 1 };
 	CHECK_EQ(zs_mutex_init(&c.lock), 0);
 	CHECK_EQ(zs_mutex_init(&pool.pagemap.lock), 0);

@@ -79,7 +79,8 @@ static bool run_workload(unsigned long n, bool custom_source, bool aimed)
 		size_t size = 1 + tu_below(&rng, 4096);
 		if (bystander) {
 			others[i] = (struct obj){ .handle = zs_malloc(bystander, size),
-						  .size = size, .seed = (uint8_t)(i + 1) };
+						  .size = size,
+						  .seed = (uint8_t)(i + 1) };
 			CHECK(others[i].handle != 0, "the bystander pool failed: %s",
 			      strerror(errno));
 			fill(buf, size, others[i].seed);
@@ -146,8 +147,9 @@ int main(void)
 				n++;
 			CHECK(n > 10, "the workload made only %lu metadata allocations", n - 1);
 			printf("unit_meta_fault: %s source%s: failed each of %lu metadata "
-			       "allocations\n", custom ? "caller's" : "built-in",
-			       aimed ? ", aimed at its pool" : "", n - 1);
+			       "allocations\n",
+			       custom ? "caller's" : "built-in", aimed ? ", aimed at its pool" : "",
+			       n - 1);
 		}
 	}
 	return 0;

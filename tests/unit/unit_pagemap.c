@@ -15,11 +15,12 @@ int main(void)
 	struct tu_rng rng;
 	tu_rng_seed(&rng, tu_state.seed);
 	struct size_class one_page = { .pages_per_zspage = 1 };
-	struct zs_pool pool1 = { .page_size = 4096, .page_shift = 12, .max_chain = 1,
-				 .classes = &one_page };
+	struct zs_pool pool1 = {
+		.page_size = 4096, .page_shift = 12, .max_chain = 1, .classes = &one_page
+	};
 	struct zs_pagemap *m = &pool1.pagemap;
 	CHECK_EQ(zs_mutex_init(&m->lock), 0);
-	zs_mutex_lock(&m->lock);	/* the pagemap's callers hold it */
+	zs_mutex_lock(&m->lock); /* the pagemap's callers hold it */
 	static struct zspage fake[KEYS];
 	static bool present[KEYS];
 	const uintptr_t base = 0x100000000ull;
@@ -40,7 +41,8 @@ int main(void)
 				unsigned int ci = 0;
 				struct zspage *z = zs_pagemap_lookup(
 					&pool1, (void *)(base + (uintptr_t)i * 4096), &ci);
-				CHECK(z == (present[i] ? &fake[i] : NULL), "key %u step %lu", i, step);
+				CHECK(z == (present[i] ? &fake[i] : NULL), "key %u step %lu", i,
+				      step);
 				count += present[i];
 			}
 			CHECK_EQ(m->count, count);
@@ -53,8 +55,9 @@ int main(void)
 	/* Runs: a contiguous zspage keyed by its first page covers the pages
 	 * after it, up to its length; a page key covers only itself. */
 	struct size_class classes[2] = { { .pages_per_zspage = 4 }, { .pages_per_zspage = 4 } };
-	struct zs_pool pool = { .page_size = 4096, .page_shift = 12, .max_chain = 16,
-				.classes = classes };
+	struct zs_pool pool = {
+		.page_size = 4096, .page_shift = 12, .max_chain = 16, .classes = classes
+	};
 	struct zspage run = { .class_index = 0 }, single = { .class_index = 1 };
 	CHECK_EQ(zs_mutex_init(&pool.pagemap.lock), 0);
 	zs_mutex_lock(&pool.pagemap.lock);

@@ -15,12 +15,9 @@ static size_t lz4_like_size(struct tu_rng *seed)
 	uint64_t r = tu_rand(seed);
 
 	switch (r % 20) {
-	case 0:
-		return 20 + (size_t)((r >> 8) % 200);	/* nearly empty pages */
-	case 1:
-		return 3000 + (size_t)((r >> 8) % 1000);	/* poorly compressible */
-	default:
-		return 500 + (size_t)((r >> 8) % 2000);
+	case 0: return 20 + (size_t)((r >> 8) % 200);	 /* nearly empty pages */
+	case 1: return 3000 + (size_t)((r >> 8) % 1000); /* poorly compressible */
+	default: return 500 + (size_t)((r >> 8) % 2000);
 	}
 }
 
@@ -61,7 +58,8 @@ int main(void)
 
 	tu_init("density_order", 0);
 
-	printf("%zu objects, %llu bytes (%lu pages at least): zbud %lu, z3fold %lu, zsmalloc %lu pages\n",
+	printf("%zu objects, %llu bytes (%lu pages at least): zbud %lu, z3fold %lu, zsmalloc %lu "
+	       "pages\n",
 	       n, bytes, floor, zbud, z3fold, zsmalloc);
 	CHECK(zbud >= n / 2, "zbud holds more than two per page");
 	CHECK(z3fold >= n / 3, "z3fold holds more than three per page");
@@ -69,7 +67,7 @@ int main(void)
 	CHECK(z3fold < zbud, "z3fold not denser than zbud");
 	CHECK(zsmalloc < z3fold, "zsmalloc not denser than z3fold");
 	/* zsmalloc within 10% of the bytes themselves. */
-	CHECK(zsmalloc <= floor + floor / 10, "zsmalloc %lu pages for a floor of %lu",
-	      zsmalloc, floor);
+	CHECK(zsmalloc <= floor + floor / 10, "zsmalloc %lu pages for a floor of %lu", zsmalloc,
+	      floor);
 	return 0;
 }

@@ -33,15 +33,14 @@ static unsigned long alloc_filled(struct zpool *pool, size_t size, uint64_t key)
 	return h;
 }
 
-static void expect_bytes(struct zpool *pool, unsigned long h, size_t size,
-			 uint64_t key)
+static void expect_bytes(struct zpool *pool, unsigned long h, size_t size, uint64_t key)
 {
 	unsigned char *mem = z3fold_map(pool, h, ZS_MM_RW);
 	size_t bad = tu_pattern_check(mem, size, key);
 
 	z3fold_unmap(pool, h);
-	CHECK(bad == size, "object %#lx (key %llu) differs at byte %zu", h,
-	      (unsigned long long)key, bad);
+	CHECK(bad == size, "object %#lx (key %llu) differs at byte %zu", h, (unsigned long long)key,
+	      bad);
 }
 
 static void test_three_per_page(void)
@@ -53,17 +52,15 @@ static void test_three_per_page(void)
 	a = alloc_filled(pool, 1000, 1);
 	b = alloc_filled(pool, 1000, 2);
 	c = alloc_filled(pool, 1000, 3);
-	CHECK(zpool_total_pages(pool) == 1, "three buddies in %lu pages",
-	      zpool_total_pages(pool));
+	CHECK(zpool_total_pages(pool) == 1, "three buddies in %lu pages", zpool_total_pages(pool));
 	CHECK(z3fold_handle_buddy(pool, a) == FIRST && z3fold_handle_buddy(pool, b) == LAST &&
-	      z3fold_handle_buddy(pool, c) == MIDDLE, "placement %u %u %u",
-	      z3fold_handle_buddy(pool, a), z3fold_handle_buddy(pool, b),
+		      z3fold_handle_buddy(pool, c) == MIDDLE,
+	      "placement %u %u %u", z3fold_handle_buddy(pool, a), z3fold_handle_buddy(pool, b),
 	      z3fold_handle_buddy(pool, c));
 	CHECK(z3fold_objects_in_page(pool, a) == 3, "objects in page");
 	/* Room is left, but a fourth object needs a new page. */
 	d = alloc_filled(pool, 16, 4);
-	CHECK(zpool_total_pages(pool) == 2, "fourth object in %lu pages",
-	      zpool_total_pages(pool));
+	CHECK(zpool_total_pages(pool) == 2, "fourth object in %lu pages", zpool_total_pages(pool));
 	CHECK_CONSISTENT(zpool_check, pool);
 	expect_bytes(pool, a, 1000, 1);
 	expect_bytes(pool, b, 1000, 2);
@@ -86,8 +83,8 @@ static void test_middle_becomes_first(void)
 	size_t before;
 
 	a = alloc_filled(pool, 1200, 11);
-	b = alloc_filled(pool, 900, 12);	/* last */
-	c = alloc_filled(pool, 777, 13);	/* middle */
+	b = alloc_filled(pool, 900, 12); /* last */
+	c = alloc_filled(pool, 777, 13); /* middle */
 	before = z3fold_handle_offset(pool, c);
 	CHECK(before == 64 + 1200, "middle at %zu", before);
 	z3fold_free(pool, a);
@@ -119,9 +116,9 @@ static void test_mapped_not_moved(void)
 
 	a = alloc_filled(pool, 1200, 21);
 	b = alloc_filled(pool, 900, 22);
-	c = alloc_filled(pool, 777, 23);	/* middle at 64 + 1200 */
+	c = alloc_filled(pool, 777, 23); /* middle at 64 + 1200 */
 	pc = z3fold_map(pool, c, ZS_MM_RW);
-	pc2 = z3fold_map(pool, c, ZS_MM_RW);	/* twice: both must go */
+	pc2 = z3fold_map(pool, c, ZS_MM_RW); /* twice: both must go */
 	z3fold_free(pool, a);
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "mapped object moved");
 	CHECK(tu_pattern_check(pc, 777, 23) == 777, "mapped bytes changed");
@@ -144,16 +141,16 @@ static void test_mapped_not_moved(void)
 	pool = new_pool();
 	a = alloc_filled(pool, 1200, 31);
 	b = alloc_filled(pool, 900, 32);
-	c = alloc_filled(pool, 777, 33);	/* middle at 64 + 1200 */
+	c = alloc_filled(pool, 777, 33); /* middle at 64 + 1200 */
 	pc = z3fold_map(pool, c, ZS_MM_RW);
-	z3fold_free(pool, a);			/* move put off */
-	e = alloc_filled(pool, 500, 34);	/* first, before the middle */
+	z3fold_free(pool, a);		 /* move put off */
+	e = alloc_filled(pool, 500, 34); /* first, before the middle */
 	CHECK(z3fold_handle_buddy(pool, e) == FIRST && zpool_total_pages(pool) == 1,
 	      "room before a mapped middle not used");
-	z3fold_unmap(pool, c);			/* full page: nothing to move */
+	z3fold_unmap(pool, c); /* full page: nothing to move */
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 1200, "middle moved in a full page");
 	CHECK_CONSISTENT(zpool_check, pool);
-	z3fold_free(pool, b);			/* now slide down */
+	z3fold_free(pool, b); /* now slide down */
 	CHECK(z3fold_handle_offset(pool, c) == 64 + 512 && z3fold_handle_buddy(pool, c) == MIDDLE,
 	      "middle at %zu after the last went", z3fold_handle_offset(pool, c));
 	expect_bytes(pool, c, 777, 33);
@@ -189,7 +186,8 @@ static void test_random(void)
 			j = (size_t)(tu_rand(&seed) % HELD);
 			if (held[j] != (size_t)-1) {
 				CHECK(tu_pattern_check(held_mem[j], size[held[j]], key[held[j]]) ==
-				      size[held[j]], "held mapping changed");
+					      size[held[j]],
+				      "held mapping changed");
 				z3fold_unmap(pool, h[held[j]]);
 				held[j] = (size_t)-1;
 			}
@@ -219,8 +217,9 @@ static void test_random(void)
 			CHECK_CONSISTENT(zpool_check, pool);
 			z3fold_get_stats(pool, &st);
 			CHECK(st.objects <= 3 * st.pages && st.objects >= st.pages &&
-			      st.pages_by_objects[1] + st.pages_by_objects[2] +
-			      st.pages_by_objects[3] == st.pages,
+				      st.pages_by_objects[1] + st.pages_by_objects[2] +
+						      st.pages_by_objects[3] ==
+					      st.pages,
 			      "%lu objects in %lu pages", st.objects, st.pages);
 		}
 	}
@@ -246,8 +245,8 @@ enum { TPAGES = 64 };
 
 struct concurrent {
 	struct zpool *pool;
-	unsigned long stable[TPAGES];	/* middles: never freed, read by readers */
-	unsigned long churn[2 * TPAGES];	/* freed and replaced by the writer */
+	unsigned long stable[TPAGES];	 /* middles: never freed, read by readers */
+	unsigned long churn[2 * TPAGES]; /* freed and replaced by the writer */
 	size_t ops;
 	int stop;
 };
@@ -278,8 +277,7 @@ static void *writer(void *p)
 		size_t i = (size_t)(tu_rand(&seed) % (2 * TPAGES));
 
 		z3fold_free(c->pool, c->churn[i]);
-		c->churn[i] = alloc_filled(c->pool, 200 + (size_t)(tu_rand(&seed) % 1500),
-					   5000 + i);
+		c->churn[i] = alloc_filled(c->pool, 200 + (size_t)(tu_rand(&seed) % 1500), 5000 + i);
 	}
 	__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -296,9 +294,9 @@ static void test_concurrent_rearrangement(void)
 	c.pool = new_pool();
 	c.ops = 40000 / tu_scale_divisor();
 	for (i = 0; i < TPAGES; i++) {
-		c.churn[2 * i] = alloc_filled(c.pool, 1000, 5000 + 2 * i);	/* first */
-		c.churn[2 * i + 1] = alloc_filled(c.pool, 1000, 5000 + 2 * i + 1);	/* last */
-		c.stable[i] = alloc_filled(c.pool, 700, 1000 + i);	/* middle */
+		c.churn[2 * i] = alloc_filled(c.pool, 1000, 5000 + 2 * i);	   /* first */
+		c.churn[2 * i + 1] = alloc_filled(c.pool, 1000, 5000 + 2 * i + 1); /* last */
+		c.stable[i] = alloc_filled(c.pool, 700, 1000 + i);		   /* middle */
 		CHECK(z3fold_handle_buddy(c.pool, c.stable[i]) == MIDDLE, "setup");
 	}
 	for (i = 0; i < 2; i++)
@@ -310,8 +308,8 @@ static void test_concurrent_rearrangement(void)
 	CHECK_CONSISTENT(zpool_check, c.pool);
 	z3fold_get_stats(c.pool, &st);
 	CHECK(st.rearrangements > 0, "no rearrangement happened");
-	printf("concurrent: %llu rearrangements, %llu put off while mapped\n",
-	       st.rearrangements, st.deferred);
+	printf("concurrent: %llu rearrangements, %llu put off while mapped\n", st.rearrangements,
+	       st.deferred);
 	for (i = 0; i < TPAGES; i++)
 		expect_bytes(c.pool, c.stable[i], 700, 1000 + i);
 	for (i = 0; i < 2 * TPAGES; i++) {

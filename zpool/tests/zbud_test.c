@@ -24,8 +24,7 @@ static void test_geometry(void)
 	struct zpool *pool = new_pool();
 
 	CHECK(zpool_max_size(pool) == 4096 - ZBUD_CHUNK_SIZE, "max %zu", zpool_max_size(pool));
-	CHECK(zpool_huge_size(pool) == 4096 - 2 * ZBUD_CHUNK_SIZE, "huge %zu",
-	      zpool_huge_size(pool));
+	CHECK(zpool_huge_size(pool) == 4096 - 2 * ZBUD_CHUNK_SIZE, "huge %zu", zpool_huge_size(pool));
 	errno = 0;
 	CHECK(zbud_alloc(pool, 0) == 0 && errno == EINVAL, "size 0");
 	errno = 0;
@@ -45,13 +44,11 @@ static void test_two_per_page(void)
 	unsigned long a, b, c, d;
 	void *pa, *pb;
 
-	a = zbud_alloc(pool, 1000);	/* 16 chunks, first */
-	b = zbud_alloc(pool, 2000);	/* 32 chunks, last: fits the 47 left */
+	a = zbud_alloc(pool, 1000); /* 16 chunks, first */
+	b = zbud_alloc(pool, 2000); /* 32 chunks, last: fits the 47 left */
 	CHECK(a && b, "alloc");
-	CHECK(zpool_total_pages(pool) == 1, "two buddies in %lu pages",
-	      zpool_total_pages(pool));
-	CHECK(zbud_objects_in_page(pool, a) == 2, "page holds %u",
-	      zbud_objects_in_page(pool, a));
+	CHECK(zpool_total_pages(pool) == 1, "two buddies in %lu pages", zpool_total_pages(pool));
+	CHECK(zbud_objects_in_page(pool, a) == 2, "page holds %u", zbud_objects_in_page(pool, a));
 	pa = zbud_map(pool, a, ZS_MM_RW);
 	pb = zbud_map(pool, b, ZS_MM_RW);
 	CHECK((char *)pa - (char *)((unsigned long)pa & ~4095ul) == ZBUD_CHUNK_SIZE,
@@ -99,9 +96,10 @@ static void test_density_bounds(void)
 	      zpool_total_pages(pool));
 	zbud_get_stats(pool, &st);
 	CHECK(st.objects == 200 && st.buddied_pages == 100 && st.unbuddied_pages == 0 &&
-	      st.stored_bytes == 200ull * 1300, "stats %lu %lu %lu %llu", st.objects,
-	      st.buddied_pages, st.unbuddied_pages, st.stored_bytes);
-	zpool_destroy(pool);	/* with live objects */
+		      st.stored_bytes == 200ull * 1300,
+	      "stats %lu %lu %lu %llu", st.objects, st.buddied_pages, st.unbuddied_pages,
+	      st.stored_bytes);
+	zpool_destroy(pool); /* with live objects */
 }
 
 /* Random work: the checker agrees, no page holds more than two, every

@@ -33,8 +33,7 @@ static struct zpool *create_counted(struct tu_page_source *src, size_t page_size
 	page_size = page_size ? page_size : 4096;
 	tu_ps_init(src, page_size, TU_PAGES_ADJACENT, (1UL << 30) / page_size);
 	pool = zpool_create(backend, "conformance", &config);
-	CHECK(pool, "create %s with page size %zu: %s", backend, page_size,
-	      strerror(errno));
+	CHECK(pool, "create %s with page size %zu: %s", backend, page_size, strerror(errno));
 	return pool;
 }
 
@@ -77,8 +76,7 @@ static void test_registry(void)
 	errno = 0;
 	CHECK(!zpool_create("ZBUD", NULL, NULL) && errno == ENOENT, "names are exact");
 	errno = 0;
-	CHECK(!zpool_create(NULL, NULL, NULL) && errno == EINVAL, "NULL backend: errno %d",
-	      errno);
+	CHECK(!zpool_create(NULL, NULL, NULL) && errno == EINVAL, "NULL backend: errno %d", errno);
 	for (i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
 		config.page_size = bad_sizes[i];
 		errno = 0;
@@ -92,7 +90,7 @@ static void test_registry(void)
 	      zpool_backend_name(pool));
 	CHECK(zpool_total_pages(pool) == 0, "new pool holds pages");
 	zpool_destroy(pool);
-	zpool_destroy(NULL);	/* no-op */
+	zpool_destroy(NULL); /* no-op */
 }
 
 static void test_size_errors(size_t page_size)
@@ -102,30 +100,28 @@ static void test_size_errors(size_t page_size)
 	size_t max = zpool_max_size(pool), huge = zpool_huge_size(pool);
 	unsigned long h;
 
-	CHECK(max <= page_size && max >= page_size - 128,
-	      "max size %zu for page size %zu", max, page_size);
+	CHECK(max <= page_size && max >= page_size - 128, "max size %zu for page size %zu", max,
+	      page_size);
 	CHECK(huge < max && huge >= page_size / 2, "huge size %zu, max %zu", huge, max);
 	errno = 0;
 	CHECK(zpool_malloc(pool, 0) == 0 && errno == EINVAL, "size 0: errno %d", errno);
 	errno = 0;
-	CHECK(zpool_malloc(pool, max + 1) == 0 && errno == E2BIG, "size max+1: errno %d",
-	      errno);
+	CHECK(zpool_malloc(pool, max + 1) == 0 && errno == E2BIG, "size max+1: errno %d", errno);
 	errno = 0;
-	CHECK(zpool_malloc(pool, (size_t)-1) == 0 && errno == E2BIG, "size -1: errno %d",
-	      errno);
+	CHECK(zpool_malloc(pool, (size_t)-1) == 0 && errno == E2BIG, "size -1: errno %d", errno);
 	CHECK(zpool_total_pages(pool) == 0, "failed mallocs took pages");
 	h = zpool_malloc(pool, max);
 	CHECK(h, "size max %zu: %s", max, strerror(errno));
 	zpool_free(pool, h);
-	zpool_free(pool, 0);	/* no-op */
+	zpool_free(pool, 0); /* no-op */
 	CHECK(zpool_total_pages(pool) == 0, "pages left after freeing all");
 	CHECK(tu_ps_live(&src) == 0, "source pages out after freeing all");
 	destroy_counted(pool, &src);
 }
 
 /* Writes object `key` of size bytes by one of three paths. */
-static void write_object(struct zpool *pool, unsigned long h, size_t size,
-			 uint64_t key, unsigned int path, unsigned char *buf)
+static void write_object(struct zpool *pool, unsigned long h, size_t size, uint64_t key,
+			 unsigned int path, unsigned char *buf)
 {
 	tu_pattern_fill(buf, size, key);
 	if (path % 3 == 0) {
@@ -137,8 +133,8 @@ static void write_object(struct zpool *pool, unsigned long h, size_t size,
 }
 
 /* Checks object `key` by one of two paths. */
-static void verify_object(struct zpool *pool, unsigned long h, size_t size,
-			  uint64_t key, unsigned int path, unsigned char *local)
+static void verify_object(struct zpool *pool, unsigned long h, size_t size, uint64_t key,
+			  unsigned int path, unsigned char *local)
 {
 	const unsigned char *mem;
 	size_t bad;
@@ -152,8 +148,8 @@ static void verify_object(struct zpool *pool, unsigned long h, size_t size,
 		bad = tu_pattern_check(mem, size, key);
 		zpool_unmap(pool, h);
 	}
-	CHECK(bad == size, "%s: object %#lx of %zu bytes (key %llu) differs at byte %zu",
-	      backend, h, size, (unsigned long long)key, bad);
+	CHECK(bad == size, "%s: object %#lx of %zu bytes (key %llu) differs at byte %zu", backend,
+	      h, size, (unsigned long long)key, bad);
 }
 
 static void shuffle(unsigned long *v, size_t n, struct tu_rng *seed)
@@ -194,7 +190,7 @@ static void test_round_trips(size_t page_size, size_t step)
 		handles[n] = h;
 		sizes[n++] = size;
 		if (size != max && size + step > max && size >= 512)
-			size = max - step;	/* make sure max itself is done */
+			size = max - step; /* make sure max itself is done */
 	}
 	for (i = 0; i < n; i++)
 		verify_object(pool, handles[i], sizes[i], sizes[i], (unsigned int)i + 1, local);
@@ -216,8 +212,8 @@ static void test_round_trips(size_t page_size, size_t step)
 
 				for (j = 0; j < n; j++)
 					if (handles[j])
-						verify_object(pool, handles[j], sizes[j],
-							      sizes[j], (unsigned int)j, local);
+						verify_object(pool, handles[j], sizes[j], sizes[j],
+							      (unsigned int)j, local);
 			}
 		}
 		free(order);
@@ -249,8 +245,7 @@ static void test_huge_objects(void)
 		CHECK(h[i], "malloc(%zu)", size);
 		write_object(pool, h[i], size, 1000 + (uint64_t)i, (unsigned int)i, buf);
 	}
-	CHECK(zpool_total_pages(pool) == 16, "16 huge objects in %lu pages",
-	      zpool_total_pages(pool));
+	CHECK(zpool_total_pages(pool) == 16, "16 huge objects in %lu pages", zpool_total_pages(pool));
 	for (i = 0; i < 16; i++) {
 		size_t size = huge + 1 + (size_t)i * (max - huge - 1) / 15;
 
@@ -381,12 +376,9 @@ static size_t random_size(struct tu_rng *seed, size_t max)
 	uint64_t r = tu_rand(seed);
 
 	switch (r % 10) {
-	case 0:
-		return 1 + (size_t)((r >> 8) % 300);
-	case 1:
-		return max - (size_t)((r >> 8) % 600);
-	default:
-		return 300 + (size_t)((r >> 8) % 2500);
+	case 0: return 1 + (size_t)((r >> 8) % 300);
+	case 1: return max - (size_t)((r >> 8) % 600);
+	default: return 300 + (size_t)((r >> 8) % 2500);
 	}
 }
 
@@ -400,8 +392,8 @@ struct shadow {
  * Random allocate / rewrite / verify / free against a shadow of every live
  * object, the last byte of every object checked at the end.
  */
-static void shadow_run(struct zpool *pool, struct shadow *slots, size_t nslots,
-		       size_t ops, uint64_t stream, uint64_t key_base)
+static void shadow_run(struct zpool *pool, struct shadow *slots, size_t nslots, size_t ops,
+		       uint64_t stream, uint64_t key_base)
 {
 	struct tu_rng seed = tu_rng_from(stream);
 	size_t max = zpool_max_size(pool), op;
@@ -448,8 +440,8 @@ static void test_shadow_model(size_t page_size)
 	for (i = 0; i < nslots; i++) {
 		if (!slots[i].handle)
 			continue;
-		verify_object(pool, slots[i].handle, slots[i].size, slots[i].key,
-			      (unsigned int)i, local);
+		verify_object(pool, slots[i].handle, slots[i].size, slots[i].key, (unsigned int)i,
+			      local);
 		zpool_free(pool, slots[i].handle);
 	}
 	CHECK(zpool_total_pages(pool) == 0, "%lu pages left", zpool_total_pages(pool));
@@ -467,7 +459,7 @@ struct thread_arg {
 	struct zpool *pool;
 	unsigned int index;
 	size_t ops;
-	unsigned long *shared;	/* read by every thread */
+	unsigned long *shared; /* read by every thread */
 	size_t *shared_sizes;
 };
 
@@ -482,16 +474,16 @@ static void *worker(void *p)
 
 	CHECK(slots && local, "out of memory");
 	for (round = 0; round < 10; round++) {
-		shadow_run(arg->pool, slots, nslots, arg->ops / 10,
-			   stream + round * 1000, ((uint64_t)arg->index << 48) + round * arg->ops);
+		shadow_run(arg->pool, slots, nslots, arg->ops / 10, stream + round * 1000,
+			   ((uint64_t)arg->index << 48) + round * arg->ops);
 		for (i = 0; i < SHARED_OBJECTS; i++)
-			verify_object(arg->pool, arg->shared[i], arg->shared_sizes[i],
-				      5000000 + i, (unsigned int)(i + round), local);
+			verify_object(arg->pool, arg->shared[i], arg->shared_sizes[i], 5000000 + i,
+				      (unsigned int)(i + round), local);
 	}
 	for (i = 0; i < nslots; i++)
 		if (slots[i].handle) {
-			verify_object(arg->pool, slots[i].handle, slots[i].size,
-				      slots[i].key, (unsigned int)i, local);
+			verify_object(arg->pool, slots[i].handle, slots[i].size, slots[i].key,
+				      (unsigned int)i, local);
 			zpool_free(arg->pool, slots[i].handle);
 		}
 	free(slots);
@@ -547,8 +539,7 @@ static void test_threads(void)
 			.shared = shared,
 			.shared_sizes = shared_sizes,
 		};
-		CHECK(pthread_create(&threads[i], NULL, worker, &args[i]) == 0,
-		      "pthread_create");
+		CHECK(pthread_create(&threads[i], NULL, worker, &args[i]) == 0, "pthread_create");
 	}
 	for (i = 0; i < NTHREADS; i++)
 		pthread_join(threads[i], NULL);
@@ -556,8 +547,7 @@ static void test_threads(void)
 	pthread_join(bg, NULL);
 	for (i = 0; i < SHARED_OBJECTS; i++)
 		zpool_free(pool, shared[i]);
-	CHECK(zpool_total_pages(pool) == 0, "%lu pages left after threads",
-	      zpool_total_pages(pool));
+	CHECK(zpool_total_pages(pool) == 0, "%lu pages left after threads", zpool_total_pages(pool));
 	CHECK(tu_ps_live(&src) == 0, "source pages out after threads");
 	destroy_counted(pool, &src);
 }
@@ -641,7 +631,7 @@ static void double_free(void *arg)
 	struct zpool *pool = arg;
 	unsigned long a = zpool_malloc(pool, 100);
 
-	zpool_malloc(pool, 100);	/* keeps the page alive */
+	zpool_malloc(pool, 100); /* keeps the page alive */
 	zpool_free(pool, a);
 	zpool_free(pool, a);
 }
@@ -677,7 +667,7 @@ static void double_free_only_object(void *arg)
 	unsigned long a = zpool_malloc(pool, 100);
 
 	zpool_free(pool, a);
-	zpool_free(pool, a);	/* its page went back with it */
+	zpool_free(pool, a); /* its page went back with it */
 }
 
 static void map_other_pools_handle(void *arg)
@@ -713,16 +703,16 @@ static void test_misuse(void)
 }
 
 /* Runs one part, telling how long it took when ZPOOL_TEST_VERBOSE is set. */
-#define RUN(call)                                                               \
-	do {                                                                    \
-		struct timespec t0_, t1_;                                       \
-		clock_gettime(CLOCK_MONOTONIC, &t0_);                           \
-		call;                                                           \
-		clock_gettime(CLOCK_MONOTONIC, &t1_);                           \
-		if (getenv("ZPOOL_TEST_VERBOSE"))                               \
-			fprintf(stderr, "%-32s %.3f s\n", #call,               \
-				(double)(t1_.tv_sec - t0_.tv_sec) +             \
-				(double)(t1_.tv_nsec - t0_.tv_nsec) / 1e9);     \
+#define RUN(call)                                                                   \
+	do {                                                                        \
+		struct timespec t0_, t1_;                                           \
+		clock_gettime(CLOCK_MONOTONIC, &t0_);                               \
+		call;                                                               \
+		clock_gettime(CLOCK_MONOTONIC, &t1_);                               \
+		if (getenv("ZPOOL_TEST_VERBOSE"))                                   \
+			fprintf(stderr, "%-32s %.3f s\n", #call,                    \
+				(double)(t1_.tv_sec - t0_.tv_sec) +                 \
+					(double)(t1_.tv_nsec - t0_.tv_nsec) / 1e9); \
 	} while (0)
 
 int main(int argc, char **argv)

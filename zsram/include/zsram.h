@@ -77,12 +77,12 @@ extern "C" {
 
 struct zsram;
 
-#define ZSRAM_SECTOR_SIZE 512	/* a block device's sector (the block view takes any byte) */
+#define ZSRAM_SECTOR_SIZE 512 /* a block device's sector (the block view takes any byte) */
 
 enum zsram_algorithm {
-	ZSRAM_ALG_LZ4,		/* liblz4 fast; level = acceleration (1 default) */
-	ZSRAM_ALG_LZ4HC,	/* liblz4 high compression; level 1..12 (9) */
-	ZSRAM_ALG_ZSTD,		/* libzstd; level -7..22 (3); optional dictionary */
+	ZSRAM_ALG_LZ4,	 /* liblz4 fast; level = acceleration (1 default) */
+	ZSRAM_ALG_LZ4HC, /* liblz4 high compression; level 1..12 (9) */
+	ZSRAM_ALG_ZSTD,	 /* libzstd; level -7..22 (3); optional dictionary */
 };
 
 /* "lz4", "lz4hc", "zstd" -> *alg; 0, or -EINVAL for an unknown name. */
@@ -91,19 +91,19 @@ const char *zsram_algorithm_name(enum zsram_algorithm alg);
 
 struct zsram_codec_config {
 	enum zsram_algorithm algorithm;
-	int level;		/* 0: the algorithm's default */
-	const void *dict;	/* zstd only: a dictionary (see
+	int level;	  /* 0: the algorithm's default */
+	const void *dict; /* zstd only: a dictionary (see
 				 * zsram_train_dictionary); copied at creation */
 	size_t dict_size;
 };
 
 struct zsram_config {
-	uint64_t nr_pages;		/* disk size in pages; required */
-	size_t page_size;		/* 0: 4096; power of two 4096..65536 */
-	struct zsram_codec_config codec;	/* primary algorithm */
-	int recomp_enabled;		/* 1: recomp is the secondary algorithm */
+	uint64_t nr_pages;		 /* disk size in pages; required */
+	size_t page_size;		 /* 0: 4096; power of two 4096..65536 */
+	struct zsram_codec_config codec; /* primary algorithm */
+	int recomp_enabled;		 /* 1: recomp is the secondary algorithm */
 	struct zsram_codec_config recomp;
-	uint64_t mem_limit;		/* bytes of mem_used_total; 0: none */
+	uint64_t mem_limit; /* bytes of mem_used_total; 0: none */
 	/*
 	 * Backing file for writeback, created or truncated; NULL: none.  When
 	 * set, a write that would pass mem_limit first writes cold pages back
@@ -112,7 +112,7 @@ struct zsram_config {
 	 * a full store degrades instead of failing.
 	 */
 	const char *backing_file;
-	uint64_t backing_pages;		/* file capacity in pages; 0: nr_pages */
+	uint64_t backing_pages; /* file capacity in pages; 0: nr_pages */
 	/*
 	 * Automatic compaction: after pages are freed, when
 	 * (mem_used_total - compr_data_size) / mem_used_total exceeds this
@@ -123,7 +123,7 @@ struct zsram_config {
 	/* Allocator: NULL or "zsmalloc"; "zbud" or "z3fold" when the library
 	 * was built with zpool (zsram_allocators lists them). */
 	const char *allocator;
-	const char *name;		/* pool name; NULL: "zsram" */
+	const char *name; /* pool name; NULL: "zsram" */
 };
 
 /* Fills *config with defaults: lz4, 4096-byte pages, no limit, no
@@ -136,7 +136,7 @@ size_t zsram_allocators(const char **names, size_t max);
 /* NULL on failure with errno: EINVAL (bad config, unknown allocator, bad
  * level or dictionary), ENOENT/EACCES/... (backing file), ENOMEM. */
 struct zsram *zsram_create(const struct zsram_config *config);
-void zsram_destroy(struct zsram *store);	/* frees everything; no I/O may be
+void zsram_destroy(struct zsram *store); /* frees everything; no I/O may be
 						 * in flight */
 
 size_t zsram_page_size(const struct zsram *store);
@@ -167,11 +167,10 @@ int zsram_discard(struct zsram *store, uint64_t index, uint64_t count);
  *                       the whole range then reads as zeros. ----
  */
 int zsram_bdev_read(struct zsram *store, uint64_t offset, void *buf, size_t len);
-int zsram_bdev_write(struct zsram *store, uint64_t offset, const void *buf,
-		     size_t len);
+int zsram_bdev_write(struct zsram *store, uint64_t offset, const void *buf, size_t len);
 int zsram_bdev_zero(struct zsram *store, uint64_t offset, uint64_t len);
 int zsram_bdev_discard(struct zsram *store, uint64_t offset, uint64_t len);
-uint64_t zsram_bdev_size(const struct zsram *store);	/* bytes */
+uint64_t zsram_bdev_size(const struct zsram *store); /* bytes */
 
 /* ---- Maintenance ---- */
 
@@ -180,9 +179,9 @@ uint64_t zsram_bdev_size(const struct zsram *store);	/* bytes */
 uint64_t zsram_mark_idle(struct zsram *store);
 
 /* Which pages zsram_recompress and zsram_writeback consider; or'ed. */
-#define ZSRAM_SEL_HUGE	0x1u	/* huge (raw) pages */
-#define ZSRAM_SEL_IDLE	0x2u	/* pages marked idle */
-#define ZSRAM_SEL_ALL	0x4u	/* every stored page */
+#define ZSRAM_SEL_HUGE 0x1u /* huge (raw) pages */
+#define ZSRAM_SEL_IDLE 0x2u /* pages marked idle */
+#define ZSRAM_SEL_ALL 0x4u  /* every stored page */
 
 /*
  * Recompresses with the secondary algorithm the selected pages whose stored
@@ -194,8 +193,7 @@ uint64_t zsram_mark_idle(struct zsram *store);
  * limit refuses it (as writes do), -ENOMEM when memory cannot be had.  Pages
  * already recompressed stay so, and no page is lost.
  */
-long zsram_recompress(struct zsram *store, unsigned int select,
-		      size_t threshold);
+long zsram_recompress(struct zsram *store, unsigned int select, size_t threshold);
 
 /*
  * Writes up to max_pages selected pages (same-filled pages never: they take
@@ -203,8 +201,7 @@ long zsram_recompress(struct zsram *store, unsigned int select,
  * were written back, -EINVAL if the store has no backing file, -ENOSPC if the
  * file is full before any page could go, -EIO on a write error.
  */
-long zsram_writeback(struct zsram *store, unsigned int select,
-		     uint64_t max_pages);
+long zsram_writeback(struct zsram *store, unsigned int select, uint64_t max_pages);
 
 /* Compacts the allocator now; returns pages freed. */
 unsigned long zsram_compact(struct zsram *store);
@@ -212,37 +209,37 @@ unsigned long zsram_compact(struct zsram *store);
 /* ---- Statistics, in zram's formats ---- */
 
 struct zsram_mm_stat {
-	uint64_t orig_data_size;	/* bytes of pages held in memory, incl.
+	uint64_t orig_data_size;   /* bytes of pages held in memory, incl.
 					 * same-filled (not written back) */
-	uint64_t compr_data_size;	/* bytes of compressed data (huge pages
+	uint64_t compr_data_size;  /* bytes of compressed data (huge pages
 					 * count page_size) */
-	uint64_t mem_used_total;	/* zs_get_total_pages() * page_size (+ raw
+	uint64_t mem_used_total;   /* zs_get_total_pages() * page_size (+ raw
 					 * huge pages with zbud/z3fold) */
-	uint64_t mem_limit;		/* bytes; 0: none */
-	uint64_t mem_used_max;		/* highest mem_used_total seen */
-	uint64_t same_pages;		/* same-filled pages now */
-	uint64_t pages_compacted;	/* pages freed by compaction, ever */
-	uint64_t huge_pages;		/* huge pages now */
-	uint64_t huge_pages_since;	/* huge pages written, ever */
+	uint64_t mem_limit;	   /* bytes; 0: none */
+	uint64_t mem_used_max;	   /* highest mem_used_total seen */
+	uint64_t same_pages;	   /* same-filled pages now */
+	uint64_t pages_compacted;  /* pages freed by compaction, ever */
+	uint64_t huge_pages;	   /* huge pages now */
+	uint64_t huge_pages_since; /* huge pages written, ever */
 };
 
 struct zsram_io_stat {
-	uint64_t failed_reads;		/* reads that returned an error */
-	uint64_t failed_writes;		/* writes that returned an error */
-	uint64_t invalid_io;		/* requests out of range or unaligned */
-	uint64_t notify_free;		/* stored pages freed by discard */
+	uint64_t failed_reads;	/* reads that returned an error */
+	uint64_t failed_writes; /* writes that returned an error */
+	uint64_t invalid_io;	/* requests out of range or unaligned */
+	uint64_t notify_free;	/* stored pages freed by discard */
 };
 
 struct zsram_bd_stat {
-	uint64_t bd_count;		/* pages in the backing file now */
-	uint64_t bd_reads;		/* pages read back from it, ever */
-	uint64_t bd_writes;		/* pages written to it, ever */
+	uint64_t bd_count;  /* pages in the backing file now */
+	uint64_t bd_reads;  /* pages read back from it, ever */
+	uint64_t bd_writes; /* pages written to it, ever */
 };
 
 struct zsram_recomp_stat {
-	uint64_t recompressed;		/* pages now in the secondary algorithm */
-	uint64_t attempts;		/* pages tried, ever */
-	uint64_t saved_bytes;		/* bytes saved by recompression, ever */
+	uint64_t recompressed; /* pages now in the secondary algorithm */
+	uint64_t attempts;     /* pages tried, ever */
+	uint64_t saved_bytes;  /* bytes saved by recompression, ever */
 };
 
 void zsram_get_mm_stat(struct zsram *store, struct zsram_mm_stat *st);
@@ -271,13 +268,12 @@ enum zsram_slot_kind {
 struct zsram_slot_info {
 	enum zsram_slot_kind kind;
 	unsigned int size;	/* stored bytes (0 for empty and same-filled) */
-	unsigned int algorithm;	/* 0: primary, 1: secondary (recompressed) */
+	unsigned int algorithm; /* 0: primary, 1: secondary (recompressed) */
 	int idle;		/* marked idle */
 };
 
 /* 0, or -EINVAL for an index outside the store. */
-int zsram_slot_info(struct zsram *store, uint64_t index,
-		    struct zsram_slot_info *info);
+int zsram_slot_info(struct zsram *store, uint64_t index, struct zsram_slot_info *info);
 
 /* Checks that the slot table and the statistics agree (counts of each kind,
  * compressed bytes) and runs the allocator's consistency checker.  Returns
@@ -293,16 +289,16 @@ int zsram_check(struct zsram *store, char *why, size_t why_len);
  * dict_capacity bytes into dict and returns the dictionary's size, or -EINVAL
  * (too few or too uniform samples: the builder's error) / -ENOMEM.
  */
-long zsram_train_dictionary(const void *samples, size_t nr_samples,
-			    size_t page_size, void *dict, size_t dict_capacity);
+long zsram_train_dictionary(const void *samples, size_t nr_samples, size_t page_size, void *dict,
+			    size_t dict_capacity);
 /*
  * The same on up to max_samples evenly spaced pages of pages[0..nr_pages)
  * that are not same-filled (what the zsram tool and zsram-train-dict
  * sample).  *used (if not NULL) is set to the number of sample pages.
  */
-long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
-				    size_t page_size, size_t max_samples,
-				    void *dict, size_t dict_capacity, size_t *used);
+long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages, size_t page_size,
+				    size_t max_samples, void *dict, size_t dict_capacity,
+				    size_t *used);
 
 #pragma GCC visibility pop
 

@@ -35,8 +35,8 @@ size_t zsram_allocators(const char **names, size_t max)
 	return zpool_backends(names, max);
 }
 
-int zsram_alloc_init(struct zsram_alloc *a, const char *backend,
-		     const char *name, size_t page_size, uint64_t limit_pages)
+int zsram_alloc_init(struct zsram_alloc *a, const char *backend, const char *name, size_t page_size,
+		     uint64_t limit_pages)
 {
 	/* zsmalloc uses its built-in arena: virtually contiguous zspages
 	 * backed page by page, which keeps the pool smaller than pages from a
@@ -44,8 +44,7 @@ int zsram_alloc_init(struct zsram_alloc *a, const char *backend,
 	 * zspage, no copies for objects that span pages).  Every backend keeps
 	 * the limit: it refuses a page before backing it, since a zspage's
 	 * pages, once backed, are given back only by compaction. */
-	struct zpool_config cfg = { .page_size = page_size,
-				    .max_pages = (unsigned long)limit_pages };
+	struct zpool_config cfg = { .page_size = page_size, .max_pages = (unsigned long)limit_pages };
 
 	memset(a, 0, sizeof(*a));
 	if (zs_single_init(&a->pages, page_size, &zsram_page_policy))

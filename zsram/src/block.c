@@ -28,8 +28,8 @@ uint64_t zsram_bdev_size(const struct zsram *z)
 
 /* Reads bytes [off, off+len) of page index into dst, or (op other than READ)
  * replaces them with src (WRITE) or zeros, under the page's slot lock. */
-static int bdev_page_part(struct zsram *z, uint64_t index, size_t off, size_t len,
-			  enum bdev_op op, void *dst, const void *src)
+static int bdev_page_part(struct zsram *z, uint64_t index, size_t off, size_t len, enum bdev_op op,
+			  void *dst, const void *src)
 {
 	unsigned char *tmp = malloc(z->page_size);
 	uint32_t flags;
@@ -51,8 +51,8 @@ static int bdev_page_part(struct zsram *z, uint64_t index, size_t off, size_t le
 				memset(tmp + off, 0, len);
 			err = zsram_slot_store_locked(z, index, &flags, tmp);
 		}
-		zsram_slot_unlock_set(&z->slots, index, err ? flags :
-				      flags & ~(SLOT_IDLE | SLOT_NORECOMP));
+		zsram_slot_unlock_set(&z->slots, index,
+				      err ? flags : flags & ~(SLOT_IDLE | SLOT_NORECOMP));
 	}
 	free(tmp);
 	return err;
@@ -63,19 +63,15 @@ static int bdev_page_whole(struct zsram *z, uint64_t index, enum bdev_op op, voi
 			   const void *src)
 {
 	switch (op) {
-	case BDEV_READ:
-		return zsram_read_page(z, index, dst);
-	case BDEV_WRITE:
-		return zsram_write_page(z, index, src);
-	case BDEV_ZERO:
-		return zsram_write_page(z, index, zero_page);
-	default:
-		return zsram_discard(z, index, 1);
+	case BDEV_READ: return zsram_read_page(z, index, dst);
+	case BDEV_WRITE: return zsram_write_page(z, index, src);
+	case BDEV_ZERO: return zsram_write_page(z, index, zero_page);
+	default: return zsram_discard(z, index, 1);
 	}
 }
 
-static int bdev_range(struct zsram *z, uint64_t offset, uint64_t len, enum bdev_op op,
-		      void *dst, const void *src)
+static int bdev_range(struct zsram *z, uint64_t offset, uint64_t len, enum bdev_op op, void *dst,
+		      const void *src)
 {
 	uint64_t size = zsram_bdev_size(z);
 	size_t done = 0;

@@ -64,8 +64,7 @@ static int codec_check_level(enum zsram_algorithm alg, int *level)
 	case ZSRAM_ALG_ZSTD:
 		if (*level == 0)
 			*level = ZSTD_CLEVEL_DEFAULT;
-		return (*level >= ZSTD_minCLevel() && *level <= ZSTD_maxCLevel()) ?
-			0 : -EINVAL;
+		return (*level >= ZSTD_minCLevel() && *level <= ZSTD_maxCLevel()) ? 0 : -EINVAL;
 	}
 	return -EINVAL;
 }
@@ -80,7 +79,7 @@ static int codec_check_level(enum zsram_algorithm alg, int *level)
  * the memory; so the fast strategies get them.  The slower ones search
  * deeper and keep zstd's sizes.
  */
-#define DICT_FAST_HASH_LOG	13
+#define DICT_FAST_HASH_LOG 13
 
 static ZSTD_CDict *create_cdict(const struct zsram_codec *c)
 {
@@ -92,12 +91,11 @@ static ZSTD_CDict *create_cdict(const struct zsram_codec *c)
 		if (cp.chainLog > DICT_FAST_HASH_LOG - 1)
 			cp.chainLog = DICT_FAST_HASH_LOG - 1;
 	}
-	return ZSTD_createCDict_advanced(c->dict, c->dict_size, ZSTD_dlm_byRef, ZSTD_dct_auto,
-					 cp, ZSTD_defaultCMem);
+	return ZSTD_createCDict_advanced(c->dict, c->dict_size, ZSTD_dlm_byRef, ZSTD_dct_auto, cp,
+					 ZSTD_defaultCMem);
 }
 
-int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg,
-		     size_t page_size)
+int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg, size_t page_size)
 {
 	int err;
 
@@ -179,12 +177,8 @@ static struct zsram_codec_ctx *codec_ctx_new(struct zsram_codec *c)
 	if (!ctx->buf)
 		goto fail;
 	switch (c->algorithm) {
-	case ZSRAM_ALG_LZ4:
-		ctx->lz4_state = malloc((size_t)LZ4_sizeofState());
-		break;
-	case ZSRAM_ALG_LZ4HC:
-		ctx->lz4_state = malloc((size_t)LZ4_sizeofStateHC());
-		break;
+	case ZSRAM_ALG_LZ4: ctx->lz4_state = malloc((size_t)LZ4_sizeofState()); break;
+	case ZSRAM_ALG_LZ4HC: ctx->lz4_state = malloc((size_t)LZ4_sizeofStateHC()); break;
 	case ZSRAM_ALG_ZSTD:
 		/* zstd's contexts come at first use (zstd_cctx, zstd_dctx): a
 		 * context that only ever wrote holds no decompressor. */
@@ -215,7 +209,7 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
 	if (ctx)
 		c->free_list = ctx->next;
 	else
-		c->nr_ctx++;	/* counted now, so others wait for it */
+		c->nr_ctx++; /* counted now, so others wait for it */
 	zs_mutex_unlock(&c->free_lock);
 	if (!ctx) {
 		ctx = codec_ctx_new(c);
@@ -287,8 +281,8 @@ static ZSTD_DCtx *zstd_dctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 }
 
 /* zstd's part of zsram_codec_compress (same answers). */
-static long zstd_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
-			  const void *src, size_t src_len, void *dst, size_t dst_cap)
+static long zstd_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, const void *src,
+			  size_t src_len, void *dst, size_t dst_cap)
 {
 	ZSTD_CCtx *cctx = zstd_cctx(c, ctx);
 	size_t n;
@@ -303,24 +297,23 @@ static long zstd_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
 }
 
-long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
-			  const void *src, size_t src_len, void *dst, size_t dst_cap)
+long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, const void *src,
+			  size_t src_len, void *dst, size_t dst_cap)
 {
 	switch (c->algorithm) {
 	case ZSRAM_ALG_LZ4:
-		return LZ4_compress_fast_extState(ctx->lz4_state, src, dst,
-						  (int)src_len, (int)dst_cap, c->level);
+		return LZ4_compress_fast_extState(ctx->lz4_state, src, dst, (int)src_len,
+						  (int)dst_cap, c->level);
 	case ZSRAM_ALG_LZ4HC:
-		return LZ4_compress_HC_extStateHC(ctx->lz4_state, src, dst,
-						  (int)src_len, (int)dst_cap, c->level);
-	case ZSRAM_ALG_ZSTD:
-		return zstd_compress(c, ctx, src, src_len, dst, dst_cap);
+		return LZ4_compress_HC_extStateHC(ctx->lz4_state, src, dst, (int)src_len,
+						  (int)dst_cap, c->level);
+	case ZSRAM_ALG_ZSTD: return zstd_compress(c, ctx, src, src_len, dst, dst_cap);
 	}
 	return -EIO;
 }
 
-int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
-			   const void *src, size_t src_len, void *dst, size_t dst_len)
+int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, const void *src,
+			   size_t src_len, void *dst, size_t dst_len)
 {
 	switch (c->algorithm) {
 	case ZSRAM_ALG_LZ4:
@@ -346,8 +339,8 @@ int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
 	return -EIO;
 }
 
-long zsram_train_dictionary(const void *samples, size_t nr_samples,
-			    size_t page_size, void *dict, size_t dict_capacity)
+long zsram_train_dictionary(const void *samples, size_t nr_samples, size_t page_size, void *dict,
+			    size_t dict_capacity)
 {
 	size_t *sizes;
 	size_t n;
@@ -359,17 +352,16 @@ long zsram_train_dictionary(const void *samples, size_t nr_samples,
 		return -ENOMEM;
 	for (size_t i = 0; i < nr_samples; i++)
 		sizes[i] = page_size;
-	n = ZDICT_trainFromBuffer(dict, dict_capacity, samples, sizes,
-				  (unsigned int)nr_samples);
+	n = ZDICT_trainFromBuffer(dict, dict_capacity, samples, sizes, (unsigned int)nr_samples);
 	free(sizes);
 	if (ZDICT_isError(n))
 		return -EINVAL;
 	return (long)n;
 }
 
-long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
-				    size_t page_size, size_t max_samples,
-				    void *dict, size_t dict_capacity, size_t *used)
+long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages, size_t page_size,
+				    size_t max_samples, void *dict, size_t dict_capacity,
+				    size_t *used)
 {
 	const unsigned char *src = pages;
 	unsigned char *samples;
@@ -392,8 +384,7 @@ long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages,
 		if (!zs_page_same_filled(p, page_size, &word))
 			memcpy(samples + n++ * page_size, p, page_size);
 	}
-	got = n ? zsram_train_dictionary(samples, n, page_size, dict, dict_capacity) :
-		  -EINVAL;
+	got = n ? zsram_train_dictionary(samples, n, page_size, dict, dict_capacity) : -EINVAL;
 	free(samples);
 	if (used)
 		*used = n;

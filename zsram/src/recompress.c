@@ -32,15 +32,14 @@ uint64_t zsram_mark_idle(struct zsram *z)
 
 static bool selected(uint32_t flags, unsigned int select)
 {
-	return (select & ZSRAM_SEL_ALL) ||
-	       ((select & ZSRAM_SEL_HUGE) && (flags & SLOT_HUGE)) ||
+	return (select & ZSRAM_SEL_ALL) || ((select & ZSRAM_SEL_HUGE) && (flags & SLOT_HUGE)) ||
 	       ((select & ZSRAM_SEL_IDLE) && (flags & SLOT_IDLE));
 }
 
 /* Recompresses slot i (locked, flags) using page as scratch; returns 1 if
  * it was recompressed, 0 if not, or a negative errno. */
-static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags,
-			   void *page, struct zsram_codec_ctx *ctx)
+static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *page,
+			   struct zsram_codec_ctx *ctx)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
 	size_t size = *flags & SLOT_SIZE_MASK;
@@ -99,9 +98,8 @@ long zsram_recompress(struct zsram *z, unsigned int select, size_t threshold)
 	for (uint64_t i = 0; i < z->nr_pages && err >= 0; i++) {
 		uint32_t flags = zsram_slot_lock(&z->slots, i);
 
-		if (slot_in_allocator(flags) && slot_alg(flags) == 0 &&
-		    !(flags & SLOT_NORECOMP) && selected(flags, select) &&
-		    (flags & SLOT_SIZE_MASK) >= threshold) {
+		if (slot_in_allocator(flags) && slot_alg(flags) == 0 && !(flags & SLOT_NORECOMP) &&
+		    selected(flags, select) && (flags & SLOT_SIZE_MASK) >= threshold) {
 			err = recompress_slot(z, i, &flags, page, ctx);
 			if (err > 0)
 				done++;

@@ -87,8 +87,7 @@ uint32_t zsram_slot_lock(struct zsram_slots *s, uint64_t i)
 
 bool zsram_slot_trylock(struct zsram_slots *s, uint64_t i, uint32_t *flags)
 {
-	uint32_t old = atomic_fetch_or_explicit(&s->flags[i], SLOT_LOCK,
-						memory_order_acquire);
+	uint32_t old = atomic_fetch_or_explicit(&s->flags[i], SLOT_LOCK, memory_order_acquire);
 
 	if (old & SLOT_LOCK)
 		return false;

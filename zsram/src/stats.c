@@ -57,12 +57,14 @@ int zsram_print_mm_stat(struct zsram *z, FILE *out)
 	struct zsram_mm_stat s;
 
 	zsram_get_mm_stat(z, &s);
-	return fprintf(out, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-		       " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-		       " %8" PRIu64 "\n",
-		       s.orig_data_size, s.compr_data_size, s.mem_used_total,
-		       s.mem_limit, s.mem_used_max, s.same_pages,
-		       s.pages_compacted, s.huge_pages, s.huge_pages_since) < 0 ? -1 : 0;
+	return fprintf(out,
+		       "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+		       " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+		       s.orig_data_size, s.compr_data_size, s.mem_used_total, s.mem_limit,
+		       s.mem_used_max, s.same_pages, s.pages_compacted, s.huge_pages,
+		       s.huge_pages_since) < 0
+		       ? -1
+		       : 0;
 }
 
 int zsram_print_io_stat(struct zsram *z, FILE *out)
@@ -70,9 +72,10 @@ int zsram_print_io_stat(struct zsram *z, FILE *out)
 	struct zsram_io_stat s;
 
 	zsram_get_io_stat(z, &s);
-	return fprintf(out, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-		       s.failed_reads, s.failed_writes, s.invalid_io,
-		       s.notify_free) < 0 ? -1 : 0;
+	return fprintf(out, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n", s.failed_reads,
+		       s.failed_writes, s.invalid_io, s.notify_free) < 0
+		       ? -1
+		       : 0;
 }
 
 int zsram_print_bd_stat(struct zsram *z, FILE *out)
@@ -80,8 +83,10 @@ int zsram_print_bd_stat(struct zsram *z, FILE *out)
 	struct zsram_bd_stat s;
 
 	zsram_get_bd_stat(z, &s);
-	return fprintf(out, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-		       s.bd_count, s.bd_reads, s.bd_writes) < 0 ? -1 : 0;
+	return fprintf(out, "%8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n", s.bd_count, s.bd_reads,
+		       s.bd_writes) < 0
+		       ? -1
+		       : 0;
 }
 
 int zsram_print_class_stats(struct zsram *z, FILE *out)
@@ -140,14 +145,16 @@ int zsram_check(struct zsram *z, char *why, size_t why_len)
 			stored++;
 			if (flags & (SLOT_WB | SLOT_HUGE | SLOT_SIZE_MASK))
 				return check_fail(why, why_len,
-						  "slot %" PRIu64 ": same-filled with other bits %#x",
+						  "slot %" PRIu64
+						  ": same-filled with other bits %#x",
 						  i, flags);
 		} else if (flags & SLOT_WB) {
 			wb++;
 			if (value >= z->backing.nr_blocks)
 				return check_fail(why, why_len,
 						  "slot %" PRIu64 ": backing block %" PRIu64
-						  " out of range", i, value);
+						  " out of range",
+						  i, value);
 		} else if (flags & SLOT_SIZE_MASK) {
 			size_t size = flags & SLOT_SIZE_MASK;
 
@@ -161,7 +168,8 @@ int zsram_check(struct zsram *z, char *why, size_t why_len)
 						  "slot %" PRIu64 ": huge with size %zu", i, size);
 			if (!(flags & SLOT_HUGE) && size >= z->alloc.huge_size)
 				return check_fail(why, why_len,
-						  "slot %" PRIu64 ": compressed size %zu >= huge size %zu",
+						  "slot %" PRIu64
+						  ": compressed size %zu >= huge size %zu",
 						  i, size, z->alloc.huge_size);
 			if (flags & SLOT_HUGE)
 				huge++;
@@ -180,12 +188,12 @@ int zsram_check(struct zsram *z, char *why, size_t why_len)
 					  "slot %" PRIu64 ": empty with value %#" PRIx64, i, value);
 		}
 	}
-#define CHECK_COUNTER(name, counted)						\
-	do {									\
-		if (STAT_GET(z->name) != (counted))				\
-			return check_fail(why, why_len,				\
+#define CHECK_COUNTER(name, counted)                                                           \
+	do {                                                                                   \
+		if (STAT_GET(z->name) != (counted))                                            \
+			return check_fail(why, why_len,                                        \
 					  #name " is %" PRIu64 " but the slots hold %" PRIu64, \
-					  (uint64_t)STAT_GET(z->name), (uint64_t)(counted)); \
+					  (uint64_t)STAT_GET(z->name), (uint64_t)(counted));   \
 	} while (0)
 	CHECK_COUNTER(pages_stored, stored);
 	CHECK_COUNTER(same_pages, same);

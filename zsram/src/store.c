@@ -24,8 +24,8 @@
 
 #include "zsram_internal.h"
 
-#define AUTO_COMPACT_MIN_PAGES	64	/* don't compact tiny pools */
-#define AUTO_COMPACT_EVERY	32	/* frees between fragmentation checks */
+#define AUTO_COMPACT_MIN_PAGES 64 /* don't compact tiny pools */
+#define AUTO_COMPACT_EVERY 32	  /* frees between fragmentation checks */
 #define DEFAULT_COMPACT_THRESHOLD 0.25
 
 void zsram_config_init(struct zsram_config *config)
@@ -64,8 +64,8 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 	zs_mutex_init(&z->backing.scan_lock);
 	atomic_flag_clear(&z->compacting);
 	z->limit_pages = (cfg->mem_limit + ps - 1) / ps;
-	z->compact_threshold = cfg->compact_threshold == 0 ?
-		DEFAULT_COMPACT_THRESHOLD : cfg->compact_threshold;
+	z->compact_threshold =
+		cfg->compact_threshold == 0 ? DEFAULT_COMPACT_THRESHOLD : cfg->compact_threshold;
 
 	err = zsram_slots_init(&z->slots, cfg->nr_pages);
 	if (err)
@@ -80,14 +80,13 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 			goto fail;
 		z->nr_codecs = 2;
 	}
-	err = zsram_alloc_init(&z->alloc, cfg->allocator,
-			       cfg->name ? cfg->name : "zsram", ps, z->limit_pages);
+	err = zsram_alloc_init(&z->alloc, cfg->allocator, cfg->name ? cfg->name : "zsram", ps,
+			       z->limit_pages);
 	if (err)
 		goto fail;
 	if (cfg->backing_file) {
 		err = zsram_backing_open(z, cfg->backing_file,
-					 cfg->backing_pages ? cfg->backing_pages :
-					 cfg->nr_pages);
+					 cfg->backing_pages ? cfg->backing_pages : cfg->nr_pages);
 		if (err)
 			goto fail;
 	}
@@ -157,8 +156,7 @@ void zsram_note_mem_used(struct zsram *z)
 
 	while (pages > max &&
 	       !atomic_compare_exchange_weak_explicit(&z->max_used_pages, &max, pages,
-						      memory_order_relaxed,
-						      memory_order_relaxed))
+						      memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -186,8 +184,7 @@ void zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags)
 	z->slots.values[index] = 0;
 }
 
-unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
-				       int *err)
+unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw, int *err)
 {
 	unsigned long handle;
 
@@ -217,8 +214,7 @@ unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
 /* Allocates size bytes within the memory limit, for slot `index` (locked);
  * with a backing file, cold pages are written back and the allocation
  * retried.  Returns the handle, or 0 with *err set. */
-static unsigned long alloc_for_slot(struct zsram *z, uint64_t index, size_t size,
-				    bool raw, int *err)
+static unsigned long alloc_for_slot(struct zsram *z, uint64_t index, size_t size, bool raw, int *err)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
 	for (;;) {
@@ -227,16 +223,14 @@ static unsigned long alloc_for_slot(struct zsram *z, uint64_t index, size_t size
 
 		if (handle)
 			return handle;
-		if (e != -ENOSPC || z->backing.fd < 0 ||
-		    zsram_writeback_for_room(z, index) <= 0) {
+		if (e != -ENOSPC || z->backing.fd < 0 || zsram_writeback_for_room(z, index) <= 0) {
 			*err = e;
 			return 0;
 		}
 	}
 }
 
-int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
-			    const void *page)
+int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags, const void *page)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
 	struct zsram_codec *codec = &z->codecs[0];
@@ -261,8 +255,7 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
 	ctx = zsram_codec_get(codec);
 	if (!ctx)
 		return -ENOMEM;
-	n = zsram_codec_compress(codec, ctx, page, z->page_size, ctx->buf,
-				 z->alloc.huge_size - 1);
+	n = zsram_codec_compress(codec, ctx, page, z->page_size, ctx->buf, z->alloc.huge_size - 1);
 	if (n < 0) {
 		err = (int)n;
 		goto out;
@@ -272,7 +265,7 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
 		size = z->page_size;
 		newflags = SLOT_HUGE;
 		if (size > z->alloc.max_size)
-			newflags |= SLOT_RAW;	/* the backend cannot take it */
+			newflags |= SLOT_RAW; /* the backend cannot take it */
 	} else {
 		src = ctx->buf;
 		size = (size_t)n;
@@ -302,8 +295,7 @@ out:
 	return err;
 }
 
-int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
-			   void *page)
+int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags, void *page)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
 	unsigned long handle = z->slots.values[index];
@@ -354,8 +346,7 @@ void zsram_maybe_compact(struct zsram *z)
 {
 	uint64_t total, compr;
 
-	if (z->compact_threshold < 0 ||
-	    STAT_GET(z->frees_since_check) < AUTO_COMPACT_EVERY)
+	if (z->compact_threshold < 0 || STAT_GET(z->frees_since_check) < AUTO_COMPACT_EVERY)
 		return;
 	atomic_store_explicit(&z->frees_since_check, 0, memory_order_relaxed);
 	total = zsram_mem_pages(z);
@@ -366,7 +357,7 @@ void zsram_maybe_compact(struct zsram *z)
 	if (compr >= total || (double)(total - compr) / (double)total <= z->compact_threshold)
 		return;
 	if (atomic_flag_test_and_set(&z->compacting))
-		return;		/* another thread is at it */
+		return; /* another thread is at it */
 	zpool_compact(z->alloc.pool);
 	atomic_flag_clear(&z->compacting);
 }
@@ -394,8 +385,7 @@ int zsram_write_page(struct zsram *z, uint64_t index, const void *page)
 		return -EINVAL;
 	flags = zsram_slot_lock(&z->slots, index);
 	err = zsram_slot_store_locked(z, index, &flags, page);
-	zsram_slot_unlock_set(&z->slots, index, err ? flags :
-			      flags & ~(SLOT_IDLE | SLOT_NORECOMP));
+	zsram_slot_unlock_set(&z->slots, index, err ? flags : flags & ~(SLOT_IDLE | SLOT_NORECOMP));
 	if (err)
 		STAT_ADD(z->failed_writes, 1);
 	else

@@ -20,7 +20,7 @@
 
 #include "zsram_internal.h"
 
-#define ROOM_BATCH	64	/* pages written back per attempt to make room */
+#define ROOM_BATCH 64 /* pages written back per attempt to make room */
 
 int zsram_backing_open(struct zsram *z, const char *path, uint64_t nr_blocks)
 {
@@ -81,8 +81,7 @@ void zsram_backing_free(struct zsram *z, uint64_t block)
 
 int zsram_backing_read(struct zsram *z, uint64_t block, void *page)
 {
-	ssize_t n = pread(z->backing.fd, page, z->page_size,
-			  (off_t)(block * z->page_size));
+	ssize_t n = pread(z->backing.fd, page, z->page_size, (off_t)(block * z->page_size));
 
 	return n == (ssize_t)z->page_size ? 0 : -EIO;
 }
@@ -101,8 +100,8 @@ static int writeback_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *pa
 	block = backing_alloc_block(&z->backing);
 	if (block == UINT64_MAX)
 		return -ENOSPC;
-	if (pwrite(z->backing.fd, page, z->page_size,
-		   (off_t)(block * z->page_size)) != (ssize_t)z->page_size) {
+	if (pwrite(z->backing.fd, page, z->page_size, (off_t)(block * z->page_size)) !=
+	    (ssize_t)z->page_size) {
 		zsram_backing_free(z, block);
 		return -EIO;
 	}
@@ -126,12 +125,10 @@ static bool pass_takes(uint32_t flags, unsigned int pass)
 }
 
 /* The scan; caller holds scan_lock.  Skips slot `self` (UINT64_MAX: none). */
-static long writeback_scan(struct zsram *z, unsigned int select, uint64_t max,
-			   uint64_t self)
+static long writeback_scan(struct zsram *z, unsigned int select, uint64_t max, uint64_t self)
 {
 	ZS_ASSERT_HELD(&z->backing.scan_lock);
-	static const unsigned int passes[] = { ZSRAM_SEL_HUGE, ZSRAM_SEL_IDLE,
-					       ZSRAM_SEL_ALL };
+	static const unsigned int passes[] = { ZSRAM_SEL_HUGE, ZSRAM_SEL_IDLE, ZSRAM_SEL_ALL };
 	struct zsram_backing *b = &z->backing;
 	long done = 0;
 	int err = 0;
@@ -187,8 +184,7 @@ long zsram_writeback_for_room(struct zsram *z, uint64_t self)
 	long done;
 
 	zs_mutex_lock(&z->backing.scan_lock);
-	done = writeback_scan(z, ZSRAM_SEL_HUGE | ZSRAM_SEL_IDLE | ZSRAM_SEL_ALL,
-			      ROOM_BATCH, self);
+	done = writeback_scan(z, ZSRAM_SEL_HUGE | ZSRAM_SEL_IDLE | ZSRAM_SEL_ALL, ROOM_BATCH, self);
 	zs_mutex_unlock(&z->backing.scan_lock);
 	if (done > 0)
 		zpool_compact(z->alloc.pool);

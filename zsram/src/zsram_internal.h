@@ -55,17 +55,17 @@
 /* ---- The allocator (alloc.c) ---- */
 
 struct zsram_alloc {
-	struct zpool *pool;		/* any backend: zsmalloc, zbud, z3fold */
-	struct zs_single_source pages;	/* zbud's and z3fold's pages, RAW slots' */
-	bool pages_ready;		/* pages initialised (for fini) */
-	size_t huge_size;		/* objects above this take a whole page */
-	size_t max_size;		/* largest object the backend takes */
+	struct zpool *pool;	       /* any backend: zsmalloc, zbud, z3fold */
+	struct zs_single_source pages; /* zbud's and z3fold's pages, RAW slots' */
+	bool pages_ready;	       /* pages initialised (for fini) */
+	size_t huge_size;	       /* objects above this take a whole page */
+	size_t max_size;	       /* largest object the backend takes */
 };
 
 /* The pool keeps limit_pages (0: none) for its own pages; the store checks
  * it for them and RAW pages together.  0 or a negative errno. */
-int zsram_alloc_init(struct zsram_alloc *a, const char *backend,
-		     const char *name, size_t page_size, uint64_t limit_pages);
+int zsram_alloc_init(struct zsram_alloc *a, const char *backend, const char *name, size_t page_size,
+		     uint64_t limit_pages);
 /* Safe on a zeroed or half-initialised struct. */
 void zsram_alloc_fini(struct zsram_alloc *a);
 
@@ -74,46 +74,45 @@ void zsram_alloc_fini(struct zsram_alloc *a);
 /* One context: what one thread needs for one operation.  Kept in the codec's
  * free list between uses. */
 struct zsram_codec_ctx {
-	struct zsram_codec_ctx *next;	/* free list link */
-	void *lz4_state;		/* LZ4 / LZ4HC state */
-	void *zstd_cctx;		/* ZSTD_CCtx, made at first compression */
-	void *zstd_dctx;		/* ZSTD_DCtx, made at first decompression */
-	unsigned char *buf;		/* page_size bytes of scratch: compressed
+	struct zsram_codec_ctx *next; /* free list link */
+	void *lz4_state;	      /* LZ4 / LZ4HC state */
+	void *zstd_cctx;	      /* ZSTD_CCtx, made at first compression */
+	void *zstd_dctx;	      /* ZSTD_DCtx, made at first decompression */
+	unsigned char *buf;	      /* page_size bytes of scratch: compressed
 					 * output, or the allocator's local copy */
 };
 
 struct zsram_codec {
 	enum zsram_algorithm algorithm;
 	int level;
-	size_t page_size;		/* size of each context's buf */
-	void *dict;			/* our copy of the dictionary, or NULL */
+	size_t page_size; /* size of each context's buf */
+	void *dict;	  /* our copy of the dictionary, or NULL */
 	size_t dict_size;
-	void *zstd_cdict;		/* ZSTD_CDict, shared read-only */
-	void *zstd_ddict;		/* ZSTD_DDict, shared read-only */
-	struct zs_mutex free_lock;	/* protects free_list and nr_ctx */
-	pthread_cond_t ctx_freed;	/* signalled when a context is put */
+	void *zstd_cdict;	   /* ZSTD_CDict, shared read-only */
+	void *zstd_ddict;	   /* ZSTD_DDict, shared read-only */
+	struct zs_mutex free_lock; /* protects free_list and nr_ctx */
+	pthread_cond_t ctx_freed;  /* signalled when a context is put */
 	struct zsram_codec_ctx *free_list;
-	unsigned int nr_ctx;		/* contexts in existence */
-	unsigned int max_ctx;		/* at most this many, except for a thread
+	unsigned int nr_ctx;  /* contexts in existence */
+	unsigned int max_ctx; /* at most this many, except for a thread
 					 * that holds one already; 0: not set up */
 };
 
-int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg,
-		     size_t page_size);
+int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg, size_t page_size);
 void zsram_codec_fini(struct zsram_codec *c);
 /* A context for one operation: from the free list, or a new one while
  * fewer than max_ctx exist (one per processor), else it waits for one to be
  * put back.  NULL: ENOMEM. */
-struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c);	/* NULL: ENOMEM */
+struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c); /* NULL: ENOMEM */
 void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx);
 /* Compresses src_len bytes into dst (capacity dst_cap).  Returns the
  * compressed size, 0 if it does not fit in dst_cap, -EIO on a codec error,
  * -ENOMEM if zstd's compressor cannot be made (at a context's first use). */
-long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
-			  const void *src, size_t src_len, void *dst, size_t dst_cap);
+long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, const void *src,
+			  size_t src_len, void *dst, size_t dst_cap);
 /* Decompresses exactly dst_len bytes; 0, -EIO, or -ENOMEM as above. */
-int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
-			   const void *src, size_t src_len, void *dst, size_t dst_len);
+int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, const void *src,
+			   size_t src_len, void *dst, size_t dst_len);
 
 /* ---- Slot table (slot.c) ----
  *
@@ -133,31 +132,31 @@ int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx,
  * set; values[i] is then the handle (or, with RAW, the page).  values[i] and every bit
  * but LOCK are read and written only with LOCK held.
  */
-#define SLOT_SIZE_MASK		0x1ffffu
-#define SLOT_ALG_SHIFT		17
-#define SLOT_ALG_MASK		(0x3u << SLOT_ALG_SHIFT)
-#define SLOT_SAME		(1u << 19)
-#define SLOT_HUGE		(1u << 20)
-#define SLOT_WB			(1u << 21)
-#define SLOT_IDLE		(1u << 22)
-#define SLOT_NORECOMP		(1u << 23)
-#define SLOT_RAW		(1u << 24)
-#define SLOT_LOCK		(1u << 31)
+#define SLOT_SIZE_MASK 0x1ffffu
+#define SLOT_ALG_SHIFT 17
+#define SLOT_ALG_MASK (0x3u << SLOT_ALG_SHIFT)
+#define SLOT_SAME (1u << 19)
+#define SLOT_HUGE (1u << 20)
+#define SLOT_WB (1u << 21)
+#define SLOT_IDLE (1u << 22)
+#define SLOT_NORECOMP (1u << 23)
+#define SLOT_RAW (1u << 24)
+#define SLOT_LOCK (1u << 31)
 
 struct zsram_slots {
 	uint64_t nr;
 	uint64_t *values;
 	_Atomic uint32_t *flags;
 #ifdef ZS_DEBUG
-	_Atomic uintptr_t *owner;	/* the holder's pthread_self(), 0: none */
+	_Atomic uintptr_t *owner; /* the holder's pthread_self(), 0: none */
 #endif
 };
 
 /* Debug builds: aborts unless this thread holds slot i's lock. */
 #ifdef ZS_DEBUG
-#define ZSRAM_ASSERT_SLOT_LOCKED(z, i)                                                  \
+#define ZSRAM_ASSERT_SLOT_LOCKED(z, i)                                                       \
 	ZS_ASSERT_LOCKED(atomic_load_explicit(&(z)->slots.owner[i], memory_order_relaxed) == \
-				 (uintptr_t)pthread_self(),                              \
+				 (uintptr_t)pthread_self(),                                  \
 			 "slot lock " #i)
 #else
 #define ZSRAM_ASSERT_SLOT_LOCKED(z, i) ((void)0)
@@ -182,13 +181,13 @@ static inline unsigned int slot_alg(uint32_t flags)
 /* ---- Backing file (writeback.c) ---- */
 
 struct zsram_backing {
-	int fd;				/* -1: none */
+	int fd; /* -1: none */
 	uint64_t nr_blocks;
-	struct zs_mutex lock;		/* protects bitmap and hint */
-	uint64_t *bitmap;		/* 1 bit per block: in use */
-	uint64_t hint;			/* where to look for a free block */
-	uint64_t clock;			/* next slot the victim scan looks at */
-	struct zs_mutex scan_lock;	/* one writeback scan at a time */
+	struct zs_mutex lock;	   /* protects bitmap and hint */
+	uint64_t *bitmap;	   /* 1 bit per block: in use */
+	uint64_t hint;		   /* where to look for a free block */
+	uint64_t clock;		   /* next slot the victim scan looks at */
+	struct zs_mutex scan_lock; /* one writeback scan at a time */
 };
 
 /* ---- The store ---- */
@@ -197,12 +196,12 @@ struct zsram {
 	uint64_t nr_pages;
 	size_t page_size;
 	unsigned int page_shift;
-	struct zsram_alloc alloc;	/* the pool and its page source */
-	struct zsram_codec codecs[2];	/* [0] primary, [1] secondary */
+	struct zsram_alloc alloc;     /* the pool and its page source */
+	struct zsram_codec codecs[2]; /* [0] primary, [1] secondary */
 	unsigned int nr_codecs;
 	struct zsram_slots slots;
-	uint64_t limit_pages;		/* 0: none */
-	double compact_threshold;	/* < 0: never automatically */
+	uint64_t limit_pages;	  /* 0: none */
+	double compact_threshold; /* < 0: never automatically */
 	struct zsram_backing backing;
 
 	/* Statistics, updated with relaxed atomics. */
@@ -222,9 +221,9 @@ struct zsram {
 	_Atomic uint64_t recompressed;
 	_Atomic uint64_t recomp_attempts;
 	_Atomic uint64_t recomp_saved;
-	_Atomic uint64_t raw_pages;	/* RAW slots: pages outside the allocator */
-	_Atomic uint64_t frees_since_check;	/* drives automatic compaction */
-	atomic_flag compacting;		/* one automatic compaction at a time */
+	_Atomic uint64_t raw_pages;	    /* RAW slots: pages outside the allocator */
+	_Atomic uint64_t frees_since_check; /* drives automatic compaction */
+	atomic_flag compacting;		    /* one automatic compaction at a time */
 };
 
 #define STAT_ADD(field, n) atomic_fetch_add_explicit(&(field), (n), memory_order_relaxed)
@@ -232,12 +231,10 @@ struct zsram {
 #define STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
 /* store.c: with the slot's lock held. */
-int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags,
-			   void *page);
+int zsram_slot_read_locked(struct zsram *z, uint64_t index, uint32_t flags, void *page);
 /* Stores page into the slot whose flags (locked) are *flags; on success
  * updates *flags (the caller unlocks with them).  Changes nothing on error. */
-int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags,
-			    const void *page);
+int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags, const void *page);
 /* Frees what the slot holds and updates the statistics; the slot's flags
  * are 0 (empty) after it.  Frees of stored pages count toward automatic
  * compaction. */
@@ -248,8 +245,7 @@ void zsram_maybe_compact(struct zsram *z);
  * store's memory passes the limit once the allocation is made, it is freed
  * again and the answer is -ENOSPC; -ENOMEM if memory cannot be had.  Returns
  * the handle (or the RAW page's address), or 0 with *err set. */
-unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw,
-				       int *err);
+unsigned long zsram_alloc_within_limit(struct zsram *z, size_t size, bool raw, int *err);
 /* Frees what zsram_alloc_within_limit returned. */
 void zsram_release_handle(struct zsram *z, unsigned long handle, bool raw);
 /* Frees the memory a slot holds (handle or RAW page); flags say which. */

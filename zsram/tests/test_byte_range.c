@@ -62,8 +62,7 @@ static struct zsram *new_store(size_t ps, uint64_t nr)
 	return z;
 }
 
-static void check_all(struct zsram *z, const unsigned char *shadow, unsigned char *back,
-		      uint64_t size)
+static void check_all(struct zsram *z, const unsigned char *shadow, unsigned char *back, uint64_t size)
 {
 	memset(back, 0xa5, size);
 	CHECK_EQ(zsram_bdev_read(z, 0, back, size), 0);
@@ -87,8 +86,9 @@ static void random_ranges(size_t ps, uint64_t nr, int ops)
 			CHECK_EQ(zsram_bdev_write(z, off, buf, len), 0);
 			memcpy(shadow + off, buf, len);
 		} else if (r % 4 == 2) {
-			CHECK_EQ((r & 16) ? zsram_bdev_zero(z, off, len) :
-				 zsram_bdev_discard(z, off, len), 0);
+			CHECK_EQ((r & 16) ? zsram_bdev_zero(z, off, len)
+					  : zsram_bdev_discard(z, off, len),
+				 0);
 			memset(shadow + off, 0, len);
 		}
 		/* The request's bytes and a page either side, any alignment. */

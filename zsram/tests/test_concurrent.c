@@ -79,7 +79,8 @@ static void *worker(void *arg)
 				found = memcmp(page, want, ps) == 0;
 			}
 			if (!found) {
-				fprintf(stderr, "page %" PRIu64 ": read content of no version in %u..%u\n",
+				fprintf(stderr,
+					"page %" PRIu64 ": read content of no version in %u..%u\n",
 					i, v0, v1 + 1);
 				exit(1);
 			}
@@ -136,13 +137,13 @@ int main(void)
 	ops_per_thread = 20000 / (int)tu_scale_divisor();
 	worker_pages = 512 / tu_scale_divisor() * THREADS / THREADS;
 	worker_pages -= worker_pages % THREADS;
-	nr_pages = worker_pages + THREADS;	/* the last group: block_user's */
+	nr_pages = worker_pages + THREADS; /* the last group: block_user's */
 	versions = calloc(nr_pages, sizeof(*versions));
 	CHECK(versions && page && want);
 
 	zsram_config_init(&cfg);
 	cfg.nr_pages = nr_pages;
-	cfg.compact_threshold = 0.05;	/* automatic compaction often, too */
+	cfg.compact_threshold = 0.05; /* automatic compaction often, too */
 	store = zsram_create(&cfg);
 	CHECK(store);
 
@@ -173,14 +174,13 @@ int main(void)
 		CHECK(memcmp(page, want, ps) == 0);
 	}
 	CHECK_STORE(store);
-	CHECK(store->codecs[0].nr_ctx >= 1 &&
-	      store->codecs[0].nr_ctx <= store->codecs[0].max_ctx);
+	CHECK(store->codecs[0].nr_ctx >= 1 && store->codecs[0].nr_ctx <= store->codecs[0].max_ctx);
 	CHECK_IO_STAT(store, 0, 0, 0);
 	zsram_destroy(store);
 	free((void *)versions);
 	free(page);
 	free(want);
-	printf("concurrent: ok (%d threads x %d operations, compaction running)\n",
-	       THREADS, ops_per_thread);
+	printf("concurrent: ok (%d threads x %d operations, compaction running)\n", THREADS,
+	       ops_per_thread);
 	return 0;
 }

@@ -120,8 +120,8 @@ int main(void)
 		stored += err == 0;
 		zsram_get_mm_stat(z, &after);
 		if (after.mem_used_total > limit) {
-			fprintf(stderr, "page %" PRIu64 " err %d: mem_used_total %" PRIu64 "\n",
-				i, err, after.mem_used_total);
+			fprintf(stderr, "page %" PRIu64 " err %d: mem_used_total %" PRIu64 "\n", i,
+				err, after.mem_used_total);
 			exit(1);
 		}
 	}

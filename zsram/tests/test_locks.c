@@ -28,7 +28,7 @@ static void on_abort(int sig)
 static void *lock_slot_0(void *arg)
 {
 	zsram_slot_lock(&((struct zsram *)arg)->slots, 0);
-	return NULL;	/* returns holding it */
+	return NULL; /* returns holding it */
 }
 
 int main(int argc, char **argv)

@@ -16,7 +16,7 @@ static struct zsram *make_store(uint64_t nr, enum zsram_algorithm second, int le
 	zsram_config_init(&cfg);
 	cfg.nr_pages = nr;
 	cfg.codec.algorithm = ZSRAM_ALG_LZ4;
-	cfg.codec.level = 20;	/* fast and weak: room for the second one */
+	cfg.codec.level = 20; /* fast and weak: room for the second one */
 	cfg.recomp_enabled = 1;
 	cfg.recomp.algorithm = second;
 	cfg.recomp.level = level;

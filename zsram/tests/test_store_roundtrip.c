@@ -17,17 +17,12 @@ struct algo_case {
 };
 
 static const struct algo_case cases[] = {
-	{ ZSRAM_ALG_LZ4, 0, false },
-	{ ZSRAM_ALG_LZ4, 8, false },
-	{ ZSRAM_ALG_LZ4HC, 0, false },
-	{ ZSRAM_ALG_LZ4HC, 12, false },
-	{ ZSRAM_ALG_ZSTD, 0, false },
-	{ ZSRAM_ALG_ZSTD, -3, false },
-	{ ZSRAM_ALG_ZSTD, 19, false },
-	{ ZSRAM_ALG_ZSTD, 3, true },
+	{ ZSRAM_ALG_LZ4, 0, false },	{ ZSRAM_ALG_LZ4, 8, false },  { ZSRAM_ALG_LZ4HC, 0, false },
+	{ ZSRAM_ALG_LZ4HC, 12, false }, { ZSRAM_ALG_ZSTD, 0, false }, { ZSRAM_ALG_ZSTD, -3, false },
+	{ ZSRAM_ALG_ZSTD, 19, false },	{ ZSRAM_ALG_ZSTD, 3, true },
 };
 
-static const char *allocator;	/* NULL: the default (zsmalloc) */
+static const char *allocator; /* NULL: the default (zsmalloc) */
 
 static void *train(size_t ps, size_t *size)
 {
@@ -180,7 +175,7 @@ static void bad_configs(void)
 
 	zsram_config_init(&cfg);
 	errno = 0;
-	CHECK(zsram_create(&cfg) == NULL && errno == EINVAL);	/* nr_pages 0 */
+	CHECK(zsram_create(&cfg) == NULL && errno == EINVAL); /* nr_pages 0 */
 	cfg.nr_pages = 16;
 	cfg.page_size = 5000;
 	CHECK(zsram_create(&cfg) == NULL && errno == EINVAL);
@@ -191,7 +186,7 @@ static void bad_configs(void)
 	cfg.codec.level = 0;
 	cfg.codec.algorithm = ZSRAM_ALG_LZ4;
 	cfg.codec.dict = "x";
-	cfg.codec.dict_size = 1;	/* a dictionary is for zstd only */
+	cfg.codec.dict_size = 1; /* a dictionary is for zstd only */
 	CHECK(zsram_create(&cfg) == NULL && errno == EINVAL);
 	cfg.codec.dict = NULL;
 	cfg.codec.dict_size = 0;
@@ -236,8 +231,8 @@ static void dictionary_helps(void)
 		free(dict);
 		free(page);
 	}
-	printf("zstd compr_data_size without dictionary %" PRIu64 ", with %" PRIu64 "\n",
-	       sizes[0], sizes[1]);
+	printf("zstd compr_data_size without dictionary %" PRIu64 ", with %" PRIu64 "\n", sizes[0],
+	       sizes[1]);
 	CHECK(sizes[1] < sizes[0]);
 }
 

@@ -39,8 +39,8 @@ static void expect(const char *args, int status, const char *text)
 	int got = run(args);
 
 	if (got != status || !strstr(out, text)) {
-		fprintf(stderr, "zsram %s: exit %d (want %d), output:\n%s\n(want \"%s\")\n",
-			args, got, status, out, text);
+		fprintf(stderr, "zsram %s: exit %d (want %d), output:\n%s\n(want \"%s\")\n", args,
+			got, status, out, text);
 		exit(1);
 	}
 }
@@ -52,9 +52,10 @@ static void mm_stat_of(uint64_t v[9])
 	int n;
 
 	CHECK(line && (line == out || line[-1] == '\n'));
-	n = sscanf(line, "mm_stat: %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &v[0], &v[1], &v[2],
-		   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
+	n = sscanf(line,
+		   "mm_stat: %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		   " %" SCNu64 " %" SCNu64 " %" SCNu64,
+		   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
 	CHECK_EQ(n, 9);
 }
 
@@ -92,7 +93,9 @@ int main(void)
 	CHECK(fd >= 0 && wfd >= 0);
 	close(wfd);
 	for (int i = 0; i < text + zero + random; i++) {
-		enum tu_page_kind k = i < text ? TU_PAGE_TEXT : i < text + zero ? TU_PAGE_ZERO : TU_PAGE_RANDOM;
+		enum tu_page_kind k = i < text		? TU_PAGE_TEXT
+				      : i < text + zero ? TU_PAGE_ZERO
+							: TU_PAGE_RANDOM;
 
 		tu_make_page(page, sizeof(page), k, (uint64_t)i);
 		CHECK_EQ(write(fd, page, sizeof(page)), (long)sizeof(page));
@@ -108,14 +111,14 @@ int main(void)
 		snprintf(args, sizeof(args), "--algorithm %s %s", algs[a], file);
 		expect(args, 0, "verify: ");
 		mm_stat_of(v);
-		CHECK_EQ(v[0], (uint64_t)(text + zero + random + 1) * 4096);	/* orig */
-		CHECK(v[1] > 0 && v[1] < v[0]);				/* compr */
-		CHECK(v[2] >= v[1]);					/* mem_used */
-		CHECK_EQ(v[3], 0);					/* limit */
-		CHECK(v[4] >= v[2]);					/* max */
-		CHECK_EQ(v[5], zero);					/* same */
-		CHECK_EQ(v[7], random);					/* huge */
-		CHECK_EQ(v[8], random);					/* since */
+		CHECK_EQ(v[0], (uint64_t)(text + zero + random + 1) * 4096); /* orig */
+		CHECK(v[1] > 0 && v[1] < v[0]);				     /* compr */
+		CHECK(v[2] >= v[1]);					     /* mem_used */
+		CHECK_EQ(v[3], 0);					     /* limit */
+		CHECK(v[4] >= v[2]);					     /* max */
+		CHECK_EQ(v[5], zero);					     /* same */
+		CHECK_EQ(v[7], random);					     /* huge */
+		CHECK_EQ(v[8], random);					     /* since */
 	}
 
 	/* Options end to end. */
@@ -150,7 +153,8 @@ int main(void)
 			f = fopen(path, "w");
 			CHECK(f);
 			for (int i = 0; i < 10; i++) {
-				tu_make_page(page, sizeof(page), TU_PAGE_TEXT, (uint64_t)(1000 * k + i));
+				tu_make_page(page, sizeof(page), TU_PAGE_TEXT,
+					     (uint64_t)(1000 * k + i));
 				CHECK_EQ(fwrite(page, 1, 100 + 300 * (size_t)i, f), 100 + 300 * i);
 			}
 			fclose(f);
@@ -162,7 +166,8 @@ int main(void)
 		CHECK_EQ(v[0], 8 * 4096);
 
 		for (int i = 0; i < 64; i++)
-			tu_make_page(samples + (size_t)i * 4096, 4096, TU_PAGE_TEXT, (uint64_t)(5000 + i));
+			tu_make_page(samples + (size_t)i * 4096, 4096, TU_PAGE_TEXT,
+				     (uint64_t)(5000 + i));
 		dsize = zsram_train_dictionary(samples, 64, 4096, dict, sizeof(dict));
 		CHECK(dsize > 0);
 		snprintf(dictpath, sizeof(dictpath), "%s/dict", dir);

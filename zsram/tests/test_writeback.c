@@ -123,7 +123,7 @@ int main(void)
 	CHECK_EQ(mm.huge_pages, 0);
 	CHECK_EQ(zsram_mark_idle(z), 64);
 	page_for(page, 3, 0);
-	CHECK_EQ(zsram_write_page(z, 3, page), 0);	/* no longer idle */
+	CHECK_EQ(zsram_write_page(z, 3, page), 0); /* no longer idle */
 	n = zsram_writeback(z, ZSRAM_SEL_IDLE, 1000);
 	CHECK(n > 0);
 	CHECK_EQ(zsram_slot_info(z, 3, &info), 0);

@@ -32,9 +32,9 @@
 #include "zram_dev.h"
 #include "zsram_tool.h"
 
-#define BENCH_BATCH	32
-#define BENCH_ROUNDS	5
-#define BENCH_POPULATE	(1u << 20)
+#define BENCH_BATCH 32
+#define BENCH_ROUNDS 5
+#define BENCH_POPULATE (1u << 20)
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -52,22 +52,21 @@ static void compress_into_fresh(struct fresh_out *f, void *state, const unsigned
 {
 	for (uint64_t i = b; i < e; i++) {
 		if (f->used + (size_t)bound > f->populated && f->populated < f->cap) {
-			size_t step = f->cap - f->populated < BENCH_POPULATE ?
-				      f->cap - f->populated : BENCH_POPULATE;
+			size_t step = f->cap - f->populated < BENCH_POPULATE ? f->cap - f->populated
+									     : BENCH_POPULATE;
 
 			(void)madvise(f->mem + f->populated, step, MADV_POPULATE_WRITE);
 			f->populated += step;
 		}
-		f->used += (size_t)LZ4_compress_fast_extState(state,
-				(const char *)pages + i * ps, (char *)f->mem + f->used,
-				(int)ps, bound, accel);
+		f->used += (size_t)LZ4_compress_fast_extState(state, (const char *)pages + i * ps,
+							      (char *)f->mem + f->used, (int)ps,
+							      bound, accel);
 	}
 }
 
 /* Writes the pages to zram0 (lz4) and reads its mm_stat; 0, or -1 with a
  * message. */
-static int kernel_zram_mem_used(const struct input *in, size_t ps, uint64_t *mem_used,
-				uint64_t *compr)
+static int kernel_zram_mem_used(const struct input *in, size_t ps, uint64_t *mem_used, uint64_t *compr)
 {
 	uint64_t total = in->nr_pages * ps, mm[9];
 	struct zram_dev z;
@@ -115,7 +114,7 @@ int tool_run_bench(const struct options *o, const struct input *in)
 	unsigned char *out = malloc(ps);
 	void *state = malloc((size_t)LZ4_sizeofState());
 	int accel = o->cfg.codec.level ? o->cfg.codec.level : 1;
-	double best[6] = { 1e30, 1e30, 1e30, 1e30, 1e30, 1e30 };	/* c, d, w, rw, r, cf */
+	double best[6] = { 1e30, 1e30, 1e30, 1e30, 1e30, 1e30 }; /* c, d, w, rw, r, cf */
 	uint64_t bytes = n * ps;
 	struct zsram_mm_stat mm = { 0 };
 	uint64_t store_rss = 0;
@@ -163,14 +162,16 @@ int tool_run_bench(const struct options *o, const struct input *in)
 
 				t0 = tool_thread_cpu();
 				for (uint64_t i = b; i < e; i++)
-					clen[i] = LZ4_compress_fast_extState(state,
-						(const char *)in->pages + i * ps,
-						(char *)comp + i * (size_t)bound, (int)ps, bound, accel);
+					clen[i] = LZ4_compress_fast_extState(
+						state, (const char *)in->pages + i * ps,
+						(char *)comp + i * (size_t)bound, (int)ps, bound,
+						accel);
 				t[0] += tool_thread_cpu() - t0;
 				t0 = tool_thread_cpu();
 				for (uint64_t i = b; i < e; i++)
 					if (zsram_write_page(store, i, in->pages + i * ps)) {
-						fprintf(stderr, "%s: store write failed\n", TOOL_PROG);
+						fprintf(stderr, "%s: store write failed\n",
+							TOOL_PROG);
 						return 1;
 					}
 				t[pass ? 3 : 2] += tool_thread_cpu() - t0;
@@ -209,7 +210,7 @@ int tool_run_bench(const struct options *o, const struct input *in)
 				}
 			t[4] += tool_thread_cpu() - t0;
 		}
-		t[0] /= 2;	/* compressed twice: once per write pass */
+		t[0] /= 2; /* compressed twice: once per write pass */
 		for (int k = 0; k < 6; k++)
 			if (t[k] < best[k] && (k != 5 || fresh.mem))
 				best[k] = t[k];
@@ -218,7 +219,8 @@ int tool_run_bench(const struct options *o, const struct input *in)
 		zsram_destroy(store);
 	}
 	printf("bench: %" PRIu64 " pages, %.1f MiB, lz4 acceleration %d, single thread, "
-	       "thread CPU time, best of %d\n", n, tool_mib(bytes), accel, BENCH_ROUNDS);
+	       "thread CPU time, best of %d\n",
+	       n, tool_mib(bytes), accel, BENCH_ROUNDS);
 	printf("bare lz4: compress %.1f MB/s, decompress %.1f MB/s\n",
 	       (double)bytes / best[0] / 1e6, (double)bytes / best[1] / 1e6);
 	printf("zsram: write (fresh store) %.1f MB/s, write (rewrite) %.1f MB/s, read %.1f MB/s\n",
@@ -228,8 +230,9 @@ int tool_run_bench(const struct options *o, const struct input *in)
 	       100.0 * best[0] / best[2], 100.0 * best[0] / best[3], 100.0 * best[1] / best[4]);
 	if (best[5] < 1e30)
 		printf("bare lz4 into fresh memory: %.1f MB/s (%.1f%% of bare lz4); "
-		       "store write fresh / this: %.1f%%\n", (double)bytes / best[5] / 1e6,
-		       100.0 * best[0] / best[5], 100.0 * best[5] / best[2]);
+		       "store write fresh / this: %.1f%%\n",
+		       (double)bytes / best[5] / 1e6, 100.0 * best[0] / best[5],
+		       100.0 * best[5] / best[2]);
 	printf("memory: store mem_used_total %" PRIu64 " (%.2f MiB), store resident "
 	       "(RssAnon delta) %" PRIu64 " (%.2f MiB), compr_data_size %" PRIu64 "\n",
 	       mm.mem_used_total, tool_mib(mm.mem_used_total), store_rss, tool_mib(store_rss),
@@ -240,7 +243,8 @@ int tool_run_bench(const struct options *o, const struct input *in)
 
 		if (kernel_zram_mem_used(in, ps, &kused, &kcompr) == 0) {
 			printf("kernel zram0 (lz4): mem_used_total %" PRIu64 " (%.2f MiB), "
-			       "compr_data_size %" PRIu64 "\n", kused, tool_mib(kused), kcompr);
+			       "compr_data_size %" PRIu64 "\n",
+			       kused, tool_mib(kused), kcompr);
 			printf("store resident / kernel mem_used_total: %.3f; "
 			       "store mem_used_total / kernel: %.3f\n",
 			       (double)store_rss / (double)kused,

@@ -21,7 +21,7 @@
 #define ZSRAM_CAPTURE_TOOL "zs-capture"
 #endif
 
-#define DICT_MAX_SAMPLES	2048
+#define DICT_MAX_SAMPLES 2048
 
 static int input_reserve(struct input *in, size_t page_size, size_t more)
 {
@@ -90,10 +90,10 @@ static int load_file(struct input *in, size_t ps, const char *path)
 	}
 	if (st.st_size == 0 && S_ISREG(st.st_mode)) {
 		close(fd);
-		return 0;	/* adds nothing; an all-empty input is refused later */
+		return 0; /* adds nothing; an all-empty input is refused later */
 	}
-	err = input_append_fd(in, ps, fd, S_ISREG(st.st_mode) ?
-			      (size_t)st.st_size : ((size_t)1 << 30));
+	err = input_append_fd(in, ps, fd,
+			      S_ISREG(st.st_mode) ? (size_t)st.st_size : ((size_t)1 << 30));
 	close(fd);
 	if (err && err != -EIO) {
 		fprintf(stderr, "%s: cannot read '%s': %s\n", TOOL_PROG, path, strerror(-err));
@@ -158,7 +158,7 @@ static int load_pid(struct input *in, size_t ps, long pid)
 	child = fork();
 	if (child == 0) {
 		execl(tool, tool, "--pid", pids, "--file", path, (char *)NULL);
-		if (errno == EACCES)	/* lost its executable bit: it is Python */
+		if (errno == EACCES) /* lost its executable bit: it is Python */
 			execlp("python3", "python3", tool, "--pid", pids, "--file", path,
 			       (char *)NULL);
 		execlp("zs-capture", "zs-capture", "--pid", pids, "--file", path, (char *)NULL);
@@ -224,15 +224,17 @@ void *tool_dictionary(const struct options *o, const struct input *in, size_t *s
 		return NULL;
 	dict = malloc(o->train_dict);
 	got = dict ? zsram_train_dictionary_sampled(in->pages, in->nr_pages, o->cfg.page_size,
-						    DICT_MAX_SAMPLES, dict, o->train_dict,
-						    &used) : -ENOMEM;
+						    DICT_MAX_SAMPLES, dict, o->train_dict, &used)
+		   : -ENOMEM;
 	if (got == -ENOMEM) {
 		fprintf(stderr, "%s: out of memory training the dictionary\n", TOOL_PROG);
 		exit(1);
 	}
 	if (got < 0) {
-		fprintf(stderr, "%s: cannot train a dictionary on this input "
-			"(%zu sample pages; too few or too uniform)\n", TOOL_PROG, used);
+		fprintf(stderr,
+			"%s: cannot train a dictionary on this input "
+			"(%zu sample pages; too few or too uniform)\n",
+			TOOL_PROG, used);
 		exit(1);
 	}
 	*size = (size_t)got;

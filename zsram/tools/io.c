@@ -14,7 +14,7 @@
 
 #include "zsram_tool.h"
 
-#define IO_CHUNK 64	/* pages per chunk handed round-robin to threads */
+#define IO_CHUNK 64 /* pages per chunk handed round-robin to threads */
 #define IO_MAX_THREADS 256
 
 static double clock_sec(clockid_t id)
@@ -62,7 +62,7 @@ uint64_t tool_rss_anon(void)
 struct io_job {
 	struct zsram *store;
 	const struct input *in;
-	uint8_t *refused;		/* set for pages refused with ENOSPC */
+	uint8_t *refused; /* set for pages refused with ENOSPC */
 	unsigned int thread, threads;
 	bool write;
 	struct io_totals t;
@@ -108,8 +108,8 @@ static void *io_thread(void *arg)
 	return NULL;
 }
 
-double tool_run_io(struct zsram *store, const struct input *in, unsigned int threads,
-		   bool write, uint8_t *refused, struct io_totals *total)
+double tool_run_io(struct zsram *store, const struct input *in, unsigned int threads, bool write,
+		   uint8_t *refused, struct io_totals *total)
 {
 	pthread_t tid[IO_MAX_THREADS];
 	struct io_job jobs[IO_MAX_THREADS];
@@ -117,8 +117,12 @@ double tool_run_io(struct zsram *store, const struct input *in, unsigned int thr
 
 	memset(total, 0, sizeof(*total));
 	for (unsigned int t = 0; t < threads; t++)
-		jobs[t] = (struct io_job){ .store = store, .in = in, .refused = refused,
-			.thread = t, .threads = threads, .write = write };
+		jobs[t] = (struct io_job){ .store = store,
+					   .in = in,
+					   .refused = refused,
+					   .thread = t,
+					   .threads = threads,
+					   .write = write };
 	t0 = tool_now();
 	if (threads == 1) {
 		io_thread(&jobs[0]);
@@ -145,9 +149,9 @@ double tool_run_io(struct zsram *store, const struct input *in, unsigned int thr
 
 void tool_print_mm_stat(const struct zsram_mm_stat *s, const char *label)
 {
-	printf("%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-	       " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", label,
-	       s->orig_data_size, s->compr_data_size, s->mem_used_total, s->mem_limit,
+	printf("%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+	       " %" PRIu64 " %" PRIu64 "\n",
+	       label, s->orig_data_size, s->compr_data_size, s->mem_used_total, s->mem_limit,
 	       s->mem_used_max, s->same_pages, s->pages_compacted, s->huge_pages,
 	       s->huge_pages_since);
 }

@@ -10,45 +10,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pages.h"	/* common/: the page-size check */
+#include "pages.h" /* common/: the page-size check */
 #include "zsram_tool.h"
 
-#define DEFAULT_DICT_SIZE	(16 * 1024)
+#define DEFAULT_DICT_SIZE (16 * 1024)
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-"usage: zsram [options] FILE...\n"
-"       zsram [options] --corpus DIR\n"
-"       zsram [options] --pid PID\n"
-"Loads the pages into a compressed store, verifies every page byte-exact and\n"
-"prints mm_stat (zram's nine numbers), io_stat, ratio, throughput, memory.\n"
-"  -a, --algorithm NAME      lz4 (default), lz4hc, zstd\n"
-"  -l, --level N             compression level (lz4: acceleration)\n"
-"      --dict FILE           zstd dictionary to use\n"
-"      --train-dict[=BYTES]  train a zstd dictionary on the input (16 KiB)\n"
-"      --recompress NAME[:LEVEL]  after loading, recompress pages of at least\n"
-"                            --recompress-threshold bytes (default 1024)\n"
-"      --recompress-threshold BYTES\n"
-"      --mem-limit SIZE      memory limit (K, M, G suffixes)\n"
-"      --writeback FILE      backing file for cold pages past the limit\n"
-"      --discard FRACTION    discard a random fraction of pages, compact,\n"
-"                            verify again\n"
-"      --seed N              random seed for --discard (1)\n"
-"  -t, --threads N           writer/reader threads (1)\n"
-"      --page-size N         4096 (default) .. 65536\n"
-"      --allocator NAME      zsmalloc (default)%s\n"
-"      --class-stats         print the allocator's class table\n"
-"      --bench               bare lz4 vs store throughput, single thread\n"
-"      --kernel-zram         with --bench, as root: the kernel zram0's\n"
-"                            mem_used_total for the same pages\n"
-"  -h, --help\n",
+		"usage: zsram [options] FILE...\n"
+		"       zsram [options] --corpus DIR\n"
+		"       zsram [options] --pid PID\n"
+		"Loads the pages into a compressed store, verifies every page byte-exact and\n"
+		"prints mm_stat (zram's nine numbers), io_stat, ratio, throughput, memory.\n"
+		"  -a, --algorithm NAME      lz4 (default), lz4hc, zstd\n"
+		"  -l, --level N             compression level (lz4: acceleration)\n"
+		"      --dict FILE           zstd dictionary to use\n"
+		"      --train-dict[=BYTES]  train a zstd dictionary on the input (16 KiB)\n"
+		"      --recompress NAME[:LEVEL]  after loading, recompress pages of at least\n"
+		"                            --recompress-threshold bytes (default 1024)\n"
+		"      --recompress-threshold BYTES\n"
+		"      --mem-limit SIZE      memory limit (K, M, G suffixes)\n"
+		"      --writeback FILE      backing file for cold pages past the limit\n"
+		"      --discard FRACTION    discard a random fraction of pages, compact,\n"
+		"                            verify again\n"
+		"      --seed N              random seed for --discard (1)\n"
+		"  -t, --threads N           writer/reader threads (1)\n"
+		"      --page-size N         4096 (default) .. 65536\n"
+		"      --allocator NAME      zsmalloc (default)%s\n"
+		"      --class-stats         print the allocator's class table\n"
+		"      --bench               bare lz4 vs store throughput, single thread\n"
+		"      --kernel-zram         with --bench, as root: the kernel zram0's\n"
+		"                            mem_used_total for the same pages\n"
+		"  -h, --help\n",
 #ifdef ZSRAM_TOOL_HAS_ZPOOL
 		", zbud, z3fold"
 #else
 		""
 #endif
-		);
+	);
 }
 
 void tool_die_usage(const char *fmt, ...)
@@ -64,8 +64,8 @@ void tool_die_usage(const char *fmt, ...)
 }
 
 /* An integer in [min, max]; with suffixes, K, M or G (and "iB" or "B"). */
-static long long parse_number(const char *s, const char *what, long long min,
-			      long long max, bool suffixes)
+static long long parse_number(const char *s, const char *what, long long min, long long max,
+			      bool suffixes)
 {
 	char *end;
 	long long v;
@@ -75,9 +75,21 @@ static long long parse_number(const char *s, const char *what, long long min,
 	v = strtoll(s, &end, 0);
 	if (suffixes && end != s) {
 		switch (*end) {
-		case 'k': case 'K': shift = 10; end++; break;
-		case 'm': case 'M': shift = 20; end++; break;
-		case 'g': case 'G': shift = 30; end++; break;
+		case 'k':
+		case 'K':
+			shift = 10;
+			end++;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			end++;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			end++;
+			break;
 		default: break;
 		}
 		if (*end == 'i' || *end == 'B')
@@ -140,9 +152,23 @@ static void check_combinations(const struct options *o)
 
 void tool_parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_DICT = 256, O_TRAIN, O_RECOMP, O_RECOMP_T, O_LIMIT, O_WB,
-	       O_DISCARD, O_SEED, O_PS, O_ALLOC, O_CLASS, O_BENCH, O_KZRAM,
-	       O_CORPUS, O_PID };
+	enum {
+		O_DICT = 256,
+		O_TRAIN,
+		O_RECOMP,
+		O_RECOMP_T,
+		O_LIMIT,
+		O_WB,
+		O_DISCARD,
+		O_SEED,
+		O_PS,
+		O_ALLOC,
+		O_CLASS,
+		O_BENCH,
+		O_KZRAM,
+		O_CORPUS,
+		O_PID
+	};
 	static const struct option longopts[] = {
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ "level", required_argument, NULL, 'l' },
@@ -184,8 +210,8 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_DICT: o->dict_file = optarg; break;
 		case O_TRAIN:
-			o->train_dict = optarg ? parse_size(optarg, "dictionary size") :
-				DEFAULT_DICT_SIZE;
+			o->train_dict =
+				optarg ? parse_size(optarg, "dictionary size") : DEFAULT_DICT_SIZE;
 			if (o->train_dict < 256 || o->train_dict > (1u << 20))
 				tool_die_usage("dictionary size %s out of range (256..1M)",
 					       optarg ? optarg : "");
@@ -208,7 +234,8 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_SEED: o->seed = parse_size(optarg, "seed"); break;
 		case 't':
-			o->threads = (unsigned int)parse_number(optarg, "thread count", 1, 256, false);
+			o->threads =
+				(unsigned int)parse_number(optarg, "thread count", 1, 256, false);
 			break;
 		case O_PS: o->cfg.page_size = parse_size(optarg, "page size"); break;
 		case O_ALLOC:

@@ -39,8 +39,10 @@ static struct zsram *create_store(const struct options *o)
 	struct zsram *store = zsram_create(&o->cfg);
 
 	if (!store && errno == EINVAL)
-		fprintf(stderr, "%s: cannot create the store: invalid configuration "
-			"(level out of range, bad dictionary or page size)\n", TOOL_PROG);
+		fprintf(stderr,
+			"%s: cannot create the store: invalid configuration "
+			"(level out of range, bad dictionary or page size)\n",
+			TOOL_PROG);
 	else if (!store)
 		fprintf(stderr, "%s: cannot create the store%s%s: %s\n", TOOL_PROG,
 			o->cfg.backing_file ? " with backing file " : "",
@@ -57,17 +59,17 @@ static int verify(struct zsram *store, const struct input *in, const struct opti
 	*seconds = tool_run_io(store, in, o->threads, false, NULL, &tot);
 	*cpu = tot.cpu_seconds;
 	if (tot.errors || tot.mismatches) {
-		fprintf(stderr, "%s: verify%s FAILED: %" PRIu64 " read errors, %" PRIu64
-			" pages differ\n", TOOL_PROG, when, tot.errors, tot.mismatches);
+		fprintf(stderr,
+			"%s: verify%s FAILED: %" PRIu64 " read errors, %" PRIu64 " pages differ\n",
+			TOOL_PROG, when, tot.errors, tot.mismatches);
 		return 1;
 	}
 	printf("verify%s: %" PRIu64 " pages byte-exact\n", when, in->nr_pages);
 	return 0;
 }
 
-static void print_report(struct zsram *store, const struct options *o,
-			 const struct input *in, double tw, double cw, double tr, double cr,
-			 uint64_t rss_growth)
+static void print_report(struct zsram *store, const struct options *o, const struct input *in,
+			 double tw, double cw, double tr, double cr, uint64_t rss_growth)
 {
 	struct zsram_mm_stat mm;
 	struct zsram_io_stat io;
@@ -75,9 +77,8 @@ static void print_report(struct zsram *store, const struct options *o,
 
 	zsram_get_mm_stat(store, &mm);
 	zsram_get_io_stat(store, &io);
-	printf("input: %" PRIu64 " pages of %zu bytes (%.2f MiB); algorithm %s",
-	       in->nr_pages, o->cfg.page_size, tool_mib(bytes),
-	       zsram_algorithm_name(o->cfg.codec.algorithm));
+	printf("input: %" PRIu64 " pages of %zu bytes (%.2f MiB); algorithm %s", in->nr_pages,
+	       o->cfg.page_size, tool_mib(bytes), zsram_algorithm_name(o->cfg.codec.algorithm));
 	if (o->cfg.codec.level)
 		printf(" level %d", o->cfg.codec.level);
 	if (o->cfg.codec.dict_size)
@@ -85,25 +86,25 @@ static void print_report(struct zsram *store, const struct options *o,
 	printf("; allocator %s; %u thread%s\n", o->cfg.allocator ? o->cfg.allocator : "zsmalloc",
 	       o->threads, o->threads == 1 ? "" : "s");
 	tool_print_mm_stat(&mm, "mm_stat:");
-	printf("io_stat: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
-	       io.failed_reads, io.failed_writes, io.invalid_io, io.notify_free);
+	printf("io_stat: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", io.failed_reads,
+	       io.failed_writes, io.invalid_io, io.notify_free);
 	if (o->cfg.backing_file) {
 		struct zsram_bd_stat bd;
 
 		zsram_get_bd_stat(store, &bd);
-		printf("bd_stat: %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", bd.bd_count,
-		       bd.bd_reads, bd.bd_writes);
+		printf("bd_stat: %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", bd.bd_count, bd.bd_reads,
+		       bd.bd_writes);
 	}
 	printf("ratio: orig/compr %.3f, orig/mem_used_total %.3f\n",
 	       mm.compr_data_size ? (double)mm.orig_data_size / (double)mm.compr_data_size : 0.0,
 	       mm.mem_used_total ? (double)mm.orig_data_size / (double)mm.mem_used_total : 0.0);
 	printf("throughput: write %.1f MB/s, read+verify %.1f MB/s (wall clock); "
 	       "per CPU second: write %.1f MB/s, read+verify %.1f MB/s\n",
-	       (double)bytes / tw / 1e6, (double)bytes / tr / 1e6,
-	       (double)bytes / cw / 1e6, (double)bytes / cr / 1e6);
+	       (double)bytes / tw / 1e6, (double)bytes / tr / 1e6, (double)bytes / cw / 1e6,
+	       (double)bytes / cr / 1e6);
 	printf("memory: mem_used_total %.2f MiB, slot table %.2f MiB (12 bytes/page), "
-	       "store resident (RssAnon delta) %.2f MiB\n", tool_mib(mm.mem_used_total),
-	       tool_mib(in->nr_pages * 12), tool_mib(rss_growth));
+	       "store resident (RssAnon delta) %.2f MiB\n",
+	       tool_mib(mm.mem_used_total), tool_mib(in->nr_pages * 12), tool_mib(rss_growth));
 }
 
 /* --discard: a random fraction of pages discarded, compaction, verify. */
@@ -125,8 +126,8 @@ static int discard_and_verify(struct zsram *store, const struct options *o, stru
 	t = tool_now();
 	freed = zsram_compact(store);
 	t = tool_now() - t;
-	printf("discard: %" PRIu64 " pages; compaction freed %lu pages in %.1f ms\n",
-	       discarded, freed, t * 1e3);
+	printf("discard: %" PRIu64 " pages; compaction freed %lu pages in %.1f ms\n", discarded,
+	       freed, t * 1e3);
 	status = verify(store, in, o, " after discard", &tr, &cr);
 	zsram_get_mm_stat(store, &mm);
 	tool_print_mm_stat(&mm, "mm_stat_after_discard:");
@@ -189,8 +190,8 @@ int main(int argc, char **argv)
 
 		zsram_get_recomp_stat(store, &rs);
 		printf("recompress: %ld of %" PRIu64 " pages tried recompressed with %s, "
-		       "%" PRIu64 " bytes saved, %.2f s\n", n, rs.attempts,
-		       zsram_algorithm_name(o.cfg.recomp.algorithm), rs.saved_bytes,
+		       "%" PRIu64 " bytes saved, %.2f s\n",
+		       n, rs.attempts, zsram_algorithm_name(o.cfg.recomp.algorithm), rs.saved_bytes,
 		       tool_now() - t);
 	}
 

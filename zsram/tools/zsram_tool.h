@@ -24,11 +24,11 @@
 struct options {
 	struct zsram_config cfg;
 	const char *dict_file;
-	size_t train_dict;		/* 0: no training; else dictionary bytes */
+	size_t train_dict; /* 0: no training; else dictionary bytes */
 	const char *corpus_dir;
-	long pid;			/* 0: none */
+	long pid; /* 0: none */
 	unsigned int threads;
-	double discard;			/* fraction, 0: none */
+	double discard; /* fraction, 0: none */
 	uint64_t seed;
 	size_t recomp_threshold;
 	bool recompress;
@@ -48,8 +48,7 @@ struct input {
 
 /* options.c: fills *o or exits with status 2 and a message. */
 void tool_parse_options(int argc, char **argv, struct options *o);
-__attribute__((noreturn, format(printf, 1, 2)))
-void tool_die_usage(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void tool_die_usage(const char *fmt, ...);
 
 /* input.c: 0, or -1 with a message on stderr. */
 int tool_load_input(struct input *in, const struct options *o);
@@ -65,13 +64,13 @@ double tool_mib(uint64_t bytes);
 struct io_totals {
 	uint64_t errors, mismatches, refused;
 	int first_err;
-	double cpu_seconds;		/* all threads */
+	double cpu_seconds; /* all threads */
 };
 
 /* Writes every page (refused[i] set for pages refused with ENOSPC) or reads
  * and compares every page, on threads threads; returns wall seconds. */
-double tool_run_io(struct zsram *store, const struct input *in, unsigned int threads,
-		   bool write, uint8_t *refused, struct io_totals *total);
+double tool_run_io(struct zsram *store, const struct input *in, unsigned int threads, bool write,
+		   uint8_t *refused, struct io_totals *total);
 void tool_print_mm_stat(const struct zsram_mm_stat *mm, const char *label);
 
 /* bench.c: the process's exit status. */

@@ -16,18 +16,18 @@
 
 struct bench_config {
 	struct workload_config work;
-	size_t budget;			/* max_resident, memory.limit_in_bytes */
-	const char *algorithm;		/* zsswap's; the kernel's zram uses lz4 */
+	size_t budget;	       /* max_resident, memory.limit_in_bytes */
+	const char *algorithm; /* zsswap's; the kernel's zram uses lz4 */
 };
 
 struct bench_result {
-	char missing[160];		/* why the peer did not run, or "" */
+	char missing[160]; /* why the peer did not run, or "" */
 	struct workload_result work;
-	uint64_t total_memory;		/* zsswap: peak RSS; kernel: cgroup peak + zram max */
+	uint64_t total_memory; /* zsswap: peak RSS; kernel: cgroup peak + zram max */
 	uint64_t kernel_cgroup_peak, kernel_zram_max;
-	struct zsswap_stats stats;	/* zsswap only: */
-	struct zsswap_memory mem;	/* the region's memory at the end */
-	uint64_t rss_before, rss_end;	/* RssAnon before create, at the end */
+	struct zsswap_stats stats;    /* zsswap only: */
+	struct zsswap_memory mem;     /* the region's memory at the end */
+	uint64_t rss_before, rss_end; /* RssAnon before create, at the end */
 };
 
 int bench_run_zsswap(const struct bench_config *b, struct bench_result *out);

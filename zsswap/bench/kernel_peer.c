@@ -87,8 +87,7 @@ static int setup(const struct bench_config *b, struct zram_dev *dev, char *why, 
 	snprintf(v, sizeof(v), "%zu", b->budget);
 	if (write_file(CG "/memory.limit_in_bytes", v) ||
 	    system("mkswap " ZRAM_DEV_PATH " >/dev/null") != 0 || swapon(ZRAM_DEV_PATH, 0)) {
-		snprintf(why, len, "setting up the cgroup and zram swap failed: %s",
-			 strerror(errno));
+		snprintf(why, len, "setting up the cgroup and zram swap failed: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -105,8 +104,7 @@ static void run_in_cgroup(const struct bench_config *b, struct bench_result *r)
 		snprintf(r->missing, sizeof(r->missing), "cannot join the cgroup");
 		return;
 	}
-	mem = mmap(NULL, b->work.bytes, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mem = mmap(NULL, b->work.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED || workload_run(&b->work, mem, &r->work))
 		snprintf(r->missing, sizeof(r->missing), "the workload failed");
 }

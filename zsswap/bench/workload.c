@@ -80,8 +80,7 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int fill(const struct workload_config *c, unsigned char *mem, uint64_t *hash,
-		size_t pages)
+static int fill(const struct workload_config *c, unsigned char *mem, uint64_t *hash, size_t pages)
 {
 	int fd = open(c->pages_file, O_RDONLY);
 	size_t done = 0;
@@ -108,8 +107,7 @@ static int fill(const struct workload_config *c, unsigned char *mem, uint64_t *h
 	return 0;
 }
 
-int workload_run(const struct workload_config *c, unsigned char *mem,
-		 struct workload_result *r)
+int workload_run(const struct workload_config *c, unsigned char *mem, struct workload_result *r)
 {
 	size_t pages = c->bytes / PAGE, hot = c->hot_bytes / PAGE;
 	uint64_t *hash = malloc(pages * sizeof(*hash));

@@ -24,9 +24,9 @@ int main(void)
 		return 1;
 	}
 	data = zsswap_base(z);
-	for (size_t i = 0; i < size; i += 64)	/* ordinary memory: just use it */
+	for (size_t i = 0; i < size; i += 64) /* ordinary memory: just use it */
 		snprintf(data + i, 64, "record %zu: some compressible text", i / 64);
-	for (size_t i = 0; i < size; i += 64 * 4099) {	/* old pages come back */
+	for (size_t i = 0; i < size; i += 64 * 4099) { /* old pages come back */
 		char want[64];
 
 		snprintf(want, sizeof(want), "record %zu: some compressible text", i / 64);

@@ -36,10 +36,12 @@ int zsswap_discard(struct zsswap *z, void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, base = (uintptr_t)z->base;
 
-	if (a % z->page_size || len % z->page_size || a < base ||
-	    a - base > z->size || len > z->size - (a - base)) {
-		zsswap_set_error(EINVAL, "zsswap: discard of [%p, +%zu) is not a "
-				 "page-aligned range of the region", addr, len);
+	if (a % z->page_size || len % z->page_size || a < base || a - base > z->size ||
+	    len > z->size - (a - base)) {
+		zsswap_set_error(EINVAL,
+				 "zsswap: discard of [%p, +%zu) is not a "
+				 "page-aligned range of the region",
+				 addr, len);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&z->lock);

@@ -19,7 +19,7 @@
 #include "zsswap_internal.h"
 
 #define WRITEBACK_BATCH 16
-#define COMPACT_EVERY 1024	/* pool frees between looks at fragmentation */
+#define COMPACT_EVERY 1024 /* pool frees between looks at fragmentation */
 
 static size_t stored_bytes(const struct zsswap *z, const struct zsswap_page *p)
 {
@@ -118,8 +118,8 @@ int zsswap_copy_store(struct zsswap *z, uint32_t idx, const void *page)
 		z->stored++;
 		return 0;
 	}
-	len = zsram_codec_compress(&z->codec, z->ctx, page, z->page_size,
-				   z->ctx->buf, z->huge_size - 1);
+	len = zsram_codec_compress(&z->codec, z->ctx, page, z->page_size, z->ctx->buf,
+				   z->huge_size - 1);
 	if (len < 0)
 		return (int)len;
 	p->raw = len == 0;
@@ -141,15 +141,13 @@ int zsswap_copy_store(struct zsswap *z, uint32_t idx, const void *page)
 	return 0;
 }
 
-static int expand(struct zsswap *z, const struct zsswap_page *p,
-		  const void *src, void *page)
+static int expand(struct zsswap *z, const struct zsswap_page *p, const void *src, void *page)
 {
 	if (p->raw) {
 		memcpy(page, src, z->page_size);
 		return 0;
 	}
-	return zsram_codec_decompress(&z->codec, z->ctx, src, p->stored_len,
-				      page, z->page_size);
+	return zsram_codec_decompress(&z->codec, z->ctx, src, p->stored_len, page, z->page_size);
 }
 
 int zsswap_copy_load(struct zsswap *z, uint32_t idx, void *page)
@@ -158,9 +156,7 @@ int zsswap_copy_load(struct zsswap *z, uint32_t idx, void *page)
 	int err;
 
 	switch (p->state) {
-	case ZSSWAP_SAME:
-		fill_word(page, z->page_size, p->copy);
-		return 0;
+	case ZSSWAP_SAME: fill_word(page, z->page_size, p->copy); return 0;
 	case ZSSWAP_STORED: {
 		void *mem = zs_obj_read_begin(z->pool, p->copy, z->ctx->buf);
 
@@ -173,9 +169,7 @@ int zsswap_copy_load(struct zsswap *z, uint32_t idx, void *page)
 					 (uint64_t)idx * z->page_size);
 		return err ? err : expand(z, p, z->ctx->buf, page);
 	}
-	default:
-		memset(page, 0, z->page_size);
-		return 0;
+	default: memset(page, 0, z->page_size); return 0;
 	}
 }
 
@@ -195,12 +189,10 @@ void zsswap_copy_free(struct zsswap *z, uint32_t idx)
 		z->stored--;
 		break;
 	case ZSSWAP_WRITTEN:
-		zsswap_target_forget(&z->target, z->page_size,
-				     (uint64_t)idx * z->page_size);
+		zsswap_target_forget(&z->target, z->page_size, (uint64_t)idx * z->page_size);
 		z->written_back--;
 		break;
-	default:
-		return;
+	default: return;
 	}
 	p->state = ZSSWAP_EMPTY;
 	p->copy = 0;

@@ -21,7 +21,8 @@
 static int move_page(struct zsswap *z, void *dst, void *src)
 {
 	struct uffdio_move mv = {
-		.dst = (unsigned long)dst, .src = (unsigned long)src,
+		.dst = (unsigned long)dst,
+		.src = (unsigned long)src,
 		.len = z->page_size,
 	};
 
@@ -42,7 +43,7 @@ static bool store_staged(struct zsswap *z, uint32_t idx, char *staged)
 		return true;
 	}
 	if (move_page(z, home, staged))
-		abort();	/* the home entry is empty and ours: cannot fail */
+		abort(); /* the home entry is empty and ours: cannot fail */
 	zsswap_list_push(z, idx, ZSSWAP_LIST_INACTIVE);
 	return false;
 }

@@ -67,7 +67,9 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx)
 		if (zsswap_copy_load(z, idx, z->buf))
 			return load_failed(z, idx, addr);
 		struct uffdio_copy copy = {
-			.dst = addr, .src = (unsigned long)z->buf, .len = z->page_size,
+			.dst = addr,
+			.src = (unsigned long)z->buf,
+			.len = z->page_size,
 		};
 		rc = ioctl(z->uffd, UFFDIO_COPY, &copy);
 	} else {
@@ -107,8 +109,8 @@ static void serve_messages(struct zsswap *z, const struct uffd_msg *msg, ssize_t
 		if (msg[i].event != UFFD_EVENT_PAGEFAULT)
 			continue;
 		if (a >= (uintptr_t)z->base && a < (uintptr_t)z->base + z->size)
-			zsswap_serve_fault_locked(z, (uint32_t)((a - (uintptr_t)z->base) /
-								z->page_size));
+			zsswap_serve_fault_locked(
+				z, (uint32_t)((a - (uintptr_t)z->base) / z->page_size));
 	}
 	zsswap_reclaim_ahead_locked(z);
 	pthread_mutex_unlock(&z->lock);
@@ -168,8 +170,7 @@ int zsswap_handler_start(struct zsswap *z)
 	err = pthread_create(&z->handler, NULL, handler_main, z);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
-		zsswap_set_error(err, "zsswap: cannot start the fault handler: %s",
-				 strerror(err));
+		zsswap_set_error(err, "zsswap: cannot start the fault handler: %s", strerror(err));
 		return -1;
 	}
 	z->handler_running = true;

@@ -83,5 +83,5 @@ uint32_t zsswap_policy_victim(struct zsswap *z)
 		zsswap_list_push(z, active->head, ZSSWAP_LIST_INACTIVE);
 	if (inactive->count)
 		return inactive->head;
-	return active->head;	/* ZSSWAP_NONE when nothing is resident */
+	return active->head; /* ZSSWAP_NONE when nothing is resident */
 }

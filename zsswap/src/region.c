@@ -67,8 +67,8 @@ static int parse_algorithm(const char *spec, struct zsram_codec_config *cfg)
 
 		errno = 0;
 		level = strtol(colon + 1, &end, 10);
-		if (errno || end == colon + 1 || *end || level == 0 ||
-		    level < -1000000 || level > 1000000)
+		if (errno || end == colon + 1 || *end || level == 0 || level < -1000000 ||
+		    level > 1000000)
 			return -EINVAL;
 		cfg->level = (int)level;
 	}
@@ -92,10 +92,10 @@ static int open_uffd(void)
 		}
 		if (fd < 0) {
 			zsswap_set_error(EPERM, "zsswap: userfaultfd is not permitted for "
-					 "this process; enable it with sysctl "
-					 "vm.unprivileged_userfaultfd=1, give the process "
-					 "CAP_SYS_PTRACE, or grant it read-write access to "
-					 "/dev/userfaultfd");
+						"this process; enable it with sysctl "
+						"vm.unprivileged_userfaultfd=1, give the process "
+						"CAP_SYS_PTRACE, or grant it read-write access to "
+						"/dev/userfaultfd");
 			return -1;
 		}
 	}
@@ -112,7 +112,7 @@ static int open_uffd(void)
 	if (!(api.features & UFFD_FEATURE_MOVE)) {
 		close(fd);
 		zsswap_set_error(ENOSYS, "zsswap: this kernel's userfaultfd lacks "
-				 "UFFDIO_MOVE (Linux 6.8 or later is needed)");
+					 "UFFDIO_MOVE (Linux 6.8 or later is needed)");
 		return -1;
 	}
 	return fd;
@@ -138,15 +138,16 @@ static void *map_registered(int uffd, size_t bytes)
 		int err = errno;
 
 		munmap(p, bytes);
-		zsswap_set_error(err, "zsswap: cannot register the region with "
-				 "userfaultfd: %s", strerror(err));
+		zsswap_set_error(err,
+				 "zsswap: cannot register the region with "
+				 "userfaultfd: %s",
+				 strerror(err));
 		return NULL;
 	}
 	return p;
 }
 
-static int check_config(const struct zsswap_config *c, size_t ps,
-			struct zsram_codec_config *codec)
+static int check_config(const struct zsswap_config *c, size_t ps, struct zsram_codec_config *codec)
 {
 	if (!c || c->size == 0) {
 		zsswap_set_error(EINVAL, "zsswap: size must be set (bytes of the region)");
@@ -167,8 +168,10 @@ static int check_config(const struct zsswap_config *c, size_t ps,
 		return -1;
 	}
 	if (parse_algorithm(c->algorithm, codec)) {
-		zsswap_set_error(EINVAL, "zsswap: unknown algorithm '%s' (lz4, lz4hc or "
-				 "zstd, with an optional :LEVEL)", c->algorithm);
+		zsswap_set_error(EINVAL,
+				 "zsswap: unknown algorithm '%s' (lz4, lz4hc or "
+				 "zstd, with an optional :LEVEL)",
+				 c->algorithm);
 		return -1;
 	}
 	return 0;
@@ -237,13 +240,13 @@ struct zsswap *zsswap_create(const struct zsswap_config *config)
 	if (zsswap_handler_start(z))
 		goto fail;
 	return z;
-fail: {
+fail : {
 	int err = errno;
 
 	zsswap_destroy(z);
 	errno = err;
 	return NULL;
-	}
+}
 }
 
 void zsswap_destroy(struct zsswap *z)

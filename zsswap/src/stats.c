@@ -19,8 +19,7 @@ void zsswap_get_stats(struct zsswap *z, struct zsswap_stats *s)
 		.stored_pages = z->stored,
 		.same_filled_pages = z->same_filled,
 		.incompressible_pages = z->incompressible,
-		.pool_total_size = (uint64_t)zs_get_total_pages(z->pool) *
-				   zs_page_size(z->pool),
+		.pool_total_size = (uint64_t)zs_get_total_pages(z->pool) * zs_page_size(z->pool),
 		.written_back_pages = z->written_back,
 		.stores = z->stores,
 		.loads = z->loads,
@@ -40,8 +39,10 @@ int zsswap_print_stats(struct zsswap *z, FILE *out)
 		       "pool_total_size %" PRIu64 "\nwritten_back_pages %" PRIu64 "\n"
 		       "stores %" PRIu64 "\nloads %" PRIu64 "\npool_limit_hit %" PRIu64 "\n",
 		       s.resident_pages, s.stored_pages, s.same_filled_pages,
-		       s.incompressible_pages, s.pool_total_size, s.written_back_pages,
-		       s.stores, s.loads, s.pool_limit_hit) < 0 ? -1 : 0;
+		       s.incompressible_pages, s.pool_total_size, s.written_back_pages, s.stores,
+		       s.loads, s.pool_limit_hit) < 0
+		       ? -1
+		       : 0;
 }
 
 /* The codec context's bytes: its state and its scratch page. */
@@ -71,6 +72,5 @@ void zsswap_memory(struct zsswap *z, struct zsswap_memory *m)
 		.buffers = codec_bytes(z) + z->page_size,
 	};
 	pthread_mutex_unlock(&z->lock);
-	m->total = m->resident + m->pool_pages + m->pool_metadata + m->page_table +
-		   m->buffers;
+	m->total = m->resident + m->pool_pages + m->pool_metadata + m->page_table + m->buffers;
 }

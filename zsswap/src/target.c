@@ -40,7 +40,8 @@ static int open_nbd(struct zsswap_target *t, const char *uri, uint64_t need)
 	}
 	size = nbd_get_size(t->nbd);
 	if (size < 0 || (uint64_t)size < need || nbd_is_read_only(t->nbd) == 1) {
-		zsswap_set_error(ENOSPC, "zsswap: writeback %s: the export must be "
+		zsswap_set_error(ENOSPC,
+				 "zsswap: writeback %s: the export must be "
 				 "writable and hold %llu bytes (the region); it has %lld%s",
 				 uri, (unsigned long long)need, (long long)size,
 				 nbd_is_read_only(t->nbd) == 1 ? " and is read-only" : "");
@@ -60,8 +61,7 @@ int zsswap_target_open(struct zsswap_target *t, const char *where, uint64_t need
 		return open_nbd(t, where, need);
 	t->fd = open(where, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (t->fd < 0) {
-		zsswap_set_error(errno, "zsswap: writeback file %s: %s", where,
-				 strerror(errno));
+		zsswap_set_error(errno, "zsswap: writeback file %s: %s", where, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -82,8 +82,7 @@ bool zsswap_target_set(const struct zsswap_target *t)
 	return t->fd >= 0 || t->nbd;
 }
 
-int zsswap_target_write(struct zsswap_target *t, const void *buf, size_t len,
-			uint64_t offset)
+int zsswap_target_write(struct zsswap_target *t, const void *buf, size_t len, uint64_t offset)
 {
 	if (t->nbd)
 		return nbd_pwrite(t->nbd, buf, len, offset, 0) == -1 ? -EIO : 0;
@@ -106,6 +105,6 @@ void zsswap_target_forget(struct zsswap_target *t, size_t len, uint64_t offset)
 	if (t->nbd && t->can_trim)
 		nbd_trim(t->nbd, len, offset, 0);
 	else if (t->fd >= 0)
-		fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			  (off_t)offset, (off_t)len);
+		fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+			  (off_t)len);
 }

@@ -30,39 +30,39 @@
 #include "zsswap.h"
 #include "zsmalloc.h"
 #include "zsram.h"
-#include "zsram_internal.h"	/* the project's codecs */
+#include "zsram_internal.h" /* the project's codecs */
 
-#define ZSSWAP_NONE UINT32_MAX		/* end of a list */
-#define ZSSWAP_STAGING_PAGES 32		/* pages evicted per batch */
-#define ZSSWAP_SPIN_NS 40000		/* the handler polls this long before sleeping */
+#define ZSSWAP_NONE UINT32_MAX	/* end of a list */
+#define ZSSWAP_STAGING_PAGES 32 /* pages evicted per batch */
+#define ZSSWAP_SPIN_NS 40000	/* the handler polls this long before sleeping */
 
 /* What stands behind a page of the region. */
 enum zsswap_page_state {
-	ZSSWAP_EMPTY,		/* never written or discarded: reads as zeros */
-	ZSSWAP_RESIDENT,	/* in the region */
-	ZSSWAP_SAME,		/* dropped; copy = the repeated word */
-	ZSSWAP_STORED,		/* dropped; copy = pool handle */
-	ZSSWAP_WRITTEN,		/* dropped; copy = bytes at page index * page
+	ZSSWAP_EMPTY,	 /* never written or discarded: reads as zeros */
+	ZSSWAP_RESIDENT, /* in the region */
+	ZSSWAP_SAME,	 /* dropped; copy = the repeated word */
+	ZSSWAP_STORED,	 /* dropped; copy = pool handle */
+	ZSSWAP_WRITTEN,	 /* dropped; copy = bytes at page index * page
 				 * size in the writeback target */
 };
 
 enum zsswap_list {
 	ZSSWAP_LIST_NONE,
-	ZSSWAP_LIST_INACTIVE,	/* resident, seen once: evicted first */
-	ZSSWAP_LIST_ACTIVE,	/* resident, refaulted soon after eviction */
-	ZSSWAP_LIST_STORED,	/* in the pool, in eviction order: written back first */
+	ZSSWAP_LIST_INACTIVE, /* resident, seen once: evicted first */
+	ZSSWAP_LIST_ACTIVE,   /* resident, refaulted soon after eviction */
+	ZSSWAP_LIST_STORED,   /* in the pool, in eviction order: written back first */
 	ZSSWAP_NR_LISTS,
 };
 
 struct zsswap_page {
-	uint64_t copy;		/* see enum zsswap_page_state */
-	uint32_t prev, next;	/* links in the page's list */
-	uint32_t evicted_at;	/* z->evictions when it was last dropped */
-	uint8_t state;		/* enum zsswap_page_state */
-	uint8_t list;		/* enum zsswap_list */
-	uint8_t raw;		/* STORED/WRITTEN: kept uncompressed */
-	uint8_t load_failures;	/* reads of the copy that failed in a row */
-	uint16_t stored_len;	/* WRITTEN: bytes in the target */
+	uint64_t copy;	       /* see enum zsswap_page_state */
+	uint32_t prev, next;   /* links in the page's list */
+	uint32_t evicted_at;   /* z->evictions when it was last dropped */
+	uint8_t state;	       /* enum zsswap_page_state */
+	uint8_t list;	       /* enum zsswap_list */
+	uint8_t raw;	       /* STORED/WRITTEN: kept uncompressed */
+	uint8_t load_failures; /* reads of the copy that failed in a row */
+	uint16_t stored_len;   /* WRITTEN: bytes in the target */
 };
 
 struct zsswap_fifo {
@@ -72,38 +72,38 @@ struct zsswap_fifo {
 struct nbd_handle;
 
 struct zsswap_target {
-	int fd;				/* a file, or -1 */
-	struct nbd_handle *nbd;		/* an NBD export, or NULL */
+	int fd;			/* a file, or -1 */
+	struct nbd_handle *nbd; /* an NBD export, or NULL */
 	bool can_trim;
 };
 
 struct zsswap {
-	char *base;			/* the region */
+	char *base; /* the region */
 	size_t size;
 	size_t page_size;
 	uint32_t nr_pages;
-	char *staging;			/* ZSSWAP_STAGING_PAGES, registered too:
+	char *staging; /* ZSSWAP_STAGING_PAGES, registered too:
 					 * UFFDIO_MOVE needs its target registered */
 	int uffd;
-	int stop_fd;			/* eventfd: the handler exits when readable */
+	int stop_fd; /* eventfd: the handler exits when readable */
 	pthread_t handler;
 	bool handler_running;
-	struct zsswap_target target;	/* where written-back pages go */
+	struct zsswap_target target; /* where written-back pages go */
 
 	pthread_mutex_t lock;
 	/* ---- guarded by lock ---- */
 	struct zsswap_page *pages;
 	struct zsswap_fifo lists[ZSSWAP_NR_LISTS];
 	uint64_t resident;
-	uint64_t max_resident_pages;	/* 0: no automatic reclaim */
-	uint32_t evictions;		/* clock of refault distances */
+	uint64_t max_resident_pages; /* 0: no automatic reclaim */
+	uint32_t evictions;	     /* clock of refault distances */
 	struct zs_pool *pool;
-	size_t huge_size;		/* compressed at or above: kept raw */
+	size_t huge_size; /* compressed at or above: kept raw */
 	struct zsram_codec codec;
 	struct zsram_codec_ctx *ctx;
-	unsigned char *buf;		/* a page of scratch for loads */
+	unsigned char *buf; /* a page of scratch for loads */
 	uint64_t same_filled, incompressible, stored, written_back;
-	uint64_t stored_bytes;		/* bytes of the pool's objects */
+	uint64_t stored_bytes; /* bytes of the pool's objects */
 	uint32_t frees_since_compact;
 	uint64_t stores, loads, pool_limit_hit, writeback_errors;
 };
@@ -115,8 +115,7 @@ void zsswap_set_error(int err, const char *fmt, ...) __attribute__((format(print
 int zsswap_target_open(struct zsswap_target *t, const char *where, uint64_t need);
 void zsswap_target_close(struct zsswap_target *t);
 bool zsswap_target_set(const struct zsswap_target *t);
-int zsswap_target_write(struct zsswap_target *t, const void *buf, size_t len,
-			uint64_t offset);
+int zsswap_target_write(struct zsswap_target *t, const void *buf, size_t len, uint64_t offset);
 int zsswap_target_read(struct zsswap_target *t, void *buf, size_t len, uint64_t offset);
 void zsswap_target_forget(struct zsswap_target *t, size_t len, uint64_t offset);
 

@@ -17,8 +17,7 @@ static void check_stats_consistent(struct zsswap *z)
 
 	zsswap_get_stats(z, &s);
 	CHECK(s.same_filled_pages + s.incompressible_pages <= s.stored_pages);
-	CHECK(s.resident_pages + s.stored_pages + s.written_back_pages <=
-	      zsswap_size(z) / PAGE);
+	CHECK(s.resident_pages + s.stored_pages + s.written_back_pages <= zsswap_size(z) / PAGE);
 }
 
 static void expect_create_fails(struct zsswap_config *c, int err, const char *what)
@@ -26,7 +25,7 @@ static void expect_create_fails(struct zsswap_config *c, int err, const char *wh
 	struct zsswap *z = zsswap_create(c);
 
 	if (!z && errno == EPERM)
-		return;	/* without userfaultfd every create fails so */
+		return; /* without userfaultfd every create fails so */
 	CHECK(z == NULL);
 	CHECK_EQ(errno, err);
 	CHECK(strstr(zsswap_last_error(), what) != NULL);
@@ -46,8 +45,8 @@ static void test_bad_config(void)
 	c.max_pool = PAGE - 1;
 	expect_create_fails(&c, EINVAL, "max_pool");
 	c.max_pool = 0;
-	const char *bad_algs[] = { "lz5", "zstd:", "zstd:abc", "zstd:99", "lz4hc:40",
-				   ":3", "", "zstd:3x" };
+	const char *bad_algs[] = { "lz5",      "zstd:", "zstd:abc", "zstd:99",
+				   "lz4hc:40", ":3",	"",	    "zstd:3x" };
 	for (unsigned int i = 0; i < sizeof(bad_algs) / sizeof(bad_algs[0]); i++) {
 		c.algorithm = bad_algs[i];
 		expect_create_fails(&c, EINVAL, "algorithm");
@@ -90,7 +89,9 @@ static void test_not_permitted(void)
 		if (zsswap_create(&c) || errno != EPERM)
 			_exit(6);
 		_exit(strstr(zsswap_last_error(), "vm.unprivileged_userfaultfd=1") &&
-		      strstr(zsswap_last_error(), "CAP_SYS_PTRACE") ? 0 : 7);
+				      strstr(zsswap_last_error(), "CAP_SYS_PTRACE")
+			      ? 0
+			      : 7);
 	}
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status));
@@ -260,7 +261,7 @@ static void test_pool_limit(const char *writeback)
 		CHECK(s.resident_pages <= 64 + ZSSWAP_RESIDENT_SLACK);
 	} else {
 		CHECK_EQ(s.written_back_pages, 0);
-		CHECK(s.resident_pages > 64);	/* the budget yielded */
+		CHECK(s.resident_pages > 64); /* the budget yielded */
 	}
 	CHECK(memcmp(r, shadow, pages * PAGE) == 0);
 	check_stats_consistent(z);
@@ -285,7 +286,7 @@ static void test_policy(void)
 		uint64_t x = tu_rand(&seed);
 		size_t page = x % 10 ? (x >> 8) % hot : (x >> 8) % pages;
 
-		if (a == accesses) {	/* warm-up done */
+		if (a == accesses) { /* warm-up done */
 			zsswap_get_stats(z, &s);
 			before = s.loads;
 		}
@@ -329,8 +330,8 @@ static void test_destroy_frees(void)
 	during = rss_anon_kb();
 	zsswap_destroy(z);
 	after = rss_anon_kb();
-	printf("RssAnon: %ld kB before, %ld with the region, %ld after destroy\n",
-	       before, during, after);
+	printf("RssAnon: %ld kB before, %ld with the region, %ld after destroy\n", before, during,
+	       after);
 	CHECK(during - before > 16 * 1024);
 	/* Under TSan, its shadow of the region is not all given back at
 	 * munmap; allow 1/16 of the growth there. */

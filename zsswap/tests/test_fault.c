@@ -7,7 +7,7 @@
  * leaves nothing mapped.
  */
 #include "zsswap_test.h"
-#include "internal.h"	/* zs_test_fail_meta_alloc */
+#include "internal.h" /* zs_test_fail_meta_alloc */
 
 static unsigned int count_mappings(void)
 {
@@ -43,8 +43,8 @@ static void test_pool_metadata_fails(void)
 	zs_test_fail_meta_alloc(0, false);
 	zsswap_get_stats(z, &s);
 	printf("%u pages written while a pool allocation failed; %llu resident "
-	       "for a budget of %zu\n", failures, (unsigned long long)s.resident_pages,
-	       budget);
+	       "for a budget of %zu\n",
+	       failures, (unsigned long long)s.resident_pages, budget);
 	CHECK(failures > 0);
 	CHECK(memcmp(r, shadow, pages * PAGE) == 0);
 	if (s.resident_pages > budget)
@@ -73,7 +73,7 @@ static void test_create_enomem(void)
 		return;
 	}
 	zsswap_config_init(&c);
-	c.size = (size_t)8 << 40;	/* 8 TiB: a page table of 48 GiB */
+	c.size = (size_t)8 << 40; /* 8 TiB: a page table of 48 GiB */
 	before = count_mappings();
 	CHECK(zsswap_create(&c) == NULL);
 	CHECK_EQ(errno, ENOMEM);

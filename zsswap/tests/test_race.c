@@ -21,7 +21,7 @@ struct worker {
 	unsigned char *base;
 	unsigned int id;
 	unsigned int rounds;
-	int fd;			/* >= 0: this writer goes through system calls */
+	int fd; /* >= 0: this writer goes through system calls */
 };
 
 static atomic_int writers_left;
@@ -62,10 +62,8 @@ static void *writer(void *arg)
 			unsigned char out[PAGE];
 
 			if (pwrite(w->fd, expect, PAGE, at) != PAGE ||
-			    pread(w->fd, p, PAGE, at) != PAGE ||
-			    pwrite(w->fd, p, PAGE, at) != PAGE ||
-			    pread(w->fd, out, PAGE, at) != PAGE ||
-			    memcmp(out, expect, PAGE) != 0) {
+			    pread(w->fd, p, PAGE, at) != PAGE || pwrite(w->fd, p, PAGE, at) != PAGE ||
+			    pread(w->fd, out, PAGE, at) != PAGE || memcmp(out, expect, PAGE) != 0) {
 				fprintf(stderr, "page %u: system call round trip failed\n", page);
 				exit(1);
 			}
@@ -114,8 +112,9 @@ static void run(const char *writeback, unsigned int rounds)
 	for (uint32_t page = 0; page < THREADS * PAGES_PER_THREAD; page++)
 		fill(base + (size_t)page * PAGE, page, 0);
 	for (uint32_t i = 0; i < PAGES_PER_THREAD; i++)
-		CHECK(pwrite(fd, base + (size_t)(THREADS - 1) * PAGES_PER_THREAD * PAGE +
-				 (size_t)i * PAGE, PAGE, (off_t)i * PAGE) == PAGE);
+		CHECK(pwrite(fd,
+			     base + (size_t)(THREADS - 1) * PAGES_PER_THREAD * PAGE + (size_t)i * PAGE,
+			     PAGE, (off_t)i * PAGE) == PAGE);
 	atomic_store(&writers_left, THREADS);
 	for (unsigned int i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){ base, i, rounds, i == THREADS - 1 ? fd : -1 };

@@ -20,8 +20,8 @@ static char dir[] = "/tmp/zsswap-nbd-XXXXXX";
 
 /* Starts nbdkit serving `plugin args` on dir/NAME.sock; returns its pid
  * once it accepts connections (it writes its pid file then). */
-static pid_t start_nbdkit(const char *name, const char *plugin, const char *size_arg,
-			  char *uri, size_t uri_len)
+static pid_t start_nbdkit(const char *name, const char *plugin, const char *size_arg, char *uri,
+			  size_t uri_len)
 {
 	char sock[128], pidfile[128];
 	pid_t pid;
@@ -31,15 +31,14 @@ static pid_t start_nbdkit(const char *name, const char *plugin, const char *size
 	snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", dir, name);
 	snprintf(uri, uri_len, "nbd+unix:///?socket=%s", sock);
 	unlink(pidfile);
-	unlink(sock);	/* a killed server leaves its socket */
+	unlink(sock); /* a killed server leaves its socket */
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		execlp("nbdkit", "nbdkit", "-U", sock, "-P", pidfile, plugin, size_arg,
-		       (char *)NULL);
+		execlp("nbdkit", "nbdkit", "-U", sock, "-P", pidfile, plugin, size_arg, (char *)NULL);
 		_exit(127);
 	}
-	CHECK_EQ(waitpid(pid, &status, 0), pid);	/* it forks into the background */
+	CHECK_EQ(waitpid(pid, &status, 0), pid); /* it forks into the background */
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	for (int i = 0; i < 500; i++) {
 		FILE *f = fopen(pidfile, "r");
@@ -158,8 +157,8 @@ static void server_dies(void)
 			lost += ok < 0;
 		}
 		sigaction(SIGBUS, &old, NULL);
-		printf("server died: %zu pages gone with it (%llu were written back)\n",
-		       lost, (unsigned long long)s.written_back_pages);
+		printf("server died: %zu pages gone with it (%llu were written back)\n", lost,
+		       (unsigned long long)s.written_back_pages);
 		CHECK(lost > 0 && lost <= after.written_back_pages);
 	}
 	zsswap_destroy(z);

@@ -28,8 +28,8 @@ static inline struct zsswap *test_create_config(const struct zsswap_config *c)
 }
 
 /* A region with a pool limit and a writeback target (NULL: none). */
-static inline struct zsswap *test_create_pool(size_t size, size_t max_resident,
-					      size_t max_pool, const char *writeback)
+static inline struct zsswap *test_create_pool(size_t size, size_t max_resident, size_t max_pool,
+					      const char *writeback)
 {
 	struct zsswap_config c;
 
@@ -41,8 +41,7 @@ static inline struct zsswap *test_create_pool(size_t size, size_t max_resident,
 	return test_create_config(&c);
 }
 
-static inline struct zsswap *test_create(size_t size, size_t max_resident,
-					 const char *algorithm)
+static inline struct zsswap *test_create(size_t size, size_t max_resident, const char *algorithm)
 {
 	struct zsswap_config c;
 
@@ -57,8 +56,8 @@ static inline struct zsswap *test_create(size_t size, size_t max_resident,
  * then bash, round again; false if none can be read. */
 static inline int test_next_file_page(unsigned char *p)
 {
-	static const char *const files[] = { "/proc/self/exe",
-		"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/bash" };
+	static const char *const files[] = { "/proc/self/exe", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+					     "/usr/bin/bash" };
 	static int fd = -1;
 	static unsigned int which;
 
