@@ -105,24 +105,29 @@ uint64_t zsswap_evict_locked(struct zsswap *z, uint64_t nr)
 	return done;
 }
 
-/* Before a page comes in: room for it within the budget plus
+/* Before n pages come in: room for them within the budget plus
  * ZSSWAP_RESIDENT_SLACK.  Usually there is, thanks to the call below. */
-void zsswap_make_room_locked(struct zsswap *z)
+void zsswap_make_room_locked(struct zsswap *z, uint64_t n)
 {
 	uint64_t max = z->max_resident_pages;
 
-	if (max && z->resident + 1 > max + ZSSWAP_RESIDENT_SLACK)
-		zsswap_evict_locked(z, z->resident + 1 - max - ZSSWAP_RESIDENT_SLACK);
+	if (max && z->resident + n > max + ZSSWAP_RESIDENT_SLACK)
+		zsswap_evict_locked(z, z->resident + n - max - ZSSWAP_RESIDENT_SLACK);
 }
 
-/* After faults are served and their threads woken: evict down to a batch
- * below the budget, while those threads run, so that the next faults find
- * room and do not wait for compression. */
-void zsswap_reclaim_ahead_locked(struct zsswap *z)
+/* Between faults, when no fault is waiting: evict at most `step` pages
+ * while the region is within ZSSWAP_HEADROOM pages of its budget, so that
+ * faults find room and do not wait for compression; a few pages at a time,
+ * so that a fault arriving meanwhile waits for little.  Returns the pages
+ * evicted (0: nothing to do). */
+uint64_t zsswap_reclaim_ahead_locked(struct zsswap *z, unsigned int step)
 {
 	uint64_t max = z->max_resident_pages;
-	uint64_t batch = max / 8 < ZSSWAP_STAGING_PAGES / 2 ? max / 8 : ZSSWAP_STAGING_PAGES / 2;
+	uint64_t headroom = max / 8 < ZSSWAP_HEADROOM ? max / 8 : ZSSWAP_HEADROOM;
 
-	if (max && z->resident >= max)
-		zsswap_evict_locked(z, z->resident - max + batch);
+	if (!max || z->resident + headroom <= max)
+		return 0;
+	uint64_t want = z->resident + headroom - max;
+
+	return zsswap_evict_locked(z, want < step ? want : step);
 }

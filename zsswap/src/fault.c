@@ -3,22 +3,26 @@
  *
  * One thread per region reads the userfaultfd and serves each missing-page
  * fault under z->lock: it makes room if the budget (plus
- * ZSSWAP_RESIDENT_SLACK) has none, then installs the page: zeros for a page never written (UFFDIO_ZEROPAGE,
+ * ZSSWAP_RESIDENT_SLACK) has none, then installs the page: zeros for a page
+ * never written, with the never-written pages after it (UFFDIO_ZEROPAGE,
  * which takes no memory until written), or the page's stored copy
  * decompressed (UFFDIO_COPY), whose copy it then frees.  Either ioctl wakes
- * the faulting thread.  Once the faults read together are served, it evicts
- * down to a batch below the budget while those threads run, so a fault
- * rarely waits for compression.
+ * the faulting thread.  When no fault is waiting and the region is within
+ * ZSSWAP_HEADROOM pages of its budget, it evicts ZSSWAP_AHEAD_STEP pages at
+ * a time, looking for faults in between: faults rarely wait for
+ * compression, and never for more than a few pages of it.
  *
  * Cost: a handler sleeping in poll(2) pays a wake-up per fault (about 55 us
  * here); after serving, the handler keeps reading the non-blocking
- * userfaultfd for ZSSWAP_SPIN_NS before it sleeps again, so faults that come
- * in bursts (a program walking cold data) are served at about 15 us, while
- * an idle region costs nothing.  The thread blocks every signal: the
- * program's handlers never run on it.
+ * userfaultfd for ZSSWAP_SPIN_NS before it sleeps again, yielding the
+ * processor each time (the thread it just woke may be waiting for it), so
+ * faults that come in bursts are served at about 20 us, while an idle region
+ * costs nothing.  The thread blocks every signal: the program's handlers
+ * never run on it.
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +58,40 @@ static int load_failed(struct zsswap *z, uint32_t idx, unsigned long addr)
 }
 
 /* A missing page at index idx: zeros, or its copy.  Caller holds lock. */
+/*
+ * A first touch: zeros for the page and the never-written pages after it
+ * (up to ZSSWAP_ZERO_RUN, at most an eighth of the budget), in one
+ * UFFDIO_ZEROPAGE, since a program that touches a new page usually goes on
+ * to the next (a fill, a read(2) into a buffer).  They take no memory until
+ * written.  False if the run could not be mapped in one go (a page of it
+ * is present already): the caller then serves the one page.
+ */
+static bool serve_zero_run(struct zsswap *z, uint32_t idx)
+{
+	uint64_t max = z->max_resident_pages, cap = ZSSWAP_ZERO_RUN;
+	uint32_t run = 0;
+
+	if (max && max / 8 < cap)
+		cap = max / 8;
+	while (run < cap && idx + run < z->nr_pages && z->pages[idx + run].state == ZSSWAP_EMPTY)
+		run++;
+	if (run < 2)
+		return false;
+	zsswap_make_room_locked(z, run);
+	struct uffdio_zeropage zero = {
+		.range = { .start = (unsigned long)(z->base + (size_t)idx * z->page_size),
+			   .len = (size_t)run * z->page_size },
+	};
+	if (ioctl(z->uffd, UFFDIO_ZEROPAGE, &zero))
+		return false;
+	for (uint32_t i = idx; i < idx + run; i++) {
+		z->pages[i].state = ZSSWAP_RESIDENT;
+		zsswap_policy_admit(z, i, false);
+	}
+	z->resident += run;
+	return true;
+}
+
 int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx)
 {
 	struct zsswap_page *p = &z->pages[idx];
@@ -61,8 +99,10 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx)
 	bool refault = p->state != ZSSWAP_EMPTY && p->state != ZSSWAP_RESIDENT;
 	int rc;
 
+	if (p->state == ZSSWAP_EMPTY && serve_zero_run(z, idx))
+		return 0;
 	if (p->state != ZSSWAP_RESIDENT)
-		zsswap_make_room_locked(z);
+		zsswap_make_room_locked(z, 1);
 	if (refault) {
 		if (zsswap_copy_load(z, idx, z->buf))
 			return load_failed(z, idx, addr);
@@ -112,8 +152,17 @@ static void serve_messages(struct zsswap *z, const struct uffd_msg *msg, ssize_t
 			zsswap_serve_fault_locked(
 				z, (uint32_t)((a - (uintptr_t)z->base) / z->page_size));
 	}
-	zsswap_reclaim_ahead_locked(z);
 	pthread_mutex_unlock(&z->lock);
+}
+
+static bool reclaim_ahead(struct zsswap *z)
+{
+	uint64_t done;
+
+	pthread_mutex_lock(&z->lock);
+	done = zsswap_reclaim_ahead_locked(z, ZSSWAP_AHEAD_STEP);
+	pthread_mutex_unlock(&z->lock);
+	return done != 0;
 }
 
 static uint64_t now_ns(void)
@@ -144,8 +193,16 @@ static void *handler_main(void *arg)
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			break;
-		if (spin_until && now_ns() < spin_until)
+		if (reclaim_ahead(z)) {
+			spin_until = now_ns() + ZSSWAP_SPIN_NS;
 			continue;
+		}
+		if (spin_until && now_ns() < spin_until) {
+			/* The thread just woken may wait for this processor:
+			 * let it run first. */
+			sched_yield();
+			continue;
+		}
 		spin_until = 0;
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)
 			break;

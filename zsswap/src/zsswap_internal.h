@@ -35,6 +35,9 @@
 #define ZSSWAP_NONE UINT32_MAX	/* end of a list */
 #define ZSSWAP_STAGING_PAGES 32 /* pages evicted per batch */
 #define ZSSWAP_SPIN_NS 40000	/* the handler polls this long before sleeping */
+#define ZSSWAP_HEADROOM 16	/* pages below the budget the handler keeps free */
+#define ZSSWAP_AHEAD_STEP 4	/* pages it evicts between two looks for faults */
+#define ZSSWAP_ZERO_RUN 16	/* never-written pages mapped per first touch */
 
 /* What stands behind a page of the region. */
 enum zsswap_page_state {
@@ -126,8 +129,8 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx);
 
 /* evict.c: caller holds lock */
 uint64_t zsswap_evict_locked(struct zsswap *z, uint64_t nr);
-void zsswap_make_room_locked(struct zsswap *z);
-void zsswap_reclaim_ahead_locked(struct zsswap *z);
+void zsswap_make_room_locked(struct zsswap *z, uint64_t n);
+uint64_t zsswap_reclaim_ahead_locked(struct zsswap *z, unsigned int step);
 
 /* policy.c: caller holds lock */
 void zsswap_list_remove(struct zsswap *z, uint32_t idx);
