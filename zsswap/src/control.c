@@ -45,6 +45,7 @@ int zsswap_discard(struct zsswap *z, void *addr, size_t len)
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&z->lock);
+	zsswap_settle_locked(z); /* no page of the range is half evicted */
 	for (uint32_t idx = (uint32_t)((a - base) / z->page_size);
 	     len && idx < (a - base + len) / z->page_size; idx++) {
 		struct zsswap_page *p = &z->pages[idx];

@@ -43,12 +43,13 @@ static void pool_free(struct zsswap *z, const struct zsswap_page *p)
 {
 	zs_free(z->pool, p->copy);
 	z->stored_bytes -= stored_bytes(z, p);
+	z->pool_refused = false;
 	if (++z->frees_since_compact < COMPACT_EVERY)
 		return;
 	z->frees_since_compact = 0;
 	uint64_t pool_bytes = (uint64_t)zs_get_total_pages(z->pool) * zs_page_size(z->pool);
 
-	if (pool_bytes > z->stored_bytes + z->stored_bytes / 16)
+	if (pool_bytes > z->stored_bytes + z->stored_bytes / 64)
 		zs_compact(z->pool);
 }
 

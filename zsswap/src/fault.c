@@ -4,13 +4,13 @@
  * One thread per region reads the userfaultfd and serves each missing-page
  * fault under z->lock: it makes room if the budget (plus
  * ZSSWAP_RESIDENT_SLACK) has none, then installs the page: zeros for a page
- * never written, with the never-written pages after it (UFFDIO_ZEROPAGE,
- * which takes no memory until written), or the page's stored copy
- * decompressed (UFFDIO_COPY), whose copy it then frees.  Either ioctl wakes
- * the faulting thread.  When no fault is waiting and the region is within
- * ZSSWAP_HEADROOM pages of its budget, it evicts ZSSWAP_AHEAD_STEP pages at
- * a time, looking for faults in between: faults rarely wait for
- * compression, and never for more than a few pages of it.
+ * never written, with the never-written pages after it, the page's stored
+ * copy decompressed (UFFDIO_COPY), whose copy it then frees, or a staged
+ * page moved back home.  Each ioctl wakes the faulting thread.  When no
+ * fault is waiting, it stores staged pages and stages new ones
+ * ZSSWAP_AHEAD_STEP at a time (evict.c) while the region is within
+ * ZSSWAP_HEADROOM pages of its budget, looking for faults in between: faults
+ * rarely wait for compression, and never for more than a few pages of it.
  *
  * Cost: a handler sleeping in poll(2) pays a wake-up per fault (about 55 us
  * here); after serving, the handler keeps reading the non-blocking
@@ -57,55 +57,89 @@ static int load_failed(struct zsswap *z, uint32_t idx, unsigned long addr)
 	return -EIO;
 }
 
-/* A missing page at index idx: zeros, or its copy.  Caller holds lock. */
+/*
+ * Zeros at pages [idx, idx + run); returns the pages mapped.  A write gets
+ * real zeroed pages (UFFDIO_COPY from z->zeros, never written): the shared
+ * zero page would make the write fault again at once, and that fault's
+ * flush interrupts the handler's processor.  A read gets the zero page
+ * (UFFDIO_ZEROPAGE), which takes no memory until written.
+ */
+static uint32_t map_zeros(struct zsswap *z, uint32_t idx, uint32_t run, bool write)
+{
+	unsigned long dst = (unsigned long)(z->base + (size_t)idx * z->page_size);
+	size_t len = (size_t)run * z->page_size;
+	long done;
+
+	if (write) {
+		struct uffdio_copy copy = { .dst = dst, .src = (unsigned long)z->zeros, .len = len };
+
+		if (ioctl(z->uffd, UFFDIO_COPY, &copy) == 0)
+			return run;
+		done = copy.copy;
+	} else {
+		struct uffdio_zeropage zero = { .range = { .start = dst, .len = len } };
+
+		if (ioctl(z->uffd, UFFDIO_ZEROPAGE, &zero) == 0)
+			return run;
+		done = zero.zeropage;
+	}
+	return done > 0 ? (uint32_t)((size_t)done / z->page_size) : 0;
+}
+
 /*
  * A first touch: zeros for the page and the never-written pages after it
- * (up to ZSSWAP_ZERO_RUN, at most an eighth of the budget), in one
- * UFFDIO_ZEROPAGE, since a program that touches a new page usually goes on
- * to the next (a fill, a read(2) into a buffer).  They take no memory until
- * written.  False if the run could not be mapped in one go (a page of it
- * is present already): the caller then serves the one page.
+ * (up to ZSSWAP_ZERO_RUN, at most an eighth of the budget), in one ioctl,
+ * since a program that touches a new page usually goes on to the next (a
+ * fill, a read(2) into a buffer).  False if the faulting page could not be
+ * mapped (it is present already): the caller then serves the one page.
  */
-static bool serve_zero_run(struct zsswap *z, uint32_t idx)
+static bool serve_zero_run(struct zsswap *z, uint32_t idx, bool write)
 {
 	uint64_t max = z->max_resident_pages, cap = ZSSWAP_ZERO_RUN;
-	uint32_t run = 0;
+	uint32_t run = 0, done;
 
 	if (max && max / 8 < cap)
 		cap = max / 8;
 	while (run < cap && idx + run < z->nr_pages && z->pages[idx + run].state == ZSSWAP_EMPTY)
 		run++;
-	if (run < 2)
+	if (!run)
 		return false;
 	zsswap_make_room_locked(z, run);
-	struct uffdio_zeropage zero = {
-		.range = { .start = (unsigned long)(z->base + (size_t)idx * z->page_size),
-			   .len = (size_t)run * z->page_size },
-	};
-	if (ioctl(z->uffd, UFFDIO_ZEROPAGE, &zero))
-		return false;
-	for (uint32_t i = idx; i < idx + run; i++) {
+	done = map_zeros(z, idx, run, write);
+	for (uint32_t i = idx; i < idx + done; i++) {
 		z->pages[i].state = ZSSWAP_RESIDENT;
 		zsswap_policy_admit(z, i, false);
 	}
-	z->resident += run;
-	return true;
+	z->resident += done;
+	return done != 0;
 }
 
-int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx)
+int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx, bool write)
 {
 	struct zsswap_page *p = &z->pages[idx];
 	unsigned long addr = (unsigned long)(z->base + (size_t)idx * z->page_size);
-	bool refault = p->state != ZSSWAP_EMPTY && p->state != ZSSWAP_RESIDENT;
+	bool refault;
 	int rc;
 
-	if (p->state == ZSSWAP_EMPTY && serve_zero_run(z, idx))
+	if (p->state == ZSSWAP_EMPTY && serve_zero_run(z, idx, write))
 		return 0;
+	if (p->state == ZSSWAP_STAGED) {
+		zsswap_make_room_locked(z, 1); /* may store this very page */
+		if (p->state == ZSSWAP_STAGED) {
+			/* Touched again before it was stored: home it goes. */
+			zsswap_unstage_locked(z, idx);
+			zsswap_policy_admit(z, idx, true);
+			return 0;
+		}
+	}
+	refault = p->state != ZSSWAP_EMPTY && p->state != ZSSWAP_RESIDENT;
+	/* The copy first: by the time it is expanded the faulting thread is
+	 * asleep, and making room then sends no flush to its processor. */
+	if (refault && zsswap_copy_load(z, idx, z->buf))
+		return load_failed(z, idx, addr);
 	if (p->state != ZSSWAP_RESIDENT)
 		zsswap_make_room_locked(z, 1);
 	if (refault) {
-		if (zsswap_copy_load(z, idx, z->buf))
-			return load_failed(z, idx, addr);
 		struct uffdio_copy copy = {
 			.dst = addr,
 			.src = (unsigned long)z->buf,
@@ -150,19 +184,33 @@ static void serve_messages(struct zsswap *z, const struct uffd_msg *msg, ssize_t
 			continue;
 		if (a >= (uintptr_t)z->base && a < (uintptr_t)z->base + z->size)
 			zsswap_serve_fault_locked(
-				z, (uint32_t)((a - (uintptr_t)z->base) / z->page_size));
+				z, (uint32_t)((a - (uintptr_t)z->base) / z->page_size),
+				msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
 	}
 	pthread_mutex_unlock(&z->lock);
 }
 
+/* Between faults: stores a few staged pages, or else stages a few more
+ * (evict.c).  False when there is nothing to do. */
 static bool reclaim_ahead(struct zsswap *z)
 {
+	bool failed = false;
 	uint64_t done;
 
 	pthread_mutex_lock(&z->lock);
-	done = zsswap_reclaim_ahead_locked(z, ZSSWAP_AHEAD_STEP);
+	done = zsswap_store_staged_locked(z, ZSSWAP_AHEAD_STEP, &failed);
+	if (!done)
+		done = zsswap_reclaim_ahead_locked(z, ZSSWAP_AHEAD_STEP);
 	pthread_mutex_unlock(&z->lock);
 	return done != 0;
+}
+
+/* Before sleeping: the stored pages' old bytes go. */
+static void drop_staging(struct zsswap *z)
+{
+	pthread_mutex_lock(&z->lock);
+	zsswap_drop_staging_locked(z);
+	pthread_mutex_unlock(&z->lock);
 }
 
 static uint64_t now_ns(void)
@@ -204,6 +252,7 @@ static void *handler_main(void *arg)
 			continue;
 		}
 		spin_until = 0;
+		drop_staging(z);
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[1].revents)

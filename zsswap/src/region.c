@@ -237,6 +237,13 @@ struct zsswap *zsswap_create(const struct zsswap_config *config)
 	z->staging = map_registered(z->uffd, ZSSWAP_STAGING_PAGES * ps);
 	if (!z->staging)
 		goto fail;
+	z->zeros = mmap(NULL, ZSSWAP_ZERO_RUN * ps, PROT_READ,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (z->zeros == MAP_FAILED) {
+		z->zeros = NULL;
+		zsswap_set_error(errno, "zsswap: mmap: %s", strerror(errno));
+		goto fail;
+	}
 	if (zsswap_handler_start(z))
 		goto fail;
 	return z;
@@ -258,6 +265,8 @@ void zsswap_destroy(struct zsswap *z)
 		munmap(z->base, z->size);
 	if (z->staging)
 		munmap(z->staging, ZSSWAP_STAGING_PAGES * z->page_size);
+	if (z->zeros)
+		munmap(z->zeros, ZSSWAP_ZERO_RUN * z->page_size);
 	if (z->uffd >= 0)
 		close(z->uffd);
 	zsswap_target_close(&z->target);

@@ -14,6 +14,7 @@
 void zsswap_get_stats(struct zsswap *z, struct zsswap_stats *s)
 {
 	pthread_mutex_lock(&z->lock);
+	zsswap_settle_locked(z); /* every page counted where it stays */
 	*s = (struct zsswap_stats){
 		.resident_pages = z->resident,
 		.stored_pages = z->stored,
@@ -63,6 +64,7 @@ void zsswap_memory(struct zsswap *z, struct zsswap_memory *m)
 	struct zs_pool_memory pm;
 
 	pthread_mutex_lock(&z->lock);
+	zsswap_settle_locked(z); /* every page counted where it stays */
 	zs_pool_memory(z->pool, &pm);
 	*m = (struct zsswap_memory){
 		.resident = z->resident * z->page_size,

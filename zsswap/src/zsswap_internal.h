@@ -33,16 +33,17 @@
 #include "zsram_internal.h" /* the project's codecs */
 
 #define ZSSWAP_NONE UINT32_MAX	/* end of a list */
-#define ZSSWAP_STAGING_PAGES 32 /* pages evicted per batch */
+#define ZSSWAP_STAGING_PAGES 32 /* pages staged, then dropped at once */
 #define ZSSWAP_SPIN_NS 40000	/* the handler polls this long before sleeping */
 #define ZSSWAP_HEADROOM 16	/* pages below the budget the handler keeps free */
-#define ZSSWAP_AHEAD_STEP 4	/* pages it evicts between two looks for faults */
+#define ZSSWAP_AHEAD_STEP 2	/* pages it stores between two looks for faults */
 #define ZSSWAP_ZERO_RUN 16	/* never-written pages mapped per first touch */
 
 /* What stands behind a page of the region. */
 enum zsswap_page_state {
 	ZSSWAP_EMPTY,	 /* never written or discarded: reads as zeros */
 	ZSSWAP_RESIDENT, /* in the region */
+	ZSSWAP_STAGED,	 /* moved out, not stored yet; copy = staging slot */
 	ZSSWAP_SAME,	 /* dropped; copy = the repeated word */
 	ZSSWAP_STORED,	 /* dropped; copy = pool handle */
 	ZSSWAP_WRITTEN,	 /* dropped; copy = bytes at page index * page
@@ -74,9 +75,26 @@ struct zsswap_fifo {
 
 struct nbd_handle;
 
+/* libnbd's calls, loaded on first use (nbd_lib.c) */
+struct zsswap_nbd_api {
+	bool loaded;
+	struct nbd_handle *(*create)(void);
+	void (*close)(struct nbd_handle *);
+	const char *(*get_error)(void);
+	int (*get_errno)(void);
+	int (*connect_uri)(struct nbd_handle *, const char *);
+	int64_t (*get_size)(struct nbd_handle *);
+	int (*is_read_only)(struct nbd_handle *);
+	int (*can_trim)(struct nbd_handle *);
+	int (*pread)(struct nbd_handle *, void *, size_t, uint64_t, uint32_t);
+	int (*pwrite)(struct nbd_handle *, const void *, size_t, uint64_t, uint32_t);
+	int (*trim)(struct nbd_handle *, uint64_t, uint64_t, uint32_t);
+};
+
 struct zsswap_target {
-	int fd;			/* a file, or -1 */
-	struct nbd_handle *nbd; /* an NBD export, or NULL */
+	int fd;				  /* a file, or -1 */
+	struct nbd_handle *nbd;		  /* an NBD export, or NULL */
+	const struct zsswap_nbd_api *lib; /* set with nbd */
 	bool can_trim;
 };
 
@@ -86,7 +104,8 @@ struct zsswap {
 	size_t page_size;
 	uint32_t nr_pages;
 	char *staging; /* ZSSWAP_STAGING_PAGES, registered too:
-					 * UFFDIO_MOVE needs its target registered */
+			* UFFDIO_MOVE needs its target registered */
+	char *zeros;   /* ZSSWAP_ZERO_RUN pages never written: a source of zeros */
 	int uffd;
 	int stop_fd; /* eventfd: the handler exits when readable */
 	pthread_t handler;
@@ -98,8 +117,12 @@ struct zsswap {
 	struct zsswap_page *pages;
 	struct zsswap_fifo lists[ZSSWAP_NR_LISTS];
 	uint64_t resident;
-	uint64_t max_resident_pages; /* 0: no automatic reclaim */
-	uint32_t evictions;	     /* clock of refault distances */
+	uint64_t max_resident_pages;	       /* 0: no automatic reclaim */
+	uint32_t evictions;		       /* clock of refault distances */
+	uint32_t staged[ZSSWAP_STAGING_PAGES]; /* page in each slot, or NONE */
+	unsigned int staging_used;	       /* slots used since the last drop */
+	unsigned int staged_held;	       /* slots holding a page not stored */
+	bool pool_refused;		       /* a store failed; no reclaim ahead until a free */
 	struct zs_pool *pool;
 	size_t huge_size; /* compressed at or above: kept raw */
 	struct zsram_codec codec;
@@ -114,6 +137,9 @@ struct zsswap {
 /* region.c */
 void zsswap_set_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* nbd_lib.c: libnbd, or NULL with the error set (uri names the target) */
+const struct zsswap_nbd_api *zsswap_nbd_api(const char *uri);
+
 /* target.c: 0 or -errno (open: -1 with errno and message) */
 int zsswap_target_open(struct zsswap_target *t, const char *where, uint64_t need);
 void zsswap_target_close(struct zsswap_target *t);
@@ -125,11 +151,16 @@ void zsswap_target_forget(struct zsswap_target *t, size_t len, uint64_t offset);
 /* fault.c */
 int zsswap_handler_start(struct zsswap *z);
 void zsswap_handler_stop(struct zsswap *z);
-int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx);
+int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx, bool write);
 
 /* evict.c: caller holds lock */
+int zsswap_move_page(struct zsswap *z, void *dst, void *src);
 uint64_t zsswap_evict_locked(struct zsswap *z, uint64_t nr);
 void zsswap_make_room_locked(struct zsswap *z, uint64_t n);
+void zsswap_unstage_locked(struct zsswap *z, uint32_t idx);
+uint64_t zsswap_store_staged_locked(struct zsswap *z, uint64_t nr, bool *failed);
+bool zsswap_drop_staging_locked(struct zsswap *z);
+bool zsswap_settle_locked(struct zsswap *z);
 uint64_t zsswap_reclaim_ahead_locked(struct zsswap *z, unsigned int step);
 
 /* policy.c: caller holds lock */
