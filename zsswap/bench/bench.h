@@ -25,9 +25,11 @@ struct bench_result {
 	struct workload_result work;
 	uint64_t total_memory; /* zsswap: peak RSS; kernel: cgroup peak + zram max */
 	uint64_t kernel_cgroup_peak, kernel_zram_max;
-	struct zsswap_stats stats;    /* zsswap only: */
-	struct zsswap_memory mem;     /* the region's memory at the end */
-	uint64_t rss_before, rss_end; /* RssAnon before create, at the end */
+	struct zsswap_stats stats;     /* zsswap only: */
+	struct zsswap_memory mem;      /* the region's memory at the end */
+	struct zsswap_memory mem_fill; /* and after the fill */
+	uint64_t rss_fill;	       /* RssAnon after the fill */
+	uint64_t rss_before, rss_end;  /* RssAnon before create, at the end */
 };
 
 int bench_run_zsswap(const struct bench_config *b, struct bench_result *out);

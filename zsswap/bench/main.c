@@ -67,6 +67,20 @@ static void report(const char *name, const struct bench_result *r, const struct 
 	printf("\n");
 }
 
+/* zsswap's memory by part, against the RssAnon measured at that moment. */
+static void print_breakdown(const char *when, const struct zsswap_memory *m, uint64_t before,
+			    uint64_t rss)
+{
+	double sum = (double)(before + m->total);
+
+	printf("zsswap's memory %s, MB: process before the region %.2f + "
+	       "resident region pages %.2f + pool pages %.2f + pool metadata %.2f + "
+	       "page table %.2f + codec buffers %.2f = %.2f; RssAnon %.2f (%+.2f%%)\n",
+	       when, before / 1048576.0, m->resident / 1048576.0, m->pool_pages / 1048576.0,
+	       m->pool_metadata / 1048576.0, m->page_table / 1048576.0, m->buffers / 1048576.0,
+	       sum / 1048576.0, rss / 1048576.0, 100.0 * ((double)rss - sum) / (double)rss);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "pages", required_argument, NULL, 'p' },
@@ -131,18 +145,10 @@ int main(int argc, char **argv)
 		report("kernel", &k, NULL);
 	report("zsswap", &z, kernel ? &k : NULL);
 	if (!z.missing[0]) {
-		const struct zsswap_memory *m = &z.mem;
-		double sum = (double)(z.rss_before + m->total);
-
 		printf("zsswap's peak RSS: %.1f MB after the fill, %.1f MB at the end\n",
 		       z.work.peak_rss_fill / 1048576.0, z.work.peak_rss / 1048576.0);
-		printf("zsswap's memory at the end, MB: process before the region %.2f + "
-		       "resident region pages %.2f + pool pages %.2f + pool metadata %.2f + "
-		       "page table %.2f + codec buffers %.2f = %.2f; RssAnon %.2f (%+.2f%%)\n",
-		       z.rss_before / 1048576.0, m->resident / 1048576.0, m->pool_pages / 1048576.0,
-		       m->pool_metadata / 1048576.0, m->page_table / 1048576.0,
-		       m->buffers / 1048576.0, sum / 1048576.0, z.rss_end / 1048576.0,
-		       100.0 * ((double)z.rss_end - sum) / (double)z.rss_end);
+		print_breakdown("after the fill", &z.mem_fill, z.rss_before, z.rss_fill);
+		print_breakdown("at the end", &z.mem, z.rss_before, z.rss_end);
 	}
 	return (z.missing[0] || z.work.bad_pages || k.work.bad_pages) ? 1 : 0;
 }

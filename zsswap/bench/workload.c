@@ -125,6 +125,8 @@ int workload_run(const struct workload_config *c, unsigned char *mem, struct wor
 		return -1;
 	r->fill_s = now_s() - t0;
 	r->peak_rss_fill = workload_status_bytes("VmHWM");
+	if (c->after_fill)
+		c->after_fill(c->after_fill_arg);
 	t0 = now_s();
 	for (uint64_t a = 0; a < c->accesses; a++) {
 		uint64_t x = rnd(&seed);

@@ -17,6 +17,8 @@ struct workload_config {
 	unsigned int hot_percent; /* accesses that go to the hot set */
 	unsigned int write_every; /* one access in this many writes */
 	uint64_t seed;
+	void (*after_fill)(void *arg); /* if set, called between the phases */
+	void *after_fill_arg;
 };
 
 /* Latency below which an access counts as served from memory (no fault). */

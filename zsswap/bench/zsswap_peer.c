@@ -36,9 +36,24 @@ void bench_in_child(const struct bench_config *b, struct bench_result *out,
 	waitpid(pid, &status, 0);
 }
 
+struct fill_probe {
+	struct zsswap *z;
+	struct bench_result *r;
+};
+
+static void after_fill(void *arg)
+{
+	struct fill_probe *f = arg;
+
+	zsswap_memory(f->z, &f->r->mem_fill);
+	f->r->rss_fill = workload_status_bytes("RssAnon");
+}
+
 static void run_zsswap(const struct bench_config *b, struct bench_result *r)
 {
+	struct workload_config work = b->work;
 	struct zsswap_config c;
+	struct fill_probe probe = { .r = r };
 	struct zsswap *z;
 
 	r->rss_before = workload_status_bytes("RssAnon");
@@ -49,7 +64,8 @@ static void run_zsswap(const struct bench_config *b, struct bench_result *r)
 	z = zsswap_create(&c);
 	if (!z) {
 		snprintf(r->missing, sizeof(r->missing), "%s", zsswap_last_error());
-	} else if (workload_run(&b->work, zsswap_base(z), &r->work)) {
+	} else if (probe.z = z, work.after_fill = after_fill, work.after_fill_arg = &probe,
+		   workload_run(&work, zsswap_base(z), &r->work)) {
 		snprintf(r->missing, sizeof(r->missing), "the workload failed");
 	} else {
 		zsswap_get_stats(z, &r->stats);

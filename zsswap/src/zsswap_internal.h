@@ -58,16 +58,19 @@ enum zsswap_list {
 	ZSSWAP_NR_LISTS,
 };
 
+/* 24 bytes a page of the region (the page table is its largest cost) */
 struct zsswap_page {
 	uint64_t copy;	       /* see enum zsswap_page_state */
 	uint32_t prev, next;   /* links in the page's list */
 	uint32_t evicted_at;   /* z->evictions when it was last dropped */
-	uint8_t state;	       /* enum zsswap_page_state */
-	uint8_t list;	       /* enum zsswap_list */
-	uint8_t raw;	       /* STORED/WRITTEN: kept uncompressed */
-	uint8_t load_failures; /* reads of the copy that failed in a row */
 	uint16_t stored_len;   /* WRITTEN: bytes in the target */
+	uint8_t state : 3;     /* enum zsswap_page_state */
+	uint8_t list : 2;      /* enum zsswap_list */
+	uint8_t raw : 1;       /* STORED/WRITTEN: kept uncompressed */
+	uint8_t load_failures; /* reads of the copy that failed in a row */
 };
+_Static_assert(sizeof(struct zsswap_page) == 24, "a page's entry grew");
+_Static_assert(ZSSWAP_WRITTEN < 8 && ZSSWAP_NR_LISTS <= 4, "fields too narrow");
 
 struct zsswap_fifo {
 	uint32_t head, tail, count;
