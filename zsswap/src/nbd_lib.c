@@ -22,12 +22,12 @@ static struct zsswap_nbd_api api;
 static const char *load_error;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-#define NBD_SYMBOLS(X)                                                                         \
-	X(create)                                                                              \
-	X(close)                                                                               \
-	X(get_error)                                                                           \
-	X(get_errno) X(connect_uri) X(get_size) X(is_read_only) X(can_trim) X(pread) X(pwrite) \
-		X(trim)
+#define NBD_SYMBOLS(X) \
+	X(create)      \
+	X(close)       \
+	X(get_error)   \
+	X(get_errno)   \
+	X(connect_uri) X(get_size) X(is_read_only) X(can_trim) X(pread) X(pwrite) X(trim)
 
 /* Each pointer has the type of libnbd's own function. */
 #define CHECK_TYPE(name)                                                                    \
