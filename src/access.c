@@ -76,7 +76,7 @@ void zs_obj_copy_in(const struct zs_pool *pool, const struct size_class *c, cons
 	obj_copy(pool, c, z, slot, (char *)src, len, false); /* only read */
 }
 
-/* ---- Pinning ---- */
+/* ---- Guarding: a hazard slot (read, write) or a pin (map) ---- */
 
 struct pinned {
 	struct size_class *class;
@@ -84,9 +84,12 @@ struct pinned {
 	unsigned int slot;
 };
 
-/* Pins the zspage that holds handle's object; aborts on a dead handle. */
-static void pin_object(struct zs_pool *pool, unsigned long handle, const char *what,
-		       struct pinned *out)
+/* Holds the zspage that holds handle's object against compaction and
+ * migration: in a hazard slot of this thread when use_slot and one is free
+ * (hazard.c), else by its pins counter.  Aborts on a dead handle. */
+static inline __attribute__((always_inline)) void guard_object(struct zs_pool *pool,
+							       unsigned long handle, const char *what,
+							       bool use_slot, struct pinned *out)
 {
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, what, &h);
@@ -107,9 +110,11 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 			zs_mutex_unlock(&c->lock);
 			continue;
 		}
-		atomic_fetch_add(&z->pins, 1);
-		/* Pinned, not moving, and still where the entry and the
-		 * directory say: then nothing can move it until unpinned. */
+		_Atomic(struct zspage *) *hazard = use_slot ? zs_hazard_set(z, handle) : NULL;
+		if (!hazard)
+			atomic_fetch_add(&z->pins, 1);
+		/* Guarded, not moving, and still where the entry and the
+		 * directory say: then nothing can move it until released. */
 		if (zs_likely(atomic_load(&z->moving) == 0 && atomic_load(h.entry) == e &&
 			      zs_dir_lookup(&c->dir, number) == z)) {
 			if (zs_unlikely(z->class_index != c->index))
@@ -119,7 +124,10 @@ static void pin_object(struct zs_pool *pool, unsigned long handle, const char *w
 			out->slot = zs_entry_slot(c, e);
 			return;
 		}
-		atomic_fetch_sub(&z->pins, 1);
+		if (hazard)
+			atomic_store_explicit(hazard, NULL, memory_order_release);
+		else
+			atomic_fetch_sub(&z->pins, 1);
 		/* Compaction or migration is moving this zspage: a few
 		 * microseconds at most; let it finish. */
 		while (atomic_load(&z->moving) && atomic_load(h.entry) == e)
@@ -224,7 +232,7 @@ ZS_API void *zs_map_object(struct zs_pool *pool, unsigned long handle, enum zs_m
 		tm->cap = cap;
 	}
 	struct pinned pin;
-	pin_object(pool, handle, "zs_map_object", &pin);
+	guard_object(pool, handle, "zs_map_object", false, &pin);
 	struct mapping *m = &tm->maps[tm->count];
 	*m = (struct mapping){
 		.pool = pool, .handle = handle, .zspage = pin.zspage, .slot = pin.slot, .mode = mm
@@ -273,7 +281,7 @@ ZS_API void zs_unmap_object(struct zs_pool *pool, unsigned long handle)
 ZS_API void *zs_obj_read_begin(struct zs_pool *pool, unsigned long handle, void *local_copy)
 {
 	struct pinned pin;
-	pin_object(pool, handle, "zs_obj_read_begin", &pin);
+	guard_object(pool, handle, "zs_obj_read_begin", true, &pin);
 	char *p = zs_obj_in_place(pool, pin.class, pin.zspage, pin.slot);
 	if (p)
 		return p;
@@ -286,18 +294,25 @@ ZS_API void zs_obj_read_end(struct zs_pool *pool, unsigned long handle, void *ha
 	(void)handle_mem;
 	struct zs_handle_parts h;
 	zs_handle_decode(pool, handle, "zs_obj_read_end", &h);
-	/* Pinned: the entry cannot change under us. */
+	/* Guarded: the entry cannot change under us, unless freed meanwhile. */
 	uint32_t e = atomic_load_explicit(h.entry, memory_order_acquire);
+	if (zs_unlikely(!(e & ZS_ENTRY_USED) ||
+			atomic_load_explicit(h.entry_gen, memory_order_relaxed) != h.gen))
+		zs_handle_check_entry(pool, handle, "zs_obj_read_end", &h, e); /* aborts */
+	if (zs_likely(zs_hazard_clear(handle)))
+		return;
+	/* Pinned (no hazard slot was free), or never begun. */
 	unpin(pool, zs_handle_check_entry(pool, handle, "zs_obj_read_end", &h, e), handle);
 }
 
 ZS_API void zs_obj_write(struct zs_pool *pool, unsigned long handle, void *handle_mem, size_t mem_len)
 {
 	struct pinned pin;
-	pin_object(pool, handle, "zs_obj_write", &pin);
+	guard_object(pool, handle, "zs_obj_write", true, &pin);
 	if (zs_unlikely(mem_len > pin.class->size))
 		zs_fatal(pool, "zs_obj_write: handle %#lx: %zu bytes do not fit its %u-byte object",
 			 handle, mem_len, pin.class->size);
 	zs_obj_copy_in(pool, pin.class, pin.zspage, pin.slot, handle_mem, mem_len);
-	unpin(pool, pin.zspage, handle);
+	if (!zs_hazard_clear(handle))
+		unpin(pool, pin.zspage, handle);
 }

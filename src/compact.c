@@ -265,7 +265,7 @@ static void pack_class(struct zs_pool *pool, struct size_class *c, struct compac
 			if (!packing_frees_pages(pool, c, z))
 				continue;
 			atomic_store(&z->moving, 1);
-			if (atomic_load(&z->pins) == 0)
+			if (zs_hazard_claim(z))
 				pack_in_place(pool, c, cp, z);
 			atomic_store(&z->moving, 0);
 		}
@@ -328,7 +328,7 @@ static long compact_class(struct zs_pool *pool, struct size_class *c, char *boun
 			break;
 		}
 		atomic_store(&src->moving, 1);
-		if (atomic_load(&src->pins) != 0) {
+		if (!zs_hazard_claim(src)) {
 			atomic_store(&src->moving, 0);
 			zs_group_insert(c, src);
 			if (skip.n == ZS_SKIP_MAX)
@@ -407,7 +407,7 @@ ZS_API int zs_page_migrate(struct zs_pool *pool, void *page, void *newpage)
 		goto out_pagemap;
 	}
 	atomic_store(&z->moving, 1);
-	if (atomic_load(&z->pins) != 0) {
+	if (!zs_hazard_claim(z)) {
 		ret = -EAGAIN;
 		goto out_moving;
 	}

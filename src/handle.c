@@ -177,29 +177,6 @@ void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
 	abort();
 }
 
-void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *what,
-		      struct zs_handle_parts *out)
-{
-	unsigned int tag = (unsigned int)(handle >> ZS_HANDLE_TAG_SHIFT) & ZS_TAG_MASK;
-	unsigned int ci = (unsigned int)(handle >> ZS_HANDLE_CLASS_SHIFT) & ZS_HANDLE_CLASS_MASK;
-	uint32_t index = (uint32_t)handle;
-
-	if (zs_unlikely(tag != pool->tag))
-		zs_fatal(pool, "%s: handle %#lx is not a handle of this pool (foreign or forged)",
-			 what, handle);
-	if (zs_unlikely(ci >= ZS_MAX_CLASSES || pool->class_of_index[ci] != ci))
-		zs_fatal(pool, "%s: handle %#lx names no size class (corrupt handle)", what, handle);
-	uint32_t limit = atomic_load_explicit(&pool->handles.next_index, memory_order_acquire);
-	if (zs_unlikely(index == 0 || index >= limit))
-		zs_fatal(pool, "%s: handle %#lx names no handle entry (corrupt handle)", what,
-			 handle);
-	out->class = &pool->classes[ci];
-	out->index = index;
-	out->gen = (unsigned int)(handle >> ZS_HANDLE_GEN_SHIFT) & ZS_HANDLE_GEN_MASK;
-	out->entry = zs_entry_ptr(&pool->handles, index);
-	out->entry_gen = zs_entry_gen_ptr(out->entry, index);
-}
-
 struct zspage *zs_handle_check_entry(struct zs_pool *pool, unsigned long handle, const char *what,
 				     const struct zs_handle_parts *h, uint32_t e)
 {

@@ -173,13 +173,16 @@ struct zs_handle_table {
  *
  * Headers are type-stable: they come from a per-pool slab and are recycled,
  * never returned to malloc until the pool is destroyed.  That lets map/read
- * pin a zspage without a lock: a reader loads the handle entry, increments
- * pins on the header it names, then checks that moving is 0 and the entry has
- * not changed; compaction and migration set moving, then check pins, and back
- * off if they are not 0.  (Both sides use sequentially consistent atomics, so
- * at least one of them sees the other.)  A reader that pinned a header that
- * was recycled meanwhile sees the entry changed, or its class's directory
- * naming another header for the number, unpins and retries.
+ * guard a zspage without a lock: a reader loads the handle entry, stores the
+ * header it names in a hazard slot of its thread (read, write; hazard.c) or
+ * increments its pins (map, or no slot free), then checks that moving is 0
+ * and the entry has not changed; compaction and migration set moving, then
+ * look for readers (zs_hazard_claim), and back off if there are any.  (The
+ * two sides' store-then-load are ordered, by sequentially consistent atomics
+ * or by membarrier, so at least one of them sees the other.)  A reader that
+ * guarded a header that was recycled meanwhile sees the entry changed, or
+ * its class's directory naming another header for the number, lets go and
+ * retries.
  *
  * Free slots below fresh form a LIFO list linked through their own first
  * two bytes (a slot number, or ZS_SLOT_NONE): no byte outside the data
@@ -199,7 +202,7 @@ struct zspage {
 	 * page of it is migrated. */
 	void **pages;
 	uint32_t number;	 /* in its class's directory (class lock) */
-	_Atomic uint32_t pins;	 /* map/read/write in progress */
+	_Atomic uint32_t pins;	 /* maps (and reads with no hazard slot) */
 	_Atomic uint32_t moving; /* compaction or migration in progress */
 	uint16_t class_index;	 /* owning class (class lock) */
 	uint16_t inuse;		 /* live objects */
@@ -473,22 +476,41 @@ struct zs_handle_parts {
 	_Atomic uint32_t *entry;
 	_Atomic uint8_t *entry_gen;
 };
+/* Aborts the process with "zsmalloc: <pool>: <message>". */
+void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 /* Decodes a handle; aborts with a message naming the problem (what is the
  * operation's name) if it is not a live handle of this pool.  The entry is
  * read without a lock: callers that need it stable hold the class lock or a
- * pin. */
-void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *what,
-		      struct zs_handle_parts *out);
+ * pin.  Inline: every read and write starts here. */
+static inline void zs_handle_decode(struct zs_pool *pool, unsigned long handle, const char *what,
+				    struct zs_handle_parts *out)
+{
+	unsigned int tag = (unsigned int)(handle >> ZS_HANDLE_TAG_SHIFT) & ZS_TAG_MASK;
+	unsigned int ci = (unsigned int)(handle >> ZS_HANDLE_CLASS_SHIFT) & ZS_HANDLE_CLASS_MASK;
+	uint32_t index = (uint32_t)handle;
+
+	if (zs_unlikely(tag != pool->tag))
+		zs_fatal(pool, "%s: handle %#lx is not a handle of this pool (foreign or forged)",
+			 what, handle);
+	if (zs_unlikely(ci >= ZS_MAX_CLASSES || pool->class_of_index[ci] != ci))
+		zs_fatal(pool, "%s: handle %#lx names no size class (corrupt handle)", what, handle);
+	uint32_t limit = atomic_load_explicit(&pool->handles.next_index, memory_order_acquire);
+	if (zs_unlikely(index == 0 || index >= limit))
+		zs_fatal(pool, "%s: handle %#lx names no handle entry (corrupt handle)", what,
+			 handle);
+	out->class = &pool->classes[ci];
+	out->index = index;
+	out->gen = (unsigned int)(handle >> ZS_HANDLE_GEN_SHIFT) & ZS_HANDLE_GEN_MASK;
+	out->entry = zs_entry_ptr(&pool->handles, index);
+	out->entry_gen = zs_entry_gen_ptr(out->entry, index);
+}
 /* Checks a loaded entry against the handle: in use, of the handle's
  * generation, naming a zspage of its class (aborts if not).  Returns the
  * zspage the entry names, which is stable only under the class lock or a
  * pin. */
 struct zspage *zs_handle_check_entry(struct zs_pool *pool, unsigned long handle, const char *what,
 				     const struct zs_handle_parts *h, uint32_t e);
-
-/* Aborts the process with "zsmalloc: <pool>: <message>". */
-void zs_fatal(const struct zs_pool *pool, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 2, 3)));
 
 /* ---- zspage_dir.c ---- */
 void zs_dir_destroy(struct zs_zspage_dir *d);
@@ -508,6 +530,64 @@ static inline struct zspage *zs_dir_lookup(const struct zs_zspage_dir *d, uint32
 }
 /* Bytes the directory's arrays take. */
 size_t zs_dir_bytes(const struct zs_zspage_dir *d);
+
+/* ---- hazard.c: read guards (see its header comment) ---- */
+#define ZS_HAZARD_SLOTS 4u
+struct zs_hazard_record {
+	_Atomic(struct zspage *) slot[ZS_HAZARD_SLOTS]; /* written by its thread only */
+	unsigned long handle[ZS_HAZARD_SLOTS];		/* what each slot is for (own thread) */
+	struct zs_hazard_record *next;			/* set before it is listed */
+	atomic_bool taken;				/* a live thread owns it */
+} __attribute__((aligned(64)));
+extern _Atomic(struct zs_hazard_record *) zs_hazard_records;
+extern __thread struct zs_hazard_record *zs_hazard_mine __attribute__((tls_model("initial-exec")));
+extern bool zs_hazard_asymmetric; /* membarrier orders the readers' stores */
+/* Chooses the mode, once per process; called when a pool is created. */
+void zs_hazard_init(void);
+/* This thread's record, taken on its first read; NULL if none can be had. */
+struct zs_hazard_record *zs_hazard_record_get(void);
+/* Mover: z is marked moving; whether no reader holds it (a slot or pins).
+ * If one does, the caller clears moving and passes z over. */
+bool zs_hazard_claim(struct zspage *z);
+
+/* Reader: guards z in a free slot of this thread's record, ordered before
+ * the caller's next load of z->moving.  NULL when no slot is free (the
+ * caller pins instead). */
+static inline _Atomic(struct zspage *) *zs_hazard_set(struct zspage *z, unsigned long handle)
+{
+	struct zs_hazard_record *r = zs_hazard_mine;
+	if (zs_unlikely(!r) && !(r = zs_hazard_record_get()))
+		return NULL;
+	for (unsigned int i = 0; i < ZS_HAZARD_SLOTS; i++) {
+		if (atomic_load_explicit(&r->slot[i], memory_order_relaxed))
+			continue;
+		if (zs_likely(zs_hazard_asymmetric)) {
+			atomic_store_explicit(&r->slot[i], z, memory_order_relaxed);
+			atomic_signal_fence(memory_order_seq_cst); /* membarrier does the rest */
+		} else {
+			atomic_store(&r->slot[i], z);
+		}
+		r->handle[i] = handle;
+		return &r->slot[i];
+	}
+	return NULL;
+}
+
+/* Reader: drops the guard this thread set for handle; false if it holds
+ * none (the read pinned its zspage instead, or never began). */
+static inline bool zs_hazard_clear(unsigned long handle)
+{
+	struct zs_hazard_record *r = zs_hazard_mine;
+	if (!r)
+		return false;
+	for (unsigned int i = 0; i < ZS_HAZARD_SLOTS; i++)
+		if (r->handle[i] == handle &&
+		    atomic_load_explicit(&r->slot[i], memory_order_relaxed)) {
+			atomic_store_explicit(&r->slot[i], NULL, memory_order_release);
+			return true;
+		}
+	return false;
+}
 
 /* ---- pagemap.c (caller holds pool->pagemap.lock, but for destroy) ---- */
 void zs_pagemap_destroy(struct zs_pagemap *m);

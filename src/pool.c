@@ -119,6 +119,7 @@ ZS_API struct zs_pool *zs_create_pool_config(const char *name, const struct zs_p
 		errno = EINVAL;
 		return NULL;
 	}
+	zs_hazard_init(); /* before any read of any pool: fixes the readers' mode */
 	struct zs_pool *pool = zs_meta_calloc(1, sizeof(*pool));
 	if (!pool)
 		goto nomem;

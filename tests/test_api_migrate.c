@@ -3,12 +3,89 @@
  * truncation, pages of the source), zs_page_migrate of every page and its
  * errors, the page source calls, and zs_destroy_pool with live objects.
  */
+#include <pthread.h>
+
 #include "zs_test.h"
 
 #define MAX_PAGE 65536
 
 static struct tu_rng rng;
 static unsigned char scratch[MAX_PAGE];
+
+/* ---- Holding an object against migration and compaction ---- */
+
+enum { HOLD_MAP, HOLD_READ, HOLD_READ_THREAD, HOLD_READ_NESTED, HOLD_KINDS };
+static const char *const hold_names[HOLD_KINDS] = { "mapped", "read", "read by another thread",
+						    "nested read" };
+/* More than any thread's hazard slots, so the last read pins. */
+#define HOLD_NESTED 8
+
+struct holder {
+	struct zs_pool *pool;
+	struct tu_obj *obj;
+	int how;
+	unsigned char *p;
+	/* HOLD_READ_NESTED: the reads begun before obj's. */
+	struct tu_obj *others[HOLD_NESTED];
+	void *other_p[HOLD_NESTED];
+	/* HOLD_READ_THREAD */
+	pthread_t thread;
+	pthread_barrier_t begun, release;
+};
+/* Where held reads copy objects that cross pages. */
+static unsigned char other_buf[HOLD_NESTED][MAX_PAGE], thread_buf[MAX_PAGE];
+
+static void *hold_thread(void *arg)
+{
+	struct holder *hd = arg;
+	hd->p = zs_obj_read_begin(hd->pool, hd->obj->handle, thread_buf);
+	pthread_barrier_wait(&hd->begun);
+	pthread_barrier_wait(&hd->release);
+	zs_obj_read_end(hd->pool, hd->obj->handle, hd->p);
+	return NULL;
+}
+
+static void hold_begin(struct holder *hd, struct tu_shadow *sh)
+{
+	switch (hd->how) {
+	case HOLD_MAP: hd->p = zs_map_object(hd->pool, hd->obj->handle, ZS_MM_RO); break;
+	case HOLD_READ_NESTED:
+		for (int i = 0; i < HOLD_NESTED; i++) {
+			hd->others[i] = &sh->objs[tu_below(&rng, sh->count)];
+			hd->other_p[i] =
+				zs_obj_read_begin(hd->pool, hd->others[i]->handle, other_buf[i]);
+		}
+		/* fall through */
+	case HOLD_READ: hd->p = zs_obj_read_begin(hd->pool, hd->obj->handle, scratch); break;
+	case HOLD_READ_THREAD:
+		pthread_barrier_init(&hd->begun, NULL, 2);
+		pthread_barrier_init(&hd->release, NULL, 2);
+		CHECK_EQ(pthread_create(&hd->thread, NULL, hold_thread, hd), 0);
+		pthread_barrier_wait(&hd->begun);
+		break;
+	}
+	CHECK(hd->p != NULL);
+}
+
+static void hold_end(struct holder *hd)
+{
+	switch (hd->how) {
+	case HOLD_MAP: zs_unmap_object(hd->pool, hd->obj->handle); break;
+	case HOLD_READ:
+	case HOLD_READ_NESTED:
+		zs_obj_read_end(hd->pool, hd->obj->handle, hd->p);
+		if (hd->how == HOLD_READ_NESTED)
+			for (int i = HOLD_NESTED; i-- > 0;)
+				zs_obj_read_end(hd->pool, hd->others[i]->handle, hd->other_p[i]);
+		break;
+	case HOLD_READ_THREAD:
+		pthread_barrier_wait(&hd->release);
+		CHECK_EQ(pthread_join(hd->thread, NULL), 0);
+		pthread_barrier_destroy(&hd->begun);
+		pthread_barrier_destroy(&hd->release);
+		break;
+	}
+}
 
 /* ---- Compaction, page listing, migration ---- */
 
@@ -105,34 +182,31 @@ static void test_compact_and_migrate(size_t ps, unsigned int chain)
 		CHECK_POOL(pool);
 	}
 
-	/* A page with a mapped or read object cannot move; afterwards it can. */
-	for (int how = 0, tries = 0; how < 2 && tries < 1000; tries++) {
-		size_t i = tu_below(&rng, sh.count);
-		struct tu_obj *o = &sh.objs[i];
-		unsigned char *p;
+	/* A page with a mapped or read object cannot move; afterwards it can:
+	 * mapped, read, read by another thread, and read while this thread
+	 * holds more reads than a thread has hazard slots (the read pins). */
+	for (int how = 0, tries = 0; how < HOLD_KINDS && tries < 1000; tries++) {
+		struct holder hd = { .pool = pool,
+				     .obj = &sh.objs[tu_below(&rng, sh.count)],
+				     .how = how };
 		void *page;
 
-		p = how == 0 ? zs_map_object(pool, o->handle, ZS_MM_RO)
-			     : zs_obj_read_begin(pool, o->handle, scratch);
-		if (!tu_ps_in_one_page(&src, p, o->size)) {
-			/* A copy: try another object. */
-			if (how == 0)
-				zs_unmap_object(pool, o->handle);
-			else
-				zs_obj_read_end(pool, o->handle, p);
+		hold_begin(&hd, &sh);
+		if (!tu_ps_in_one_page(&src, hd.p, hd.obj->size)) {
+			hold_end(&hd); /* a copy: try another object */
 			continue;
 		}
-		page = (void *)((uintptr_t)p & ~(uintptr_t)(ps - 1));
+		page = (void *)((uintptr_t)hd.p & ~(uintptr_t)(ps - 1));
 		ret = tu_migrate_page(pool, page);
-		CHECK_EQ(ret, -EAGAIN, "migrating the page of a %s object",
-			 how == 0 ? "mapped" : "read");
-		CHECK(tu_first_diff(p, o->data, o->size) == o->size, "object changed while held");
-		if (how == 0)
-			zs_unmap_object(pool, o->handle);
-		else
-			zs_obj_read_end(pool, o->handle, p);
+		CHECK_EQ(ret, -EAGAIN, "migrating the page of a %s object", hold_names[how]);
+		before = zs_get_total_pages(pool);
+		zs_compact(pool);
+		CHECK(tu_first_diff(hd.p, hd.obj->data, hd.obj->size) == hd.obj->size,
+		      "%s object changed while held (compaction)", hold_names[how]);
+		hold_end(&hd);
 		CHECK_EQ(tu_migrate_page(pool, page), 0, "migrating after the release");
 		CHECK(!tu_ps_owns_page(&src, page), "old page not given back");
+		tu_shadow_verify_all(pool, &sh, scratch, "after migrating a released page");
 		how++;
 		tries = 0;
 	}
