@@ -20,6 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
+
+#ifndef ZSBENCH_EXE_DIR
+#define ZSBENCH_EXE_DIR ""
+#endif
 #ifndef ZSBENCH_OUT_DIR
 #define ZSBENCH_OUT_DIR "zsbench-out"
 #endif
@@ -27,8 +32,21 @@
 #define ZSBENCH_CAPTURE_TOOL "zs-capture"
 #endif
 
+/* The build tree's results folder when run from there, else ./zsbench-out. */
+static const char *out_dir(void)
+{
+	return zs_cli_runs_from(ZSBENCH_EXE_DIR) ? ZSBENCH_OUT_DIR : "zsbench-out";
+}
+
+static const char *default_capture_tool(void)
+{
+	return zs_cli_helper_path("zs-capture", ZSBENCH_CAPTURE_TOOL);
+}
+
 static void usage(FILE *out)
 {
+	const char *folder = out_dir();
+
 	fprintf(out,
 		"Usage: zsbench [options]\n"
 		"Compares allocators holding the same compressed pages of real process memory:\n"
@@ -68,6 +86,9 @@ static void usage(FILE *out)
 		"                       stopped and reported 'timeout' with the phases it did\n"
 		"                       (default 30; 0: no limit)\n"
 		"  --verify-all         check every object's bytes after filling too\n"
+		"  --quick              a run of a minute or two: 32 MB captured per program\n"
+		"                       (own cache: corpus-quick), one 10M mixed dataset,\n"
+		"                       fewer operations; every peer, real figures\n"
 		"  --smoke              seconds-long run: tiny capture, one 1M dataset, few ops;\n"
 		"                       fails if zsmalloc's memory breakdown misses the measured\n"
 		"                       resident growth by more than max(2%%, 256 KiB)\n"
@@ -77,11 +98,11 @@ static void usage(FILE *out)
 		"                       (default %s/results.png); --no-plot for none\n"
 		"  --quiet              no progress lines on stderr\n"
 		"  --help               this text\n"
+		"  --version            the version\n"
 		"Exit status: 0; 1 when a peer failed (an error, or bytes read back wrong:\n"
 		"a bug), or on a bad page source; 2 on a bad option.  A missing, busy or\n"
 		"timed-out peer is reported, not an error.\n",
-		ZSBENCH_OUT_DIR, ZSBENCH_CAPTURE_TOOL, ZSB_MAX_SCALE, ZSB_MAX_THREADS,
-		ZSBENCH_OUT_DIR, ZSBENCH_OUT_DIR);
+		folder, default_capture_tool(), ZSB_MAX_SCALE, ZSB_MAX_THREADS, folder, folder);
 }
 
 static void die_usage(const char *fmt, const char *arg)
@@ -316,6 +337,8 @@ enum {
 	OPT_HELP,
 	OPT_PEER_TIMEOUT,
 	OPT_SCALE,
+	OPT_QUICK,
+	OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -345,6 +368,8 @@ static const struct option long_options[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "peer-timeout", required_argument, NULL, OPT_PEER_TIMEOUT },
 	{ "scale", required_argument, NULL, OPT_SCALE },
+	{ "quick", no_argument, NULL, OPT_QUICK },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -393,12 +418,14 @@ int main(int argc, char **argv)
 	};
 	char *paths[ZSB_MAX_SOURCES];
 	unsigned int npaths = 0, capture_mb = 200, scale = 1, i, k;
-	const char *corpus_dir = NULL, *capture_tool = ZSBENCH_CAPTURE_TOOL;
+	const char *corpus_dir = NULL, *capture_tool = default_capture_tool();
 	const char *sizes = "10M,100M", *peers = NULL;
-	const char *json_path = ZSBENCH_OUT_DIR "/results.json";
-	const char *plot_path = ZSBENCH_OUT_DIR "/results.png";
+	const char *folder = out_dir();
+	static char json_default[PATH_MAX], plot_default[PATH_MAX], corpus_default[PATH_MAX];
+	const char *json_path, *plot_path;
 	enum zsb_compressor comp = ZSB_LZ4;
-	int level = 3, recapture = 0, sources = 1, smoke = 0, opt, threads_set = 0, sizes_set = 0;
+	int level = 3, recapture = 0, sources = 1, smoke = 0, quick = 0, opt, threads_set = 0,
+	    sizes_set = 0;
 	uint64_t size_list[ZSB_MAX_DATASETS];
 	unsigned int nsizes = 0;
 	size_t huge = 0, nd = 0, nr = 0, nres;
@@ -414,6 +441,10 @@ int main(int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	reexec_with_static_tls_room(argv);
+	snprintf(json_default, sizeof(json_default), "%s/results.json", folder);
+	snprintf(plot_default, sizeof(plot_default), "%s/results.png", folder);
+	json_path = json_default;
+	plot_path = plot_default;
 	o.max_threads = cpus < 1		 ? 1
 			: cpus > ZSB_MAX_THREADS ? ZSB_MAX_THREADS
 						 : (unsigned int)cpus;
@@ -494,6 +525,8 @@ int main(int argc, char **argv)
 		case OPT_SEED: o.seed = parse_u64("--seed", optarg, 0, UINT64_MAX); break;
 		case OPT_VERIFY_ALL: o.verify_all = 1; break;
 		case OPT_SMOKE: smoke = 1; break;
+		case OPT_QUICK: quick = 1; break;
+		case OPT_VERSION: zs_cli_print_version("zsbench"); return 0;
 		case OPT_JSON: json_path = optarg; break;
 		case OPT_PLOT: plot_path = optarg; break;
 		case OPT_NO_PLOT: plot_path = NULL; break;
@@ -505,6 +538,19 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	if (smoke && quick)
+		die_usage("%s: give --smoke or --quick, not both", "--quick");
+	if (quick) {
+		capture_mb = 32;
+		if (!sizes_set)
+			sizes = "10M";
+		sources = 0;
+		if (!o.churn_ops)
+			o.churn_ops = 100000;
+		if (!o.read_ops)
+			o.read_ops = 100000;
+		o.thread_ops = 20000;
+	}
 	if (smoke) {
 		capture_mb = 4;
 		if (!sizes_set)
@@ -535,8 +581,12 @@ int main(int argc, char **argv)
 	if (scale > 1 && !sources)
 		fprintf(stderr, "zsbench: note: --scale applies to the per-source datasets, which "
 				"are not run here\n");
+	snprintf(corpus_default, sizeof(corpus_default), "%s/%s", folder,
+		 smoke	 ? "corpus-smoke"
+		 : quick ? "corpus-quick"
+			 : "corpus");
 	if (!corpus_dir)
-		corpus_dir = smoke ? ZSBENCH_OUT_DIR "/corpus-smoke" : ZSBENCH_OUT_DIR "/corpus";
+		corpus_dir = corpus_default;
 
 	/* The huge threshold: zsmalloc's, as zram takes it. */
 	if (huge == 0) {

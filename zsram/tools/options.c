@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "pages.h" /* common/: the page-size check */
 #include "zsram_tool.h"
 
@@ -42,7 +43,10 @@ static void usage(FILE *out)
 		"      --bench               bare lz4 vs store throughput, single thread\n"
 		"      --kernel-zram         with --bench, as root: the kernel zram0's\n"
 		"                            mem_used_total for the same pages\n"
-		"  -h, --help\n",
+		"  -h, --help                this text\n"
+		"  -V, --version             the version\n"
+		"Exit status: 0 every page verified; 1 a run-time error or a page read back\n"
+		"wrong; 2 a bad command line.\n",
 #ifdef ZSRAM_TOOL_HAS_ZPOOL
 		", zbud, z3fold"
 #else
@@ -189,6 +193,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		{ "corpus", required_argument, NULL, O_CORPUS },
 		{ "pid", required_argument, NULL, O_PID },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -199,7 +204,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 	o->seed = 1;
 	o->recomp_threshold = 1024;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:l:t:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a:l:t:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (zsram_algorithm_from_name(optarg, &o->cfg.codec.algorithm))
@@ -250,6 +255,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			o->pid = (long)parse_number(optarg, "process id", 1, INT_MAX, false);
 			break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': zs_cli_print_version(TOOL_PROG); exit(0);
 		case ':': tool_die_usage("option '%s' needs an argument", argv[optind - 1]);
 		default: tool_die_usage("unknown option '%s'", argv[optind - 1]);
 		}
