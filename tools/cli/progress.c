@@ -71,8 +71,7 @@ static void draw(struct zs_progress *p, uint64_t done, bool last)
 	} else if (p->total && rate > 0) {
 		unsigned long s = (unsigned long)((double)(p->total - done) / rate + 0.5);
 
-		snprintf(left, sizeof(left), "%lu:%02lu:%02lu left", s / 3600, s / 60 % 60,
-			 s % 60);
+		snprintf(left, sizeof(left), "%lu:%02lu:%02lu left", s / 3600, s / 60 % 60, s % 60);
 	} else {
 		snprintf(left, sizeof(left), "-:--:-- left");
 	}
