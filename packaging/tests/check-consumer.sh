@@ -16,8 +16,8 @@ check_run() { # NAME BINARY shared|static
   out=$("$2") || { echo "FAIL: $1: the consumer failed: $out"; exit 1; }
   grep -q "consumer ok" <<<"$out" || { echo "FAIL: $1: printed '$out'"; exit 1; }
   if [ "$3" = shared ]; then
-    needed "$2" | grep -q '^libzsmalloc\.so\.0$' || { echo "FAIL: $1: not linked to libzsmalloc.so.0"; exit 1; }
-  elif needed "$2" | grep -q '^libz\(smalloc\|pool\|sram\|sswap\)\.so'; then
+    grep -q '^libzsmalloc\.so\.0$' <<<"$(needed "$2")" || { echo "FAIL: $1: not linked to libzsmalloc.so.0"; exit 1; }
+  elif grep -q '^libz\(smalloc\|pool\|sram\|sswap\)\.so' <<<"$(needed "$2")"; then
     echo "FAIL: $1: a static build needs $(needed "$2" | grep '^libz' | tr '\n' ' ')"; exit 1
   fi
   echo "ok: $1"

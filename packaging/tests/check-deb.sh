@@ -10,6 +10,7 @@
 #     and the plugin sits in nbdkit's own plugin directory and loads;
 #   - lintian reports no error (E: lines).
 # Usage: check-deb.sh BUILD_DIR WORK_DIR README.md   (77: a tool is missing)
+# (No `cmd | grep -q`: with pipefail, grep's early exit fails the writer.)
 set -euo pipefail
 build=$1 work=$2 readme=$3
 for tool in cpack dpkg-deb dpkg-shlibdeps lintian nbdkit readelf; do
@@ -42,11 +43,13 @@ for p in "${packages[@]}"; do
 done
 
 # Dependencies: each NEEDED library's package is in Depends.
+ldconfig -p >"$work/ldcache"
 package_of() { # the package that owns a library: /lib and /usr/lib are one (usrmerge)
-  local real c
+  local real c out
   real=$(readlink -f "$1")
   for c in "$1" "$real" "${1#/usr}" "/usr$1" "${real#/usr}" "/usr$real"; do
-    dpkg -S "$c" 2>/dev/null | head -1 | cut -d: -f1 && return 0
+    out=$(dpkg -S "$c" 2>/dev/null | awk -F: 'NR == 1 { print $1 }') && [ -n "$out" ] &&
+      echo "$out" && return 0
   done
   return 0
 }
@@ -55,14 +58,14 @@ for p in "${packages[@]}"; do
   deps=$(depends_of "$p" || true)
   while IFS= read -r -d '' f; do
     [ -L "$f" ] && continue
-    if head -c 4 "$f" | grep -q $'\x7fELF'; then
+    if readelf -h "$f" >/dev/null 2>&1; then
       for lib in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
         owner=""
         for q in "${packages[@]}"; do
-          [ -n "$(find "$work/one/$q" -name "$lib" | head -1)" ] && owner=$q && break
+          [ -n "$(find "$work/one/$q" -name "$lib")" ] && owner=$q && break
         done
         if [ -z "$owner" ]; then
-          path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+          path=$(awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }' "$work/ldcache")
           [ -n "$path" ] || fail "$p: ${f#"$work/one/$p"} needs $lib, which nothing here provides"
           owner=$(package_of "$path")
           [ -n "$owner" ] || fail "$p: no installed package owns $path ($lib)"
@@ -70,14 +73,14 @@ for p in "${packages[@]}"; do
         [ "$owner" = "$p" ] || grep -qx "$owner" <<<"$deps" ||
           fail "$p: ${f#"$work/one/$p"} needs $lib from $owner, which $p does not depend on (Depends: $(echo $deps))"
       done
-    elif head -n1 "$f" | grep -q '^#!.*python3'; then
+    elif [[ "$(head -c 128 "$f" | head -n1)" == '#!'*python3* ]]; then
       grep -qx python3 <<<"$deps" || fail "$p: ${f#"$work/one/$p"} is Python and $p does not depend on python3"
     fi
   done < <(find "$work/one/$p" -type f -print0)
 done
 plugindir=$(nbdkit --dump-config | sed -n 's/^plugindir=//p')
-depends_of nbdkit-plugin-zsram | grep -qx nbdkit || fail "nbdkit-plugin-zsram does not depend on nbdkit"
-depends_of libzsmalloc-dev | grep -qx libzsmalloc0 || fail "libzsmalloc-dev does not depend on libzsmalloc0"
+grep -qx nbdkit <<<"$(depends_of nbdkit-plugin-zsram)" || fail "nbdkit-plugin-zsram does not depend on nbdkit"
+grep -qx libzsmalloc0 <<<"$(depends_of libzsmalloc-dev)" || fail "libzsmalloc-dev does not depend on libzsmalloc0"
 
 # All packages unpacked into one root: the README example, the tools, the plugin.
 root="$work/root"
@@ -90,7 +93,7 @@ libdir=$(cd "$pcdir/.." && pwd)
 # shellcheck disable=SC2046
 (cd "$work" && PKG_CONFIG_PATH="$pcdir" cc demo.c -o demo $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs zsmalloc)) ||
   fail "the README example does not compile against the unpacked packages"
-LD_LIBRARY_PATH="$libdir" ldd "$work/demo" | grep -q "libzsmalloc.so.0 => $libdir/" ||
+grep -q "libzsmalloc.so.0 => $libdir/" <<<"$(LD_LIBRARY_PATH="$libdir" ldd "$work/demo")" ||
   fail "the README example does not load libzsmalloc.so.0 from the unpacked root"
 LD_LIBRARY_PATH="$libdir" "$work/demo" || fail "the README example exits with status $?"
 echo "ok: the README example builds and runs against the packages"
@@ -99,7 +102,7 @@ for tool in "$root"/usr/bin/*; do
 done
 plugin="$root$plugindir/nbdkit-zsram-plugin.so"
 [ -f "$plugin" ] || fail "the plugin is not in nbdkit's plugin directory $plugindir"
-nbdkit "$plugin" --dump-plugin | grep -q '^name=zsram' || fail "nbdkit cannot load the packaged plugin"
+grep -q '^name=zsram' <<<"$(nbdkit "$plugin" --dump-plugin)" || fail "nbdkit cannot load the packaged plugin"
 echo "ok: $plugindir/nbdkit-zsram-plugin.so loads (nbdkit zsram size=1G once installed)"
 
 lintian --tag-display-limit 0 "$work"/debs/*.deb >"$work/lintian.log" 2>&1 || true
