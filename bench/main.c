@@ -93,10 +93,12 @@ static void usage(FILE *out)
 		"                       fails if zsmalloc's memory breakdown misses the measured\n"
 		"                       resident growth by more than max(2%%, 256 KiB)\n"
 		"Output:\n"
-		"  --json PATH          results for machines (default %s/results.json)\n"
+		"  --json PATH          results for machines (default %s/results.json);\n"
+		"                       '-': on stdout, the tables then go to stderr\n"
 		"  --plot PATH          PNG of the main comparison, drawn by gnuplot\n"
 		"                       (default %s/results.png); --no-plot for none\n"
-		"  --quiet              no progress lines on stderr\n"
+		"  --quiet              no progress on stderr (the bar, drawn when stderr is\n"
+		"                       a terminal or ZS_PROGRESS=1, and the lines)\n"
 		"  --help               this text\n"
 		"  --version            the version\n"
 		"Exit status: 0; 1 when a peer failed (an error, or bytes read back wrong:\n"
@@ -435,6 +437,9 @@ int main(int argc, char **argv)
 	struct zsb_result *results;
 	char command[1024] = "", why[512];
 	struct zsb_run_info info = { 0 };
+	struct zs_progress bar;
+	static char bar_label[160] = "zsbench: runs";
+	FILE *out;
 	double load = 0;
 	size_t failed = 0;
 	double start = zsb_now();
@@ -642,51 +647,83 @@ int main(int argc, char **argv)
 	results = calloc(nres ? nres : 1, sizeof(*results));
 	if (!results)
 		return 1;
-	zsb_print_corpus(stdout, &corpus);
+	/* With --json -, stdout carries the JSON alone: the tables go to stderr. */
+	out = strcmp(json_path, "-") == 0 ? stderr : stdout;
+	zsb_print_corpus(out, &corpus);
 	{
 		FILE *f = fopen("/proc/loadavg", "r");
 
 		if (f && fscanf(f, "%lf", &load) == 1 && load > (double)cpus)
-			printf("Note: load average %.1f on %ld CPUs: other work is running, "
-			       "timings are disturbed.\n",
-			       load, cpus);
+			fprintf(out,
+				"Note: load average %.1f on %ld CPUs: other work is running, "
+				"timings are disturbed.\n",
+				load, cpus);
 		if (f)
 			fclose(f);
 	}
 	info.page_fault_ns = page_fault_ns();
-	printf("Page fault (first touch of an anonymous page): %.0f ns here\n", info.page_fault_ns);
+	fprintf(out, "Page fault (first touch of an anonymous page): %.0f ns here\n",
+		info.page_fault_ns);
 	if (zsb_running_under_sanitizer())
-		printf("Note: built with a sanitizer: resident figures include its shadow memory "
-		       "and timings are slow; only the output format means anything here; "
-		       "\"glibc\" is the sanitizer's malloc.\n");
-	fflush(stdout);
+		fprintf(out,
+			"Note: built with a sanitizer: resident figures include its shadow memory "
+			"and timings are slow; only the output format means anything here; "
+			"\"glibc\" is the sanitizer's malloc.\n");
+	fflush(out);
 
+	/* On a terminal, a bar over the bytes every run stores (it moves as
+	 * runs end: each runs in a child) under the line of each run done. */
+	{
+		uint64_t all = 0;
+
+		for (k = 0; k < nd; k++)
+			for (i = 0; i <= zsb_npeers; i++)
+				if (peer_wanted(peers, i < zsb_npeers ? zsb_peers[i]->name : "zram"))
+					all += datasets[k].payload;
+		zs_progress_begin(&bar, bar_label, all, o.progress);
+	}
 	for (k = 0; k < nd; k++) {
 		for (i = 0; i <= zsb_npeers; i++) {
 			const char *name = i < zsb_npeers ? zsb_peers[i]->name : "zram";
 			struct zsb_result *r = &results[nr];
 			double t0 = zsb_now();
+			char run[160];
 
 			if (!peer_wanted(peers, name))
 				continue;
-			if (o.progress)
-				fprintf(stderr,
-					"zsbench: [%zu/%zu] %s on %s (%zu objects, %.1f MB)... ",
-					nr + 1, nres, name, datasets[k].name, datasets[k].nobjs,
-					(double)datasets[k].payload / 1e6);
+			snprintf(run, sizeof(run),
+				 "zsbench: [%zu/%zu] %s on %s (%zu objects, %.1f MB)", nr + 1, nres,
+				 name, datasets[k].name, datasets[k].nobjs,
+				 (double)datasets[k].payload / 1e6);
+			if (bar.on) {
+				snprintf(bar_label, sizeof(bar_label), "[%zu/%zu] %s on %s", nr + 1,
+					 nres, name, datasets[k].name);
+				zs_progress_clear(&bar);
+				zs_progress_add(&bar, 0);
+			} else if (o.progress) {
+				fprintf(stderr, "%s... ", run);
+			}
 			if (i < zsb_npeers)
 				zsb_run_peer(zsb_peers[i], &corpus, &datasets[k], &o, r);
 			else
 				zsb_run_zram(&corpus, &datasets[k], &o, r);
-			if (o.progress)
+			if (bar.on) {
+				zs_progress_clear(&bar);
+				fprintf(stderr, "%s: %s (%.1f s)\n", run,
+					r->status == ZSB_OK ? "ok" : r->reason, zsb_now() - t0);
+				zs_progress_add(&bar, datasets[k].payload);
+			} else if (o.progress) {
 				fprintf(stderr, "%s (%.1f s)\n",
 					r->status == ZSB_OK ? "ok" : r->reason, zsb_now() - t0);
+			}
 			nr++;
 		}
 	}
+	snprintf(bar_label, sizeof(bar_label), "zsbench: all runs");
+	zs_progress_end(&bar);
 
-	zsb_print_table(stdout, results, nr, datasets, nd);
-	zsb_print_goals(stdout, results, nr, datasets, nd);
+	zsb_print_table(out, results, nr, datasets, nd);
+	zsb_print_goals(out, results, nr, datasets, nd);
 
 	info.load_average = load;
 	info.command_line = command;
@@ -699,7 +736,7 @@ int main(int argc, char **argv)
 
 		snprintf(dir, sizeof(dir), "%s", json_path);
 		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
+		if (slash && slash != dir && out == stdout) {
 			*slash = '\0';
 			mkdir_p(dir);
 		}
@@ -714,16 +751,17 @@ int main(int argc, char **argv)
 	}
 	if (zsb_write_json(json_path, &info, &corpus, datasets, nd, results, nr, &o) != 0)
 		return 1;
-	printf("\nJSON: %s\n", json_path);
+	if (out == stdout)
+		printf("\nJSON: %s\n", json_path);
 	if (plot_path) {
 		int rc = zsb_write_plot(plot_path, results, nr, datasets, nd, why, sizeof(why));
 
 		if (rc == 0)
-			printf("Plot: %s\n", plot_path);
+			fprintf(out, "Plot: %s\n", plot_path);
 		else
-			printf("Plot: none: %s\n", why);
+			fprintf(out, "Plot: none: %s\n", why);
 	}
-	printf("Total: %.1f s\n", zsb_now() - start);
+	fprintf(out, "Total: %.1f s\n", zsb_now() - start);
 	for (i = 0; i < nr; i++)
 		if (results[i].status == ZSB_FAILED) {
 			fprintf(stderr, "zsbench: %s on %s FAILED: %s\n", results[i].peer,
@@ -735,7 +773,7 @@ int main(int argc, char **argv)
 	 * out of zs_pool_memory() shows here first. */
 	if (smoke)
 		failed += zsb_check_breakdowns(stderr, results, nr);
-	fflush(stdout);
+	fflush(out);
 	for (k = 0; k < nd; k++)
 		zsb_shared_free(datasets[k].pages, datasets[k].nslots * sizeof(*datasets[k].pages));
 	free(datasets);

@@ -47,6 +47,9 @@ struct zs_progress {
 bool zs_progress_wanted(void);
 void zs_progress_begin(struct zs_progress *p, const char *label, uint64_t total, bool allowed);
 void zs_progress_add(struct zs_progress *p, uint64_t bytes);
+/* Clears the bar's line, so that a line of text can be printed in its
+ * place; the next zs_progress_add draws the bar again below it. */
+void zs_progress_clear(struct zs_progress *p);
 /* Draws the final state and ends the line. */
 void zs_progress_end(struct zs_progress *p);
 

@@ -97,6 +97,14 @@ void zs_progress_add(struct zs_progress *p, uint64_t bytes)
 	atomic_flag_clear_explicit(&p->drawing, memory_order_release);
 }
 
+void zs_progress_clear(struct zs_progress *p)
+{
+	if (!p->on)
+		return;
+	fprintf(stderr, "\r\033[K");
+	atomic_store(&p->next_ns, 0); /* draw again at the next add */
+}
+
 void zs_progress_end(struct zs_progress *p)
 {
 	if (!p->on)

@@ -40,11 +40,15 @@ static void usage(FILE *out)
 		"      --page-size N         4096 (default) .. 65536\n"
 		"      --allocator NAME      zsmalloc (default)%s\n"
 		"      --class-stats         print the allocator's class table\n"
+		"      --json                the report as one JSON object on stdout, for\n"
+		"                            scripts (not with --bench or --class-stats)\n"
 		"      --bench               bare lz4 vs store throughput, single thread\n"
 		"      --kernel-zram         with --bench, as root: the kernel zram0's\n"
 		"                            mem_used_total for the same pages\n"
 		"  -h, --help                this text\n"
 		"  -V, --version             the version\n"
+		"A progress bar (bytes, rate, time left) is drawn on stderr when it is a\n"
+		"terminal; ZS_PROGRESS=1 draws it anyway, ZS_PROGRESS=0 never.\n"
 		"Exit status: 0 every page verified; 1 a run-time error or a page read back\n"
 		"wrong; 2 a bad command line.\n",
 #ifdef ZSRAM_TOOL_HAS_ZPOOL
@@ -150,6 +154,8 @@ static void check_combinations(const struct options *o)
 		tool_die_usage("--kernel-zram goes with --bench");
 	if (o->cfg.backing_file && !o->cfg.mem_limit)
 		tool_die_usage("--writeback needs --mem-limit (pages go back when it is reached)");
+	if (o->json && (o->bench || o->class_stats))
+		tool_die_usage("--json goes without --bench and --class-stats");
 	if (!zs_page_size_valid(ps))
 		tool_die_usage("page size must be a power of two, 4096..65536");
 }
@@ -171,7 +177,8 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		O_BENCH,
 		O_KZRAM,
 		O_CORPUS,
-		O_PID
+		O_PID,
+		O_JSON
 	};
 	static const struct option longopts[] = {
 		{ "algorithm", required_argument, NULL, 'a' },
@@ -192,6 +199,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		{ "kernel-zram", no_argument, NULL, O_KZRAM },
 		{ "corpus", required_argument, NULL, O_CORPUS },
 		{ "pid", required_argument, NULL, O_PID },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -248,6 +256,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			o->cfg.allocator = optarg;
 			break;
 		case O_CLASS: o->class_stats = true; break;
+		case O_JSON: o->json = true; break;
 		case O_BENCH: o->bench = true; break;
 		case O_KZRAM: o->kernel_zram = true; break;
 		case O_CORPUS: o->corpus_dir = optarg; break;
