@@ -100,8 +100,8 @@ static void print_json(const struct options *o, const struct input *in, const st
 	       ", \"rss_anon_growth\": %" PRIu64 "}",
 	       mm.mem_used_total, in->nr_pages * 12, r->rss_growth);
 	if (o->recompress)
-		printf(",\n  \"recompress\": {\"algorithm\": \"%s\", \"pages\": %ld, \"attempts\": %" PRIu64
-		       ", \"saved_bytes\": %" PRIu64 ", \"seconds\": %.3f}",
+		printf(",\n  \"recompress\": {\"algorithm\": \"%s\", \"pages\": %ld, \"attempts\": "
+		       "%" PRIu64 ", \"saved_bytes\": %" PRIu64 ", \"seconds\": %.3f}",
 		       zsram_algorithm_name(o->cfg.recomp.algorithm), r->recomp_pages,
 		       r->recomp.attempts, r->recomp.saved_bytes, r->recomp_s);
 	if (o->discard > 0) {
