@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "cli.h"   /* tools/cli: the progress bar */
 #include "pages.h" /* common/: the same-filled check */
 
 void *zsb_shared_alloc(size_t bytes)
@@ -146,14 +147,22 @@ int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths, enu
 	start = zsb_now();
 	for (i = 0; i < npaths; i++) {
 		struct zsb_source *s = &c->sources[i];
+		struct zs_progress bar;
+		char label[128];
 
-		if (progress)
+		snprintf(label, sizeof(label), "zsbench: compressing %s with %s", s->name,
+			 comp == ZSB_LZ4 ? "lz4" : "zstd");
+		zs_progress_begin(&bar, label, (uint64_t)s->npages * ZSB_PAGE_SIZE, progress);
+		if (progress && !bar.on)
 			fprintf(stderr, "zsbench: compressing %s (%zu pages, %.1f MB) with %s\n",
 				s->name, s->npages, s->npages * (double)ZSB_PAGE_SIZE / 1e6,
 				comp == ZSB_LZ4 ? "lz4" : "zstd");
 		for (page = 0; page < s->npages; page++) {
 			const unsigned char *src = maps[i] + page * ZSB_PAGE_SIZE;
 			size_t gi = s->first_page + page, len;
+
+			if ((page & 255) == 255)
+				zs_progress_add(&bar, 256 * ZSB_PAGE_SIZE);
 
 			c->page_data[gi] = src;
 			if (zs_page_same_filled(src, ZSB_PAGE_SIZE, NULL)) {
@@ -186,6 +195,8 @@ int zsb_corpus_load(struct zsb_corpus *c, char **paths, unsigned int npaths, enu
 			s->compressed_bytes += len;
 			obj++;
 		}
+		zs_progress_add(&bar, (s->npages & 255) * ZSB_PAGE_SIZE);
+		zs_progress_end(&bar);
 	}
 	c->nobjs = obj;
 	c->compress_seconds = zsb_now() - start;

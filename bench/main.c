@@ -20,6 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
+
+#ifndef ZSBENCH_EXE_DIR
+#define ZSBENCH_EXE_DIR ""
+#endif
 #ifndef ZSBENCH_OUT_DIR
 #define ZSBENCH_OUT_DIR "zsbench-out"
 #endif
@@ -27,8 +32,21 @@
 #define ZSBENCH_CAPTURE_TOOL "zs-capture"
 #endif
 
+/* The build tree's results folder when run from there, else ./zsbench-out. */
+static const char *out_dir(void)
+{
+	return zs_cli_runs_from(ZSBENCH_EXE_DIR) ? ZSBENCH_OUT_DIR : "zsbench-out";
+}
+
+static const char *default_capture_tool(void)
+{
+	return zs_cli_helper_path("zs-capture", ZSBENCH_CAPTURE_TOOL);
+}
+
 static void usage(FILE *out)
 {
+	const char *folder = out_dir();
+
 	fprintf(out,
 		"Usage: zsbench [options]\n"
 		"Compares allocators holding the same compressed pages of real process memory:\n"
@@ -68,20 +86,25 @@ static void usage(FILE *out)
 		"                       stopped and reported 'timeout' with the phases it did\n"
 		"                       (default 30; 0: no limit)\n"
 		"  --verify-all         check every object's bytes after filling too\n"
+		"  --quick              a run of a minute or two: 32 MB captured per program\n"
+		"                       (own cache: corpus-quick), one 10M mixed dataset,\n"
+		"                       fewer operations; every peer, real figures\n"
 		"  --smoke              seconds-long run: tiny capture, one 1M dataset, few ops;\n"
 		"                       fails if zsmalloc's memory breakdown misses the measured\n"
 		"                       resident growth by more than max(2%%, 256 KiB)\n"
 		"Output:\n"
-		"  --json PATH          results for machines (default %s/results.json)\n"
+		"  --json PATH          results for machines (default %s/results.json);\n"
+		"                       '-': on stdout, the tables then go to stderr\n"
 		"  --plot PATH          PNG of the main comparison, drawn by gnuplot\n"
 		"                       (default %s/results.png); --no-plot for none\n"
-		"  --quiet              no progress lines on stderr\n"
+		"  --quiet              no progress on stderr (the bar, drawn when stderr is\n"
+		"                       a terminal or ZS_PROGRESS=1, and the lines)\n"
 		"  --help               this text\n"
+		"  --version            the version\n"
 		"Exit status: 0; 1 when a peer failed (an error, or bytes read back wrong:\n"
 		"a bug), or on a bad page source; 2 on a bad option.  A missing, busy or\n"
 		"timed-out peer is reported, not an error.\n",
-		ZSBENCH_OUT_DIR, ZSBENCH_CAPTURE_TOOL, ZSB_MAX_SCALE, ZSB_MAX_THREADS,
-		ZSBENCH_OUT_DIR, ZSBENCH_OUT_DIR);
+		folder, default_capture_tool(), ZSB_MAX_SCALE, ZSB_MAX_THREADS, folder, folder);
 }
 
 static void die_usage(const char *fmt, const char *arg)
@@ -316,6 +339,8 @@ enum {
 	OPT_HELP,
 	OPT_PEER_TIMEOUT,
 	OPT_SCALE,
+	OPT_QUICK,
+	OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -345,6 +370,8 @@ static const struct option long_options[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "peer-timeout", required_argument, NULL, OPT_PEER_TIMEOUT },
 	{ "scale", required_argument, NULL, OPT_SCALE },
+	{ "quick", no_argument, NULL, OPT_QUICK },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -393,12 +420,14 @@ int main(int argc, char **argv)
 	};
 	char *paths[ZSB_MAX_SOURCES];
 	unsigned int npaths = 0, capture_mb = 200, scale = 1, i, k;
-	const char *corpus_dir = NULL, *capture_tool = ZSBENCH_CAPTURE_TOOL;
+	const char *corpus_dir = NULL, *capture_tool = default_capture_tool();
 	const char *sizes = "10M,100M", *peers = NULL;
-	const char *json_path = ZSBENCH_OUT_DIR "/results.json";
-	const char *plot_path = ZSBENCH_OUT_DIR "/results.png";
+	const char *folder = out_dir();
+	static char json_default[PATH_MAX], plot_default[PATH_MAX], corpus_default[PATH_MAX];
+	const char *json_path, *plot_path;
 	enum zsb_compressor comp = ZSB_LZ4;
-	int level = 3, recapture = 0, sources = 1, smoke = 0, opt, threads_set = 0, sizes_set = 0;
+	int level = 3, recapture = 0, sources = 1, smoke = 0, quick = 0, opt, threads_set = 0,
+	    sizes_set = 0;
 	uint64_t size_list[ZSB_MAX_DATASETS];
 	unsigned int nsizes = 0;
 	size_t huge = 0, nd = 0, nr = 0, nres;
@@ -408,12 +437,19 @@ int main(int argc, char **argv)
 	struct zsb_result *results;
 	char command[1024] = "", why[512];
 	struct zsb_run_info info = { 0 };
+	struct zs_progress bar;
+	static char bar_label[160] = "zsbench: runs";
+	FILE *out;
 	double load = 0;
 	size_t failed = 0;
 	double start = zsb_now();
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	reexec_with_static_tls_room(argv);
+	snprintf(json_default, sizeof(json_default), "%s/results.json", folder);
+	snprintf(plot_default, sizeof(plot_default), "%s/results.png", folder);
+	json_path = json_default;
+	plot_path = plot_default;
 	o.max_threads = cpus < 1		 ? 1
 			: cpus > ZSB_MAX_THREADS ? ZSB_MAX_THREADS
 						 : (unsigned int)cpus;
@@ -494,6 +530,8 @@ int main(int argc, char **argv)
 		case OPT_SEED: o.seed = parse_u64("--seed", optarg, 0, UINT64_MAX); break;
 		case OPT_VERIFY_ALL: o.verify_all = 1; break;
 		case OPT_SMOKE: smoke = 1; break;
+		case OPT_QUICK: quick = 1; break;
+		case OPT_VERSION: zs_cli_print_version("zsbench"); return 0;
 		case OPT_JSON: json_path = optarg; break;
 		case OPT_PLOT: plot_path = optarg; break;
 		case OPT_NO_PLOT: plot_path = NULL; break;
@@ -505,6 +543,19 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	if (smoke && quick)
+		die_usage("%s: give --smoke or --quick, not both", "--quick");
+	if (quick) {
+		capture_mb = 32;
+		if (!sizes_set)
+			sizes = "10M";
+		sources = 0;
+		if (!o.churn_ops)
+			o.churn_ops = 100000;
+		if (!o.read_ops)
+			o.read_ops = 100000;
+		o.thread_ops = 20000;
+	}
 	if (smoke) {
 		capture_mb = 4;
 		if (!sizes_set)
@@ -535,8 +586,12 @@ int main(int argc, char **argv)
 	if (scale > 1 && !sources)
 		fprintf(stderr, "zsbench: note: --scale applies to the per-source datasets, which "
 				"are not run here\n");
+	snprintf(corpus_default, sizeof(corpus_default), "%s/%s", folder,
+		 smoke	 ? "corpus-smoke"
+		 : quick ? "corpus-quick"
+			 : "corpus");
 	if (!corpus_dir)
-		corpus_dir = smoke ? ZSBENCH_OUT_DIR "/corpus-smoke" : ZSBENCH_OUT_DIR "/corpus";
+		corpus_dir = corpus_default;
 
 	/* The huge threshold: zsmalloc's, as zram takes it. */
 	if (huge == 0) {
@@ -592,51 +647,83 @@ int main(int argc, char **argv)
 	results = calloc(nres ? nres : 1, sizeof(*results));
 	if (!results)
 		return 1;
-	zsb_print_corpus(stdout, &corpus);
+	/* With --json -, stdout carries the JSON alone: the tables go to stderr. */
+	out = strcmp(json_path, "-") == 0 ? stderr : stdout;
+	zsb_print_corpus(out, &corpus);
 	{
 		FILE *f = fopen("/proc/loadavg", "r");
 
 		if (f && fscanf(f, "%lf", &load) == 1 && load > (double)cpus)
-			printf("Note: load average %.1f on %ld CPUs: other work is running, "
-			       "timings are disturbed.\n",
-			       load, cpus);
+			fprintf(out,
+				"Note: load average %.1f on %ld CPUs: other work is running, "
+				"timings are disturbed.\n",
+				load, cpus);
 		if (f)
 			fclose(f);
 	}
 	info.page_fault_ns = page_fault_ns();
-	printf("Page fault (first touch of an anonymous page): %.0f ns here\n", info.page_fault_ns);
+	fprintf(out, "Page fault (first touch of an anonymous page): %.0f ns here\n",
+		info.page_fault_ns);
 	if (zsb_running_under_sanitizer())
-		printf("Note: built with a sanitizer: resident figures include its shadow memory "
-		       "and timings are slow; only the output format means anything here; "
-		       "\"glibc\" is the sanitizer's malloc.\n");
-	fflush(stdout);
+		fprintf(out,
+			"Note: built with a sanitizer: resident figures include its shadow memory "
+			"and timings are slow; only the output format means anything here; "
+			"\"glibc\" is the sanitizer's malloc.\n");
+	fflush(out);
 
+	/* On a terminal, a bar over the bytes every run stores (it moves as
+	 * runs end: each runs in a child) under the line of each run done. */
+	{
+		uint64_t all = 0;
+
+		for (k = 0; k < nd; k++)
+			for (i = 0; i <= zsb_npeers; i++)
+				if (peer_wanted(peers, i < zsb_npeers ? zsb_peers[i]->name : "zram"))
+					all += datasets[k].payload;
+		zs_progress_begin(&bar, bar_label, all, o.progress);
+	}
 	for (k = 0; k < nd; k++) {
 		for (i = 0; i <= zsb_npeers; i++) {
 			const char *name = i < zsb_npeers ? zsb_peers[i]->name : "zram";
 			struct zsb_result *r = &results[nr];
 			double t0 = zsb_now();
+			char run[160];
 
 			if (!peer_wanted(peers, name))
 				continue;
-			if (o.progress)
-				fprintf(stderr,
-					"zsbench: [%zu/%zu] %s on %s (%zu objects, %.1f MB)... ",
-					nr + 1, nres, name, datasets[k].name, datasets[k].nobjs,
-					(double)datasets[k].payload / 1e6);
+			snprintf(run, sizeof(run),
+				 "zsbench: [%zu/%zu] %s on %s (%zu objects, %.1f MB)", nr + 1, nres,
+				 name, datasets[k].name, datasets[k].nobjs,
+				 (double)datasets[k].payload / 1e6);
+			if (bar.on) {
+				snprintf(bar_label, sizeof(bar_label), "[%zu/%zu] %s on %s", nr + 1,
+					 nres, name, datasets[k].name);
+				zs_progress_clear(&bar);
+				zs_progress_add(&bar, 0);
+			} else if (o.progress) {
+				fprintf(stderr, "%s... ", run);
+			}
 			if (i < zsb_npeers)
 				zsb_run_peer(zsb_peers[i], &corpus, &datasets[k], &o, r);
 			else
 				zsb_run_zram(&corpus, &datasets[k], &o, r);
-			if (o.progress)
+			if (bar.on) {
+				zs_progress_clear(&bar);
+				fprintf(stderr, "%s: %s (%.1f s)\n", run,
+					r->status == ZSB_OK ? "ok" : r->reason, zsb_now() - t0);
+				zs_progress_add(&bar, datasets[k].payload);
+			} else if (o.progress) {
 				fprintf(stderr, "%s (%.1f s)\n",
 					r->status == ZSB_OK ? "ok" : r->reason, zsb_now() - t0);
+			}
 			nr++;
 		}
 	}
+	snprintf(bar_label, sizeof(bar_label), "zsbench: all runs");
+	zs_progress_end(&bar);
 
-	zsb_print_table(stdout, results, nr, datasets, nd);
-	zsb_print_goals(stdout, results, nr, datasets, nd);
+	zsb_print_table(out, results, nr, datasets, nd);
+	zsb_print_goals(out, results, nr, datasets, nd);
 
 	info.load_average = load;
 	info.command_line = command;
@@ -649,7 +736,7 @@ int main(int argc, char **argv)
 
 		snprintf(dir, sizeof(dir), "%s", json_path);
 		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
+		if (slash && slash != dir && out == stdout) {
 			*slash = '\0';
 			mkdir_p(dir);
 		}
@@ -664,16 +751,17 @@ int main(int argc, char **argv)
 	}
 	if (zsb_write_json(json_path, &info, &corpus, datasets, nd, results, nr, &o) != 0)
 		return 1;
-	printf("\nJSON: %s\n", json_path);
+	if (out == stdout)
+		printf("\nJSON: %s\n", json_path);
 	if (plot_path) {
 		int rc = zsb_write_plot(plot_path, results, nr, datasets, nd, why, sizeof(why));
 
 		if (rc == 0)
-			printf("Plot: %s\n", plot_path);
+			fprintf(out, "Plot: %s\n", plot_path);
 		else
-			printf("Plot: none: %s\n", why);
+			fprintf(out, "Plot: none: %s\n", why);
 	}
-	printf("Total: %.1f s\n", zsb_now() - start);
+	fprintf(out, "Total: %.1f s\n", zsb_now() - start);
 	for (i = 0; i < nr; i++)
 		if (results[i].status == ZSB_FAILED) {
 			fprintf(stderr, "zsbench: %s on %s FAILED: %s\n", results[i].peer,
@@ -685,7 +773,7 @@ int main(int argc, char **argv)
 	 * out of zs_pool_memory() shows here first. */
 	if (smoke)
 		failed += zsb_check_breakdowns(stderr, results, nr);
-	fflush(stdout);
+	fflush(out);
 	for (k = 0; k < nd; k++)
 		zsb_shared_free(datasets[k].pages, datasets[k].nslots * sizeof(*datasets[k].pages));
 	free(datasets);

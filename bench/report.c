@@ -471,7 +471,8 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info, const stru
 		   const struct zsb_dataset *d, size_t nd, const struct zsb_result *r, size_t n,
 		   const struct zsb_options *o)
 {
-	FILE *f = fopen(path, "w");
+	/* "-": stdout, for scripts (main then prints its tables on stderr). */
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 	struct utsname u;
 	char when[64];
 	time_t now = time(NULL);
@@ -594,7 +595,7 @@ int zsb_write_json(const char *path, const struct zsb_run_info *info, const stru
 		fprintf(f, "}%s\n", i + 1 < n ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
-	if (fclose(f) != 0) {
+	if (f == stdout ? fflush(f) != 0 : fclose(f) != 0) {
 		fprintf(stderr, "zsbench: writing '%s' failed: %s\n", path, strerror(errno));
 		return -1;
 	}

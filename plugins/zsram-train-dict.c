@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "pages.h" /* common/: the page-size check */
 #include "zsram.h"
 
@@ -34,7 +35,10 @@ static void usage(FILE *out)
 		"writes it to OUTPUT, for nbdkit zsram ... algorithm=zstd dictionary=OUTPUT.\n"
 		"  --size BYTES     dictionary capacity, 256..1048576 (16384)\n"
 		"  --samples N      sample pages, 8..65536 (4096)\n"
-		"  --page-size N    the plugin's page_size, 4096..65536 (4096)\n",
+		"  --page-size N    the plugin's page_size, 4096..65536 (4096)\n"
+		"  -h, --help       this text\n"
+		"  -V, --version    the version\n"
+		"Exit status: 0; 1 a run-time error; 2 a bad command line.\n",
 		prog);
 }
 
@@ -68,6 +72,9 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			zs_cli_print_version(prog);
 			return 0;
 		} else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
 			dict_cap = parse_number("dictionary size", argv[++i], 256, 1ul << 20);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "zsram_tool.h"
 
 #ifndef ZSRAM_CAPTURE_TOOL
@@ -139,7 +140,7 @@ static int load_corpus(struct input *in, size_t ps, const char *dir)
  * what it could not read. */
 static int load_pid(struct input *in, size_t ps, long pid)
 {
-	const char *tool = ZSRAM_CAPTURE_TOOL;
+	const char *tool = zs_cli_helper_path("zs-capture", ZSRAM_CAPTURE_TOOL);
 	const char *tmpdir = getenv("TMPDIR");
 	char path[PATH_MAX], pids[32];
 	int fd, status, err;

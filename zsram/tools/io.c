@@ -2,8 +2,8 @@
  * io.c - the zsram tool's write and read-and-verify passes over the input,
  * on N threads that take chunks of pages round-robin, and the clocks and
  * resident-memory figure the report uses.  Workers share only the store
- * (which any thread may call) and the input (read only; each writes its
- * own entries of refused[]).
+ * (which any thread may call), the input (read only; each writes its
+ * own entries of refused[]) and the progress bar (atomic counters).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "zsram_tool.h"
 
 #define IO_CHUNK 64 /* pages per chunk handed round-robin to threads */
@@ -63,6 +64,7 @@ struct io_job {
 	struct zsram *store;
 	const struct input *in;
 	uint8_t *refused; /* set for pages refused with ENOSPC */
+	struct zs_progress *progress;
 	unsigned int thread, threads;
 	bool write;
 	struct io_totals t;
@@ -103,17 +105,22 @@ static void *io_thread(void *arg)
 				j->t.errors++;
 			}
 		}
+		zs_progress_add(j->progress, (uint64_t)IO_CHUNK * ps);
 	}
 	free(buf);
 	return NULL;
 }
 
 double tool_run_io(struct zsram *store, const struct input *in, unsigned int threads, bool write,
-		   uint8_t *refused, struct io_totals *total)
+		   uint8_t *refused, const char *progress, struct io_totals *total)
 {
 	pthread_t tid[IO_MAX_THREADS];
 	struct io_job jobs[IO_MAX_THREADS];
+	struct zs_progress bar;
 	double t0, c0 = clock_sec(CLOCK_PROCESS_CPUTIME_ID);
+
+	zs_progress_begin(&bar, progress ? progress : "", in->nr_pages * zsram_page_size(store),
+			  progress != NULL);
 
 	memset(total, 0, sizeof(*total));
 	for (unsigned int t = 0; t < threads; t++)
@@ -122,7 +129,8 @@ double tool_run_io(struct zsram *store, const struct input *in, unsigned int thr
 					   .refused = refused,
 					   .thread = t,
 					   .threads = threads,
-					   .write = write };
+					   .write = write,
+					   .progress = &bar };
 	t0 = tool_now();
 	if (threads == 1) {
 		io_thread(&jobs[0]);
@@ -136,6 +144,7 @@ double tool_run_io(struct zsram *store, const struct input *in, unsigned int thr
 			pthread_join(tid[t], NULL);
 	}
 	t0 = tool_now() - t0;
+	zs_progress_end(&bar);
 	total->cpu_seconds = clock_sec(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	for (unsigned int t = 0; t < threads; t++) {
 		if (jobs[t].t.errors && !total->errors)

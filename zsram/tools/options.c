@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "pages.h" /* common/: the page-size check */
 #include "zsram_tool.h"
 
@@ -39,10 +40,17 @@ static void usage(FILE *out)
 		"      --page-size N         4096 (default) .. 65536\n"
 		"      --allocator NAME      zsmalloc (default)%s\n"
 		"      --class-stats         print the allocator's class table\n"
+		"      --json                the report as one JSON object on stdout, for\n"
+		"                            scripts (not with --bench or --class-stats)\n"
 		"      --bench               bare lz4 vs store throughput, single thread\n"
 		"      --kernel-zram         with --bench, as root: the kernel zram0's\n"
 		"                            mem_used_total for the same pages\n"
-		"  -h, --help\n",
+		"  -h, --help                this text\n"
+		"  -V, --version             the version\n"
+		"A progress bar (bytes, rate, time left) is drawn on stderr when it is a\n"
+		"terminal; ZS_PROGRESS=1 draws it anyway, ZS_PROGRESS=0 never.\n"
+		"Exit status: 0 every page verified; 1 a run-time error or a page read back\n"
+		"wrong; 2 a bad command line.\n",
 #ifdef ZSRAM_TOOL_HAS_ZPOOL
 		", zbud, z3fold"
 #else
@@ -146,6 +154,8 @@ static void check_combinations(const struct options *o)
 		tool_die_usage("--kernel-zram goes with --bench");
 	if (o->cfg.backing_file && !o->cfg.mem_limit)
 		tool_die_usage("--writeback needs --mem-limit (pages go back when it is reached)");
+	if (o->json && (o->bench || o->class_stats))
+		tool_die_usage("--json goes without --bench and --class-stats");
 	if (!zs_page_size_valid(ps))
 		tool_die_usage("page size must be a power of two, 4096..65536");
 }
@@ -167,7 +177,8 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		O_BENCH,
 		O_KZRAM,
 		O_CORPUS,
-		O_PID
+		O_PID,
+		O_JSON
 	};
 	static const struct option longopts[] = {
 		{ "algorithm", required_argument, NULL, 'a' },
@@ -188,7 +199,9 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		{ "kernel-zram", no_argument, NULL, O_KZRAM },
 		{ "corpus", required_argument, NULL, O_CORPUS },
 		{ "pid", required_argument, NULL, O_PID },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -199,7 +212,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 	o->seed = 1;
 	o->recomp_threshold = 1024;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:l:t:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a:l:t:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (zsram_algorithm_from_name(optarg, &o->cfg.codec.algorithm))
@@ -243,6 +256,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			o->cfg.allocator = optarg;
 			break;
 		case O_CLASS: o->class_stats = true; break;
+		case O_JSON: o->json = true; break;
 		case O_BENCH: o->bench = true; break;
 		case O_KZRAM: o->kernel_zram = true; break;
 		case O_CORPUS: o->corpus_dir = optarg; break;
@@ -250,6 +264,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			o->pid = (long)parse_number(optarg, "process id", 1, INT_MAX, false);
 			break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': zs_cli_print_version(TOOL_PROG); exit(0);
 		case ':': tool_die_usage("option '%s' needs an argument", argv[optind - 1]);
 		default: tool_die_usage("unknown option '%s'", argv[optind - 1]);
 		}

@@ -7,7 +7,8 @@
  *              resident memory
  *   bench.c    --bench: bare lz4 against the store, and --kernel-zram
  *              through the shared kernel-zram driver (bench/zram_dev.c)
- *   zsram.c    main: the order of the passes and the report
+ *   report.c   the report, as text or as one JSON object (--json)
+ *   zsram.c    main: the order of the passes
  * Single-threaded except io.c's workers, which share nothing but the store.
  */
 #ifndef ZSRAM_TOOL_H
@@ -35,6 +36,7 @@ struct options {
 	bool class_stats;
 	bool bench;
 	bool kernel_zram;
+	bool json; /* --json: the report as JSON on stdout */
 	char **files;
 	int nr_files;
 };
@@ -68,10 +70,34 @@ struct io_totals {
 };
 
 /* Writes every page (refused[i] set for pages refused with ENOSPC) or reads
- * and compares every page, on threads threads; returns wall seconds. */
+ * and compares every page, on threads threads; returns wall seconds.  With
+ * a progress label, draws the progress bar (tools/cli) as it goes. */
 double tool_run_io(struct zsram *store, const struct input *in, unsigned int threads, bool write,
-		   uint8_t *refused, struct io_totals *total);
+		   uint8_t *refused, const char *progress, struct io_totals *total);
 void tool_print_mm_stat(const struct zsram_mm_stat *mm, const char *label);
+
+/* What a run measured, for the report (report.c). */
+struct run_report {
+	double write_s, write_cpu, read_s, read_cpu; /* wall and CPU seconds */
+	uint64_t rss_growth;			     /* RssAnon growth over the load */
+	uint64_t refused;			     /* pages refused under --mem-limit */
+	bool verified;				     /* every page read back as written */
+	uint64_t read_errors, mismatches;
+	struct zsram_mm_stat mm; /* the store after loading */
+	struct zsram_io_stat io;
+	struct zsram_bd_stat bd;
+	long recomp_pages; /* --recompress */
+	struct zsram_recomp_stat recomp;
+	double recomp_s;
+	uint64_t discarded; /* --discard */
+	unsigned long compact_freed;
+	double compact_ms;
+	bool verified_after_discard;
+	struct zsram_mm_stat mm_after_discard;
+};
+
+/* report.c: the text report, or with --json one JSON object, on stdout. */
+void tool_report(const struct options *o, const struct input *in, const struct run_report *r);
 
 /* bench.c: the process's exit status. */
 int tool_run_bench(const struct options *o, const struct input *in);
