@@ -1,9 +1,9 @@
 /*
  * access.c - reaching an object's bytes: map/unmap, read_begin/end, write.
  *
- * No lock is taken: the caller pins the object's zspage (see struct zspage
- * in internal.h), which keeps compaction and migration away from it until
- * the pin is dropped.  An object whose bytes are contiguous in memory (any
+ * No lock is taken: the caller guards the object's zspage (a hazard slot
+ * for read and write, a pin for map; see struct zspage in internal.h), which
+ * keeps compaction and migration away from it until the guard is dropped.  An object whose bytes are contiguous in memory (any
  * object of a contiguous zspage; in a chained zspage, one that does not
  * cross a page boundary or whose two pages happen to be adjacent) is reached
  * in place.  Otherwise map copies it into a buffer of the calling thread
@@ -82,6 +82,7 @@ struct pinned {
 	struct size_class *class;
 	struct zspage *zspage;
 	unsigned int slot;
+	_Atomic(struct zspage *) *hazard; /* the slot that guards zspage; NULL: pinned */
 };
 
 /* Holds the zspage that holds handle's object against compaction and
@@ -122,6 +123,7 @@ static inline __attribute__((always_inline)) void guard_object(struct zs_pool *p
 			out->class = c;
 			out->zspage = z;
 			out->slot = zs_entry_slot(c, e);
+			out->hazard = hazard;
 			return;
 		}
 		if (hazard)
@@ -313,6 +315,8 @@ ZS_API void zs_obj_write(struct zs_pool *pool, unsigned long handle, void *handl
 		zs_fatal(pool, "zs_obj_write: handle %#lx: %zu bytes do not fit its %u-byte object",
 			 handle, mem_len, pin.class->size);
 	zs_obj_copy_in(pool, pin.class, pin.zspage, pin.slot, handle_mem, mem_len);
-	if (!zs_hazard_clear(handle))
+	if (pin.hazard)
+		atomic_store_explicit(pin.hazard, NULL, memory_order_release);
+	else
 		unpin(pool, pin.zspage, handle);
 }

@@ -51,10 +51,13 @@ static long membarrier(int cmd)
 }
 
 /* A thread that exits gives its record to the next new thread.  Slots it
- * left set (reads never ended) are cleared: nothing can end them now. */
+ * left set (reads never ended) are cleared: nothing can end them now.  The
+ * thread forgets the record, so that a read in another thread-exit
+ * destructor takes a record of its own instead of one now shared. */
 static void record_release(void *p)
 {
 	struct zs_hazard_record *r = p;
+	zs_hazard_mine = NULL;
 	for (unsigned int i = 0; i < ZS_HAZARD_SLOTS; i++)
 		atomic_store_explicit(&r->slot[i], NULL, memory_order_release);
 	atomic_store_explicit(&r->taken, false, memory_order_release);

@@ -34,8 +34,8 @@
  *   pool->header_lock,   leaves: nothing is taken while one is held.
  *   pool->handles.lock
  * The caller's page ops (zs_page_ops) are called with a class lock held and
- * never with the pagemap lock.  Map/read/write take no lock: they pin the
- * zspage (see struct zspage).
+ * never with the pagemap lock.  Map/read/write take no lock: they guard the
+ * zspage with a hazard slot or a pin (see struct zspage, hazard.c).
  *
  * Metadata per object: 5 bytes of handle entry (a 4-byte location and a
  * 1-byte generation), for the most objects the pool held at once (entries
