@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ void zs_cli_print_version(const char *prog)
 
 /* The folder of the running executable, without the trailing slash;
  * "" when /proc/self/exe cannot be read. */
-static const char *exe_dir(void)
+const char *zs_cli_exe_dir(void)
 {
 	static char dir[PATH_MAX];
 	ssize_t n;
@@ -42,7 +43,7 @@ static const char *exe_dir(void)
 const char *zs_cli_helper_path(const char *name, const char *in_tree)
 {
 	static char path[PATH_MAX];
-	const char *dir = exe_dir();
+	const char *dir = zs_cli_exe_dir();
 
 	if (dir[0] && (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) < sizeof(path) &&
 	    access(path, X_OK) == 0)
@@ -52,5 +53,40 @@ const char *zs_cli_helper_path(const char *name, const char *in_tree)
 
 bool zs_cli_runs_from(const char *dir)
 {
-	return strcmp(exe_dir(), dir) == 0;
+	return strcmp(zs_cli_exe_dir(), dir) == 0;
+}
+
+int zs_cli_parse_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	errno = 0;
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K': shift = 10; break;
+	case 'm':
+	case 'M': shift = 20; break;
+	case 'g':
+	case 'G': shift = 30; break;
+	case 't':
+	case 'T': shift = 40; break;
+	default: break;
+	}
+	if (shift)
+		end++;
+	if (shift && end[0] == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*bytes = (uint64_t)v << shift;
+	return 0;
 }

@@ -23,6 +23,13 @@ void zs_cli_print_version(const char *prog);
  */
 const char *zs_cli_helper_path(const char *name, const char *in_tree);
 
+/* The folder of the running executable ("" when unknown). */
+const char *zs_cli_exe_dir(void);
+
+/* "123", "64K", "48M", "1G", "2TiB", "512KB": bytes, powers of 1024.
+ * 0, or -1 for anything else (a sign, a fraction, junk, overflow). */
+int zs_cli_parse_size(const char *s, uint64_t *bytes);
+
 /* True when the running executable is in the folder dir: where the build
  * tree puts it (the tree's defaults apply), and not where it is installed. */
 bool zs_cli_runs_from(const char *dir);

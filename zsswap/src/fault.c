@@ -221,6 +221,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+__thread bool zsswap_on_handler_thread;
+
 static void *handler_main(void *arg)
 {
 	struct zsswap *z = arg;
@@ -231,6 +233,7 @@ static void *handler_main(void *arg)
 	};
 	uint64_t spin_until = 0;
 
+	zsswap_on_handler_thread = true;
 	for (;;) {
 		ssize_t n = read(z->uffd, msg, sizeof(msg));
 

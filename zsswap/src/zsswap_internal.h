@@ -9,6 +9,7 @@
  *   copy.c      a page's stored copy: same-filled word, pool object, writeback
  *   target.c    the writeback target: a file or an NBD export (libnbd)
  *   stats.c     statistics
+ *   fork.c      a fork that gives the child a copy of the whole region
  *
  * Locking: one mutex, z->lock, guards every field below the line marked
  * "guarded by lock", the page table, the lists, the pool and the codec
@@ -121,6 +122,7 @@ struct zsswap {
 	struct zsswap_fifo lists[ZSSWAP_NR_LISTS];
 	uint64_t resident;
 	uint64_t max_resident_pages;	       /* 0: no automatic reclaim */
+	uint64_t fork_max_resident_pages;      /* the budget, while a fork lifts it */
 	uint32_t evictions;		       /* clock of refault distances */
 	uint32_t staged[ZSSWAP_STAGING_PAGES]; /* page in each slot, or NONE */
 	unsigned int staging_used;	       /* slots used since the last drop */
@@ -151,7 +153,10 @@ int zsswap_target_write(struct zsswap_target *t, const void *buf, size_t len, ui
 int zsswap_target_read(struct zsswap_target *t, void *buf, size_t len, uint64_t offset);
 void zsswap_target_forget(struct zsswap_target *t, size_t len, uint64_t offset);
 
-/* fault.c */
+/* fault.c.  True on a handler thread: zsswap-run's allocator sends the
+ * allocations of this thread to the C library, never into region memory,
+ * which this thread serves. */
+extern __thread bool zsswap_on_handler_thread;
 int zsswap_handler_start(struct zsswap *z);
 void zsswap_handler_stop(struct zsswap *z);
 int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx, bool write);
@@ -178,5 +183,10 @@ int zsswap_copy_load(struct zsswap *z, uint32_t idx, void *page);
 void zsswap_copy_free(struct zsswap *z, uint32_t idx);
 bool zsswap_pool_full(struct zsswap *z);
 int zsswap_writeback_locked(struct zsswap *z, unsigned int nr);
+
+/* fork.c: for zsswap-run, which wraps fork(2) */
+int zsswap_fork_prepare(struct zsswap *z);
+void zsswap_fork_parent(struct zsswap *z);
+void zsswap_fork_child(struct zsswap *z);
 
 #endif /* ZSSWAP_INTERNAL_H */
