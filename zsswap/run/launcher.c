@@ -143,7 +143,7 @@ static void check_region(const struct options *o)
 	if (!z) {
 		fprintf(stderr, "zsswap-run: %s\n",
 			strncmp(zsswap_last_error(), "zsswap: ", 8) ? zsswap_last_error()
-								  : zsswap_last_error() + 8);
+								    : zsswap_last_error() + 8);
 		exit(EXIT_TOOL);
 	}
 	zsswap_destroy(z);
@@ -177,8 +177,7 @@ static void set_env(const char *name, uint64_t v)
 	setenv(name, buf, 1);
 }
 
-static void __attribute__((noreturn)) run_child(const struct options *o, const char *lib,
-						 char **argv)
+static void __attribute__((noreturn)) run_child(const struct options *o, const char *lib, char **argv)
 {
 	const char *old = getenv("LD_PRELOAD");
 	char *preload;

@@ -54,17 +54,17 @@ extern __thread int zr_internal ZR_TLS;
 /* Depth of calls into mimalloc on this thread: an mmap it makes for its
  * own needs goes to the kernel, never back into mimalloc. */
 extern __thread int zr_in_mi ZR_TLS;
-#define ZR_MI(call)                              \
-	({                                       \
-		zr_in_mi++;                      \
+#define ZR_MI(call)                                   \
+	({                                            \
+		zr_in_mi++;                           \
 		__typeof__(call) zr_result_ = (call); \
-		zr_in_mi--;                      \
-		zr_result_;                      \
+		zr_in_mi--;                           \
+		zr_result_;                           \
 	})
-#define ZR_MI_VOID(call)   \
-	do {               \
+#define ZR_MI_VOID(call)    \
+	do {                \
 		zr_in_mi++; \
-		call;      \
+		call;       \
 		zr_in_mi--; \
 	} while (0)
 

@@ -102,7 +102,8 @@ static bool served_add(uintptr_t start, size_t len)
 	if ((served_used + 1) * 2 > served_cap)
 		ok = served_grow();
 	if (ok) {
-		for (s = slot_of(start, served_cap); served[s].start > 1; s = (s + 1) & (served_cap - 1))
+		for (s = slot_of(start, served_cap); served[s].start > 1;
+		     s = (s + 1) & (served_cap - 1))
 			;
 		served_used += served[s].start == 0;
 		served[s] = (struct served){ start, len };
@@ -152,13 +153,11 @@ static size_t page_round(size_t len)
 
 static bool serves(void *addr, int prot, int flags, int fd)
 {
-	const int refused = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_STACK | MAP_GROWSDOWN |
-			    MAP_HUGETLB;
+	const int refused = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_STACK | MAP_GROWSDOWN | MAP_HUGETLB;
 
 	return !addr && fd == -1 && (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
-	       !(flags & refused) &&
-	       prot == (PROT_READ | PROT_WRITE) && !zr_in_mi && zr_routing() && zr.pid == getpid() &&
-	       atomic_load(&zr.mode) == ZR_ACTIVE;
+	       !(flags & refused) && prot == (PROT_READ | PROT_WRITE) && !zr_in_mi &&
+	       zr_routing() && zr.pid == getpid() && atomic_load(&zr.mode) == ZR_ACTIVE;
 }
 
 /* A zeroed, page-aligned block of the region, or NULL. */
@@ -280,8 +279,7 @@ int madvise(void *addr, size_t len, int advice)
 		return 0;
 	case MADV_DONTFORK:
 	case MADV_DOFORK:
-	case MADV_HUGEPAGE:
-		return 0;
+	case MADV_HUGEPAGE: return 0;
 	default: return zr_sys_madvise(addr, len, advice);
 	}
 }

@@ -186,8 +186,8 @@ static int syscalls(size_t mb)
 	pthread_join(t, NULL);
 	/* By now the first buffers were pushed out: write(2) faults them in. */
 	for (size_t i = 0; i < n; i++) {
-		if (write(out[1], b[i], chunk) != (ssize_t)chunk || full_read(out[0], back, chunk) ||
-		    verify(back, chunk, i, &sum))
+		if (write(out[1], b[i], chunk) != (ssize_t)chunk ||
+		    full_read(out[0], back, chunk) || verify(back, chunk, i, &sum))
 			return 1;
 		free(b[i]);
 	}
