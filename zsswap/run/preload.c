@@ -48,11 +48,6 @@ bool zr_routing(void)
 	       !zsswap_on_handler_thread;
 }
 
-static bool is_mine(const void *p)
-{
-	return (uintptr_t)p >= zr.lo && (uintptr_t)p < zr.hi;
-}
-
 void *malloc(size_t n)
 {
 	return zr_routing() ? ZR_MI(mi_malloc(n)) : __libc_malloc(n);
@@ -65,7 +60,7 @@ void *calloc(size_t n, size_t size)
 
 void free(void *p)
 {
-	if (is_mine(p))
+	if (zr_in_region(p, 1))
 		ZR_MI_VOID(mi_free(p));
 	else
 		__libc_free(p);
@@ -75,7 +70,7 @@ size_t malloc_usable_size(void *p)
 {
 	if (!p)
 		return 0;
-	if (is_mine(p))
+	if (zr_in_region(p, 1))
 		return ZR_MI(mi_usable_size(p));
 	return libc_usable_size ? libc_usable_size(p) : 0;
 }
@@ -85,7 +80,7 @@ void *realloc(void *p, size_t n)
 	void *q;
 	size_t old;
 
-	if (!p || is_mine(p))
+	if (!p || zr_in_region(p, 1))
 		return zr_routing() || p ? ZR_MI(mi_realloc(p, n)) : __libc_realloc(p, n);
 	if (!zr_routing())
 		return __libc_realloc(p, n);

@@ -72,6 +72,7 @@ static bool served_grow(void)
 {
 	size_t cap = served_cap ? served_cap * 2 : 1024;
 	struct served *t = __libc_calloc(cap, sizeof(*t));
+	size_t live = 0; /* removed slots are not copied */
 
 	if (!t)
 		return false;
@@ -83,13 +84,12 @@ static bool served_grow(void)
 		for (s = slot_of(served[i].start, cap); t[s].start; s = (s + 1) & (cap - 1))
 			;
 		t[s] = served[i];
+		live++;
 	}
 	__libc_free(served);
 	served = t;
 	served_cap = cap;
-	served_used = 0;
-	for (size_t i = 0; i < cap; i++)
-		served_used += t[i].start != 0;
+	served_used = live;
 	return true;
 }
 
@@ -112,8 +112,9 @@ static bool served_add(uintptr_t start, size_t len)
 	return ok;
 }
 
-/* The length of the served mapping at start, or 0; with remove, forgets it. */
-static size_t served_find(uintptr_t start, bool remove)
+/* The length of the served mapping at start, or 0; forgets it when that
+ * length is at most take (0: never; SIZE_MAX: always). */
+static size_t served_find(uintptr_t start, size_t take)
 {
 	size_t len = 0;
 
@@ -122,7 +123,7 @@ static size_t served_find(uintptr_t start, bool remove)
 	     s = (s + 1) & (served_cap - 1)) {
 		if (served[s].start == start) {
 			len = served[s].len;
-			if (remove)
+			if (len <= take)
 				served[s].start = 1;
 			break;
 		}
@@ -220,8 +221,8 @@ int munmap(void *addr, size_t len)
 		return -1;
 	}
 	len = page_round(len);
-	whole = served_find((uintptr_t)addr, false);
-	if (whole && len >= whole && served_find((uintptr_t)addr, true)) {
+	whole = served_find((uintptr_t)addr, len);
+	if (whole && whole <= len) {
 		unserve(addr, whole);
 		return 0;
 	}
@@ -242,7 +243,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	}
 	if (zr_internal || !zr.hi || !zr_in_region(old, 1))
 		return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
-	whole = served_find((uintptr_t)old, false);
+	whole = served_find((uintptr_t)old, 0);
 	new_len = page_round(new_len);
 	if (!whole || (flags & MREMAP_FIXED) || !new_len) {
 		errno = EINVAL;
@@ -257,7 +258,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		return MAP_FAILED;
 	}
 	memcpy(p, old, whole < old_len ? whole : page_round(old_len));
-	if (served_find((uintptr_t)old, true))
+	if (served_find((uintptr_t)old, SIZE_MAX))
 		unserve(old, whole);
 	return p;
 }
