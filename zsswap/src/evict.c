@@ -34,7 +34,7 @@
 #include "uffd_abi.h"
 #include "zsswap_internal.h"
 
-int zsswap_move_page(struct zsswap *z, void *dst, void *src)
+static int move_once(struct zsswap *z, void *dst, void *src)
 {
 	struct uffdio_move mv = {
 		.dst = (unsigned long)dst,
@@ -43,6 +43,29 @@ int zsswap_move_page(struct zsswap *z, void *dst, void *src)
 	};
 
 	return ioctl(z->uffd, UFFDIO_MOVE, &mv) ? -errno : 0;
+}
+
+/*
+ * One page from src to dst; 0 or -errno (-ENOENT: src not present; any
+ * other error: the page is still at src).  Linux 6.18 can move a page and
+ * still answer -EEXIST when the move races with a copy-on-write fault of
+ * the zero page at src (seen about once in 20,000 races, reproduced outside
+ * zsswap): trusting the error would leave the page in dst while its home
+ * reads as zeros.  So a failed move is checked by moving back: if that
+ * works, the page did move, is home again, and the move is tried anew.
+ */
+#define MOVE_TRIES 4
+
+int zsswap_move_page(struct zsswap *z, void *dst, void *src)
+{
+	int err = 0;
+
+	for (int i = 0; i < MOVE_TRIES; i++) {
+		err = move_once(z, dst, src);
+		if (err == 0 || err == -ENOENT || move_once(z, src, dst) != 0)
+			return err;
+	}
+	return err;
 }
 
 static char *slot_addr(const struct zsswap *z, unsigned int s)

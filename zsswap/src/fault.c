@@ -147,10 +147,8 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx, bool write)
 		};
 		rc = ioctl(z->uffd, UFFDIO_COPY, &copy);
 	} else {
-		struct uffdio_zeropage zero = {
-			.range = { .start = addr, .len = z->page_size },
-		};
-		rc = ioctl(z->uffd, UFFDIO_ZEROPAGE, &zero);
+		/* errno stays the ioctl's when it fails */
+		rc = map_zeros(z, idx, 1, write) == 1 ? 0 : -1;
 	}
 	if (rc && errno == EEXIST) {
 		/* Present already (the program's own fault raced ours): the
