@@ -5,10 +5,14 @@
  *   main.c         options, running the peers, the report
  *   workload.c     the workload, the same code in both peers
  *   zsswap_peer.c  the workload in a zsswap region; running a peer in a child
- *   kernel_peer.c  the workload in a memory cgroup with zram swap
+ *   kernel_peer.c  the workload in a memory cgroup with zram swap; the
+ *                  cgroup and zram0 set up and undone
+ *   command.c      --run: an unmodified program under both (zsswap-run)
  */
 #ifndef ZSSWAP_BENCH_H
 #define ZSSWAP_BENCH_H
+
+#include <stdbool.h>
 
 #include <zsswap.h>
 
@@ -36,5 +40,25 @@ int bench_run_zsswap(const struct bench_config *b, struct bench_result *out);
 void bench_in_child(const struct bench_config *b, struct bench_result *out,
 		    void (*run)(const struct bench_config *, struct bench_result *));
 int bench_run_kernel(const struct bench_config *b, struct bench_result *out);
+
+/* The kernel peer's pieces (kernel_peer.c).  BENCH_CGROUP is a memory
+ * cgroup v1 of ours, made by setup and removed by undo. */
+#define BENCH_CGROUP "/sys/fs/cgroup/memory/zsswap-bench"
+struct zram_dev;
+/* Why the kernel peer cannot run here beyond what zram_dev checks, or NULL. */
+const char *bench_kernel_unavailable(void);
+/* zram0 (disksize bytes) as lz4 swap and BENCH_CGROUP limited to budget;
+ * 0, or -1 with why (then call bench_kernel_undo). */
+int bench_kernel_setup(size_t budget, uint64_t disksize, struct zram_dev *dev, char *why, size_t len);
+/* swapoff, zram0 reset, BENCH_CGROUP removed: whatever setup did. */
+void bench_kernel_undo(struct zram_dev *dev);
+/* The calling process joins BENCH_CGROUP: 0 or -errno. */
+int bench_join_cgroup(void);
+int bench_write_file(const char *path, const char *value);
+uint64_t bench_read_u64(const char *path); /* 0 when unreadable */
+
+/* zsswap-bench --run: PROGRAM (argv) under the kernel and under zsswap-run
+ * with the same budget; prints the report; the exit status. */
+int bench_run_command(size_t budget, const char *algorithm, bool kernel, char **argv);
 
 #endif

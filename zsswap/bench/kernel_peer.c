@@ -22,9 +22,7 @@
 #include "bench.h"
 #include "zram_dev.h"
 
-#define CG "/sys/fs/cgroup/memory/zsswap-bench"
-
-static int write_file(const char *path, const char *value)
+int bench_write_file(const char *path, const char *value)
 {
 	int fd = open(path, O_WRONLY), ok;
 
@@ -35,7 +33,7 @@ static int write_file(const char *path, const char *value)
 	return ok;
 }
 
-static uint64_t read_u64(const char *path)
+uint64_t bench_read_u64(const char *path)
 {
 	unsigned long long v = 0;
 	FILE *f = fopen(path, "r");
@@ -48,8 +46,7 @@ static uint64_t read_u64(const char *path)
 	return v;
 }
 
-/* Why the kernel peer cannot run here beyond what zram_dev checks, or NULL. */
-static const char *unavailable(void)
+const char *bench_kernel_unavailable(void)
 {
 	FILE *f;
 	char line[256];
@@ -69,23 +66,25 @@ static const char *unavailable(void)
 	return NULL;
 }
 
-static void undo(struct zram_dev *dev)
+void bench_kernel_undo(struct zram_dev *dev)
 {
 	swapoff(ZRAM_DEV_PATH);
 	zram_dev_release(dev, "zsswap-bench");
-	rmdir(CG);
+	rmdir(BENCH_CGROUP);
 }
 
-/* zram0 as lz4 swap and the cgroup with the budget; 0, or -1 with why. */
-static int setup(const struct bench_config *b, struct zram_dev *dev, char *why, size_t len)
+int bench_kernel_setup(size_t budget, uint64_t disksize, struct zram_dev *dev, char *why, size_t len)
 {
 	char v[32];
 
-	if (zram_dev_open(dev, "lz4", NULL, b->work.bytes * 2, why, len) != ZRAM_DEV_OK)
+	if (zram_dev_open(dev, "lz4", NULL, disksize, why, len) != ZRAM_DEV_OK)
 		return -1;
-	mkdir(CG, 0755);
-	snprintf(v, sizeof(v), "%zu", b->budget);
-	if (write_file(CG "/memory.limit_in_bytes", v) ||
+	mkdir(BENCH_CGROUP, 0755);
+	snprintf(v, sizeof(v), "%zu", budget);
+	/* Swappiness 100: at the default 60, cgroup v1 OOM-kills python3
+	 * building 200 MB under a 48 MB limit here, with 2 GiB of zram free. */
+	if (bench_write_file(BENCH_CGROUP "/memory.limit_in_bytes", v) ||
+	    bench_write_file(BENCH_CGROUP "/memory.swappiness", "100") ||
 	    system("mkswap " ZRAM_DEV_PATH " >/dev/null") != 0 || swapon(ZRAM_DEV_PATH, 0)) {
 		snprintf(why, len, "setting up the cgroup and zram swap failed: %s", strerror(errno));
 		return -1;
@@ -93,14 +92,20 @@ static int setup(const struct bench_config *b, struct zram_dev *dev, char *why, 
 	return 0;
 }
 
+int bench_join_cgroup(void)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%d", (int)getpid());
+	return bench_write_file(BENCH_CGROUP "/cgroup.procs", v);
+}
+
 /* In the child: join the cgroup, then the workload in plain memory. */
 static void run_in_cgroup(const struct bench_config *b, struct bench_result *r)
 {
-	char v[32];
 	unsigned char *mem;
 
-	snprintf(v, sizeof(v), "%d", (int)getpid());
-	if (write_file(CG "/cgroup.procs", v)) {
+	if (bench_join_cgroup()) {
 		snprintf(r->missing, sizeof(r->missing), "cannot join the cgroup");
 		return;
 	}
@@ -111,7 +116,7 @@ static void run_in_cgroup(const struct bench_config *b, struct bench_result *r)
 
 int bench_run_kernel(const struct bench_config *b, struct bench_result *out)
 {
-	const char *why = unavailable();
+	const char *why = bench_kernel_unavailable();
 	struct zram_dev dev = { .lock_fd = -1, .fd = -1 };
 	uint64_t mm[9] = { 0 };
 
@@ -120,15 +125,16 @@ int bench_run_kernel(const struct bench_config *b, struct bench_result *out)
 		snprintf(out->missing, sizeof(out->missing), "%s", why);
 		return 0;
 	}
-	if (setup(b, &dev, out->missing, sizeof(out->missing))) {
-		undo(&dev);
+	if (bench_kernel_setup(b->budget, b->work.bytes * 2, &dev, out->missing,
+			       sizeof(out->missing))) {
+		bench_kernel_undo(&dev);
 		return 0;
 	}
 	bench_in_child(b, out, run_in_cgroup);
-	out->kernel_cgroup_peak = read_u64(CG "/memory.max_usage_in_bytes");
+	out->kernel_cgroup_peak = bench_read_u64(BENCH_CGROUP "/memory.max_usage_in_bytes");
 	if (zram_dev_mm_stat(mm) == 0)
 		out->kernel_zram_max = mm[4];
 	out->total_memory = out->kernel_cgroup_peak + out->kernel_zram_max;
-	undo(&dev);
+	bench_kernel_undo(&dev);
 	return 0;
 }

@@ -13,6 +13,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: zsswap-bench [options]\n"
+		"       zsswap-bench --run [--budget-mb N] [--algorithm A] [--no-kernel] -- "
+		"PROGRAM [ARG]...\n"
 		"Runs one workload in a zsswap region and in the kernel doing the same job\n"
 		"(a memory cgroup v1 with /dev/zram0 as lz4 swap; root, undone after), side\n"
 		"by side: a captured heap copied in, then random page accesses, most to a hot\n"
@@ -26,6 +28,10 @@ static void usage(FILE *out)
 		"  --write-every N   one access in N writes (default 4)\n"
 		"  --algorithm A     zsswap's algorithm[:level] (default lz4)\n"
 		"  --no-kernel       zsswap only\n"
+		"  --run             instead: PROGRAM alone, in the kernel's cgroup + zram\n"
+		"                    under the budget, and under zsswap-run with it (found\n"
+		"                    next to zsswap-bench, else on PATH); wall time, peak\n"
+		"                    memory and whether the output is the same\n"
 		"  --help\n",
 		ZSSWAP_BENCH_PAGES);
 }
@@ -92,6 +98,7 @@ int main(int argc, char **argv)
 					      { "write-every", required_argument, NULL, 'w' },
 					      { "algorithm", required_argument, NULL, 'A' },
 					      { "no-kernel", no_argument, NULL, 'K' },
+					      { "run", no_argument, NULL, 'R' },
 					      { "help", no_argument, NULL, 'H' },
 					      { 0 } };
 	struct bench_config b = {
@@ -105,9 +112,10 @@ int main(int argc, char **argv)
 		.budget = 32u << 20,
 	};
 	struct bench_result k = { 0 }, z;
-	int kernel = 1, c;
+	int kernel = 1, command = 0, c;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* "+": options end at PROGRAM, whose own options are its own */
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': b.work.pages_file = optarg; break;
 		case 'm': b.work.bytes = mb(optarg, "--mb"); break;
@@ -118,9 +126,18 @@ int main(int argc, char **argv)
 		case 'w': b.work.write_every = (unsigned int)atoi(optarg); break;
 		case 'A': b.algorithm = optarg; break;
 		case 'K': kernel = 0; break;
+		case 'R': command = 1; break;
 		case 'H': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (command) {
+		if (optind == argc) {
+			fprintf(stderr, "zsswap-bench: --run needs a PROGRAM\n");
+			usage(stderr);
+			return 2;
+		}
+		return bench_run_command(b.budget, b.algorithm, kernel, argv + optind);
 	}
 	if (optind < argc || b.work.accesses == 0 || b.work.hot_percent > 100 ||
 	    b.work.write_every == 0 || b.work.hot_bytes > b.work.bytes) {

@@ -198,6 +198,7 @@ static void start(void)
 	}
 	mi_option_set(mi_option_limit_os_alloc, 1);
 	atomic_store_explicit(&zr.mode, ZR_ACTIVE, memory_order_release);
+	zr_budget_start(cfg.max_resident);
 }
 
 __attribute__((constructor(101))) static void zr_init(void)

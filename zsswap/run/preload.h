@@ -4,6 +4,7 @@
  *
  *   preload.c       start-up (the region, mimalloc given it), the malloc family
  *   preload_mmap.c  mmap/munmap/mremap/madvise on the region, fork
+ *   preload_budget.c  the budget counting the whole process, as a cgroup does
  *
  * Who allocates where:
  *   - the program's threads: mimalloc, whose only OS memory is the region
@@ -84,6 +85,10 @@ int zr_sys_munmap(void *addr, size_t len);
 int zr_sys_madvise(void *addr, size_t len, int advice);
 /* Makes [addr, addr+len) of the region read as zeros (whole pages inside). */
 void zr_discard(void *addr, size_t len);
+
+/* preload_budget.c: starts the thread that keeps the process's anonymous
+ * memory, less the pool, near max_resident (nothing when 0). */
+void zr_budget_start(size_t max_resident);
 
 #pragma GCC visibility pop
 

@@ -43,7 +43,7 @@ syscalls) same 8M -- "$check" syscalls 64 ;;
 fork) same 8M -- "$check" fork 48 ;;
 zeros) same 8M -- "$check" zeros 64 ;;
 python) same 32M -- /usr/bin/python3 "$dir/py-heap.py" 120 ;;
-sqlite) same 16M -- sqlite3 :memory: ".read $dir/sqlite-db.sql" ;;
+sqlite) same 16M -- sqlite3 -cmd ".parameter set @rows 300000" :memory: ".read $dir/sqlite-db.sql" ;;
 sort-gzip)
   # 40 MB of lines through sort (a 64 MB buffer) and gzip, in a pipe.
   awk 'BEGIN { for (i = 0; i < 1200000; i++) printf "%08x line %d of the input %s\n", (i * 2654435761) % 4294967296, i, substr("abcdefghijklmnop", 1 + i % 16) }' >"$tmp/in"
@@ -53,6 +53,23 @@ sort-gzip)
   cmp -s "$tmp/plain" "$tmp/wrapped" || fail "sort | gzip output differs"
   [ "$(stat_of stores)" -gt 0 ] || fail "sort's heap was not compressed"
   echo "ok: sort | gzip under 12M/4M: $(stat_of stores) pages of sort's compressed"
+  ;;
+bench)
+  # zsswap-bench --run (the issue's benchmark, zsswap-run's half): the
+  # wrapped output is the run alone's, pages were compressed; a failing
+  # program and a missing PROGRAM are reported as failures.
+  bench=$(dirname "$run")/zsswap-bench
+  "$bench" --run --no-kernel --budget-mb 8 -- "$check" threads 32 >"$tmp/report" ||
+    fail "zsswap-bench --run: status $?: $(cat "$tmp/report")"
+  grep -Eq '^  zsswap-run +[0-9.]+ .* same; [1-9][0-9]* stores' "$tmp/report" ||
+    fail "no zsswap-run row with the same output and stores: $(cat "$tmp/report")"
+  grep -Eq '^  alone +[0-9.]+' "$tmp/report" || fail "no row for the run alone"
+  rc=0; "$bench" --run --no-kernel --budget-mb 8 -- false >"$tmp/report" || rc=$?
+  [ $rc -eq 1 ] && grep -q 'missing: false exited with status 1' "$tmp/report" ||
+    fail "a failing program: status $rc: $(cat "$tmp/report")"
+  rc=0; "$bench" --run 2>"$tmp/err" || rc=$?
+  [ $rc -eq 2 ] && grep -q 'needs a PROGRAM' "$tmp/err" || fail "--run alone: status $rc"
+  echo "ok: zsswap-bench --run compares, reports failures"
   ;;
 stats)
   "$run" -r 4M --stats "$tmp/stats" -- "$check" threads 32 >/dev/null || fail "run failed"
