@@ -114,6 +114,70 @@ static bool serve_zero_run(struct zsswap *z, uint32_t idx, bool write)
 	return done != 0;
 }
 
+/*
+ * Readahead for sequential refaults.  A program that walks its memory (a
+ * scan, a garbage collector marking its heap) refaults at ascending pages;
+ * each such fault costs a round trip through this thread (20-55 us), while
+ * loading a page costs a few.  So refaults are matched against
+ * ZSSWAP_RA_STREAMS streams: a refault at or just past a stream's expected
+ * page proves it sequential, and the dropped pages after the faulting one
+ * (in the pool or same-filled; a written-back page costs a read, not ahead
+ * of need) come in at once, 2, 4, then ZSSWAP_READAHEAD at a time, at most
+ * 1/64 of the budget.  Any other refault starts a new stream (replacing the
+ * oldest) and loads nothing ahead, so random access pays nothing.  Pages
+ * loaded ahead join the inactive list as first touches: unused ones go
+ * first.
+ */
+static struct zsswap_ra_stream *ra_stream(struct zsswap *z, uint32_t idx)
+{
+	struct zsswap_ra_stream *s;
+
+	for (unsigned int i = 0; i < ZSSWAP_RA_STREAMS; i++) {
+		s = &z->ra[i];
+		if (s->next && idx >= s->next && idx <= s->next + 2) {
+			s->window = s->window ? 2 * s->window : 2;
+			if (s->window > ZSSWAP_READAHEAD)
+				s->window = ZSSWAP_READAHEAD;
+			return s;
+		}
+	}
+	s = &z->ra[z->ra_replace++ % ZSSWAP_RA_STREAMS];
+	s->window = 0;
+	return s;
+}
+
+static void read_ahead(struct zsswap *z, uint32_t idx)
+{
+	struct zsswap_ra_stream *s = ra_stream(z, idx);
+	uint64_t n = s->window;
+	uint32_t j = idx + 1;
+
+	if (z->max_resident_pages && z->max_resident_pages / 64 < n)
+		n = z->max_resident_pages / 64;
+	for (; j <= idx + n && j < z->nr_pages; j++) {
+		struct zsswap_page *q = &z->pages[j];
+		struct uffdio_copy copy = {
+			.dst = (unsigned long)(z->base + (size_t)j * z->page_size),
+			.src = (unsigned long)z->buf,
+			.len = z->page_size,
+		};
+
+		if ((q->state != ZSSWAP_STORED && q->state != ZSSWAP_SAME) ||
+		    zsswap_copy_load(z, j, z->buf))
+			break;
+		zsswap_make_room_locked(z, 1); /* evicts resident pages only */
+		if (ioctl(z->uffd, UFFDIO_COPY, &copy))
+			break; /* the copy stays; the page faults in later */
+		zsswap_copy_free(z, j);
+		q->load_failures = 0;
+		q->state = ZSSWAP_RESIDENT;
+		z->resident++;
+		z->loads++;
+		zsswap_policy_admit(z, j, false);
+	}
+	s->next = j;
+}
+
 int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx, bool write)
 {
 	struct zsswap_page *p = &z->pages[idx];
@@ -169,6 +233,8 @@ int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx, bool write)
 	p->state = ZSSWAP_RESIDENT;
 	z->resident++;
 	zsswap_policy_admit(z, idx, refault);
+	if (refault)
+		read_ahead(z, idx);
 	return 0;
 }
 

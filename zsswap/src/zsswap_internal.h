@@ -39,6 +39,8 @@
 #define ZSSWAP_HEADROOM 16	/* pages below the budget the handler keeps free */
 #define ZSSWAP_AHEAD_STEP 2	/* pages it stores between two looks for faults */
 #define ZSSWAP_ZERO_RUN 16	/* never-written pages mapped per first touch */
+#define ZSSWAP_READAHEAD 8	/* most pages loaded ahead of a sequential refault */
+#define ZSSWAP_RA_STREAMS 8	/* sequential refault streams followed at once */
 
 /* What stands behind a page of the region. */
 enum zsswap_page_state {
@@ -72,6 +74,12 @@ struct zsswap_page {
 };
 _Static_assert(sizeof(struct zsswap_page) == 24, "a page's entry grew");
 _Static_assert(ZSSWAP_WRITTEN < 8 && ZSSWAP_NR_LISTS <= 4, "fields too narrow");
+
+/* A run of refaults at ascending pages (fault.c's readahead). */
+struct zsswap_ra_stream {
+	uint32_t next;	 /* the page its next refault is expected at */
+	uint32_t window; /* pages it loads ahead now; 0 until it proves sequential */
+};
 
 struct zsswap_fifo {
 	uint32_t head, tail, count;
@@ -128,6 +136,8 @@ struct zsswap {
 	unsigned int staging_used;	       /* slots used since the last drop */
 	unsigned int staged_held;	       /* slots holding a page not stored */
 	bool pool_refused;		       /* a store failed; no reclaim ahead until a free */
+	struct zsswap_ra_stream ra[ZSSWAP_RA_STREAMS];
+	unsigned int ra_replace; /* the stream a new one replaces next */
 	struct zs_pool *pool;
 	size_t huge_size; /* compressed at or above: kept raw */
 	struct zsram_codec codec;
