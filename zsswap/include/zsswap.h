@@ -103,7 +103,8 @@ struct zsswap_memory {
 	size_t pool_pages;    /* the pool's pages (pool_total_size) */
 	size_t pool_metadata; /* the pool's own metadata (handles, zspage
 				 * headers, classes) */
-	size_t page_table;    /* zsswap's entry for each page of the region */
+	size_t page_table;    /* zsswap's entry for each page of the region:
+			       * its resident part (mincore) */
 	size_t buffers;	      /* the codec's context and scratch pages */
 	size_t total;
 };

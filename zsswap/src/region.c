@@ -199,6 +199,11 @@ static int setup_store(struct zsswap *z, const struct zsswap_config *c,
 	return zsswap_target_open(&z->target, c->writeback, z->size);
 }
 
+static size_t page_table_bytes(const struct zsswap *z)
+{
+	return (size_t)z->nr_pages * sizeof(*z->pages);
+}
+
 struct zsswap *zsswap_create(const struct zsswap_config *config)
 {
 	struct zsram_codec_config codec;
@@ -221,8 +226,15 @@ struct zsswap *zsswap_create(const struct zsswap_config *config)
 	pthread_mutex_init(&z->lock, NULL);
 	for (int l = 0; l < ZSSWAP_NR_LISTS; l++)
 		z->lists[l] = (struct zsswap_fifo){ ZSSWAP_NONE, ZSSWAP_NONE, 0 };
-	z->pages = calloc(z->nr_pages, sizeof(*z->pages));
-	if (!z->pages) {
+	/* Mapped, not calloc'ed: the C library may memset a calloc'ed block
+	 * (when it comes from its heap), and a 24 GiB region's table is 148
+	 * MB, of which only the entries of pages in use need to be resident.
+	 * Accounted (no MAP_NORESERVE): a table the machine could never hold
+	 * fails here, with ENOMEM. */
+	z->pages = mmap(NULL, page_table_bytes(z), PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (z->pages == MAP_FAILED) {
+		z->pages = NULL;
 		zsswap_set_error(ENOMEM, "zsswap: out of memory for the page table");
 		goto fail;
 	}
@@ -277,7 +289,8 @@ void zsswap_destroy(struct zsswap *z)
 	if (z->codec.max_ctx)
 		zsram_codec_fini(&z->codec);
 	free(z->buf);
-	free(z->pages);
+	if (z->pages)
+		munmap(z->pages, page_table_bytes(z));
 	pthread_mutex_destroy(&z->lock);
 	free(z);
 }

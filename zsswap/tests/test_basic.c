@@ -353,6 +353,34 @@ static void test_destroy_frees(void)
 	      (tu_state.config == TU_TSAN && after - before < (during - before) / 16));
 }
 
+/* zsswap_memory's parts add up to what the process holds: in a 1 GiB
+ * region (a 6 MB page table) of which 1,024 pages are used, the table
+ * counts its resident part only, and the growth of RssAnon is the total. */
+static void test_memory_adds_up(void)
+{
+	const size_t pages = 262144, used = 1024;
+	long before = rss_anon_kb(), growth;
+	struct zsswap *z = test_create(pages * PAGE, 0, NULL);
+	unsigned char *r = zsswap_base(z);
+	struct zsswap_memory m;
+
+	test_fill_real(r, used, 23);
+	zsswap_reclaim(z, used / 2 * PAGE);
+	zsswap_memory(z, &m);
+	growth = rss_anon_kb() - before;
+	printf("memory: resident %zu + pool %zu + metadata %zu + page table %zu + buffers %zu "
+	       "= %zu kB; RssAnon grew %ld kB\n",
+	       m.resident >> 10, m.pool_pages >> 10, m.pool_metadata >> 10, m.page_table >> 10,
+	       m.buffers >> 10, m.total >> 10, growth);
+	CHECK(m.page_table > 0 && m.page_table < pages * 24 / 16);
+	CHECK(m.resident == (used - used / 2) * PAGE);
+	CHECK_EQ(m.total, m.resident + m.pool_pages + m.pool_metadata + m.page_table + m.buffers);
+	/* The sanitizers' shadow memory grows RssAnon too. */
+	if (tu_state.config == TU_RELEASE)
+		CHECK(labs(growth - (long)(m.total >> 10)) < (long)(m.total >> 10) / 10 + 512);
+	zsswap_destroy(z);
+}
+
 int main(void)
 {
 	tu_init("zsswap_basic", 1);
@@ -375,6 +403,7 @@ int main(void)
 	test_pool_limit("/dev/full");
 	test_policy();
 	test_destroy_frees();
+	test_memory_adds_up();
 	unlink(wb);
 	printf("zsswap basic: ok\n");
 	return 0;
