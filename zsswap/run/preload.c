@@ -153,6 +153,28 @@ void *pvalloc(size_t n)
 	return memalign(ps, (n + ps - 1) / ps * ps);
 }
 
+/*
+ * A new thread's TLS bookkeeping (its dynamic thread vector) is calloc'ed
+ * by the thread that creates it.  From mimalloc it would sit in the region,
+ * and the new thread, reading it at every __tls_get_addr, would fault while
+ * it holds the region's lock inside a zsswap call (a munmap or madvise of
+ * heap memory becomes zsswap_discard): a fault only the lock's holder could
+ * serve.  So threads are created with the C library's allocator.
+ */
+int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	static int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	int rc;
+
+	zr_internal++;
+	if (!real_create)
+		real_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+				       void *))dlsym(RTLD_NEXT, "pthread_create");
+	rc = real_create ? real_create(thread, attr, fn, arg) : EAGAIN;
+	zr_internal--;
+	return rc;
+}
+
 /* A byte count from the environment; 0 when unset. */
 static size_t env_size(const char *name)
 {
@@ -190,7 +212,14 @@ static void start(void)
 	zr.hi = (uintptr_t)zsswap_base(z) + zsswap_size(z);
 	zr.page_size = (size_t)sysconf(_SC_PAGESIZE);
 	zr.pid = getpid();
-	if (!mi_manage_os_memory((void *)lo, zr.hi - lo, true, false, true, -1)) {
+	/* Given as not committed, and with page reset on, so that mimalloc
+	 * gives back each page it frees (madvise, here a zsswap_discard):
+	 * otherwise freed pages keep their bytes and go into the pool as
+	 * garbage.  sqlite3 building a 130 MB database under -r 48M: 137k
+	 * pages stored and a 32 MB pool at exit before, 103k and 0.1 MB
+	 * after. */
+	mi_option_set(mi_option_page_reset, 1);
+	if (!mi_manage_os_memory((void *)lo, zr.hi - lo, false, false, true, -1)) {
 		fprintf(stderr, "zsswap-run: mimalloc refused the region; this process runs "
 				"without compressed memory\n");
 		zr.lo = zr.hi = 0;
