@@ -164,7 +164,7 @@ struct thread_maps {
 	size_t spare_size[4];
 };
 
-static __thread struct thread_maps *tls_maps;
+static __thread struct thread_maps *tls_maps __attribute__((tls_model("initial-exec")));
 static pthread_key_t maps_key;
 static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
 

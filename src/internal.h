@@ -697,8 +697,12 @@ void zs_test_fail_meta_alloc(unsigned long nth, bool sticky);
 /* Tests only: the same, counting only the allocations made for pool (by the
  * calls on it that start with zs_meta_serve); NULL: any pool's. */
 void zs_test_fail_meta_alloc_pool(const struct zs_pool *pool, unsigned long nth, bool sticky);
-/* The pool this thread's current call allocates metadata for. */
-extern _Thread_local const struct zs_pool *zs_meta_pool;
+/* The pool this thread's current call allocates metadata for.  Thread
+ * variables of the libraries are initial-exec: reached without
+ * __tls_get_addr, which reads the thread's malloc'ed vector of TLS blocks,
+ * memory that zsswap-run may have put in a region whose lock the thread
+ * holds at that moment. */
+extern _Thread_local const struct zs_pool *zs_meta_pool __attribute__((tls_model("initial-exec")));
 static inline void zs_meta_serve(const struct zs_pool *pool)
 {
 	zs_meta_pool = pool;

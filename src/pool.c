@@ -33,7 +33,7 @@
 static _Atomic unsigned long meta_fail_countdown; /* 0: off */
 static _Atomic bool meta_fail_sticky;
 static const struct zs_pool *_Atomic meta_fail_pool; /* NULL: any pool */
-_Thread_local const struct zs_pool *zs_meta_pool;
+_Thread_local const struct zs_pool *zs_meta_pool __attribute__((tls_model("initial-exec")));
 
 void zs_test_fail_meta_alloc_pool(const struct zs_pool *pool, unsigned long nth, bool sticky)
 {

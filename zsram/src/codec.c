@@ -196,7 +196,7 @@ fail:
  * and needs another (a write that writes pages back to make room reads them
  * first) must not wait for one, or two such threads would wait for each
  * other. */
-static __thread unsigned int ctx_held;
+static __thread unsigned int ctx_held __attribute__((tls_model("initial-exec")));
 
 struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
 {

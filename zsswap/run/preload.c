@@ -159,7 +159,10 @@ void *pvalloc(size_t n)
  * and the new thread, reading it at every __tls_get_addr, would fault while
  * it holds the region's lock inside a zsswap call (a munmap or madvise of
  * heap memory becomes zsswap_discard): a fault only the lock's holder could
- * serve.  So threads are created with the C library's allocator.
+ * serve.  So threads are created with the C library's allocator.  (The
+ * vector can still be reallocated later by the program's own access to the
+ * TLS of a library it dlopens; zsmalloc's, zsram's and zsswap's thread
+ * variables are initial-exec, so their code never reads it.)
  */
 int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {

@@ -285,7 +285,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-__thread bool zsswap_on_handler_thread;
+__thread bool zsswap_on_handler_thread __attribute__((tls_model("initial-exec")));
 
 static void *handler_main(void *arg)
 {

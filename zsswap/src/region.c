@@ -21,7 +21,7 @@
 #include "uffd_abi.h"
 #include "zsswap_internal.h"
 
-static __thread char last_error[256];
+static __thread char last_error[256] __attribute__((tls_model("initial-exec")));
 
 void zsswap_set_error(int err, const char *fmt, ...)
 {

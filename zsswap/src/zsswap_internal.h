@@ -166,7 +166,7 @@ void zsswap_target_forget(struct zsswap_target *t, size_t len, uint64_t offset);
 /* fault.c.  True on a handler thread: zsswap-run's allocator sends the
  * allocations of this thread to the C library, never into region memory,
  * which this thread serves. */
-extern __thread bool zsswap_on_handler_thread;
+extern __thread bool zsswap_on_handler_thread __attribute__((tls_model("initial-exec")));
 int zsswap_handler_start(struct zsswap *z);
 void zsswap_handler_stop(struct zsswap *z);
 int zsswap_serve_fault_locked(struct zsswap *z, uint32_t idx, bool write);
