@@ -199,11 +199,6 @@ static int setup_store(struct zsswap *z, const struct zsswap_config *c,
 	return zsswap_target_open(&z->target, c->writeback, z->size);
 }
 
-static size_t page_table_bytes(const struct zsswap *z)
-{
-	return (size_t)z->nr_pages * sizeof(*z->pages);
-}
-
 struct zsswap *zsswap_create(const struct zsswap_config *config)
 {
 	struct zsram_codec_config codec;
@@ -231,7 +226,7 @@ struct zsswap *zsswap_create(const struct zsswap_config *config)
 	 * MB, of which only the entries of pages in use need to be resident.
 	 * Accounted (no MAP_NORESERVE): a table the machine could never hold
 	 * fails here, with ENOMEM. */
-	z->pages = mmap(NULL, page_table_bytes(z), PROT_READ | PROT_WRITE,
+	z->pages = mmap(NULL, zsswap_page_table_bytes(z), PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (z->pages == MAP_FAILED) {
 		z->pages = NULL;
@@ -290,7 +285,7 @@ void zsswap_destroy(struct zsswap *z)
 		zsram_codec_fini(&z->codec);
 	free(z->buf);
 	if (z->pages)
-		munmap(z->pages, page_table_bytes(z));
+		munmap(z->pages, zsswap_page_table_bytes(z));
 	pthread_mutex_destroy(&z->lock);
 	free(z);
 }

@@ -61,17 +61,17 @@ static size_t codec_bytes(const struct zsswap *z)
 }
 
 /*
- * The resident part of the page table.  It is calloc'ed: for a large region
- * the C library maps it fresh and only the entries of pages ever used
- * become resident (a 24 GiB region's table is 148 MB, of which a program
- * using 200 MB of it touches about 1.2 MB).  mincore(2) tells which pages;
- * when it cannot, the whole table is counted.
+ * The resident part of the page table.  It is a mapping of its own
+ * (region.c), so only the entries of pages ever used become resident (a 24
+ * GiB region's table is 148 MB, of which a program using 200 MB of it
+ * touches about 1.2 MB).  mincore(2) tells which pages; when it cannot, the
+ * whole table is counted.
  */
 static size_t page_table_resident(const struct zsswap *z)
 {
-	size_t ps = z->page_size, bytes = (size_t)z->nr_pages * sizeof(*z->pages), resident = 0;
-	uintptr_t start = (uintptr_t)z->pages & ~(uintptr_t)(ps - 1);
-	uintptr_t end = ((uintptr_t)z->pages + bytes + ps - 1) & ~(uintptr_t)(ps - 1);
+	size_t ps = z->page_size, bytes = zsswap_page_table_bytes(z), resident = 0;
+	uintptr_t start = (uintptr_t)z->pages; /* page-aligned: mmap'ed */
+	uintptr_t end = (start + bytes + ps - 1) & ~(uintptr_t)(ps - 1);
 	unsigned char vec[1024];
 
 	for (uintptr_t a = start; a < end; a += sizeof(vec) * ps) {

@@ -149,6 +149,12 @@ struct zsswap {
 	uint64_t stores, loads, pool_limit_hit, writeback_errors;
 };
 
+/* The page table's size: its own mapping (region.c), resident where used. */
+static inline size_t zsswap_page_table_bytes(const struct zsswap *z)
+{
+	return (size_t)z->nr_pages * sizeof(*z->pages);
+}
+
 /* region.c */
 void zsswap_set_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
