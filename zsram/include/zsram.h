@@ -124,10 +124,18 @@ struct zsram_config {
 	 * was built with zpool (zsram_allocators lists them). */
 	const char *allocator;
 	const char *name; /* pool name; NULL: "zsram" */
+	/*
+	 * Automatic dictionary (see "Automatic dictionary" below).  0: the
+	 * default, on when the primary algorithm is zstd and no dictionary is
+	 * given; 1: on (-EINVAL unless zstd without a dictionary); -1: off.
+	 */
+	int auto_dict;
+	size_t auto_dict_size; /* bytes of dictionary; 0: 64 KiB; 256..1 MiB */
 };
 
 /* Fills *config with defaults: lz4, 4096-byte pages, no limit, no
- * recompression, no backing file.  nr_pages must still be set. */
+ * recompression, no backing file, an automatic dictionary if the algorithm
+ * is then set to zstd.  nr_pages must still be set. */
 void zsram_config_init(struct zsram_config *config);
 
 /* Names of the allocators this build supports; returns how many. */
@@ -268,7 +276,9 @@ enum zsram_slot_kind {
 struct zsram_slot_info {
 	enum zsram_slot_kind kind;
 	unsigned int size;	/* stored bytes (0 for empty and same-filled) */
-	unsigned int algorithm; /* 0: primary, 1: secondary (recompressed) */
+	unsigned int algorithm; /* 0: primary, 1: secondary (recompressed),
+				 * 4 or 5: primary with an automatic
+				 * dictionary of that generation */
 	int idle;		/* marked idle */
 };
 
@@ -299,6 +309,68 @@ long zsram_train_dictionary(const void *samples, size_t nr_samples, size_t page_
 long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages, size_t page_size,
 				    size_t max_samples, void *dict, size_t dict_capacity,
 				    size_t *used);
+
+/*
+ * ---- Automatic dictionary ----
+ *
+ * With zstd and no dictionary of the caller's, the store trains one from
+ * the pages it receives, without a training step of the caller's:
+ *   sampling   1 page in 4 of those written that are neither same-filled
+ *              nor huge, copied aside until 2 MiB of samples are held
+ *              (the first 8 MiB or so of compressible writes);
+ *   training   then, on a thread of the store's own (started then, not at
+ *              creation, so a process may fork after zsram_create and
+ *              use the store in the child), libzstd's
+ *              ZDICT_trainFromBuffer makes a dictionary of auto_dict_size
+ *              bytes (64 KiB: the size that compressed real heaps best
+ *              here; see zsram's README);
+ *   switching  new writes compress with it from then on (the slot records
+ *              the generation, so every page reads back with the dictionary
+ *              it was written with);
+ *   re-encoding the thread re-encodes the pages stored before, one slot
+ *              lock at a time (a page's I/O waits for one page's work at
+ *              most), keeping the new form only where it is smaller; pages
+ *              of an older generation are always moved, and a generation
+ *              no slot records is freed;
+ *   retraining when the pages written with the current dictionary compress
+ *              12% worse than the first 4096 did (the data changed), it
+ *              samples again and trains the next generation.  At most two
+ *              generations are alive: a retrain waits until the older one
+ *              is retired.
+ * A training that fails (too few or too uniform samples, out of memory)
+ * leaves the store on the dictionary it had (or none); it tries again on
+ * new samples, up to 4 times in a row.  The dictionaries, their zstd tables
+ * and the sample buffer are counted in zsram_dict_stat.mem_bytes, on top of
+ * mem_used_total.
+ */
+struct zsram_dict_stat {
+	int enabled;	      /* the store trains dictionaries */
+	unsigned int current; /* generation codec of new writes (4, 5), 0: none */
+	uint64_t generations; /* dictionaries trained and switched to, ever */
+	uint64_t failures;    /* trainings that failed, ever */
+	uint64_t retired;     /* generations freed, ever */
+	uint64_t retrains;    /* retrains started because the ratio fell */
+	uint64_t reencoded;   /* pages re-encoded into a newer generation */
+	uint64_t pages[2];    /* slots recording generation 4 and 5 now */
+	uint64_t dict_bytes;  /* bytes of the current dictionary */
+	uint64_t mem_bytes;   /* dictionaries, zstd tables, samples now */
+	int last_error;	      /* negative errno of the last failure, or 0 */
+};
+
+void zsram_get_dict_stat(struct zsram *store, struct zsram_dict_stat *st);
+/* One line: enabled current generations failures retired retrains
+ * reencoded pages4 pages5 dict_bytes mem_bytes. */
+int zsram_print_dict_stat(struct zsram *store, FILE *out);
+/*
+ * Trains now on the samples gathered so far, if there are not yet enough to
+ * start by themselves (a store smaller than 8 MiB, or the end of a load).
+ * Returns 0 when a training was started or is under way, -EINVAL without an
+ * automatic dictionary, -EAGAIN with fewer than 8 sample pages.
+ */
+int zsram_dict_train(struct zsram *store);
+/* Waits until the dictionary thread has nothing to do (no training or
+ * re-encoding under way, none due).  0, or -EINVAL without one. */
+int zsram_dict_wait(struct zsram *store);
 
 #pragma GCC visibility pop
 

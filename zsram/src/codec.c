@@ -8,7 +8,9 @@
  * works in its own context.  At most two contexts per processor exist (like
  * zram's per-CPU streams); a thread finding none free waits for one.
  * free_lock guards the list and the count; the dictionary objects are
- * created once and shared read-only.  Also dictionary training, from given
+ * created once and shared read-only.  A dictionary generation of the
+ * automatic dictionary (dict.c) uses the primary codec's contexts (pool).
+ * Also dictionary training, from given
  * samples or from pages sampled evenly (no lock: caller's buffers only).
  */
 #include <errno.h>
@@ -131,6 +133,7 @@ int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	c->max_ctx = cpus > 2 ? 2 * (unsigned int)cpus : 4;
+	c->pool = c;
 	zs_mutex_init(&c->free_lock);
 	pthread_cond_init(&c->ctx_freed, NULL);
 	return 0;
@@ -167,6 +170,11 @@ void zsram_codec_fini(struct zsram_codec *c)
 	}
 }
 
+size_t zsram_codec_dict_mem(const struct zsram_codec *c)
+{
+	return c->dict_size + ZSTD_sizeof_CDict(c->zstd_cdict) + ZSTD_sizeof_DDict(c->zstd_ddict);
+}
+
 static struct zsram_codec_ctx *codec_ctx_new(struct zsram_codec *c)
 {
 	struct zsram_codec_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -198,8 +206,9 @@ fail:
  * other. */
 static __thread unsigned int ctx_held __attribute__((tls_model("initial-exec")));
 
-struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
+struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *codec)
 {
+	struct zsram_codec *c = codec->pool;
 	struct zsram_codec_ctx *ctx;
 
 	zs_mutex_lock(&c->free_lock);
@@ -225,8 +234,9 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c)
 	return ctx;
 }
 
-void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
+void zsram_codec_put(struct zsram_codec *codec, struct zsram_codec_ctx *ctx)
 {
+	struct zsram_codec *c = codec->pool;
 	bool extra;
 
 	ctx_held--;
@@ -245,38 +255,41 @@ void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 		codec_ctx_free(ctx);
 }
 
-/* The context's zstd compressor, made at first use; NULL: out of memory. */
+/* The context's zstd compressor, made at first use, set up for codec c:
+ * contexts are shared by the codecs of one pool (the primary and its
+ * dictionary generations), so each operation references its codec's
+ * dictionary (cheap: a pointer; NULL returns to the level).  NULL: out of
+ * memory. */
 static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 {
 	ZSTD_CCtx *cctx = ctx->zstd_cctx;
 
-	if (cctx)
-		return cctx;
-	cctx = ZSTD_createCCtx();
-	if (!cctx)
-		return NULL;
-	/* Pages are small and their size is known: no frame checksum, no
-	 * content size, no magic number, to keep each page short.  The level
-	 * was checked when the codec was made. */
-	if (c->zstd_cdict)
-		ZSTD_CCtx_refCDict(cctx, c->zstd_cdict);
-	else
+	if (!cctx) {
+		cctx = ZSTD_createCCtx();
+		if (!cctx)
+			return NULL;
+		/* Pages are small and their size is known: no frame checksum,
+		 * no content size, no magic number, to keep each page short.
+		 * The level was checked when the codec was made. */
 		ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, c->level);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
-	return ctx->zstd_cctx = cctx;
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+		ctx->zstd_cctx = cctx;
+	}
+	ZSTD_CCtx_refCDict(cctx, c->zstd_cdict);
+	return cctx;
 }
 
-/* The context's zstd decompressor, made at first use; NULL: out of memory. */
+/* The context's zstd decompressor, made at first use, set up for codec c
+ * as above; NULL: out of memory. */
 static ZSTD_DCtx *zstd_dctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 {
-	if (!ctx->zstd_dctx && (ctx->zstd_dctx = ZSTD_createDCtx())) {
+	if (!ctx->zstd_dctx && (ctx->zstd_dctx = ZSTD_createDCtx()))
 		ZSTD_DCtx_setParameter(ctx->zstd_dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
-		if (c->zstd_ddict)
-			ZSTD_DCtx_refDDict(ctx->zstd_dctx, c->zstd_ddict);
-	}
+	if (ctx->zstd_dctx)
+		ZSTD_DCtx_refDDict(ctx->zstd_dctx, c->zstd_ddict);
 	return ctx->zstd_dctx;
 }
 

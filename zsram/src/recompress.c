@@ -6,7 +6,9 @@
  * selected page is decompressed with the algorithm its slot records,
  * compressed with the secondary one, and kept in the new form only when it
  * comes out smaller (and below the huge size).  The slot then records
- * algorithm 1, so reads use the secondary codec.  A page tried without gain
+ * algorithm 1, so reads use the secondary codec.  Pages of the primary
+ * algorithm with an automatic dictionary are recompressed like the others.
+ * The re-encoding step itself is shared with the dictionary thread.  A page tried without gain
  * is marked NORECOMP until it is rewritten.
  */
 #include <errno.h>
@@ -36,14 +38,11 @@ static bool selected(uint32_t flags, unsigned int select)
 	       ((select & ZSRAM_SEL_IDLE) && (flags & SLOT_IDLE));
 }
 
-/* Recompresses slot i (locked, flags) using page as scratch; returns 1 if
- * it was recompressed, 0 if not, or a negative errno. */
-static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *page,
-			   struct zsram_codec_ctx *ctx)
+int zsram_slot_reencode_locked(struct zsram *z, uint64_t i, uint32_t *flags, void *page,
+			       unsigned int codec, struct zsram_codec_ctx *ctx, size_t cap)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
 	size_t size = *flags & SLOT_SIZE_MASK;
-	size_t cap = size - 1;
 	unsigned long handle;
 	long n;
 	int err;
@@ -51,16 +50,9 @@ static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *p
 	err = zsram_slot_read_locked(z, i, *flags, page);
 	if (err)
 		return err;
-	STAT_ADD(z->recomp_attempts, 1);
-	if (cap > z->alloc.huge_size - 1)
-		cap = z->alloc.huge_size - 1;
-	n = zsram_codec_compress(&z->codecs[1], ctx, page, z->page_size, ctx->buf, cap);
-	if (n < 0)
+	n = zsram_codec_compress(&z->codecs[codec], ctx, page, z->page_size, ctx->buf, cap);
+	if (n <= 0)
 		return (int)n;
-	if (n == 0) {
-		*flags |= SLOT_NORECOMP;
-		return 0;
-	}
 	/* The memory limit answers as it does for writes. */
 	handle = zsram_alloc_within_limit(z, (size_t)n, false, &err);
 	if (!handle)
@@ -70,12 +62,34 @@ static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *p
 	z->slots.values[i] = handle;
 	if (*flags & SLOT_HUGE)
 		STAT_SUB(z->huge_pages, 1);
-	STAT_SUB(z->compr_data_size, size - (size_t)n);
-	STAT_ADD(z->recomp_saved, size - (size_t)n);
-	STAT_ADD(z->recompressed, 1);
+	zsram_codec_count(z, slot_alg(*flags), -1);
+	zsram_codec_count(z, codec, +1);
+	STAT_SUB(z->compr_data_size, size);
+	STAT_ADD(z->compr_data_size, (size_t)n);
 	STAT_ADD(z->frees_since_check, 1);
-	*flags = (*flags & SLOT_IDLE) | (1u << SLOT_ALG_SHIFT) | (uint32_t)n;
+	*flags = (*flags & SLOT_IDLE) | slot_alg_bits(codec) | (uint32_t)n;
 	return 1;
+}
+
+/* Recompresses slot i (locked, flags) using page as scratch; returns 1 if
+ * it was recompressed, 0 if not, or a negative errno. */
+static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *page,
+			   struct zsram_codec_ctx *ctx)
+{
+	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
+	size_t size = *flags & SLOT_SIZE_MASK;
+	size_t cap = size - 1;
+	int r;
+
+	STAT_ADD(z->recomp_attempts, 1);
+	if (cap > z->alloc.huge_size - 1)
+		cap = z->alloc.huge_size - 1;
+	r = zsram_slot_reencode_locked(z, i, flags, page, ZSRAM_CODEC_RECOMP, ctx, cap);
+	if (r == 0)
+		*flags |= SLOT_NORECOMP;
+	else if (r > 0)
+		STAT_ADD(z->recomp_saved, size - (*flags & SLOT_SIZE_MASK));
+	return r;
 }
 
 long zsram_recompress(struct zsram *z, unsigned int select, size_t threshold)
@@ -88,25 +102,26 @@ long zsram_recompress(struct zsram *z, unsigned int select, size_t threshold)
 	if (z->nr_codecs < 2)
 		return -EINVAL;
 	page = malloc(z->page_size);
-	ctx = zsram_codec_get(&z->codecs[1]);
+	ctx = zsram_codec_get(&z->codecs[ZSRAM_CODEC_RECOMP]);
 	if (!page || !ctx) {
 		free(page);
 		if (ctx)
-			zsram_codec_put(&z->codecs[1], ctx);
+			zsram_codec_put(&z->codecs[ZSRAM_CODEC_RECOMP], ctx);
 		return -ENOMEM;
 	}
 	for (uint64_t i = 0; i < z->nr_pages && err >= 0; i++) {
 		uint32_t flags = zsram_slot_lock(&z->slots, i);
 
-		if (slot_in_allocator(flags) && slot_alg(flags) == 0 && !(flags & SLOT_NORECOMP) &&
-		    selected(flags, select) && (flags & SLOT_SIZE_MASK) >= threshold) {
+		if (slot_in_allocator(flags) && !codec_is_recomp(slot_alg(flags)) &&
+		    !(flags & SLOT_NORECOMP) && selected(flags, select) &&
+		    (flags & SLOT_SIZE_MASK) >= threshold) {
 			err = recompress_slot(z, i, &flags, page, ctx);
 			if (err > 0)
 				done++;
 		}
 		zsram_slot_unlock_set(&z->slots, i, flags);
 	}
-	zsram_codec_put(&z->codecs[1], ctx);
+	zsram_codec_put(&z->codecs[ZSRAM_CODEC_RECOMP], ctx);
 	free(page);
 	zsram_maybe_compact(z);
 	return err < 0 && done == 0 ? err : done;

@@ -131,9 +131,23 @@ static int check_fail(char *why, size_t why_len, const char *fmt, ...)
 	return -1;
 }
 
+/* Whether a slot may record codec: set up at creation, or a dictionary
+ * generation that is alive (the thread is idle: see zsram_check). */
+static bool codec_configured(struct zsram *z, unsigned int codec)
+{
+	if (codec_is_dict(codec))
+		return z->dict.enabled && z->dict.gen_dict_size[codec - ZSRAM_CODEC_DICT];
+	return codec < z->nr_codecs;
+}
+
 int zsram_check(struct zsram *z, char *why, size_t why_len)
 {
 	uint64_t stored = 0, same = 0, huge = 0, wb = 0, recomp = 0, compr = 0, raw = 0;
+	uint64_t gen[ZSRAM_DICT_GENS] = { 0 };
+
+	/* The dictionary thread's work first, so the counters are exact. */
+	if (z->dict.enabled)
+		zsram_dict_wait(z);
 
 	for (uint64_t i = 0; i < z->nr_pages; i++) {
 		uint32_t flags = zsram_slot_lock(&z->slots, i);
@@ -173,12 +187,14 @@ int zsram_check(struct zsram *z, char *why, size_t why_len)
 						  i, size, z->alloc.huge_size);
 			if (flags & SLOT_HUGE)
 				huge++;
-			if (slot_alg(flags) >= z->nr_codecs)
+			if (!codec_configured(z, slot_alg(flags)) ||
+			    ((flags & SLOT_HUGE) && slot_alg(flags)))
 				return check_fail(why, why_len,
 						  "slot %" PRIu64 ": algorithm %u not configured",
 						  i, slot_alg(flags));
-			if (slot_alg(flags))
-				recomp++;
+			recomp += codec_is_recomp(slot_alg(flags));
+			if (codec_is_dict(slot_alg(flags)))
+				gen[slot_alg(flags) - ZSRAM_CODEC_DICT]++;
 			if ((flags & SLOT_RAW) && !(flags & SLOT_HUGE))
 				return check_fail(why, why_len,
 						  "slot %" PRIu64 ": raw but not huge", i);
@@ -202,6 +218,8 @@ int zsram_check(struct zsram *z, char *why, size_t why_len)
 	CHECK_COUNTER(recompressed, recomp);
 	CHECK_COUNTER(compr_data_size, compr);
 	CHECK_COUNTER(raw_pages, raw);
+	for (unsigned int g = 0; g < ZSRAM_DICT_GENS; g++)
+		CHECK_COUNTER(dict.refs[g], gen[g]);
 #undef CHECK_COUNTER
 	if (zpool_check(z->alloc.pool, why, why_len)) {
 		if (why && why_len) {

@@ -4,7 +4,7 @@
  * Write path (slot lock held throughout, so a page's operations are
  * serialised and different pages run in parallel):
  *   1. same-filled? keep the word in the slot, allocate nothing;
- *   2. compress with the primary codec into a buffer of huge_size - 1 bytes:
+ *   2. compress with the primary codec (or its current automatic dictionary) into a buffer of huge_size - 1 bytes:
  *      if it does not fit, the page is huge and is stored raw;
  *   3. allocate the object; if mem_used_total now exceeds the limit, free it
  *      again (the pool is as before), write cold pages back if there is a
@@ -84,6 +84,9 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 			       z->limit_pages);
 	if (err)
 		goto fail;
+	err = zsram_dict_init(z, cfg);
+	if (err)
+		goto fail;
 	if (cfg->backing_file) {
 		err = zsram_backing_open(z, cfg->backing_file,
 					 cfg->backing_pages ? cfg->backing_pages : cfg->nr_pages);
@@ -101,6 +104,7 @@ void zsram_destroy(struct zsram *z)
 {
 	if (!z)
 		return;
+	zsram_dict_fini(z); /* its thread works on slots: first */
 	zsram_alloc_fini(&z->alloc);
 	zsram_backing_close(z);
 	for (unsigned int i = 0; i < z->nr_codecs; i++)
@@ -175,8 +179,7 @@ void zsram_slot_free_locked(struct zsram *z, uint64_t index, uint32_t flags)
 		STAT_SUB(z->pages_stored, 1);
 		if (flags & SLOT_HUGE)
 			STAT_SUB(z->huge_pages, 1);
-		if (slot_alg(flags))
-			STAT_SUB(z->recompressed, 1);
+		zsram_codec_count(z, slot_alg(flags), -1);
 		STAT_ADD(z->frees_since_check, 1);
 	} else {
 		return;
@@ -233,9 +236,10 @@ static unsigned long alloc_for_slot(struct zsram *z, uint64_t index, size_t size
 int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags, const void *page)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, index);
-	struct zsram_codec *codec = &z->codecs[0];
+	struct zsram_codec *codec;
 	struct zsram_codec_ctx *ctx;
 	unsigned long handle;
+	unsigned int alg;
 	const void *src;
 	uint32_t newflags;
 	uint64_t word;
@@ -252,9 +256,13 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags, co
 		return 0;
 	}
 
+	alg = zsram_dict_get(z); /* the primary, or its current dictionary */
+	codec = &z->codecs[alg];
 	ctx = zsram_codec_get(codec);
-	if (!ctx)
+	if (!ctx) {
+		zsram_dict_put(z, alg);
 		return -ENOMEM;
+	}
 	n = zsram_codec_compress(codec, ctx, page, z->page_size, ctx->buf, z->alloc.huge_size - 1);
 	if (n < 0) {
 		err = (int)n;
@@ -269,7 +277,7 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags, co
 	} else {
 		src = ctx->buf;
 		size = (size_t)n;
-		newflags = 0;
+		newflags = slot_alg_bits(alg);
 	}
 	handle = alloc_for_slot(z, index, size, newflags & SLOT_RAW, &err);
 	if (!handle)
@@ -290,7 +298,11 @@ int zsram_slot_store_locked(struct zsram *z, uint64_t index, uint32_t *flags, co
 		STAT_ADD(z->huge_pages_since, 1);
 	}
 	zsram_note_mem_used(z);
+	zsram_dict_note_write(z, page, alg, n > 0 ? (size_t)n : 0);
 out:
+	/* The slot keeps the generation's reference only if it records it. */
+	if (err || n == 0)
+		zsram_dict_put(z, alg);
 	zsram_codec_put(codec, ctx);
 	return err;
 }

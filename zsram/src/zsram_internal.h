@@ -11,6 +11,7 @@
  *   block.c      the block-device view: any byte range, partial pages
  *                patched under the slot lock
  *   recompress.c recompression with the secondary algorithm, idle marking
+ *   dict.c       the automatic dictionary: sampling, training, re-encoding
  *   writeback.c  the backing file
  *   stats.c      mm_stat, io_stat, bd_stat, the class table, the checker
  *
@@ -31,9 +32,12 @@
  *                        under the allocator's locks (its page ops) or a
  *                        slot lock (RAW pages).
  *   backing.lock,        leaves: nothing is taken while one is held.  A
- *   codec free_lock      thread holding a slot lock may wait on free_lock's
- *                        condition for a context; holders of a context
- *                        take no slot lock to give it back.
+ *   codec free_lock,     thread holding a slot lock may wait on free_lock's
+ *   dict.lock            condition for a context; holders of a context
+ *                        take no slot lock to give it back.  Writers add
+ *                        samples under dict.lock inside their slot lock;
+ *                        the dictionary thread takes slot locks only with
+ *                        dict.lock released.
  */
 #ifndef ZSRAM_INTERNAL_H
 #define ZSRAM_INTERNAL_H
@@ -93,13 +97,17 @@ struct zsram_codec {
 	struct zs_mutex free_lock; /* protects free_list and nr_ctx */
 	pthread_cond_t ctx_freed;  /* signalled when a context is put */
 	struct zsram_codec_ctx *free_list;
-	unsigned int nr_ctx;  /* contexts in existence */
-	unsigned int max_ctx; /* at most this many, except for a thread
+	unsigned int nr_ctx;	  /* contexts in existence */
+	unsigned int max_ctx;	  /* at most this many, except for a thread
 					 * that holds one already; 0: not set up */
+	struct zsram_codec *pool; /* whose contexts it uses: itself, or (a
+				   * dictionary generation) the primary's */
 };
 
 int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg, size_t page_size);
 void zsram_codec_fini(struct zsram_codec *c);
+/* Bytes of the codec's dictionary and its zstd tables. */
+size_t zsram_codec_dict_mem(const struct zsram_codec *c);
 /* A context for one operation: from the free list, or a new one while
  * fewer than max_ctx exist (one per processor), else it waits for one to be
  * put back.  NULL: ENOMEM. */
@@ -118,13 +126,15 @@ int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, c
  *
  * Slot i is values[i] (8 bytes) and flags[i] (4 bytes).  flags holds:
  *   bits  0..16  stored size in bytes (compressed or huge; 0 otherwise)
- *   bits 17..18  algorithm: 0 primary, 1 secondary (recompressed)
- *   bit  19      SAME: same-filled, values[i] is the word
- *   bit  20      HUGE: raw page in a page-sized object
- *   bit  21      WB: written back, values[i] is the backing-file block
- *   bit  22      IDLE: marked idle and not accessed since
- *   bit  23      NORECOMP: recompression tried without gain
- *   bit  24      RAW: (with HUGE) a page straight from the page source,
+ *   bits 17..19  codec (ZSRAM_CODEC_*): 0 primary, 1 secondary
+ *                (recompressed), 4 and 5 the primary algorithm with an
+ *                automatic dictionary of one generation or the other
+ *   bit  20      SAME: same-filled, values[i] is the word
+ *   bit  21      HUGE: raw page in a page-sized object
+ *   bit  22      WB: written back, values[i] is the backing-file block
+ *   bit  23      IDLE: marked idle and not accessed since
+ *   bit  24      NORECOMP: recompression tried without gain
+ *   bit  25      RAW: (with HUGE) a page straight from the page source,
  *                values[i] is its address: for allocators whose largest
  *                object is below the page size (zbud, z3fold)
  *   bit  31      LOCK: held by the thread working on the slot
@@ -134,13 +144,13 @@ int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, c
  */
 #define SLOT_SIZE_MASK 0x1ffffu
 #define SLOT_ALG_SHIFT 17
-#define SLOT_ALG_MASK (0x3u << SLOT_ALG_SHIFT)
-#define SLOT_SAME (1u << 19)
-#define SLOT_HUGE (1u << 20)
-#define SLOT_WB (1u << 21)
-#define SLOT_IDLE (1u << 22)
-#define SLOT_NORECOMP (1u << 23)
-#define SLOT_RAW (1u << 24)
+#define SLOT_ALG_MASK (0x7u << SLOT_ALG_SHIFT)
+#define SLOT_SAME (1u << 20)
+#define SLOT_HUGE (1u << 21)
+#define SLOT_WB (1u << 22)
+#define SLOT_IDLE (1u << 23)
+#define SLOT_NORECOMP (1u << 24)
+#define SLOT_RAW (1u << 25)
 #define SLOT_LOCK (1u << 31)
 
 struct zsram_slots {
@@ -177,6 +187,10 @@ static inline unsigned int slot_alg(uint32_t flags)
 {
 	return (flags & SLOT_ALG_MASK) >> SLOT_ALG_SHIFT;
 }
+static inline uint32_t slot_alg_bits(unsigned int codec)
+{
+	return (uint32_t)codec << SLOT_ALG_SHIFT;
+}
 
 /* ---- Backing file (writeback.c) ---- */
 
@@ -190,15 +204,87 @@ struct zsram_backing {
 	struct zs_mutex scan_lock; /* one writeback scan at a time */
 };
 
+/* ---- Automatic dictionary (dict.c) ----
+ *
+ * With zstd and no dictionary given, the store samples the pages written
+ * (1 in DICT_SAMPLE_EVERY, until the sample buffer is full), and a thread of
+ * its own trains a dictionary on them, sets up a codec with it in a free
+ * generation (codec 4 or 5), switches new writes to it, and re-encodes the
+ * pages stored before, one slot lock at a time.  A generation no slot refers
+ * to any more is freed; so at most two are alive, and a retrain (when pages
+ * written with the current one compress clearly worse than the first ones
+ * did) needs the older one retired first.
+ *
+ * refs[g] counts the slots that record generation g plus writers that are
+ * compressing with it.  A writer increments it and then checks that g is
+ * still current; the thread switches current and then checks refs: with
+ * sequentially consistent atomics one of them sees the other, so a codec is
+ * never freed under a writer (dict_acquire in dict.c).
+ */
+#define ZSRAM_CODEC_PRIMARY 0
+#define ZSRAM_CODEC_RECOMP 1
+#define ZSRAM_CODEC_DICT 4 /* generations: ZSRAM_CODEC_DICT + 0, + 1 */
+#define ZSRAM_DICT_GENS 2
+#define ZSRAM_NR_CODECS (ZSRAM_CODEC_DICT + ZSRAM_DICT_GENS)
+
+static inline bool codec_is_dict(unsigned int codec)
+{
+	return codec >= ZSRAM_CODEC_DICT;
+}
+static inline bool codec_is_recomp(unsigned int codec)
+{
+	return codec >= ZSRAM_CODEC_RECOMP && codec < ZSRAM_CODEC_DICT;
+}
+
+/* Test hooks (tests of internals): the next training fails this way. */
+enum zsram_dict_fault {
+	ZSRAM_DICT_FAULT_NONE,
+	ZSRAM_DICT_FAULT_TRAIN, /* ZDICT reports an error */
+	ZSRAM_DICT_FAULT_NOMEM, /* the codec cannot be set up */
+};
+
+struct zsram_dict {
+	bool enabled;
+	size_t capacity;	      /* bytes of dictionary to train */
+	_Atomic unsigned int current; /* codec of new writes: 0 or a generation */
+	_Atomic uint64_t refs[ZSRAM_DICT_GENS];
+	_Atomic bool collecting;  /* writers add samples */
+	_Atomic uint64_t offered; /* pages offered while collecting */
+	_Atomic bool stop;	  /* destroy: the thread ends */
+	_Atomic int fault;	  /* enum zsram_dict_fault, test hook */
+
+	struct zs_mutex lock; /* protects what follows */
+	pthread_cond_t wake;  /* the thread: samples full, retrain, stop */
+	pthread_cond_t idle;  /* waiters: the thread has nothing to do */
+	unsigned char *samples;
+	size_t nr_samples, max_samples;
+	bool train_now; /* train on what there is (zsram_dict_train) */
+	bool busy;	/* training or re-encoding */
+	bool thread_started;
+	pthread_t thread;
+	/* Drift: compressed bytes of the pages written with the current
+	 * generation, per window; the first window is the baseline. */
+	_Atomic uint64_t win_pages, win_bytes;
+	uint64_t base_bytes;		       /* 0: no baseline yet */
+	size_t gen_dict_size[ZSRAM_DICT_GENS]; /* 0: generation not set up */
+	size_t gen_mem[ZSRAM_DICT_GENS];       /* dictionary + zstd tables */
+	unsigned int failures_in_row;
+	int last_error;
+	uint64_t generations, failures, reencoded, retired, retrains;
+};
+
 /* ---- The store ---- */
 
 struct zsram {
 	uint64_t nr_pages;
 	size_t page_size;
 	unsigned int page_shift;
-	struct zsram_alloc alloc;     /* the pool and its page source */
-	struct zsram_codec codecs[2]; /* [0] primary, [1] secondary */
-	unsigned int nr_codecs;
+	struct zsram_alloc alloc; /* the pool and its page source */
+	/* ZSRAM_CODEC_*: [0] primary, [1] secondary, [4..5] dictionary
+	 * generations (set up by the dictionary thread). */
+	struct zsram_codec codecs[ZSRAM_NR_CODECS];
+	unsigned int nr_codecs; /* codecs 0 .. nr_codecs-1 set up at creation */
+	struct zsram_dict dict;
 	struct zsram_slots slots;
 	uint64_t limit_pages;	  /* 0: none */
 	double compact_threshold; /* < 0: never automatically */
@@ -253,6 +339,27 @@ void zsram_slot_release_mem(struct zsram *z, uint64_t index, uint32_t flags);
 /* Pages of memory the store holds: the allocator's plus RAW pages. */
 uint64_t zsram_mem_pages(struct zsram *z);
 void zsram_note_mem_used(struct zsram *z);
+
+/* dict.c */
+int zsram_dict_init(struct zsram *z, const struct zsram_config *cfg);
+void zsram_dict_fini(struct zsram *z); /* stops the thread first */
+/* The codec a write compresses with (a reference taken on a generation);
+ * zsram_dict_put gives it back when the page is not stored with it. */
+unsigned int zsram_dict_get(struct zsram *z);
+void zsram_dict_put(struct zsram *z, unsigned int codec);
+/* A page written with codec (compressed to size bytes, 0: huge): sampled
+ * while collecting, counted for drift. */
+void zsram_dict_note_write(struct zsram *z, const void *page, unsigned int codec, size_t size);
+/* Slot accounting of the codec a slot records: recompressed pages and
+ * generations' references. */
+void zsram_codec_count(struct zsram *z, unsigned int codec, int delta);
+
+/* recompress.c: re-encodes slot i (locked, *flags) with codec, using page
+ * and ctx (of that codec) as scratch: kept only if it fits in cap bytes.
+ * Returns 1 if re-encoded (*flags updated), 0 if it did not fit, or a
+ * negative errno (the slot unchanged). */
+int zsram_slot_reencode_locked(struct zsram *z, uint64_t i, uint32_t *flags, void *page,
+			       unsigned int codec, struct zsram_codec_ctx *ctx, size_t cap);
 
 /* writeback.c */
 int zsram_backing_open(struct zsram *z, const char *path, uint64_t nr_blocks);

@@ -1,0 +1,493 @@
+/*
+ * dict.c - the automatic dictionary: sampling the pages written, training a
+ * dictionary on a thread of the store's own, switching new writes to it,
+ * re-encoding older pages, retiring generations no slot refers to, and
+ * retraining when the data drifts (the design is in zsram_internal.h, the
+ * behaviour in zsram.h).
+ *
+ * The thread starts when it is first needed (the sample buffer full, or
+ * zsram_dict_train), not at creation: a program that forks after making
+ * the store (nbdkit does, to serve in the background) keeps it in the
+ * child, where the I/O is.  It sleeps on dict.lock's `wake` condition.  Writers wake it when
+ * the sample buffer is full; zsram_dict_train wakes it to train on fewer
+ * samples; destroy wakes it to stop.  It trains and re-encodes with
+ * dict.lock released, so writers that add samples never wait for it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zsram_internal.h"
+
+#define DICT_SAMPLE_EVERY 4	      /* one page in this many is sampled */
+#define DICT_SAMPLE_BYTES (2u << 20)  /* samples held before training */
+#define DICT_DEFAULT_SIZE (64u << 10) /* bytes of dictionary */
+#define DICT_MIN_SAMPLES 8	      /* ZDICT needs a few */
+#define DICT_WINDOW 4096	      /* pages per drift window */
+#define DICT_DRIFT_PERCENT 12	      /* a window this much worse retrains */
+#define DICT_MAX_FAILURES 4	      /* trainings in a row before giving up */
+#define DICT_REENCODE_PASSES 4	      /* passes while an older generation is used */
+
+static void *dict_thread(void *arg);
+
+/* Starts collecting samples: a new buffer.  Caller holds dict.lock. */
+static int dict_start_collecting(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+
+	ZS_ASSERT_HELD(&d->lock);
+	if (!d->samples) {
+		d->samples = malloc(d->max_samples * z->page_size);
+		if (!d->samples)
+			return -ENOMEM;
+	}
+	d->nr_samples = 0;
+	atomic_store(&d->collecting, true);
+	return 0;
+}
+
+/* Starts the thread if it is not running; on failure the store stops
+ * collecting and stays without a dictionary.  Caller holds dict.lock. */
+static bool dict_start_thread(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+	int err;
+
+	ZS_ASSERT_HELD(&d->lock);
+	if (d->thread_started)
+		return true;
+	err = pthread_create(&d->thread, NULL, dict_thread, z);
+	if (err) {
+		atomic_store(&d->collecting, false);
+		d->failures++;
+		d->last_error = -err;
+		return false;
+	}
+	d->thread_started = true;
+	return true;
+}
+
+int zsram_dict_init(struct zsram *z, const struct zsram_config *cfg)
+{
+	struct zsram_dict *d = &z->dict;
+	bool plain_zstd = cfg->codec.algorithm == ZSRAM_ALG_ZSTD && !cfg->codec.dict_size;
+	int err;
+
+	if (cfg->auto_dict > 0 && !plain_zstd)
+		return -EINVAL;
+	if (cfg->auto_dict_size && (cfg->auto_dict_size < 256 || cfg->auto_dict_size > (1u << 20)))
+		return -EINVAL;
+	if (cfg->auto_dict < 0 || !plain_zstd)
+		return 0;
+	d->capacity = cfg->auto_dict_size ? cfg->auto_dict_size : DICT_DEFAULT_SIZE;
+	d->max_samples = DICT_SAMPLE_BYTES / z->page_size;
+	zs_mutex_init(&d->lock);
+	pthread_cond_init(&d->wake, NULL);
+	pthread_cond_init(&d->idle, NULL);
+	d->enabled = true;
+	zs_mutex_lock(&d->lock);
+	err = dict_start_collecting(z);
+	zs_mutex_unlock(&d->lock);
+	return err;
+}
+
+void zsram_dict_fini(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+
+	if (!d->enabled)
+		return;
+	if (d->thread_started) {
+		zs_mutex_lock(&d->lock);
+		atomic_store(&d->stop, true);
+		pthread_cond_signal(&d->wake);
+		zs_mutex_unlock(&d->lock);
+		pthread_join(d->thread, NULL);
+		d->thread_started = false;
+	}
+	for (unsigned int g = 0; g < ZSRAM_DICT_GENS; g++)
+		zsram_codec_fini(&z->codecs[ZSRAM_CODEC_DICT + g]);
+	free(d->samples);
+	d->samples = NULL;
+	pthread_cond_destroy(&d->wake);
+	pthread_cond_destroy(&d->idle);
+	zs_mutex_destroy(&d->lock);
+	d->enabled = false;
+}
+
+/* ---- The writers' side ---- */
+
+unsigned int zsram_dict_get(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+
+	for (;;) {
+		unsigned int g = atomic_load(&d->current);
+
+		if (!g)
+			return ZSRAM_CODEC_PRIMARY;
+		atomic_fetch_add(&d->refs[g - ZSRAM_CODEC_DICT], 1);
+		/* Still current: the thread, which switches before it reads
+		 * refs, cannot free it now (see zsram_internal.h). */
+		if (atomic_load(&d->current) == g)
+			return g;
+		atomic_fetch_sub(&d->refs[g - ZSRAM_CODEC_DICT], 1);
+	}
+}
+
+void zsram_dict_put(struct zsram *z, unsigned int codec)
+{
+	if (codec_is_dict(codec))
+		atomic_fetch_sub(&z->dict.refs[codec - ZSRAM_CODEC_DICT], 1);
+}
+
+void zsram_codec_count(struct zsram *z, unsigned int codec, int delta)
+{
+	if (codec_is_recomp(codec)) {
+		if (delta > 0)
+			STAT_ADD(z->recompressed, 1);
+		else
+			STAT_SUB(z->recompressed, 1);
+	} else if (codec_is_dict(codec)) {
+		if (delta > 0)
+			atomic_fetch_add(&z->dict.refs[codec - ZSRAM_CODEC_DICT], 1);
+		else
+			atomic_fetch_sub(&z->dict.refs[codec - ZSRAM_CODEC_DICT], 1);
+	}
+}
+
+/* The generation that is not current and no slot records, or 0. */
+static unsigned int dict_free_generation(struct zsram *z)
+{
+	unsigned int cur = atomic_load(&z->dict.current);
+
+	for (unsigned int g = 0; g < ZSRAM_DICT_GENS; g++)
+		if (ZSRAM_CODEC_DICT + g != cur && atomic_load(&z->dict.refs[g]) == 0)
+			return ZSRAM_CODEC_DICT + g;
+	return 0;
+}
+
+/* A drift window ended with bytes of compressed pages.  Caller holds
+ * dict.lock. */
+static void dict_window_end(struct zsram *z, uint64_t bytes)
+{
+	struct zsram_dict *d = &z->dict;
+
+	ZS_ASSERT_HELD(&d->lock);
+	if (!d->base_bytes) {
+		d->base_bytes = bytes ? bytes : 1;
+		return;
+	}
+	if (bytes * 100 <= d->base_bytes * (100 + DICT_DRIFT_PERCENT) || d->busy ||
+	    atomic_load(&d->collecting) || d->failures_in_row >= DICT_MAX_FAILURES ||
+	    !dict_free_generation(z))
+		return;
+	if (dict_start_collecting(z) == 0)
+		d->retrains++;
+}
+
+void zsram_dict_note_write(struct zsram *z, const void *page, unsigned int codec, size_t size)
+{
+	struct zsram_dict *d = &z->dict;
+
+	if (!d->enabled || !size)
+		return;
+	if (atomic_load_explicit(&d->collecting, memory_order_relaxed) &&
+	    atomic_fetch_add_explicit(&d->offered, 1, memory_order_relaxed) % DICT_SAMPLE_EVERY == 0) {
+		zs_mutex_lock(&d->lock);
+		if (atomic_load(&d->collecting) && d->nr_samples < d->max_samples) {
+			memcpy(d->samples + d->nr_samples++ * z->page_size, page, z->page_size);
+			if (d->nr_samples == d->max_samples && dict_start_thread(z))
+				pthread_cond_signal(&d->wake);
+		}
+		zs_mutex_unlock(&d->lock);
+	}
+	if (codec_is_dict(codec) && codec == atomic_load_explicit(&d->current, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&d->win_bytes, size, memory_order_relaxed);
+		if (atomic_fetch_add_explicit(&d->win_pages, 1, memory_order_relaxed) + 1 ==
+		    DICT_WINDOW) {
+			zs_mutex_lock(&d->lock);
+			atomic_store(&d->win_pages, 0);
+			dict_window_end(z, atomic_exchange(&d->win_bytes, 0));
+			zs_mutex_unlock(&d->lock);
+		}
+	}
+}
+
+/* ---- The thread's side ---- */
+
+/* Frees each generation that is not current and that no slot records. */
+static void dict_retire(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+	unsigned int cur = atomic_load(&d->current);
+
+	for (unsigned int g = 0; g < ZSRAM_DICT_GENS; g++) {
+		if (ZSRAM_CODEC_DICT + g == cur || !d->gen_dict_size[g] ||
+		    atomic_load(&d->refs[g]) != 0)
+			continue;
+		zsram_codec_fini(&z->codecs[ZSRAM_CODEC_DICT + g]);
+		zs_mutex_lock(&d->lock);
+		d->gen_dict_size[g] = 0;
+		d->gen_mem[g] = 0;
+		d->retired++;
+		zs_mutex_unlock(&d->lock);
+	}
+}
+
+/* Trains on samples (freed here) and switches new writes to the result in a
+ * free generation.  0 or a negative errno: the store keeps what it had. */
+static int dict_train_and_switch(struct zsram *z, unsigned char *samples, size_t nr)
+{
+	struct zsram_dict *d = &z->dict;
+	int fault = atomic_exchange(&d->fault, ZSRAM_DICT_FAULT_NONE);
+	struct zsram_codec_config cc = { .algorithm = ZSRAM_ALG_ZSTD, .level = z->codecs[0].level };
+	struct zsram_codec *c;
+	unsigned int g;
+	void *dict = malloc(d->capacity);
+	long n;
+	int err;
+
+	if (!dict) {
+		free(samples);
+		return -ENOMEM;
+	}
+	n = fault == ZSRAM_DICT_FAULT_TRAIN
+		    ? -EINVAL
+		    : zsram_train_dictionary(samples, nr, z->page_size, dict, d->capacity);
+	free(samples);
+	dict_retire(z); /* a free generation may still hold its tables */
+	g = dict_free_generation(z);
+	if (n < 0 || !g) {
+		free(dict);
+		return n < 0 ? (int)n : -EBUSY;
+	}
+	c = &z->codecs[g];
+	cc.dict = dict;
+	cc.dict_size = (size_t)n;
+	err = fault == ZSRAM_DICT_FAULT_NOMEM ? -ENOMEM : zsram_codec_init(c, &cc, z->page_size);
+	free(dict); /* the codec keeps its own copy */
+	if (err)
+		return err;
+	/* Its contexts are the primary codec's: one set for every zstd codec
+	 * of the store, each operation referencing its codec's tables. */
+	c->pool = &z->codecs[0];
+	zs_mutex_lock(&d->lock);
+	d->gen_dict_size[g - ZSRAM_CODEC_DICT] = (size_t)n;
+	d->gen_mem[g - ZSRAM_CODEC_DICT] = zsram_codec_dict_mem(c);
+	d->base_bytes = 0;
+	atomic_store(&d->win_pages, 0);
+	atomic_store(&d->win_bytes, 0);
+	d->generations++;
+	zs_mutex_unlock(&d->lock);
+	atomic_store(&d->current, g);
+	return 0;
+}
+
+/* Re-encodes slot i (locked, *flags) into generation cur; page is scratch. */
+static void dict_reencode_slot(struct zsram *z, uint64_t i, uint32_t *flags, unsigned int cur,
+			       void *page)
+{
+	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
+	unsigned int alg = slot_alg(*flags);
+	bool must = codec_is_dict(alg); /* an older generation, to retire */
+	size_t size = *flags & SLOT_SIZE_MASK;
+	size_t cap = z->alloc.huge_size - 1;
+	struct zsram_codec_ctx *ctx;
+	int r;
+
+	if (!must && size - 1 < cap)
+		cap = size - 1; /* only if it comes out smaller */
+	ctx = zsram_codec_get(&z->codecs[cur]);
+	if (!ctx)
+		return;
+	r = zsram_slot_reencode_locked(z, i, flags, page, cur, ctx, cap);
+	zsram_codec_put(&z->codecs[cur], ctx);
+	if (r == 0 && must) {
+		/* Huge with the new dictionary: stored as a write would. */
+		uint32_t idle = *flags & SLOT_IDLE;
+
+		r = zsram_slot_store_locked(z, i, flags, page) == 0;
+		*flags |= idle;
+	}
+	if (r > 0) {
+		zs_mutex_lock(&z->dict.lock);
+		z->dict.reencoded++;
+		zs_mutex_unlock(&z->dict.lock);
+	}
+}
+
+/* True while a generation other than cur still has slots or writers. */
+static bool dict_old_in_use(struct zsram *z, unsigned int cur)
+{
+	for (unsigned int g = 0; g < ZSRAM_DICT_GENS; g++)
+		if (ZSRAM_CODEC_DICT + g != cur && atomic_load(&z->dict.refs[g]) != 0)
+			return true;
+	return false;
+}
+
+/* One pass over the slots: pages without a dictionary (first pass only) or
+ * with an older one move to the current generation.  A writer that took the
+ * older generation just before the switch may store into it after the pass
+ * has gone by, so the passes repeat while an older generation is in use, a
+ * few times; then what nothing records is retired. */
+static void dict_reencode_all(struct zsram *z)
+{
+	unsigned int cur = atomic_load(&z->dict.current);
+	void *page = malloc(z->page_size);
+
+	if (!page)
+		return;
+	for (unsigned int pass = 0; pass < DICT_REENCODE_PASSES; pass++) {
+		if (pass && !dict_old_in_use(z, cur))
+			break;
+		for (uint64_t i = 0; i < z->nr_pages && !atomic_load(&z->dict.stop); i++) {
+			uint32_t flags = zsram_slot_lock(&z->slots, i);
+			unsigned int alg = slot_alg(flags);
+			bool older = codec_is_dict(alg) && alg != cur;
+
+			if (slot_in_allocator(flags) && ((alg == 0 && !pass) || older))
+				dict_reencode_slot(z, i, &flags, cur, page);
+			zsram_slot_unlock_set(&z->slots, i, flags);
+		}
+	}
+	free(page);
+	dict_retire(z);
+}
+
+/* Caller holds dict.lock. */
+static bool dict_due(const struct zsram_dict *d)
+{
+	if (!atomic_load(&d->collecting))
+		return false;
+	return d->nr_samples >= d->max_samples || (d->train_now && d->nr_samples >= DICT_MIN_SAMPLES);
+}
+
+static void *dict_thread(void *arg)
+{
+	struct zsram *z = arg;
+	struct zsram_dict *d = &z->dict;
+
+	zs_mutex_lock(&d->lock);
+	for (;;) {
+		unsigned char *samples;
+		size_t nr;
+		int err;
+
+		while (!atomic_load(&d->stop) && !dict_due(d)) {
+			d->busy = false;
+			pthread_cond_broadcast(&d->idle);
+			zs_mutex_wait(&d->lock, &d->wake);
+		}
+		if (atomic_load(&d->stop))
+			break;
+		d->busy = true;
+		atomic_store(&d->collecting, false);
+		samples = d->samples;
+		nr = d->nr_samples;
+		d->samples = NULL;
+		d->nr_samples = 0;
+		d->train_now = false;
+		zs_mutex_unlock(&d->lock);
+
+		err = dict_train_and_switch(z, samples, nr);
+		if (!err)
+			dict_reencode_all(z);
+
+		zs_mutex_lock(&d->lock);
+		if (err) {
+			d->failures++;
+			d->last_error = err;
+			/* Try again on new samples, a few times. */
+			if (++d->failures_in_row < DICT_MAX_FAILURES)
+				dict_start_collecting(z);
+		} else {
+			d->failures_in_row = 0;
+		}
+	}
+	d->busy = false;
+	pthread_cond_broadcast(&d->idle);
+	zs_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* ---- Control and statistics ---- */
+
+int zsram_dict_train(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+	int err = 0;
+
+	if (!d->enabled)
+		return -EINVAL;
+	zs_mutex_lock(&d->lock);
+	if (!d->busy) {
+		if (!atomic_load(&d->collecting) || d->nr_samples < DICT_MIN_SAMPLES) {
+			err = -EAGAIN;
+		} else if (dict_start_thread(z)) {
+			d->train_now = true;
+			d->busy = true; /* so a wait that follows waits for it */
+			pthread_cond_signal(&d->wake);
+		} else {
+			err = d->last_error;
+		}
+	}
+	zs_mutex_unlock(&d->lock);
+	return err;
+}
+
+int zsram_dict_wait(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+
+	if (!d->enabled)
+		return -EINVAL;
+	zs_mutex_lock(&d->lock);
+	while (d->busy || dict_due(d))
+		zs_mutex_wait(&d->lock, &d->idle);
+	zs_mutex_unlock(&d->lock);
+	return 0;
+}
+
+void zsram_get_dict_stat(struct zsram *z, struct zsram_dict_stat *st)
+{
+	struct zsram_dict *d = &z->dict;
+
+	memset(st, 0, sizeof(*st));
+	if (!d->enabled)
+		return;
+	zs_mutex_lock(&d->lock);
+	st->enabled = 1;
+	st->current = atomic_load(&d->current);
+	st->generations = d->generations;
+	st->failures = d->failures;
+	st->retired = d->retired;
+	st->retrains = d->retrains;
+	st->reencoded = d->reencoded;
+	for (unsigned int g = 0; g < ZSRAM_DICT_GENS; g++) {
+		st->pages[g] = atomic_load(&d->refs[g]);
+		st->mem_bytes += d->gen_mem[g];
+	}
+	if (st->current)
+		st->dict_bytes = d->gen_dict_size[st->current - ZSRAM_CODEC_DICT];
+	/* The sample buffer is resident as far as it was filled. */
+	if (d->samples)
+		st->mem_bytes += d->nr_samples * z->page_size;
+	st->last_error = d->last_error;
+	zs_mutex_unlock(&d->lock);
+}
+
+int zsram_print_dict_stat(struct zsram *z, FILE *out)
+{
+	struct zsram_dict_stat st;
+
+	zsram_get_dict_stat(z, &st);
+	if (fprintf(out,
+		    "%d %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		    " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+		    st.enabled, st.current, st.generations, st.failures, st.retired, st.retrains,
+		    st.reencoded, st.pages[0], st.pages[1], st.dict_bytes, st.mem_bytes) < 0)
+		return -1;
+	return 0;
+}
