@@ -28,6 +28,9 @@ static void usage(FILE *out)
 		"  -l, --level N             compression level (lz4: acceleration)\n"
 		"      --dict FILE           zstd dictionary to use\n"
 		"      --train-dict[=BYTES]  train a zstd dictionary on the input (16 KiB)\n"
+		"      --no-auto-dict        zstd: no automatic dictionary (the store trains\n"
+		"                            one from the pages it receives by default)\n"
+		"      --auto-dict-size BYTES  its size, 256..1M (64K)\n"
 		"      --recompress NAME[:LEVEL]  after loading, recompress pages of at least\n"
 		"                            --recompress-threshold bytes (default 1024)\n"
 		"      --recompress-threshold BYTES\n"
@@ -150,6 +153,10 @@ static void check_combinations(const struct options *o)
 		tool_die_usage("give only one kind of input: FILE..., --corpus or --pid");
 	if ((o->dict_file || o->train_dict) && o->cfg.codec.algorithm != ZSRAM_ALG_ZSTD)
 		tool_die_usage("a dictionary needs --algorithm zstd");
+	if (o->auto_dict_size_set && (o->cfg.codec.algorithm != ZSRAM_ALG_ZSTD || o->dict_file ||
+				      o->train_dict || o->cfg.auto_dict < 0))
+		tool_die_usage("--auto-dict-size needs --algorithm zstd, without --dict, "
+			       "--train-dict or --no-auto-dict");
 	if (o->kernel_zram && !o->bench)
 		tool_die_usage("--kernel-zram goes with --bench");
 	if (o->cfg.backing_file && !o->cfg.mem_limit)
@@ -178,13 +185,17 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		O_KZRAM,
 		O_CORPUS,
 		O_PID,
-		O_JSON
+		O_JSON,
+		O_NO_AUTO,
+		O_AUTO_SIZE
 	};
 	static const struct option longopts[] = {
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "dict", required_argument, NULL, O_DICT },
 		{ "train-dict", optional_argument, NULL, O_TRAIN },
+		{ "no-auto-dict", no_argument, NULL, O_NO_AUTO },
+		{ "auto-dict-size", required_argument, NULL, O_AUTO_SIZE },
 		{ "recompress", required_argument, NULL, O_RECOMP },
 		{ "recompress-threshold", required_argument, NULL, O_RECOMP_T },
 		{ "mem-limit", required_argument, NULL, O_LIMIT },
@@ -228,6 +239,13 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			if (o->train_dict < 256 || o->train_dict > (1u << 20))
 				tool_die_usage("dictionary size %s out of range (256..1M)",
 					       optarg ? optarg : "");
+			break;
+		case O_NO_AUTO: o->cfg.auto_dict = -1; break;
+		case O_AUTO_SIZE:
+			o->cfg.auto_dict_size = parse_size(optarg, "dictionary size");
+			if (o->cfg.auto_dict_size < 256 || o->cfg.auto_dict_size > (1u << 20))
+				tool_die_usage("dictionary size %s out of range (256..1M)", optarg);
+			o->auto_dict_size_set = true;
 			break;
 		case O_RECOMP:
 			parse_codec(optarg, &o->cfg.recomp);

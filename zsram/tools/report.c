@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "zsram_tool.h"
 
@@ -35,6 +36,13 @@ static void print_text(const struct options *o, const struct input *in, const st
 	printf("; allocator %s; %u thread%s\n", o->cfg.allocator ? o->cfg.allocator : "zsmalloc",
 	       o->threads, o->threads == 1 ? "" : "s");
 	tool_print_mm_stat(&mm, "mm_stat:");
+	if (r->dict.enabled)
+		printf("auto_dictionary: %s; %" PRIu64 " trained, %" PRIu64 " failed (%s), "
+		       "%" PRIu64 " pages re-encoded, %.2f s after the load; "
+		       "%.1f KiB of dictionaries, tables and samples\n",
+		       r->dict.current ? "on" : "none yet", r->dict.generations, r->dict.failures,
+		       r->dict.last_error ? strerror(-r->dict.last_error) : "no error",
+		       r->dict.reencoded, r->dict_s, (double)r->dict.mem_bytes / 1024);
 	printf("io_stat: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", io.failed_reads,
 	       io.failed_writes, io.invalid_io, io.notify_free);
 	if (o->cfg.backing_file)
@@ -50,6 +58,19 @@ static void print_text(const struct options *o, const struct input *in, const st
 	printf("memory: mem_used_total %.2f MiB, slot table %.2f MiB (12 bytes/page), "
 	       "store resident (RssAnon delta) %.2f MiB\n",
 	       tool_mib(mm.mem_used_total), tool_mib(in->nr_pages * 12), tool_mib(r->rss_growth));
+}
+
+static void json_dict(const struct run_report *r)
+{
+	const struct zsram_dict_stat *d = &r->dict;
+
+	if (!d->enabled)
+		return;
+	printf(",\n  \"auto_dictionary\": {\"current\": %u, \"generations\": %" PRIu64
+	       ", \"failures\": %" PRIu64 ", \"last_error\": %d, \"reencoded\": %" PRIu64
+	       ", \"dict_bytes\": %" PRIu64 ", \"mem_bytes\": %" PRIu64 ", \"seconds\": %.3f}",
+	       d->current, d->generations, d->failures, d->last_error, d->reencoded, d->dict_bytes,
+	       d->mem_bytes, r->dict_s);
 }
 
 static void json_mm_stat(const char *key, const struct zsram_mm_stat *s)
@@ -99,6 +120,7 @@ static void print_json(const struct options *o, const struct input *in, const st
 	printf("  \"memory_bytes\": {\"mem_used_total\": %" PRIu64 ", \"slot_table\": %" PRIu64
 	       ", \"rss_anon_growth\": %" PRIu64 "}",
 	       mm.mem_used_total, in->nr_pages * 12, r->rss_growth);
+	json_dict(r);
 	if (o->recompress)
 		printf(",\n  \"recompress\": {\"algorithm\": \"%s\", \"pages\": %ld, \"attempts\": "
 		       "%" PRIu64 ", \"saved_bytes\": %" PRIu64 ", \"seconds\": %.3f}",

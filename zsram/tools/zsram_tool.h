@@ -25,7 +25,8 @@
 struct options {
 	struct zsram_config cfg;
 	const char *dict_file;
-	size_t train_dict; /* 0: no training; else dictionary bytes */
+	size_t train_dict;	 /* 0: no training; else dictionary bytes */
+	bool auto_dict_size_set; /* --auto-dict-size given */
 	const char *corpus_dir;
 	long pid; /* 0: none */
 	unsigned int threads;
@@ -89,7 +90,9 @@ struct run_report {
 	long recomp_pages; /* --recompress */
 	struct zsram_recomp_stat recomp;
 	double recomp_s;
-	uint64_t discarded; /* --discard */
+	struct zsram_dict_stat dict; /* the automatic dictionary, after loading */
+	double dict_s;		     /* waiting for it after the write pass */
+	uint64_t discarded;	     /* --discard */
 	unsigned long compact_freed;
 	double compact_ms;
 	bool verified_after_discard;
