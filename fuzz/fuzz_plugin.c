@@ -59,6 +59,23 @@ void nbdkit_set_error(int err)
 	last_error = err;
 }
 
+/* Booleans as nbdkit takes them (a subset: on/off, yes/no, true/false,
+ * 1/0).  -1 with an error. */
+int nbdkit_parse_bool(const char *str)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(str, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(str, no[i]) == 0)
+			return 0;
+	}
+	nbdkit_error("could not decipher boolean (%s)", str);
+	return -1;
+}
+
 /* Sizes as nbdkit takes them: a decimal number with an optional suffix
  * (b, k/K, m/M, g/G, t/T, p/P, e/E: powers of 1024).  -1 with an error. */
 int64_t nbdkit_parse_size(const char *str)

@@ -3,7 +3,8 @@
  * NBD disk: a compressed RAM disk (issue 6).
  *
  * Owns: the plugin's parameters (size, algorithm, level, mem_limit,
- * page_size, dictionary, writeback, allocator, stats), the one store shared
+ * page_size, dictionary, auto_dictionary, auto_dictionary_size, writeback,
+ * allocator, stats), the one store shared
  * by every connection, the mapping of NBD requests onto the store's
  * byte-range block view (which patches partial pages itself), extents from
  * the slot table, and the stats file.
@@ -43,6 +44,8 @@ static bool level_given;
 static int64_t mem_limit;	  /* 0: none */
 static uint32_t page_size = 4096; /* page_size=: the store's page */
 static char *dict_path;		  /* dictionary= (absolute) */
+static int auto_dict;		  /* auto_dictionary=: 1 on, -1 off, 0 default */
+static int64_t auto_dict_size;	  /* auto_dictionary_size=; 0: the store's */
 static char *writeback_path;	  /* writeback= (absolute) */
 static char *allocator_name;	  /* allocator= */
 static char *stats_path;	  /* stats= (absolute) */
@@ -163,6 +166,24 @@ static int zsram_plugin_config(const char *key, const char *value)
 	}
 	if (strcmp(key, "dictionary") == 0)
 		return set_path(key, value, &dict_path);
+	if (strcmp(key, "auto_dictionary") == 0) {
+		int on = nbdkit_parse_bool(value);
+
+		if (on == -1)
+			return -1;
+		auto_dict = on ? 1 : -1;
+		return 0;
+	}
+	if (strcmp(key, "auto_dictionary_size") == 0) {
+		auto_dict_size = nbdkit_parse_size(value);
+		if (auto_dict_size == -1)
+			return -1;
+		if (auto_dict_size < 256 || auto_dict_size > (1 << 20)) {
+			nbdkit_error("auto_dictionary_size: %s is out of range (256 to 1M)", value);
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "writeback") == 0)
 		return set_path(key, value, &writeback_path);
 	if (strcmp(key, "stats") == 0)
@@ -239,6 +260,15 @@ static int zsram_plugin_config_complete(void)
 		nbdkit_error("dictionary= needs algorithm=zstd");
 		return -1;
 	}
+	if (auto_dict > 0 && (algorithm != ZSRAM_ALG_ZSTD || dict_path)) {
+		nbdkit_error("auto_dictionary=on needs algorithm=zstd without dictionary=");
+		return -1;
+	}
+	if (auto_dict_size && (algorithm != ZSRAM_ALG_ZSTD || dict_path || auto_dict < 0)) {
+		nbdkit_error("auto_dictionary_size= needs algorithm=zstd with the automatic "
+			     "dictionary (no dictionary=, no auto_dictionary=off)");
+		return -1;
+	}
 	if (dict_path && load_dictionary() == -1)
 		return -1;
 	if (writeback_path && mem_limit == 0) {
@@ -265,6 +295,8 @@ static int zsram_plugin_get_ready(void)
 	cfg.codec.level = level_given ? level : 0;
 	cfg.codec.dict = dict_data;
 	cfg.codec.dict_size = dict_size;
+	cfg.auto_dict = auto_dict;
+	cfg.auto_dict_size = (size_t)auto_dict_size;
 	cfg.mem_limit = (uint64_t)mem_limit;
 	cfg.backing_file = writeback_path;
 	cfg.allocator = allocator_name;
@@ -328,7 +360,8 @@ static int write_stats(void)
 		nbdkit_error("stats: cannot write '%s': %m", tmp);
 		goto out;
 	}
-	if (zsram_print_mm_stat(store, f) < 0 || zsram_print_class_stats(store, f) < 0) {
+	if (zsram_print_mm_stat(store, f) < 0 || zsram_print_class_stats(store, f) < 0 ||
+	    fputs("auto_dictionary: ", f) < 0 || zsram_print_dict_stat(store, f) < 0) {
 		nbdkit_error("stats: write to '%s' failed: %m", tmp);
 		fclose(f);
 		unlink(tmp);
@@ -554,6 +587,9 @@ static struct nbdkit_plugin plugin = {
 		       "page_size=<SIZE>   the store's page, compressed as one unit:\n"
 		       "                   4K (default) .. 64K, a power of two\n"
 		       "dictionary=FILE    zstd dictionary (algorithm=zstd)\n"
+		       "auto_dictionary=on|off  zstd: train a dictionary from the pages\n"
+		       "                   written (on by default without dictionary=)\n"
+		       "auto_dictionary_size=<SIZE>  its size, 256 .. 1M (64K)\n"
 		       "writeback=FILE     backing file for cold pages at mem_limit\n"
 		       "allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"
 		       "stats=PATH         write mm_stat and the class table to PATH on\n"

@@ -41,6 +41,17 @@ must_fail "could not parse size string (lots)" size=1M mem_limit=lots
 must_fail "dictionary= needs algorithm=zstd" size=1M dictionary=/etc/hostname
 must_fail "dictionary: cannot open '$TMP/missing'" size=1M algorithm=zstd \
     dictionary="$TMP/missing"
+must_fail "auto_dictionary=on needs algorithm=zstd" size=1M auto_dictionary=on
+must_fail "auto_dictionary=on needs algorithm=zstd without dictionary=" size=1M \
+    algorithm=zstd dictionary=/etc/hostname auto_dictionary=on
+must_fail "could not decipher boolean (maybe)" size=1M algorithm=zstd auto_dictionary=maybe
+must_fail "auto_dictionary_size: 100 is out of range" size=1M algorithm=zstd \
+    auto_dictionary_size=100
+must_fail "auto_dictionary_size: 2M is out of range" size=1M algorithm=zstd \
+    auto_dictionary_size=2M
+must_fail "auto_dictionary_size= needs algorithm=zstd" size=1M auto_dictionary_size=64K
+must_fail "auto_dictionary_size= needs algorithm=zstd" size=1M algorithm=zstd \
+    auto_dictionary=off auto_dictionary_size=64K
 must_fail "writeback= needs mem_limit=" size=1M writeback="$TMP/wb"
 must_fail "writeback file '$TMP/no/such/dir/wb'" size=1M mem_limit=64K \
     writeback="$TMP/no/such/dir/wb"
@@ -58,5 +69,11 @@ if command -v nbdinfo >/dev/null 2>&1; then
     [ -s "$TMP/st" ] || fail "no stats file written at exit"
     must_start size=1000000 page_size=64K algorithm=zstd:-3
     must_start size=1M algorithm=lz4hc:4 mem_limit=256K writeback="$TMP/wb"
+    must_start size=1M algorithm=zstd auto_dictionary=off
+    must_start size=1M algorithm=zstd auto_dictionary=on auto_dictionary_size=16K \
+        stats="$TMP/st2"
+    # The stats file ends with the dictionary's line: on, none trained yet.
+    tail -n 1 "$TMP/st2" | grep -q '^auto_dictionary: 1 0 0 ' ||
+        fail "no auto_dictionary line: $(tail -n 1 "$TMP/st2")"
 fi
 echo PASS
