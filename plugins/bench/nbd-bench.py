@@ -3,7 +3,8 @@
 plugin, on one page corpus copied with nbdcopy over a Unix socket.
 
 For each configuration (memory allocator=sparse, memory allocator=zstd; zsram
-with lz4, zstd, zstd with a dictionary trained on the corpus by
+with lz4, zstd (which trains its own dictionary), zstd with
+auto_dictionary=off, zstd with a dictionary trained on the corpus by
 zsram-train-dict at levels 3 and 1, zstd with 16 and 32 KiB store pages
 and a dictionary, lz4 with 16 KiB pages) and each of --runs runs, a fresh nbdkit server is started;
 nbdcopy copies the corpus in (--flush), the server's resident memory is read
@@ -145,6 +146,8 @@ def main():
             ("memory-zstd", ["memory", "size=%d" % disk, "allocator=zstd"]),
             ("zsram-lz4", [plugin, "size=%d" % disk, "algorithm=lz4"]),
             ("zsram-zstd", [plugin, "size=%d" % disk, "algorithm=zstd"]),
+            ("zsram-zstd-noauto", [plugin, "size=%d" % disk, "algorithm=zstd",
+                                   "auto_dictionary=off"]),
         ]
         dict_info = {}
         dicts = {}

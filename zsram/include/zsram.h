@@ -315,9 +315,11 @@ long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages, size_t
  *
  * With zstd and no dictionary of the caller's, the store trains one from
  * the pages it receives, without a training step of the caller's:
- *   sampling   1 page in 4 of those written that are neither same-filled
+ *   sampling   1 page in 16 of those written that are neither same-filled
  *              nor huge, copied aside until 2 MiB of samples are held
- *              (the first 8 MiB or so of compressible writes);
+ *              (the first 32 MiB or so of compressible writes: spread that
+ *              far, the samples stand for a heap far better than its
+ *              first 8 MiB, measured on real heaps in zsram's README);
  *   training   then, on a thread of the store's own (started then, not at
  *              creation, so a process may fork after zsram_create and
  *              use the store in the child), libzstd's
@@ -363,7 +365,7 @@ void zsram_get_dict_stat(struct zsram *store, struct zsram_dict_stat *st);
 int zsram_print_dict_stat(struct zsram *store, FILE *out);
 /*
  * Trains now on the samples gathered so far, if there are not yet enough to
- * start by themselves (a store smaller than 8 MiB, or the end of a load).
+ * start by themselves (a store that received less than 32 MiB, or the end of a load).
  * Returns 0 when a training was started or is under way, -EINVAL without an
  * automatic dictionary, -EAGAIN with fewer than 8 sample pages.
  */

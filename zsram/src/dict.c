@@ -15,12 +15,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zsram_internal.h"
 
-#define DICT_SAMPLE_EVERY 4	      /* one page in this many is sampled */
+#define DICT_SAMPLE_EVERY 16	      /* one page in this many is sampled */
 #define DICT_SAMPLE_BYTES (2u << 20)  /* samples held before training */
 #define DICT_DEFAULT_SIZE (64u << 10) /* bytes of dictionary */
 #define DICT_MIN_SAMPLES 8	      /* ZDICT needs a few */
@@ -82,6 +83,7 @@ int zsram_dict_init(struct zsram *z, const struct zsram_config *cfg)
 		return 0;
 	d->capacity = cfg->auto_dict_size ? cfg->auto_dict_size : DICT_DEFAULT_SIZE;
 	d->max_samples = DICT_SAMPLE_BYTES / z->page_size;
+	d->sample_every = DICT_SAMPLE_EVERY;
 	zs_mutex_init(&d->lock);
 	pthread_cond_init(&d->wake, NULL);
 	pthread_cond_init(&d->idle, NULL);
@@ -194,7 +196,7 @@ void zsram_dict_note_write(struct zsram *z, const void *page, unsigned int codec
 	if (!d->enabled || !size)
 		return;
 	if (atomic_load_explicit(&d->collecting, memory_order_relaxed) &&
-	    atomic_fetch_add_explicit(&d->offered, 1, memory_order_relaxed) % DICT_SAMPLE_EVERY == 0) {
+	    atomic_fetch_add_explicit(&d->offered, 1, memory_order_relaxed) % d->sample_every == 0) {
 		zs_mutex_lock(&d->lock);
 		if (atomic_load(&d->collecting) && d->nr_samples < d->max_samples) {
 			memcpy(d->samples + d->nr_samples++ * z->page_size, page, z->page_size);
@@ -257,6 +259,11 @@ static int dict_train_and_switch(struct zsram *z, unsigned char *samples, size_t
 		    ? -EINVAL
 		    : zsram_train_dictionary(samples, nr, z->page_size, dict, d->capacity);
 	free(samples);
+	/* ZDICT's working memory (several times the samples) came from this
+	 * thread's malloc arena, which glibc keeps unless asked: give it back
+	 * to the system, so that the store's memory is what its statistics
+	 * say. */
+	malloc_trim(0);
 	dict_retire(z); /* a free generation may still hold its tables */
 	g = dict_free_generation(z);
 	if (n < 0 || !g) {
@@ -354,6 +361,8 @@ static void dict_reencode_all(struct zsram *z)
 	}
 	free(page);
 	dict_retire(z);
+	/* The re-encoded pages left holes in the pool's zspages. */
+	zsram_compact(z);
 }
 
 /* Caller holds dict.lock. */

@@ -4,7 +4,8 @@
  * Write path (slot lock held throughout, so a page's operations are
  * serialised and different pages run in parallel):
  *   1. same-filled? keep the word in the slot, allocate nothing;
- *   2. compress with the primary codec (or its current automatic dictionary) into a buffer of huge_size - 1 bytes:
+ *   2. compress with the primary codec (or, with zstd, its current automatic
+ *      dictionary) into a buffer of huge_size - 1 bytes:
  *      if it does not fit, the page is huge and is stored raw;
  *   3. allocate the object; if mem_used_total now exceeds the limit, free it
  *      again (the pool is as before), write cold pages back if there is a

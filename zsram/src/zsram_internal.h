@@ -248,10 +248,11 @@ struct zsram_dict {
 	size_t capacity;	      /* bytes of dictionary to train */
 	_Atomic unsigned int current; /* codec of new writes: 0 or a generation */
 	_Atomic uint64_t refs[ZSRAM_DICT_GENS];
-	_Atomic bool collecting;  /* writers add samples */
-	_Atomic uint64_t offered; /* pages offered while collecting */
-	_Atomic bool stop;	  /* destroy: the thread ends */
-	_Atomic int fault;	  /* enum zsram_dict_fault, test hook */
+	_Atomic bool collecting;   /* writers add samples */
+	_Atomic uint64_t offered;  /* pages offered while collecting */
+	_Atomic bool stop;	   /* destroy: the thread ends */
+	_Atomic int fault;	   /* enum zsram_dict_fault, test hook */
+	unsigned int sample_every; /* one page in this many; tests lower it */
 
 	struct zs_mutex lock; /* protects what follows */
 	pthread_cond_t wake;  /* the thread: samples full, retrain, stop */
