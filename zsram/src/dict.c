@@ -15,9 +15,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "zsram_internal.h"
 
@@ -32,6 +32,23 @@
 
 static void *dict_thread(void *arg);
 
+/* The sample buffer is mapped, not malloc'd: freeing a 2 MiB malloc'd
+ * block raises glibc's dynamic mmap threshold to 2 MiB for the whole
+ * process (and its trim threshold to 4 MiB), which would keep more of the
+ * caller's own freed memory resident. */
+static unsigned char *samples_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void samples_free(struct zsram *z, unsigned char *samples)
+{
+	if (samples)
+		munmap(samples, z->dict.max_samples * z->page_size);
+}
+
 /* Starts collecting samples: a new buffer.  Caller holds dict.lock. */
 static int dict_start_collecting(struct zsram *z)
 {
@@ -39,7 +56,7 @@ static int dict_start_collecting(struct zsram *z)
 
 	ZS_ASSERT_HELD(&d->lock);
 	if (!d->samples) {
-		d->samples = malloc(d->max_samples * z->page_size);
+		d->samples = samples_alloc(d->max_samples * z->page_size);
 		if (!d->samples)
 			return -ENOMEM;
 	}
@@ -110,7 +127,7 @@ void zsram_dict_fini(struct zsram *z)
 	}
 	for (unsigned int g = 0; g < ZSRAM_DICT_GENS; g++)
 		zsram_codec_fini(&z->codecs[ZSRAM_CODEC_DICT + g]);
-	free(d->samples);
+	samples_free(z, d->samples);
 	d->samples = NULL;
 	pthread_cond_destroy(&d->wake);
 	pthread_cond_destroy(&d->idle);
@@ -252,18 +269,13 @@ static int dict_train_and_switch(struct zsram *z, unsigned char *samples, size_t
 	int err;
 
 	if (!dict) {
-		free(samples);
+		samples_free(z, samples);
 		return -ENOMEM;
 	}
 	n = fault == ZSRAM_DICT_FAULT_TRAIN
 		    ? -EINVAL
 		    : zsram_train_dictionary(samples, nr, z->page_size, dict, d->capacity);
-	free(samples);
-	/* ZDICT's working memory (several times the samples) came from this
-	 * thread's malloc arena, which glibc keeps unless asked: give it back
-	 * to the system, so that the store's memory is what its statistics
-	 * say. */
-	malloc_trim(0);
+	samples_free(z, samples);
 	dict_retire(z); /* a free generation may still hold its tables */
 	g = dict_free_generation(z);
 	if (n < 0 || !g) {
