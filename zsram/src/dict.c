@@ -29,6 +29,8 @@
 #define DICT_DRIFT_PERCENT 12	      /* a window this much worse retrains */
 #define DICT_MAX_FAILURES 4	      /* trainings in a row before giving up */
 #define DICT_REENCODE_PASSES 4	      /* passes while an older generation is used */
+#define DICT_HOLD_OUT 4		      /* one sample in this many tests the result */
+#define DICT_MIN_GAIN_PERCENT 2	      /* what it must save on them to be used */
 
 static void *dict_thread(void *arg);
 
@@ -255,8 +257,81 @@ static void dict_retire(struct zsram *z)
 	}
 }
 
+/*
+ * Moves one sample in DICT_HOLD_OUT (by its place in time) to the end of the
+ * buffer and returns how many stay in front, for training; those at the end
+ * test the dictionary.  With fewer than 4 * DICT_HOLD_OUT samples every one
+ * trains and tests.
+ */
+static size_t dict_hold_out(unsigned char *samples, size_t nr, size_t page_size, void *tmp)
+{
+	size_t held = nr / DICT_HOLD_OUT, front = nr - held, a = 0, b = front;
+
+	if (nr < 4 * DICT_HOLD_OUT)
+		return nr;
+	/* Held out in front swap with trained at the back: as many of each. */
+	for (;;) {
+		while (a < front && a % DICT_HOLD_OUT != DICT_HOLD_OUT - 1)
+			a++;
+		while (b < nr && b % DICT_HOLD_OUT == DICT_HOLD_OUT - 1)
+			b++;
+		if (a >= front || b >= nr)
+			break;
+		memcpy(tmp, samples + a * page_size, page_size);
+		memcpy(samples + a * page_size, samples + b * page_size, page_size);
+		memcpy(samples + b * page_size, tmp, page_size);
+		a++;
+		b++;
+	}
+	return front;
+}
+
+/* Compressed bytes of pages[0..nr) with codec c (a page that does not fit
+ * counts whole, as it would be stored); -errno. */
+static long dict_eval(struct zsram *z, struct zsram_codec *c, const unsigned char *pages, size_t nr,
+		      void *dst)
+{
+	struct zsram_codec_ctx *ctx = zsram_codec_get(c);
+	long total = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr && total >= 0; i++) {
+		long n = zsram_codec_compress(c, ctx, pages + i * z->page_size, z->page_size, dst,
+					      z->page_size - 1);
+		total = n < 0 ? n : total + (n ? n : (long)z->page_size);
+	}
+	zsram_codec_put(c, ctx);
+	return total;
+}
+
+/* Whether generation c makes the held-out samples at least
+ * DICT_MIN_GAIN_PERCENT smaller than the primary codec does (0: no, 1: yes,
+ * -errno).  Some heaps compress better page by page than with any
+ * dictionary trained on them (a Node.js heap in 16 KiB pages here). */
+static int dict_helps(struct zsram *z, struct zsram_codec *c, const unsigned char *pages, size_t nr)
+{
+	struct zsram_dict *d = &z->dict;
+	void *dst = malloc(z->page_size);
+	long plain, with;
+
+	if (!dst)
+		return -ENOMEM;
+	plain = dict_eval(z, &z->codecs[0], pages, nr, dst);
+	with = plain < 0 ? plain : dict_eval(z, c, pages, nr, dst);
+	free(dst);
+	if (with < 0)
+		return (int)with;
+	zs_mutex_lock(&d->lock);
+	d->eval_plain = (uint64_t)plain;
+	d->eval_dict = (uint64_t)with;
+	zs_mutex_unlock(&d->lock);
+	return with * 100 <= plain * (100 - DICT_MIN_GAIN_PERCENT);
+}
+
 /* Trains on samples (freed here) and switches new writes to the result in a
- * free generation.  0 or a negative errno: the store keeps what it had. */
+ * free generation.  0, 1 (trained, but it does not help: not used) or a
+ * negative errno: the store keeps what it had. */
 static int dict_train_and_switch(struct zsram *z, unsigned char *samples, size_t nr)
 {
 	struct zsram_dict *d = &z->dict;
@@ -264,22 +339,27 @@ static int dict_train_and_switch(struct zsram *z, unsigned char *samples, size_t
 	struct zsram_codec_config cc = { .algorithm = ZSRAM_ALG_ZSTD, .level = z->codecs[0].level };
 	struct zsram_codec *c;
 	unsigned int g;
-	void *dict = malloc(d->capacity);
+	void *dict = malloc(d->capacity), *tmp = malloc(z->page_size);
+	size_t trained = 0;
 	long n;
 	int err;
 
-	if (!dict) {
+	if (!dict || !tmp) {
+		free(dict);
+		free(tmp);
 		samples_free(z, samples);
 		return -ENOMEM;
 	}
+	trained = dict_hold_out(samples, nr, z->page_size, tmp);
+	free(tmp);
 	n = fault == ZSRAM_DICT_FAULT_TRAIN
 		    ? -EINVAL
-		    : zsram_train_dictionary(samples, nr, z->page_size, dict, d->capacity);
-	samples_free(z, samples);
+		    : zsram_train_dictionary(samples, trained, z->page_size, dict, d->capacity);
 	dict_retire(z); /* a free generation may still hold its tables */
 	g = dict_free_generation(z);
 	if (n < 0 || !g) {
 		free(dict);
+		samples_free(z, samples);
 		return n < 0 ? (int)n : -EBUSY;
 	}
 	c = &z->codecs[g];
@@ -287,11 +367,20 @@ static int dict_train_and_switch(struct zsram *z, unsigned char *samples, size_t
 	cc.dict_size = (size_t)n;
 	err = fault == ZSRAM_DICT_FAULT_NOMEM ? -ENOMEM : zsram_codec_init(c, &cc, z->page_size);
 	free(dict); /* the codec keeps its own copy */
-	if (err)
+	if (err) {
+		samples_free(z, samples);
 		return err;
+	}
 	/* Its contexts are the primary codec's: one set for every zstd codec
 	 * of the store, each operation referencing its codec's tables. */
 	c->pool = &z->codecs[0];
+	err = dict_helps(z, c, samples + (trained < nr ? trained : 0) * z->page_size,
+			 trained < nr ? nr - trained : nr);
+	samples_free(z, samples);
+	if (err != 1) {
+		zsram_codec_fini(c);
+		return err < 0 ? err : 1;
+	}
 	zs_mutex_lock(&d->lock);
 	d->gen_dict_size[g - ZSRAM_CODEC_DICT] = (size_t)n;
 	d->gen_mem[g - ZSRAM_CODEC_DICT] = zsram_codec_dict_mem(c);
@@ -418,8 +507,12 @@ static void *dict_thread(void *arg)
 
 		zs_mutex_lock(&d->lock);
 		if (err) {
-			d->failures++;
-			d->last_error = err;
+			if (err > 0) {
+				d->rejected++;
+			} else {
+				d->failures++;
+				d->last_error = err;
+			}
 			/* Try again on new samples, a few times. */
 			if (++d->failures_in_row < DICT_MAX_FAILURES)
 				dict_start_collecting(z);
@@ -483,6 +576,9 @@ void zsram_get_dict_stat(struct zsram *z, struct zsram_dict_stat *st)
 	st->current = atomic_load(&d->current);
 	st->generations = d->generations;
 	st->failures = d->failures;
+	st->rejected = d->rejected;
+	st->eval_plain = d->eval_plain;
+	st->eval_dict = d->eval_dict;
 	st->retired = d->retired;
 	st->retrains = d->retrains;
 	st->reencoded = d->reencoded;
@@ -506,9 +602,10 @@ int zsram_print_dict_stat(struct zsram *z, FILE *out)
 	zsram_get_dict_stat(z, &st);
 	if (fprintf(out,
 		    "%d %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		    " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+		    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 		    st.enabled, st.current, st.generations, st.failures, st.retired, st.retrains,
-		    st.reencoded, st.pages[0], st.pages[1], st.dict_bytes, st.mem_bytes) < 0)
+		    st.reencoded, st.pages[0], st.pages[1], st.dict_bytes, st.mem_bytes,
+		    st.rejected, st.eval_plain, st.eval_dict) < 0)
 		return -1;
 	return 0;
 }

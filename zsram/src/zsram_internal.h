@@ -272,6 +272,8 @@ struct zsram_dict {
 	unsigned int failures_in_row;
 	int last_error;
 	uint64_t generations, failures, reencoded, retired, retrains;
+	uint64_t rejected;		/* dictionaries that did not help */
+	uint64_t eval_plain, eval_dict; /* the last held-out samples, compressed */
 };
 
 /* ---- The store ---- */

@@ -2,7 +2,8 @@
  * test_dict - the automatic dictionary: configuration (good and bad), the
  * first training from the pages written, the switch of new writes, the
  * re-encoding of older pages, retraining when the data drifts and the
- * retirement of the older generation, failed trainings (ZDICT error, no
+ * retirement of the older generation, a dictionary that does not help
+ * (tested on held-out samples, not used), failed trainings (ZDICT error, no
  * memory) that leave the store on the dictionary it had, and all of it
  * while threads write and read with a shadow copy of every page.
  *
@@ -208,6 +209,45 @@ static void test_first_training(void)
 	zsram_destroy(plain);
 }
 
+/* Pages that share nothing (each its own vocabulary): a dictionary trained
+ * on some does not help the held-out others, so it is not used; the store
+ * stays without one, tries on new samples a few times, then stops. */
+static void test_no_gain(void)
+{
+	const uint64_t nr = 3000, chunk = 500;
+	struct zsram *z = make_store(nr, 0, 0);
+	struct zsram_dict_stat st;
+	unsigned char page[PS];
+
+	CHECK(z);
+	/* Eight times what four trainings need, waiting as it goes so
+	 * that each round collects anew. */
+	for (uint64_t w = 0; w < 8 * 4 * 2048; w += chunk) {
+		for (uint64_t i = w; i < w + chunk; i++) {
+			vocab_page(page, 1000 + i % nr, i % nr);
+			CHECK_EQ(zsram_write_page(z, i % nr, page), 0);
+		}
+		CHECK_EQ(zsram_dict_wait(z), 0);
+	}
+	zsram_get_dict_stat(z, &st);
+	CHECK(st.rejected == 4 && st.generations == 0 && st.failures == 0 && st.current == 0,
+	      "rejected %" PRIu64 " generations %" PRIu64 " failures %" PRIu64 " current %u",
+	      st.rejected, st.generations, st.failures, st.current);
+	CHECK(st.eval_plain > 0 && st.eval_dict * 100 > st.eval_plain * 98,
+	      "held out: %" PRIu64 " without, %" PRIu64 " with", st.eval_plain, st.eval_dict);
+	CHECK_EQ(count_alg(z, nr, 0), nr);
+	CHECK_EQ(st.mem_bytes, 0, "nothing kept once it stops trying");
+	for (uint64_t i = 0; i < nr; i++) {
+		unsigned char back[PS];
+
+		vocab_page(page, 1000 + i, i);
+		CHECK_EQ(zsram_read_page(z, i, back), 0);
+		CHECK(memcmp(page, back, PS) == 0, "page %" PRIu64, i);
+	}
+	CHECK_STORE(z);
+	zsram_destroy(z);
+}
+
 /* Drift: a new vocabulary compresses worse with the first dictionary, the
  * store retrains, moves every page to the second generation and frees the
  * first.  The first retraining fails (fault), the store stays on its
@@ -393,6 +433,7 @@ int main(void)
 	tu_init("zsram_dict", 0);
 	test_config();
 	test_first_training();
+	test_no_gain();
 	test_drift(ZSRAM_DICT_FAULT_TRAIN, -EINVAL);
 	test_drift(ZSRAM_DICT_FAULT_NOMEM, -ENOMEM);
 	test_concurrent();

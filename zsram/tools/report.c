@@ -15,6 +15,12 @@ static double ratio(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0.0;
 }
 
+/* How much smaller with is than plain, in percent (negative: larger). */
+static double gain_percent(uint64_t plain, uint64_t with)
+{
+	return plain ? 100.0 * ((double)plain - (double)with) / (double)plain : 0.0;
+}
+
 static double mb_per_s(uint64_t bytes, double seconds)
 {
 	return seconds > 0 ? (double)bytes / seconds / 1e6 : 0.0;
@@ -38,10 +44,12 @@ static void print_text(const struct options *o, const struct input *in, const st
 	tool_print_mm_stat(&mm, "mm_stat:");
 	if (r->dict.enabled)
 		printf("auto_dictionary: %s; %" PRIu64 " trained, %" PRIu64 " failed (%s), "
+		       "%" PRIu64 " not used (held-out samples %.1f%% smaller in the last test), "
 		       "%" PRIu64 " pages re-encoded, %.2f s after the load; "
 		       "%.1f KiB of dictionaries, tables and samples\n",
-		       r->dict.current ? "on" : "none yet", r->dict.generations, r->dict.failures,
+		       r->dict.current ? "on" : "none", r->dict.generations, r->dict.failures,
 		       r->dict.last_error ? strerror(-r->dict.last_error) : "no error",
+		       r->dict.rejected, gain_percent(r->dict.eval_plain, r->dict.eval_dict),
 		       r->dict.reencoded, r->dict_s, (double)r->dict.mem_bytes / 1024);
 	printf("io_stat: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", io.failed_reads,
 	       io.failed_writes, io.invalid_io, io.notify_free);
@@ -68,9 +76,11 @@ static void json_dict(const struct run_report *r)
 		return;
 	printf(",\n  \"auto_dictionary\": {\"current\": %u, \"generations\": %" PRIu64
 	       ", \"failures\": %" PRIu64 ", \"last_error\": %d, \"reencoded\": %" PRIu64
-	       ", \"dict_bytes\": %" PRIu64 ", \"mem_bytes\": %" PRIu64 ", \"seconds\": %.3f}",
+	       ", \"dict_bytes\": %" PRIu64 ", \"mem_bytes\": %" PRIu64 ", \"rejected\": %" PRIu64
+	       ", \"eval_plain_bytes\": %" PRIu64 ", \"eval_dict_bytes\": %" PRIu64
+	       ", \"seconds\": %.3f}",
 	       d->current, d->generations, d->failures, d->last_error, d->reencoded, d->dict_bytes,
-	       d->mem_bytes, r->dict_s);
+	       d->mem_bytes, d->rejected, d->eval_plain, d->eval_dict, r->dict_s);
 }
 
 static void json_mm_stat(const char *key, const struct zsram_mm_stat *s)
