@@ -8,7 +8,9 @@ auto_dictionary=off, zstd with a dictionary trained on the corpus by
 zsram-train-dict at levels 3 and 1, zstd with 16 and 32 KiB store pages
 and a dictionary, lz4 with 16 KiB pages) and each of --runs runs, a fresh nbdkit server is started;
 nbdcopy copies the corpus in (--flush), the server's resident memory is read
-(VmRSS and RssAnon in /proc/PID/status), nbdcopy copies the disk out to
+(VmRSS: RSS@in), then again once the server has used no CPU for 0.5 s (VmRSS
+and RssAnon in /proc/PID/status: RSS, anon; the zsram store trains and
+re-encodes with its dictionary after the copy, for "settle s"), nbdcopy copies the disk out to
 null: (timed) and, on the first run, to a file compared with the corpus
 (untimed).  Reports the median of the runs as a table on stdout and all runs
 as JSON (--json).
@@ -71,6 +73,28 @@ class Server:
         self.log.close()
 
 
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def wait_idle(pid, quiet=0.5, limit=60.0):
+    """Seconds until the server used no CPU for `quiet` seconds (the zsram
+    store's dictionary thread trains and re-encodes after the copy)."""
+    t0 = time.monotonic()
+    last = cpu_ticks(pid)
+    still = t0
+    while time.monotonic() - t0 < limit:
+        time.sleep(0.1)
+        now = cpu_ticks(pid)
+        if now != last:
+            last, still = now, time.monotonic()
+        elif time.monotonic() - still >= quiet:
+            break
+    return max(0.0, still - t0)
+
+
 def timed(argv):
     t0 = time.monotonic()
     subprocess.run(argv, check=True)
@@ -82,6 +106,8 @@ def run_one(tmp, name, argv, corpus, disk, verify):
     try:
         rss_idle = status_kb(srv.proc.pid, "VmRSS")
         t_in = timed(["nbdcopy", "--flush", corpus, srv.uri])
+        rss_copied = status_kb(srv.proc.pid, "VmRSS")
+        settle = wait_idle(srv.proc.pid)
         rss = status_kb(srv.proc.pid, "VmRSS")
         anon = status_kb(srv.proc.pid, "RssAnon")
         t_out = timed(["nbdcopy", srv.uri, "null:"])
@@ -96,7 +122,8 @@ def run_one(tmp, name, argv, corpus, disk, verify):
         rss_after_out = status_kb(srv.proc.pid, "VmRSS")
     finally:
         srv.stop()
-    return {"rss_idle_kb": rss_idle, "rss_kb": rss, "rss_anon_kb": anon,
+    return {"rss_idle_kb": rss_idle, "rss_copied_kb": rss_copied,
+            "settle_s": settle, "rss_kb": rss, "rss_anon_kb": anon,
             "rss_after_copy_out_kb": rss_after_out,
             "copy_in_s": t_in, "copy_out_s": t_out, "verified": same}
 
@@ -148,6 +175,10 @@ def main():
             ("zsram-zstd", [plugin, "size=%d" % disk, "algorithm=zstd"]),
             ("zsram-zstd-noauto", [plugin, "size=%d" % disk, "algorithm=zstd",
                                    "auto_dictionary=off"]),
+            ("zsram-zstd-16k", [plugin, "size=%d" % disk, "algorithm=zstd",
+                                "page_size=16K"]),
+            ("zsram-zstd-32k", [plugin, "size=%d" % disk, "algorithm=zstd",
+                                "page_size=32K"]),
         ]
         dict_info = {}
         dicts = {}
@@ -205,9 +236,9 @@ def main():
         for ps, d in sorted(dict_info.items()):
             print("dictionary for %d-byte pages: %d bytes, trained in %.2f s"
                   % (ps, d["bytes"], d["train_s"]))
-        hdr = "%-18s %10s %10s %10s %10s %10s %10s" % (
-            "server", "RSS MB", "anon MB", "ratio", "in s", "in MB/s",
-            "out MB/s")
+        hdr = "%-20s %8s %8s %8s %8s %8s %8s %8s %8s" % (
+            "server", "RSS MB", "anon MB", "ratio", "RSS@in", "settle s",
+            "in s", "in MB/s", "out MB/s")
         print(hdr)
         print("-" * len(hdr))
         summary = {}
@@ -215,15 +246,18 @@ def main():
             rs = results[name]
             rss = statistics.median(r["rss_kb"] for r in rs) * 1024 / 1e6
             anon = statistics.median(r["rss_anon_kb"] for r in rs) * 1024 / 1e6
+            rss_in = statistics.median(r["rss_copied_kb"] for r in rs) * 1024 / 1e6
+            settle = statistics.median(r["settle_s"] for r in rs)
             t_in = statistics.median(r["copy_in_s"] for r in rs)
             t_out = statistics.median(r["copy_out_s"] for r in rs)
             summary[name] = {"rss_mb": rss, "rss_anon_mb": anon,
+                             "rss_copied_mb": rss_in, "settle_s": settle,
                              "copy_in_s": t_in, "copy_out_s": t_out,
                              "copy_in_mb_s": mb / t_in,
                              "copy_out_mb_s": mb / t_out}
-            print("%-18s %10.1f %10.1f %10.2f %10.2f %10.1f %10.1f" % (
-                name, rss, anon, mb / rss if rss else 0, t_in, mb / t_in,
-                mb / t_out))
+            print("%-20s %8.1f %8.1f %8.2f %8.1f %8.2f %8.2f %8.1f %8.1f" % (
+                name, rss, anon, mb / rss if rss else 0, rss_in, settle,
+                t_in, mb / t_in, mb / t_out))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"corpus": corpus, "corpus_bytes": size,
