@@ -73,6 +73,23 @@ static inline void zs_mutex_wait(struct zs_mutex *m, pthread_cond_t *cond)
 #endif
 }
 
+/* As zs_mutex_wait, until the CLOCK_REALTIME time at at the latest;
+ * pthread_cond_timedwait's answer (ETIMEDOUT when it passed). */
+static inline int zs_mutex_timedwait(struct zs_mutex *m, pthread_cond_t *cond,
+				     const struct timespec *at)
+{
+	int err;
+
+#ifdef ZS_DEBUG
+	atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
+#endif
+	err = pthread_cond_timedwait(cond, &m->mutex, at);
+#ifdef ZS_DEBUG
+	atomic_store_explicit(&m->owner, (uintptr_t)pthread_self(), memory_order_relaxed);
+#endif
+	return err;
+}
+
 #ifdef ZS_DEBUG
 static inline bool zs_mutex_held(const struct zs_mutex *m)
 {

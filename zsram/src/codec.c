@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <lz4.h>
@@ -73,6 +74,55 @@ static int codec_check_level(enum zsram_algorithm alg, int *level)
 }
 
 /*
+ * zstd's memory: its contexts' workspaces (0.1-0.6 MiB each) and dictionary
+ * tables are mapped on their own, smaller blocks come from malloc.  Made and
+ * freed as contexts come and go, large blocks from malloc raise glibc's
+ * dynamic mmap threshold and then stay in a thread's arena as free memory
+ * that the process keeps; mapped, a freed block is returned at once.
+ */
+#define ZSTD_MAP_MIN (64u << 10)
+
+struct zstd_block {
+	size_t bytes; /* of the whole block, header included; 0: from malloc */
+	size_t pad;   /* keeps what follows 16-byte aligned */
+};
+
+static void *zstd_mem_alloc(void *opaque, size_t size)
+{
+	struct zstd_block *b;
+	size_t bytes = sizeof(*b) + size;
+
+	(void)opaque;
+	if (size < ZSTD_MAP_MIN) {
+		b = malloc(bytes);
+		if (!b)
+			return NULL;
+		b->bytes = 0;
+	} else {
+		b = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
+			return NULL;
+		b->bytes = bytes;
+	}
+	return b + 1;
+}
+
+static void zstd_mem_free(void *opaque, void *p)
+{
+	struct zstd_block *b = (struct zstd_block *)p - 1;
+
+	(void)opaque;
+	if (!p)
+		return;
+	if (b->bytes)
+		munmap(b, b->bytes);
+	else
+		free(b);
+}
+
+static const ZSTD_customMem zstd_mem = { zstd_mem_alloc, zstd_mem_free, NULL };
+
+/*
  * The dictionary's compression tables.  zstd sizes them for the page and the
  * dictionary together, which at the fast levels gives 64 Ki-entry hash
  * tables: a 424 KiB dictionary and compressors of 280 KiB (16 KiB pages) to
@@ -95,7 +145,7 @@ static ZSTD_CDict *create_cdict(const struct zsram_codec *c)
 			cp.chainLog = DICT_FAST_HASH_LOG - 1;
 	}
 	return ZSTD_createCDict_advanced(c->dict, c->dict_size, ZSTD_dlm_byRef, ZSTD_dct_auto, cp,
-					 ZSTD_defaultCMem);
+					 zstd_mem);
 }
 
 int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg, size_t page_size)
@@ -119,7 +169,8 @@ int zsram_codec_init(struct zsram_codec *c, const struct zsram_codec_config *cfg
 		c->dict_size = cfg->dict_size;
 		c->zstd_cdict = create_cdict(c);
 		/* Both refer to our copy, which lives as long as they do. */
-		c->zstd_ddict = ZSTD_createDDict_byReference(c->dict, c->dict_size);
+		c->zstd_ddict = ZSTD_createDDict_advanced(c->dict, c->dict_size, ZSTD_dlm_byRef,
+							  ZSTD_dct_auto, zstd_mem);
 		if (!c->zstd_cdict || !c->zstd_ddict) {
 			zsram_codec_fini(c);
 			return -EINVAL;
@@ -160,6 +211,7 @@ void zsram_codec_fini(struct zsram_codec *c)
 		ctx = next;
 	}
 	c->free_list = NULL;
+	c->nr_free = 0;
 	ZSTD_freeCDict(c->zstd_cdict);
 	ZSTD_freeDDict(c->zstd_ddict);
 	free(c->dict);
@@ -216,9 +268,10 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *codec)
 	while (!c->free_list && c->nr_ctx >= c->max_ctx && !ctx_held)
 		zs_mutex_wait(&c->free_lock, &c->ctx_freed);
 	ctx = c->free_list;
-	if (ctx)
+	if (ctx) {
 		c->free_list = ctx->next;
-	else
+		c->nr_free--;
+	} else
 		c->nr_ctx++; /* counted now, so others wait for it */
 	zs_mutex_unlock(&c->free_lock);
 	if (!ctx) {
@@ -244,16 +297,56 @@ void zsram_codec_put(struct zsram_codec *codec, struct zsram_codec_ctx *ctx)
 	zs_mutex_lock(&c->free_lock);
 	/* One made past the cap for a thread that held one already goes. */
 	extra = c->nr_ctx > c->max_ctx;
+	c->puts++;
 	if (extra) {
 		c->nr_ctx--;
 	} else {
 		ctx->next = c->free_list;
 		c->free_list = ctx;
+		c->nr_free++;
 	}
 	pthread_cond_signal(&c->ctx_freed);
 	zs_mutex_unlock(&c->free_lock);
 	if (extra)
 		codec_ctx_free(ctx);
+}
+
+void zsram_codec_trim(struct zsram_codec *codec, unsigned int keep)
+{
+	struct zsram_codec *c = codec->pool;
+	struct zsram_codec_ctx *ctx, *drop = NULL;
+	unsigned int kept = 0;
+
+	zs_mutex_lock(&c->free_lock);
+	for (struct zsram_codec_ctx **at = &c->free_list; *at;) {
+		ctx = *at;
+		if (kept < keep) {
+			kept++;
+			at = &ctx->next;
+			continue;
+		}
+		*at = ctx->next;
+		ctx->next = drop;
+		drop = ctx;
+		c->nr_ctx--;
+		c->nr_free--;
+	}
+	zs_mutex_unlock(&c->free_lock);
+	while (drop) {
+		ctx = drop->next;
+		codec_ctx_free(drop);
+		drop = ctx;
+	}
+}
+
+void zsram_codec_usage(struct zsram_codec *codec, unsigned int *nr_free, uint64_t *puts)
+{
+	struct zsram_codec *c = codec->pool;
+
+	zs_mutex_lock(&c->free_lock);
+	*nr_free = c->nr_free;
+	*puts = c->puts;
+	zs_mutex_unlock(&c->free_lock);
 }
 
 /* The context's zstd compressor, made at first use, set up for codec c:
@@ -266,7 +359,7 @@ static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 	ZSTD_CCtx *cctx = ctx->zstd_cctx;
 
 	if (!cctx) {
-		cctx = ZSTD_createCCtx();
+		cctx = ZSTD_createCCtx_advanced(zstd_mem);
 		if (!cctx)
 			return NULL;
 		/* Pages are small and their size is known: no frame checksum,
@@ -287,7 +380,7 @@ static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
  * as above; NULL: out of memory. */
 static ZSTD_DCtx *zstd_dctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 {
-	if (!ctx->zstd_dctx && (ctx->zstd_dctx = ZSTD_createDCtx()))
+	if (!ctx->zstd_dctx && (ctx->zstd_dctx = ZSTD_createDCtx_advanced(zstd_mem)))
 		ZSTD_DCtx_setParameter(ctx->zstd_dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
 	if (ctx->zstd_dctx)
 		ZSTD_DCtx_refDDict(ctx->zstd_dctx, c->zstd_ddict);
@@ -366,19 +459,19 @@ long zsram_train_dictionary(const void *samples, size_t nr_samples, size_t page_
 		return -ENOMEM;
 	for (size_t i = 0; i < nr_samples; i++)
 		sizes[i] = page_size;
-	/* What ZDICT_trainFromBuffer does (fastCover, d 8, 4 steps over k, at
-	 * zstd's default level) with a frequency table of 2^18 entries, not
-	 * 2^20.  The larger table's 4 MiB, once freed, raise glibc's dynamic
-	 * mmap and trim thresholds so far that a thread's arena keeps about
-	 * 8 MiB resident after the training; with 2^18 it keeps a few hundred
-	 * KiB.  On the captured Python, Node.js and SQLite heaps the
-	 * dictionaries compress within 0.3% of the larger table's, better on
-	 * Node.js. */
-	ZDICT_fastCover_params_t params = { .d = 8, .steps = 4, .f = 18 };
+	/* fastCover with fixed parameters: segments of k = 500 bytes, d = 8,
+	 * a frequency table of 2^16 entries.  ZDICT_trainFromBuffer's search
+	 * over k (4 steps, 2^20 entries) compressed the captured Python,
+	 * Node.js and SQLite heaps (32 KiB pages) no better here, took four
+	 * times as long, and its working memory (4 MiB table, a compressor
+	 * and dictionary tables per candidate), once freed, raised glibc's
+	 * dynamic mmap and trim thresholds so that the training thread's
+	 * arena stayed 1-8 MiB resident; with these it keeps under 0.2 MiB. */
+	ZDICT_fastCover_params_t params = { .k = 500, .d = 8, .f = 16, .accel = 1 };
 
 	params.zParams.compressionLevel = ZSTD_CLEVEL_DEFAULT;
-	n = ZDICT_optimizeTrainFromBuffer_fastCover(dict, dict_capacity, samples, sizes,
-						    (unsigned int)nr_samples, &params);
+	n = ZDICT_trainFromBuffer_fastCover(dict, dict_capacity, samples, sizes,
+					    (unsigned int)nr_samples, params);
 	free(sizes);
 	if (ZDICT_isError(n))
 		return -EINVAL;

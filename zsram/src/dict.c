@@ -8,16 +8,22 @@
  * The thread starts when it is first needed (the sample buffer full, or
  * zsram_dict_train), not at creation: a program that forks after making
  * the store (nbdkit does, to serve in the background) keeps it in the
- * child, where the I/O is.  It sleeps on dict.lock's `wake` condition.  Writers wake it when
+ * child, where the I/O is.  It sleeps on dict.lock's `wake` condition
+ * (waking every DICT_IDLE_MS while compression contexts are free, to free
+ * them once the store is at rest).  Writers wake it when
  * the sample buffer is full; zsram_dict_train wakes it to train on fewer
  * samples; destroy wakes it to stop.  It trains and re-encodes with
  * dict.lock released, so writers that add samples never wait for it.
  */
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "zsram_internal.h"
 
@@ -29,6 +35,7 @@
 #define DICT_DRIFT_PERCENT 12	      /* a window this much worse retrains */
 #define DICT_MAX_FAILURES 4	      /* trainings in a row before giving up */
 #define DICT_REENCODE_PASSES 4	      /* passes while an older generation is used */
+#define DICT_IDLE_MS 200	      /* at rest this long: contexts go */
 #define DICT_HOLD_OUT 4		      /* one sample in this many tests the result */
 #define DICT_MIN_GAIN_PERCENT 2	      /* what it must save on them to be used */
 
@@ -474,6 +481,54 @@ static bool dict_due(const struct zsram_dict *d)
 	return d->nr_samples >= d->max_samples || (d->train_now && d->nr_samples >= DICT_MIN_SAMPLES);
 }
 
+/*
+ * After a training and its re-encoding: the contexts that the thread's work
+ * made (re-encoding holds two at once) and ZDICT's working memory, freed in
+ * this thread's malloc arena, go back to the system, so that a store at rest
+ * holds what its statistics say.  A context is made again when one is
+ * needed; at most keep stay free.
+ */
+static void dict_give_back(struct zsram *z, unsigned int keep)
+{
+	zsram_codec_trim(&z->codecs[0], keep);
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/*
+ * The thread's sleep between trainings.  While compression contexts are
+ * free it wakes every DICT_IDLE_MS, and when none was used meanwhile (the
+ * store is at rest) frees them all: a zstd context is 0.3-0.7 MiB, and a
+ * server that wrote from four threads at once would keep four.  The next
+ * operation makes one again.  Caller holds dict.lock.
+ */
+static void dict_idle_wait(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+	struct timespec at;
+	unsigned int nr_free;
+	uint64_t puts, puts_after;
+
+	zsram_codec_usage(&z->codecs[0], &nr_free, &puts);
+	if (!nr_free) {
+		zs_mutex_wait(&d->lock, &d->wake);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_nsec += DICT_IDLE_MS * 1000000L;
+	at.tv_sec += at.tv_nsec / 1000000000L;
+	at.tv_nsec %= 1000000000L;
+	if (zs_mutex_timedwait(&d->lock, &d->wake, &at) != ETIMEDOUT)
+		return;
+	zsram_codec_usage(&z->codecs[0], &nr_free, &puts_after);
+	if (puts_after != puts)
+		return;
+	zs_mutex_unlock(&d->lock);
+	dict_give_back(z, 0);
+	zs_mutex_lock(&d->lock);
+}
+
 static void *dict_thread(void *arg)
 {
 	struct zsram *z = arg;
@@ -488,7 +543,7 @@ static void *dict_thread(void *arg)
 		while (!atomic_load(&d->stop) && !dict_due(d)) {
 			d->busy = false;
 			pthread_cond_broadcast(&d->idle);
-			zs_mutex_wait(&d->lock, &d->wake);
+			dict_idle_wait(z);
 		}
 		if (atomic_load(&d->stop))
 			break;
@@ -504,6 +559,7 @@ static void *dict_thread(void *arg)
 		err = dict_train_and_switch(z, samples, nr);
 		if (!err)
 			dict_reencode_all(z);
+		dict_give_back(z, 1);
 
 		zs_mutex_lock(&d->lock);
 		if (err) {

@@ -98,6 +98,8 @@ struct zsram_codec {
 	pthread_cond_t ctx_freed;  /* signalled when a context is put */
 	struct zsram_codec_ctx *free_list;
 	unsigned int nr_ctx;	  /* contexts in existence */
+	unsigned int nr_free;	  /* of them on free_list */
+	uint64_t puts;		  /* operations done, for idle detection */
 	unsigned int max_ctx;	  /* at most this many, except for a thread
 					 * that holds one already; 0: not set up */
 	struct zsram_codec *pool; /* whose contexts it uses: itself, or (a
@@ -113,6 +115,11 @@ size_t zsram_codec_dict_mem(const struct zsram_codec *c);
  * put back.  NULL: ENOMEM. */
 struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *c); /* NULL: ENOMEM */
 void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx);
+/* Frees the free contexts beyond the first keep (each holds 0.3-0.7 MiB of
+ * zstd state); they are made again when needed. */
+void zsram_codec_trim(struct zsram_codec *c, unsigned int keep);
+/* Contexts free now, and operations done so far (under free_lock). */
+void zsram_codec_usage(struct zsram_codec *c, unsigned int *nr_free, uint64_t *puts);
 /* Compresses src_len bytes into dst (capacity dst_cap).  Returns the
  * compressed size, 0 if it does not fit in dst_cap, -EIO on a codec error,
  * -ENOMEM if zstd's compressor cannot be made (at a context's first use). */

@@ -2,7 +2,8 @@
  * test_dict - the automatic dictionary: configuration (good and bad), the
  * first training from the pages written, the switch of new writes, the
  * re-encoding of older pages, retraining when the data drifts and the
- * retirement of the older generation, a dictionary that does not help
+ * retirement of the older generation, compression contexts freed at rest,
+ * a dictionary that does not help
  * (tested on held-out samples, not used), failed trainings (ZDICT error, no
  * memory) that leave the store on the dictionary it had, and all of it
  * while threads write and read with a shadow copy of every page.
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <zsram.h>
 
@@ -207,6 +209,41 @@ static void test_first_training(void)
 	CHECK_STORE(z);
 	zsram_destroy(z);
 	zsram_destroy(plain);
+}
+
+/* Contexts in existence (free or in use) of the store's zstd codecs. */
+static unsigned int contexts(struct zsram *z)
+{
+	unsigned int n;
+
+	zs_mutex_lock(&z->codecs[0].free_lock);
+	n = z->codecs[0].nr_ctx;
+	zs_mutex_unlock(&z->codecs[0].free_lock);
+	return n;
+}
+
+/* A store at rest frees its compression contexts (the thread notices after
+ * DICT_IDLE_MS without an operation) and makes one again at the next. */
+static void test_idle_contexts(void)
+{
+	const uint64_t nr = 3000;
+	struct zsram *z = make_store(nr, 0, 0);
+	unsigned int waited = 0;
+
+	CHECK(z);
+	write_range(z, 0, nr, 1);
+	CHECK_EQ(zsram_dict_wait(z), 0);
+	CHECK(contexts(z) >= 1);
+	/* Waiting for an event, not timing it: up to 10 s on a loaded machine. */
+	while (contexts(z) && waited++ < 1000)
+		usleep(10000);
+	CHECK_EQ(contexts(z), 0, "after %u ms at rest", waited * 10);
+	verify_range(z, 0, 16, 1);
+	CHECK(contexts(z) >= 1);
+	write_range(z, 0, 16, 1);
+	verify_range(z, 0, nr, 1);
+	CHECK_STORE(z);
+	zsram_destroy(z);
 }
 
 /* Pages that share nothing (each its own vocabulary): a dictionary trained
@@ -434,6 +471,7 @@ int main(void)
 	test_config();
 	test_first_training();
 	test_no_gain();
+	test_idle_contexts();
 	test_drift(ZSRAM_DICT_FAULT_TRAIN, -EINVAL);
 	test_drift(ZSRAM_DICT_FAULT_NOMEM, -ENOMEM);
 	test_concurrent();
