@@ -41,14 +41,16 @@ static int64_t disk_size = -1; /* size=; required */
 static enum zsram_algorithm algorithm = ZSRAM_ALG_LZ4;
 static int level; /* 0: the algorithm's default */
 static bool level_given;
-static int64_t mem_limit;	  /* 0: none */
-static uint32_t page_size = 4096; /* page_size=: the store's page */
-static char *dict_path;		  /* dictionary= (absolute) */
-static int auto_dict;		  /* auto_dictionary=: 1 on, -1 off, 0 default */
-static int64_t auto_dict_size;	  /* auto_dictionary_size=; 0: the store's */
-static char *writeback_path;	  /* writeback= (absolute) */
-static char *allocator_name;	  /* allocator= */
-static char *stats_path;	  /* stats= (absolute) */
+static int64_t mem_limit; /* 0: none */
+/* page_size=: the store's page; 0 until config_complete when not given:
+ * then 32 KiB with zstd, 4 KiB otherwise (see README "Defaults"). */
+static uint32_t page_size;
+static char *dict_path;	       /* dictionary= (absolute) */
+static int auto_dict;	       /* auto_dictionary=: 1 on, -1 off, 0 default */
+static int64_t auto_dict_size; /* auto_dictionary_size=; 0: the store's */
+static char *writeback_path;   /* writeback= (absolute) */
+static char *allocator_name;   /* allocator= */
+static char *stats_path;       /* stats= (absolute) */
 
 /* ---- State ---- */
 
@@ -269,6 +271,8 @@ static int zsram_plugin_config_complete(void)
 			     "dictionary (no dictionary=, no auto_dictionary=off)");
 		return -1;
 	}
+	if (!page_size)
+		page_size = algorithm == ZSRAM_ALG_ZSTD ? 32768 : 4096;
 	if (dict_path && load_dictionary() == -1)
 		return -1;
 	if (writeback_path && mem_limit == 0) {
@@ -585,7 +589,8 @@ static struct nbdkit_plugin plugin = {
 		       "mem_limit=<SIZE>   compressed memory limit; writes past it fail\n"
 		       "                   with ENOSPC (0: none)\n"
 		       "page_size=<SIZE>   the store's page, compressed as one unit:\n"
-		       "                   4K (default) .. 64K, a power of two\n"
+		       "                   4K .. 64K, a power of two (default 32K\n"
+		       "                   with zstd, 4K otherwise)\n"
 		       "dictionary=FILE    zstd dictionary (algorithm=zstd)\n"
 		       "auto_dictionary=on|off  zstd: train a dictionary from the pages\n"
 		       "                   written (on by default without dictionary=)\n"

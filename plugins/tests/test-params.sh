@@ -70,6 +70,19 @@ if command -v nbdinfo >/dev/null 2>&1; then
     must_start size=1000000 page_size=64K algorithm=zstd:-3
     must_start size=1M algorithm=lz4hc:4 mem_limit=256K writeback="$TMP/wb"
     must_start size=1M algorithm=zstd auto_dictionary=off
+    # The page size each algorithm implies, and one given, as nbdinfo
+    # reports it (the preferred block size is the store's page).
+    for case in "algorithm=zstd:32768" "algorithm=lz4:4096" "algorithm=lz4hc:4096" \
+        "algorithm=zstd page_size=8K:8192"; do
+        args=${case%:*}
+        want=${case##*:}
+        # shellcheck disable=SC2086 # args is a list of parameters
+        nbdkit -U - "$PLUGIN" size=1M $args --run 'nbdinfo "$uri"' >"$TMP/info.log" 2>&1 ||
+            fail "nbdkit did not start with: $args"
+        grep -q "block_size_preferred: $want\$" "$TMP/info.log" ||
+            fail "$args: not a $want-byte page: $(grep block_size_preferred "$TMP/info.log")"
+        echo "ok: $args -> $want-byte pages"
+    done
     must_start size=1M algorithm=zstd auto_dictionary=on auto_dictionary_size=16K \
         stats="$TMP/st2"
     # The stats file ends with the dictionary's line: on, none trained yet.

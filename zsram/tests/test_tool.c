@@ -108,7 +108,7 @@ int main(void)
 	const char *algs[] = { "lz4", "zstd" };
 
 	for (int a = 0; a < 2; a++) {
-		snprintf(args, sizeof(args), "--algorithm %s %s", algs[a], file);
+		snprintf(args, sizeof(args), "--algorithm %s --page-size 4096 %s", algs[a], file);
 		expect(args, 0, "verify: ");
 		mm_stat_of(v);
 		CHECK_EQ(v[0], (uint64_t)(text + zero + random + 1) * 4096); /* orig */
@@ -120,6 +120,15 @@ int main(void)
 		CHECK_EQ(v[7], random);					     /* huge */
 		CHECK_EQ(v[8], random);					     /* since */
 	}
+
+	/* zstd without --page-size stores 32 KiB pages: eight of the file's
+	 * pages each, the tail padded into a seventeenth. */
+	snprintf(args, sizeof(args), "--algorithm zstd %s", file);
+	expect(args, 0, "pages of 32768 bytes");
+	mm_stat_of(v);
+	CHECK_EQ(v[0], (uint64_t)((text + zero + random) / 8 + 1) * 32768);
+	CHECK_EQ(v[5], zero / 8);
+	CHECK_EQ(v[7], random / 8);
 
 	/* Options end to end. */
 	snprintf(args, sizeof(args), "-a zstd --train-dict=4096 --discard 0.5 %s", file);
