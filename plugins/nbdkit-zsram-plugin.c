@@ -3,9 +3,8 @@
  * NBD disk: a compressed RAM disk (issue 6).
  *
  * Owns: the plugin's parameters (size, algorithm, level, mem_limit,
- * page_size, dictionary, auto_dictionary, auto_dictionary_size, writeback,
- * allocator, stats), the one store shared
- * by every connection, the mapping of NBD requests onto the store's
+ * page_size, dictionary, auto_dictionary, auto_dictionary_size, rest_level,
+ * writeback, allocator, stats), the one store shared by every connection, the mapping of NBD requests onto the store's
  * byte-range block view (which patches partial pages itself), extents from
  * the slot table, and the stats file.
  *
@@ -48,6 +47,7 @@ static uint32_t page_size;
 static char *dict_path;	       /* dictionary= (absolute) */
 static int auto_dict;	       /* auto_dictionary=: 1 on, -1 off, 0 default */
 static int64_t auto_dict_size; /* auto_dictionary_size=; 0: the store's */
+static int rest_level;	       /* rest_level=; 0: the store's, -1: off */
 static char *writeback_path;   /* writeback= (absolute) */
 static char *allocator_name;   /* allocator= */
 static char *stats_path;       /* stats= (absolute) */
@@ -186,6 +186,23 @@ static int zsram_plugin_config(const char *key, const char *value)
 		}
 		return 0;
 	}
+	if (strcmp(key, "rest_level") == 0) {
+		char *end;
+		long v;
+
+		if (strcmp(value, "off") == 0) {
+			rest_level = -1;
+			return 0;
+		}
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < 1 || v > 22) {
+			nbdkit_error("rest_level: '%s' is not a zstd level 1 .. 22 or off", value);
+			return -1;
+		}
+		rest_level = (int)v;
+		return 0;
+	}
 	if (strcmp(key, "writeback") == 0)
 		return set_path(key, value, &writeback_path);
 	if (strcmp(key, "stats") == 0)
@@ -271,6 +288,11 @@ static int zsram_plugin_config_complete(void)
 			     "dictionary (no dictionary=, no auto_dictionary=off)");
 		return -1;
 	}
+	if (rest_level && (algorithm != ZSRAM_ALG_ZSTD || dict_path || auto_dict < 0)) {
+		nbdkit_error("rest_level= needs algorithm=zstd with the automatic dictionary "
+			     "(no dictionary=, no auto_dictionary=off)");
+		return -1;
+	}
 	if (!page_size)
 		page_size = algorithm == ZSRAM_ALG_ZSTD ? 32768 : 4096;
 	if (dict_path && load_dictionary() == -1)
@@ -301,6 +323,7 @@ static int zsram_plugin_get_ready(void)
 	cfg.codec.dict_size = dict_size;
 	cfg.auto_dict = auto_dict;
 	cfg.auto_dict_size = (size_t)auto_dict_size;
+	cfg.auto_dict_rest_level = rest_level;
 	cfg.mem_limit = (uint64_t)mem_limit;
 	cfg.backing_file = writeback_path;
 	cfg.allocator = allocator_name;
@@ -595,6 +618,7 @@ static struct nbdkit_plugin plugin = {
 		       "auto_dictionary=on|off  zstd: train a dictionary from the pages\n"
 		       "                   written (on by default without dictionary=)\n"
 		       "auto_dictionary_size=<SIZE>  its size, 256 .. 1M (64K)\n"
+		       "rest_level=N|off   zstd level of the dense pass at rest (6)\n"
 		       "writeback=FILE     backing file for cold pages at mem_limit\n"
 		       "allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"
 		       "stats=PATH         write mm_stat and the class table to PATH on\n"

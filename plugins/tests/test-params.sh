@@ -52,6 +52,13 @@ must_fail "auto_dictionary_size: 2M is out of range" size=1M algorithm=zstd \
 must_fail "auto_dictionary_size= needs algorithm=zstd" size=1M auto_dictionary_size=64K
 must_fail "auto_dictionary_size= needs algorithm=zstd" size=1M algorithm=zstd \
     auto_dictionary=off auto_dictionary_size=64K
+must_fail "rest_level: '0' is not a zstd level 1 .. 22 or off" size=1M algorithm=zstd \
+    rest_level=0
+must_fail "rest_level: '23' is not a zstd level" size=1M algorithm=zstd rest_level=23
+must_fail "rest_level: 'high' is not a zstd level" size=1M algorithm=zstd rest_level=high
+must_fail "rest_level= needs algorithm=zstd" size=1M rest_level=9
+must_fail "rest_level= needs algorithm=zstd" size=1M algorithm=zstd auto_dictionary=off \
+    rest_level=9
 must_fail "writeback= needs mem_limit=" size=1M writeback="$TMP/wb"
 must_fail "writeback file '$TMP/no/such/dir/wb'" size=1M mem_limit=64K \
     writeback="$TMP/no/such/dir/wb"
@@ -70,6 +77,8 @@ if command -v nbdinfo >/dev/null 2>&1; then
     must_start size=1000000 page_size=64K algorithm=zstd:-3
     must_start size=1M algorithm=lz4hc:4 mem_limit=256K writeback="$TMP/wb"
     must_start size=1M algorithm=zstd auto_dictionary=off
+    must_start size=1M algorithm=zstd rest_level=9
+    must_start size=1M algorithm=zstd rest_level=off
     # The page size each algorithm implies, and one given, as nbdinfo
     # reports it (the preferred block size is the store's page).
     for case in "algorithm=zstd:32768" "algorithm=lz4:4096" "algorithm=lz4hc:4096" \

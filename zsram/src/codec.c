@@ -211,7 +211,6 @@ void zsram_codec_fini(struct zsram_codec *c)
 		ctx = next;
 	}
 	c->free_list = NULL;
-	c->nr_free = 0;
 	ZSTD_freeCDict(c->zstd_cdict);
 	ZSTD_freeDDict(c->zstd_ddict);
 	free(c->dict);
@@ -263,6 +262,7 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *codec)
 {
 	struct zsram_codec *c = codec->pool;
 	struct zsram_codec_ctx *ctx;
+	bool first = false;
 
 	zs_mutex_lock(&c->free_lock);
 	while (!c->free_list && c->nr_ctx >= c->max_ctx && !ctx_held)
@@ -270,9 +270,9 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *codec)
 	ctx = c->free_list;
 	if (ctx) {
 		c->free_list = ctx->next;
-		c->nr_free--;
-	} else
-		c->nr_ctx++; /* counted now, so others wait for it */
+	} else {
+		first = c->nr_ctx++ == 0; /* counted now, so others wait for it */
+	}
 	zs_mutex_unlock(&c->free_lock);
 	if (!ctx) {
 		ctx = codec_ctx_new(c);
@@ -283,6 +283,8 @@ struct zsram_codec_ctx *zsram_codec_get(struct zsram_codec *codec)
 			zs_mutex_unlock(&c->free_lock);
 			return NULL;
 		}
+		if (first && c->first_ctx)
+			c->first_ctx(c->first_ctx_arg);
 	}
 	ctx_held++;
 	return ctx;
@@ -303,7 +305,6 @@ void zsram_codec_put(struct zsram_codec *codec, struct zsram_codec_ctx *ctx)
 	} else {
 		ctx->next = c->free_list;
 		c->free_list = ctx;
-		c->nr_free++;
 	}
 	pthread_cond_signal(&c->ctx_freed);
 	zs_mutex_unlock(&c->free_lock);
@@ -329,7 +330,6 @@ void zsram_codec_trim(struct zsram_codec *codec, unsigned int keep)
 		ctx->next = drop;
 		drop = ctx;
 		c->nr_ctx--;
-		c->nr_free--;
 	}
 	zs_mutex_unlock(&c->free_lock);
 	while (drop) {
@@ -339,12 +339,12 @@ void zsram_codec_trim(struct zsram_codec *codec, unsigned int keep)
 	}
 }
 
-void zsram_codec_usage(struct zsram_codec *codec, unsigned int *nr_free, uint64_t *puts)
+void zsram_codec_usage(struct zsram_codec *codec, unsigned int *nr_ctx, uint64_t *puts)
 {
 	struct zsram_codec *c = codec->pool;
 
 	zs_mutex_lock(&c->free_lock);
-	*nr_free = c->nr_free;
+	*nr_ctx = c->nr_ctx;
 	*puts = c->puts;
 	zs_mutex_unlock(&c->free_lock);
 }
@@ -374,6 +374,42 @@ static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 	}
 	ZSTD_CCtx_refCDict(cctx, c->zstd_cdict);
 	return cctx;
+}
+
+void *zsram_codec_dense_new(const struct zsram_codec *c, int level)
+{
+	ZSTD_CCtx *cctx = ZSTD_createCCtx_advanced(zstd_mem);
+
+	if (!cctx)
+		return NULL;
+	/* The frame format of zstd_cctx, so that c decodes what it writes. */
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+	if (c->dict_size && ZSTD_isError(ZSTD_CCtx_loadDictionary_advanced(
+				    cctx, c->dict, c->dict_size, ZSTD_dlm_byRef, ZSTD_dct_auto))) {
+		ZSTD_freeCCtx(cctx);
+		return NULL;
+	}
+	return cctx;
+}
+
+long zsram_codec_dense_compress(void *dense, const void *src, size_t src_len, void *dst,
+				size_t dst_cap)
+{
+	size_t n = ZSTD_compress2(dense, dst, dst_cap, src, src_len);
+
+	if (!ZSTD_isError(n))
+		return (long)n;
+	ZSTD_CCtx_reset(dense, ZSTD_reset_session_only);
+	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
+}
+
+void zsram_codec_dense_free(void *dense)
+{
+	ZSTD_freeCCtx(dense);
 }
 
 /* The context's zstd decompressor, made at first use, set up for codec c

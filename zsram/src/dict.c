@@ -36,6 +36,7 @@
 #define DICT_MAX_FAILURES 4	      /* trainings in a row before giving up */
 #define DICT_REENCODE_PASSES 4	      /* passes while an older generation is used */
 #define DICT_IDLE_MS 200	      /* at rest this long: contexts go */
+#define DICT_REST_LEVEL 6	      /* the dense pass at rest */
 #define DICT_HOLD_OUT 4		      /* one sample in this many tests the result */
 #define DICT_MIN_GAIN_PERCENT 2	      /* what it must save on them to be used */
 
@@ -95,6 +96,16 @@ static bool dict_start_thread(struct zsram *z)
 	return true;
 }
 
+/* codecs[0].first_ctx: a context was made while none existed. */
+static void dict_first_ctx(void *arg)
+{
+	struct zsram *z = arg;
+
+	zs_mutex_lock(&z->dict.lock);
+	pthread_cond_signal(&z->dict.wake);
+	zs_mutex_unlock(&z->dict.lock);
+}
+
 int zsram_dict_init(struct zsram *z, const struct zsram_config *cfg)
 {
 	struct zsram_dict *d = &z->dict;
@@ -107,13 +118,20 @@ int zsram_dict_init(struct zsram *z, const struct zsram_config *cfg)
 		return -EINVAL;
 	if (cfg->auto_dict < 0 || !plain_zstd)
 		return 0;
+	if (cfg->auto_dict_rest_level > 22)
+		return -EINVAL;
 	d->capacity = cfg->auto_dict_size ? cfg->auto_dict_size : DICT_DEFAULT_SIZE;
+	d->rest_level = cfg->auto_dict_rest_level ? cfg->auto_dict_rest_level : DICT_REST_LEVEL;
+	if (d->rest_level <= z->codecs[0].level)
+		d->rest_level = 0; /* nothing to gain over the writes' level */
 	d->max_samples = DICT_SAMPLE_BYTES / z->page_size;
 	d->sample_every = DICT_SAMPLE_EVERY;
 	zs_mutex_init(&d->lock);
 	pthread_cond_init(&d->wake, NULL);
 	pthread_cond_init(&d->idle, NULL);
 	d->enabled = true;
+	z->codecs[0].first_ctx = dict_first_ctx;
+	z->codecs[0].first_ctx_arg = z;
 	zs_mutex_lock(&d->lock);
 	err = dict_start_collecting(z);
 	zs_mutex_unlock(&d->lock);
@@ -221,6 +239,8 @@ void zsram_dict_note_write(struct zsram *z, const void *page, unsigned int codec
 
 	if (!d->enabled || !size)
 		return;
+	if (d->rest_level)
+		atomic_fetch_add_explicit(&d->undense, 1, memory_order_relaxed);
 	if (atomic_load_explicit(&d->collecting, memory_order_relaxed) &&
 	    atomic_fetch_add_explicit(&d->offered, 1, memory_order_relaxed) % d->sample_every == 0) {
 		zs_mutex_lock(&d->lock);
@@ -473,6 +493,55 @@ static void dict_reencode_all(struct zsram *z)
 	zsram_compact(z);
 }
 
+/*
+ * The dense pass: each compressed page that no pass has been over is
+ * compressed again at rest_level with its codec's dictionary, and kept if
+ * smaller.  The level is not part of zstd's format: the slot's codec reads
+ * it back as before.  Slot by slot under the slot's lock, as re-encoding;
+ * a page written since is compressed at the writes' level and waits for the
+ * next pass (SLOT_DENSE is cleared by the write).
+ */
+static void dict_dense_pass(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+	void *dense[ZSRAM_NR_CODECS] = { 0 };
+	void *page = malloc(z->page_size), *buf = malloc(z->page_size);
+	uint64_t done = 0, saved = 0;
+
+	atomic_store(&d->undense, 0);
+	for (uint64_t i = 0; page && buf && i < z->nr_pages && !atomic_load(&d->stop); i++) {
+		uint32_t flags = zsram_slot_lock(&z->slots, i);
+		unsigned int alg = slot_alg(flags);
+		size_t size = flags & SLOT_SIZE_MASK;
+		long n;
+
+		if (slot_in_allocator(flags) && !(flags & (SLOT_HUGE | SLOT_DENSE)) &&
+		    (alg == ZSRAM_CODEC_PRIMARY || codec_is_dict(alg)) &&
+		    (dense[alg] ||
+		     (dense[alg] = zsram_codec_dense_new(&z->codecs[alg], d->rest_level))) &&
+		    zsram_slot_read_locked(z, i, flags, page) == 0) {
+			n = zsram_codec_dense_compress(dense[alg], page, z->page_size, buf, size - 1);
+			if (n > 0 &&
+			    zsram_slot_replace_locked(z, i, &flags, alg, buf, (size_t)n) > 0) {
+				done++;
+				saved += size - (size_t)n;
+			}
+			flags |= SLOT_DENSE; /* smaller or not: tried */
+		}
+		zsram_slot_unlock_set(&z->slots, i, flags);
+	}
+	for (unsigned int c = 0; c < ZSRAM_NR_CODECS; c++)
+		zsram_codec_dense_free(dense[c]);
+	free(page);
+	free(buf);
+	zs_mutex_lock(&d->lock);
+	d->densified += done;
+	d->dense_saved += saved;
+	zs_mutex_unlock(&d->lock);
+	if (done)
+		zsram_compact(z);
+}
+
 /* Caller holds dict.lock. */
 static bool dict_due(const struct zsram_dict *d)
 {
@@ -497,21 +566,22 @@ static void dict_give_back(struct zsram *z, unsigned int keep)
 }
 
 /*
- * The thread's sleep between trainings.  While compression contexts are
- * free it wakes every DICT_IDLE_MS, and when none was used meanwhile (the
- * store is at rest) frees them all: a zstd context is 0.3-0.7 MiB, and a
- * server that wrote from four threads at once would keep four.  The next
- * operation makes one again.  Caller holds dict.lock.
+ * The thread's sleep between trainings.  While compression contexts exist
+ * it wakes every DICT_IDLE_MS (the first one made wakes it, dict_first_ctx),
+ * and when none was used meanwhile (the store is at rest) runs the dense
+ * pass if pages await it, then frees the free contexts: a zstd context is
+ * 0.3-0.7 MiB, and a server that wrote from four threads at once would keep
+ * four.  The next operation makes one again.  Caller holds dict.lock.
  */
 static void dict_idle_wait(struct zsram *z)
 {
 	struct zsram_dict *d = &z->dict;
 	struct timespec at;
-	unsigned int nr_free;
+	unsigned int nr_ctx;
 	uint64_t puts, puts_after;
 
-	zsram_codec_usage(&z->codecs[0], &nr_free, &puts);
-	if (!nr_free) {
+	zsram_codec_usage(&z->codecs[0], &nr_ctx, &puts);
+	if (!nr_ctx) {
 		zs_mutex_wait(&d->lock, &d->wake);
 		return;
 	}
@@ -521,9 +591,13 @@ static void dict_idle_wait(struct zsram *z)
 	at.tv_nsec %= 1000000000L;
 	if (zs_mutex_timedwait(&d->lock, &d->wake, &at) != ETIMEDOUT)
 		return;
-	zsram_codec_usage(&z->codecs[0], &nr_free, &puts_after);
+	zsram_codec_usage(&z->codecs[0], &nr_ctx, &puts_after);
 	if (puts_after != puts)
 		return;
+	if (d->rest_level && atomic_load(&d->undense)) {
+		d->rest_now = true; /* the dense pass, then the contexts go */
+		return;
+	}
 	zs_mutex_unlock(&d->lock);
 	dict_give_back(z, 0);
 	zs_mutex_lock(&d->lock);
@@ -540,7 +614,7 @@ static void *dict_thread(void *arg)
 		size_t nr;
 		int err;
 
-		while (!atomic_load(&d->stop) && !dict_due(d)) {
+		while (!atomic_load(&d->stop) && !dict_due(d) && !d->rest_now) {
 			d->busy = false;
 			pthread_cond_broadcast(&d->idle);
 			dict_idle_wait(z);
@@ -548,6 +622,14 @@ static void *dict_thread(void *arg)
 		if (atomic_load(&d->stop))
 			break;
 		d->busy = true;
+		if (!dict_due(d)) {
+			d->rest_now = false;
+			zs_mutex_unlock(&d->lock);
+			dict_dense_pass(z);
+			dict_give_back(z, 0);
+			zs_mutex_lock(&d->lock);
+			continue;
+		}
 		atomic_store(&d->collecting, false);
 		samples = d->samples;
 		nr = d->nr_samples;
@@ -607,6 +689,24 @@ int zsram_dict_train(struct zsram *z)
 	return err;
 }
 
+int zsram_dict_settle(struct zsram *z)
+{
+	struct zsram_dict *d = &z->dict;
+
+	if (!d->enabled)
+		return -EINVAL;
+	zs_mutex_lock(&d->lock);
+	if (d->rest_level && atomic_load(&d->undense) && dict_start_thread(z)) {
+		d->rest_now = true;
+		d->busy = true; /* so that the wait below waits for it */
+		pthread_cond_signal(&d->wake);
+	}
+	while (d->busy || dict_due(d) || d->rest_now)
+		zs_mutex_wait(&d->lock, &d->idle);
+	zs_mutex_unlock(&d->lock);
+	return 0;
+}
+
 int zsram_dict_wait(struct zsram *z)
 {
 	struct zsram_dict *d = &z->dict;
@@ -633,6 +733,8 @@ void zsram_get_dict_stat(struct zsram *z, struct zsram_dict_stat *st)
 	st->generations = d->generations;
 	st->failures = d->failures;
 	st->rejected = d->rejected;
+	st->densified = d->densified;
+	st->dense_saved = d->dense_saved;
 	st->eval_plain = d->eval_plain;
 	st->eval_dict = d->eval_dict;
 	st->retired = d->retired;
@@ -658,10 +760,11 @@ int zsram_print_dict_stat(struct zsram *z, FILE *out)
 	zsram_get_dict_stat(z, &st);
 	if (fprintf(out,
 		    "%d %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+		    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		    " %" PRIu64 " %" PRIu64 "\n",
 		    st.enabled, st.current, st.generations, st.failures, st.retired, st.retrains,
 		    st.reencoded, st.pages[0], st.pages[1], st.dict_bytes, st.mem_bytes,
-		    st.rejected, st.eval_plain, st.eval_dict) < 0)
+		    st.rejected, st.eval_plain, st.eval_dict, st.densified, st.dense_saved) < 0)
 		return -1;
 	return 0;
 }

@@ -42,8 +42,6 @@ int zsram_slot_reencode_locked(struct zsram *z, uint64_t i, uint32_t *flags, voi
 			       unsigned int codec, struct zsram_codec_ctx *ctx, size_t cap)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
-	size_t size = *flags & SLOT_SIZE_MASK;
-	unsigned long handle;
 	long n;
 	int err;
 
@@ -53,11 +51,22 @@ int zsram_slot_reencode_locked(struct zsram *z, uint64_t i, uint32_t *flags, voi
 	n = zsram_codec_compress(&z->codecs[codec], ctx, page, z->page_size, ctx->buf, cap);
 	if (n <= 0)
 		return (int)n;
+	return zsram_slot_replace_locked(z, i, flags, codec, ctx->buf, (size_t)n);
+}
+
+int zsram_slot_replace_locked(struct zsram *z, uint64_t i, uint32_t *flags, unsigned int codec,
+			      const void *buf, size_t n)
+{
+	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
+	size_t size = *flags & SLOT_SIZE_MASK;
+	unsigned long handle;
+	int err;
+
 	/* The memory limit answers as it does for writes. */
-	handle = zsram_alloc_within_limit(z, (size_t)n, false, &err);
+	handle = zsram_alloc_within_limit(z, n, false, &err);
 	if (!handle)
 		return err;
-	zpool_write(z->alloc.pool, handle, ctx->buf, (size_t)n);
+	zpool_write(z->alloc.pool, handle, buf, n);
 	zsram_slot_release_mem(z, i, *flags);
 	z->slots.values[i] = handle;
 	if (*flags & SLOT_HUGE)
@@ -65,7 +74,7 @@ int zsram_slot_reencode_locked(struct zsram *z, uint64_t i, uint32_t *flags, voi
 	zsram_codec_count(z, slot_alg(*flags), -1);
 	zsram_codec_count(z, codec, +1);
 	STAT_SUB(z->compr_data_size, size);
-	STAT_ADD(z->compr_data_size, (size_t)n);
+	STAT_ADD(z->compr_data_size, n);
 	STAT_ADD(z->frees_since_check, 1);
 	*flags = (*flags & SLOT_IDLE) | slot_alg_bits(codec) | (uint32_t)n;
 	return 1;

@@ -97,9 +97,12 @@ struct zsram_codec {
 	struct zs_mutex free_lock; /* protects free_list and nr_ctx */
 	pthread_cond_t ctx_freed;  /* signalled when a context is put */
 	struct zsram_codec_ctx *free_list;
-	unsigned int nr_ctx;	  /* contexts in existence */
-	unsigned int nr_free;	  /* of them on free_list */
-	uint64_t puts;		  /* operations done, for idle detection */
+	unsigned int nr_ctx; /* contexts in existence */
+	uint64_t puts;	     /* operations done, for idle detection */
+	/* Called (no lock held) when a context is made while none existed:
+	 * the dictionary thread watches for rest only while there are some. */
+	void (*first_ctx)(void *arg);
+	void *first_ctx_arg;
 	unsigned int max_ctx;	  /* at most this many, except for a thread
 					 * that holds one already; 0: not set up */
 	struct zsram_codec *pool; /* whose contexts it uses: itself, or (a
@@ -118,8 +121,15 @@ void zsram_codec_put(struct zsram_codec *c, struct zsram_codec_ctx *ctx);
 /* Frees the free contexts beyond the first keep (each holds 0.3-0.7 MiB of
  * zstd state); they are made again when needed. */
 void zsram_codec_trim(struct zsram_codec *c, unsigned int keep);
-/* Contexts free now, and operations done so far (under free_lock). */
-void zsram_codec_usage(struct zsram_codec *c, unsigned int *nr_free, uint64_t *puts);
+/* A zstd compressor writing what codec c (zstd) decodes, at another level,
+ * with c's dictionary if it has one: the dense pass at rest (dict.c).
+ * dense_compress answers as zsram_codec_compress.  NULL: out of memory. */
+void *zsram_codec_dense_new(const struct zsram_codec *c, int level);
+long zsram_codec_dense_compress(void *dense, const void *src, size_t src_len, void *dst,
+				size_t dst_cap);
+void zsram_codec_dense_free(void *dense);
+/* Contexts in existence now, and operations done so far. */
+void zsram_codec_usage(struct zsram_codec *c, unsigned int *nr_ctx, uint64_t *puts);
 /* Compresses src_len bytes into dst (capacity dst_cap).  Returns the
  * compressed size, 0 if it does not fit in dst_cap, -EIO on a codec error,
  * -ENOMEM if zstd's compressor cannot be made (at a context's first use). */
@@ -144,6 +154,7 @@ int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, c
  *   bit  25      RAW: (with HUGE) a page straight from the page source,
  *                values[i] is its address: for allocators whose largest
  *                object is below the page size (zbud, z3fold)
+ *   bit  26      DENSE: the dense pass at rest has been over it (dict.c)
  *   bit  31      LOCK: held by the thread working on the slot
  * A slot holds memory iff its size is nonzero and neither SAME nor WB is
  * set; values[i] is then the handle (or, with RAW, the page).  values[i] and every bit
@@ -158,6 +169,7 @@ int zsram_codec_decompress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, c
 #define SLOT_IDLE (1u << 23)
 #define SLOT_NORECOMP (1u << 24)
 #define SLOT_RAW (1u << 25)
+#define SLOT_DENSE (1u << 26)
 #define SLOT_LOCK (1u << 31)
 
 struct zsram_slots {
@@ -279,8 +291,14 @@ struct zsram_dict {
 	unsigned int failures_in_row;
 	int last_error;
 	uint64_t generations, failures, reencoded, retired, retrains;
-	uint64_t rejected;		/* dictionaries that did not help */
-	uint64_t eval_plain, eval_dict; /* the last held-out samples, compressed */
+	uint64_t rejected; /* dictionaries that did not help */
+	/* The dense pass at rest: its level (0: none), pages compressed
+	 * since the last pass, a pass asked for (zsram_dict_settle). */
+	int rest_level;
+	_Atomic uint64_t undense;
+	bool rest_now;
+	uint64_t densified, dense_saved; /* pages made smaller, bytes saved */
+	uint64_t eval_plain, eval_dict;	 /* the last held-out samples, compressed */
 };
 
 /* ---- The store ---- */
@@ -370,6 +388,10 @@ void zsram_codec_count(struct zsram *z, unsigned int codec, int delta);
  * negative errno (the slot unchanged). */
 int zsram_slot_reencode_locked(struct zsram *z, uint64_t i, uint32_t *flags, void *page,
 			       unsigned int codec, struct zsram_codec_ctx *ctx, size_t cap);
+/* Stores buf (n bytes, compressed by codec) in slot i (locked, *flags)
+ * in place of what it held.  1, or a negative errno (the slot unchanged). */
+int zsram_slot_replace_locked(struct zsram *z, uint64_t i, uint32_t *flags, unsigned int codec,
+			      const void *buf, size_t n);
 
 /* writeback.c */
 int zsram_backing_open(struct zsram *z, const char *path, uint64_t nr_blocks);

@@ -3,6 +3,7 @@
  * first training from the pages written, the switch of new writes, the
  * re-encoding of older pages, retraining when the data drifts and the
  * retirement of the older generation, compression contexts freed at rest,
+ * the dense pass at rest,
  * a dictionary that does not help
  * (tested on held-out samples, not used), failed trainings (ZDICT error, no
  * memory) that leave the store on the dictionary it had, and all of it
@@ -246,6 +247,76 @@ static void test_idle_contexts(void)
 	zsram_destroy(z);
 }
 
+static uint32_t slot_flags(struct zsram *z, uint64_t i)
+{
+	uint32_t flags = zsram_slot_lock(&z->slots, i);
+
+	zsram_slot_unlock_set(&z->slots, i, flags);
+	return flags;
+}
+
+/* The dense pass: asked for (zsram_dict_settle) or at rest by itself, it
+ * makes pages smaller at the higher level, they read back the same, a page
+ * written after waits for the next pass; off and bad levels as configured. */
+static void test_dense_pass(void)
+{
+	const uint64_t nr = 3000;
+	struct zsram_config cfg;
+	struct zsram *z = make_store(nr, 0, 0);
+	struct zsram_dict_stat st;
+	uint64_t before, after, dense = 0;
+	unsigned int waited = 0;
+
+	CHECK(z);
+	write_range(z, 0, nr, 1);
+	CHECK_EQ(zsram_dict_wait(z), 0);
+	before = compr_size(z);
+	CHECK_EQ(zsram_dict_settle(z), 0);
+	zsram_get_dict_stat(z, &st);
+	after = compr_size(z);
+	CHECK(st.densified > nr / 2 && after + st.dense_saved == before,
+	      "densified %" PRIu64 " saved %" PRIu64 " before %" PRIu64 " after %" PRIu64,
+	      st.densified, st.dense_saved, before, after);
+	for (uint64_t i = 0; i < nr; i++)
+		dense += (slot_flags(z, i) & SLOT_DENSE) != 0;
+	CHECK_EQ(dense, nr);
+	verify_range(z, 0, nr, 1);
+	CHECK_STORE(z);
+	/* Nothing new: a second pass is not run. */
+	CHECK_EQ(zsram_dict_settle(z), 0);
+	zsram_get_dict_stat(z, &st);
+	CHECK_EQ(compr_size(z), after);
+	/* A rewritten page is not dense; the store at rest passes over it by
+	 * itself (waiting for the event, up to 10 s). */
+	write_range(z, 5, 6, 2);
+	CHECK(!(slot_flags(z, 5) & SLOT_DENSE));
+	while (!(slot_flags(z, 5) & SLOT_DENSE) && waited++ < 1000)
+		usleep(10000);
+	CHECK(slot_flags(z, 5) & SLOT_DENSE, "after %u ms at rest", waited * 10);
+	verify_range(z, 5, 6, 2);
+	verify_range(z, 6, nr, 1);
+	zsram_destroy(z);
+
+	/* Off: no pass. */
+	zsram_config_init(&cfg);
+	cfg.nr_pages = nr;
+	cfg.codec.algorithm = ZSRAM_ALG_ZSTD;
+	cfg.auto_dict_rest_level = -1;
+	z = zsram_create(&cfg);
+	CHECK(z);
+	z->dict.sample_every = 4;
+	write_range(z, 0, nr, 1);
+	CHECK_EQ(zsram_dict_settle(z), 0);
+	zsram_get_dict_stat(z, &st);
+	CHECK_EQ(st.densified, 0);
+	CHECK(!(slot_flags(z, 0) & SLOT_DENSE));
+	zsram_destroy(z);
+	/* Out of range: refused. */
+	cfg.auto_dict_rest_level = 23;
+	errno = 0;
+	CHECK(!zsram_create(&cfg) && errno == EINVAL);
+}
+
 /* Pages that share nothing (each its own vocabulary): a dictionary trained
  * on some does not help the held-out others, so it is not used; the store
  * stays without one, tries on new samples a few times, then stops. */
@@ -472,6 +543,7 @@ int main(void)
 	test_first_training();
 	test_no_gain();
 	test_idle_contexts();
+	test_dense_pass();
 	test_drift(ZSRAM_DICT_FAULT_TRAIN, -EINVAL);
 	test_drift(ZSRAM_DICT_FAULT_NOMEM, -ENOMEM);
 	test_concurrent();

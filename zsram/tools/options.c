@@ -31,6 +31,7 @@ static void usage(FILE *out)
 		"      --no-auto-dict        zstd: no automatic dictionary (the store trains\n"
 		"                            one from the pages it receives by default)\n"
 		"      --auto-dict-size BYTES  its size, 256..1M (64K)\n"
+		"      --rest-level N|off    zstd level of the dense pass at rest (6)\n"
 		"      --recompress NAME[:LEVEL]  after loading, recompress pages of at least\n"
 		"                            --recompress-threshold bytes (default 1024)\n"
 		"      --recompress-threshold BYTES\n"
@@ -107,8 +108,11 @@ static long long parse_number(const char *s, const char *what, long long min, lo
 		if (*end == 'i' || *end == 'B')
 			end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
 	}
-	if (errno || end == s || *end || v < min || v > (max >> shift))
-		tool_die_usage("bad %s", what);
+	if (errno || end == s || *end || v < min || v > (max >> shift)) {
+		if (suffixes)
+			tool_die_usage("bad %s '%s'", what, s);
+		tool_die_usage("bad %s '%s' (%lld..%lld)", what, s, min, max);
+	}
 	return v << shift;
 }
 
@@ -158,6 +162,10 @@ static void check_combinations(const struct options *o)
 				      o->train_dict || o->cfg.auto_dict < 0))
 		tool_die_usage("--auto-dict-size needs --algorithm zstd, without --dict, "
 			       "--train-dict or --no-auto-dict");
+	if (o->rest_level_set && (o->cfg.codec.algorithm != ZSRAM_ALG_ZSTD || o->dict_file ||
+				  o->train_dict || o->cfg.auto_dict < 0))
+		tool_die_usage("--rest-level needs --algorithm zstd, without --dict, "
+			       "--train-dict or --no-auto-dict");
 	if (o->kernel_zram && !o->bench)
 		tool_die_usage("--kernel-zram goes with --bench");
 	if (o->cfg.backing_file && !o->cfg.mem_limit)
@@ -188,7 +196,8 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		O_PID,
 		O_JSON,
 		O_NO_AUTO,
-		O_AUTO_SIZE
+		O_AUTO_SIZE,
+		O_REST
 	};
 	static const struct option longopts[] = {
 		{ "algorithm", required_argument, NULL, 'a' },
@@ -197,6 +206,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		{ "train-dict", optional_argument, NULL, O_TRAIN },
 		{ "no-auto-dict", no_argument, NULL, O_NO_AUTO },
 		{ "auto-dict-size", required_argument, NULL, O_AUTO_SIZE },
+		{ "rest-level", required_argument, NULL, O_REST },
 		{ "recompress", required_argument, NULL, O_RECOMP },
 		{ "recompress-threshold", required_argument, NULL, O_RECOMP_T },
 		{ "mem-limit", required_argument, NULL, O_LIMIT },
@@ -248,6 +258,13 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			if (o->cfg.auto_dict_size < 256 || o->cfg.auto_dict_size > (1u << 20))
 				tool_die_usage("dictionary size %s out of range (256..1M)", optarg);
 			o->auto_dict_size_set = true;
+			break;
+		case O_REST:
+			o->cfg.auto_dict_rest_level =
+				strcmp(optarg, "off") == 0
+					? -1
+					: (int)parse_number(optarg, "rest level", 1, 22, false);
+			o->rest_level_set = true;
 			break;
 		case O_RECOMP:
 			parse_codec(optarg, &o->cfg.recomp);

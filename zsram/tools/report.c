@@ -45,12 +45,15 @@ static void print_text(const struct options *o, const struct input *in, const st
 	if (r->dict.enabled)
 		printf("auto_dictionary: %s; %" PRIu64 " trained, %" PRIu64 " failed (%s), "
 		       "%" PRIu64 " not used (held-out samples %.1f%% smaller in the last test), "
-		       "%" PRIu64 " pages re-encoded, %.2f s after the load; "
+		       "%" PRIu64 " pages re-encoded, %" PRIu64 " made denser at rest "
+		       "(%.1f%% of compr_data_size), %.2f s after the load; "
 		       "%.1f KiB of dictionaries, tables and samples\n",
 		       r->dict.current ? "on" : "none", r->dict.generations, r->dict.failures,
 		       r->dict.last_error ? strerror(-r->dict.last_error) : "no error",
 		       r->dict.rejected, gain_percent(r->dict.eval_plain, r->dict.eval_dict),
-		       r->dict.reencoded, r->dict_s, (double)r->dict.mem_bytes / 1024);
+		       r->dict.reencoded, r->dict.densified,
+		       gain_percent(mm.compr_data_size + r->dict.dense_saved, mm.compr_data_size),
+		       r->dict_s, (double)r->dict.mem_bytes / 1024);
 	printf("io_stat: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", io.failed_reads,
 	       io.failed_writes, io.invalid_io, io.notify_free);
 	if (o->cfg.backing_file)
@@ -78,9 +81,11 @@ static void json_dict(const struct run_report *r)
 	       ", \"failures\": %" PRIu64 ", \"last_error\": %d, \"reencoded\": %" PRIu64
 	       ", \"dict_bytes\": %" PRIu64 ", \"mem_bytes\": %" PRIu64 ", \"rejected\": %" PRIu64
 	       ", \"eval_plain_bytes\": %" PRIu64 ", \"eval_dict_bytes\": %" PRIu64
+	       ", \"densified\": %" PRIu64 ", \"dense_saved_bytes\": %" PRIu64
 	       ", \"seconds\": %.3f}",
 	       d->current, d->generations, d->failures, d->last_error, d->reencoded, d->dict_bytes,
-	       d->mem_bytes, d->rejected, d->eval_plain, d->eval_dict, r->dict_s);
+	       d->mem_bytes, d->rejected, d->eval_plain, d->eval_dict, d->densified, d->dense_saved,
+	       r->dict_s);
 }
 
 static void json_mm_stat(const char *key, const struct zsram_mm_stat *s)

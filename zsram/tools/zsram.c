@@ -51,8 +51,9 @@ static struct zsram *create_store(const struct options *o)
 }
 
 /* The automatic dictionary, if the store has one: trained now on what was
- * sampled if the input was too small to start it, and the re-encoding of
- * the pages loaded before it waited for, so that the figures include it. */
+ * sampled if the input was too small to start it, the re-encoding of the
+ * pages loaded before it and the dense pass (which a store at rest does by
+ * itself) waited for, so that the figures are those of the store at rest. */
 static void wait_for_dictionary(struct zsram *store, struct run_report *r)
 {
 	double t = tool_now();
@@ -60,6 +61,7 @@ static void wait_for_dictionary(struct zsram *store, struct run_report *r)
 	if (zsram_dict_train(store) == -EINVAL)
 		return; /* none */
 	zsram_dict_wait(store);
+	zsram_dict_settle(store);
 	r->dict_s = tool_now() - t;
 	zsram_get_dict_stat(store, &r->dict);
 }

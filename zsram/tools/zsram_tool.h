@@ -27,6 +27,7 @@ struct options {
 	const char *dict_file;
 	size_t train_dict;	 /* 0: no training; else dictionary bytes */
 	bool auto_dict_size_set; /* --auto-dict-size given */
+	bool rest_level_set;	 /* --rest-level given */
 	const char *corpus_dir;
 	long pid; /* 0: none */
 	unsigned int threads;
