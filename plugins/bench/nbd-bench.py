@@ -3,10 +3,11 @@
 plugin, on one page corpus copied with nbdcopy over a Unix socket.
 
 For each configuration (memory allocator=sparse, memory allocator=zstd; zsram
-with lz4, zstd (which trains its own dictionary), zstd with
-auto_dictionary=off, zstd with a dictionary trained on the corpus by
-zsram-train-dict at levels 3 and 1, zstd with 16 and 32 KiB store pages
-and a dictionary, lz4 with 16 KiB pages) and each of --runs runs, a fresh nbdkit server is started;
+with lz4, zstd untuned (32 KiB pages, a dictionary it trains itself), zstd
+with auto_dictionary=off, zstd at 4 and 16 KiB pages, zstd with a
+dictionary trained on the corpus by zsram-train-dict at 4 KiB pages and
+levels 3 and 1, at 16 and 32 KiB pages, lz4 with 16 KiB pages) and each
+of --runs runs, a fresh nbdkit server is started;
 nbdcopy copies the corpus in (--flush), the server's resident memory is read
 (VmRSS: RSS@in), then again once the server has used no CPU for 0.5 s (VmRSS
 and RssAnon in /proc/PID/status: RSS, anon; the zsram store trains and
@@ -175,10 +176,10 @@ def main():
             ("zsram-zstd", [plugin, "size=%d" % disk, "algorithm=zstd"]),
             ("zsram-zstd-noauto", [plugin, "size=%d" % disk, "algorithm=zstd",
                                    "auto_dictionary=off"]),
+            ("zsram-zstd-4k", [plugin, "size=%d" % disk, "algorithm=zstd",
+                               "page_size=4K"]),
             ("zsram-zstd-16k", [plugin, "size=%d" % disk, "algorithm=zstd",
                                 "page_size=16K"]),
-            ("zsram-zstd-32k", [plugin, "size=%d" % disk, "algorithm=zstd",
-                                "page_size=32K"]),
         ]
         dict_info = {}
         dicts = {}
@@ -193,9 +194,10 @@ def main():
                                  "train_s": time.monotonic() - t0}
             configs += [
                 ("zsram-zstd-dict", [plugin, "size=%d" % disk, "algorithm=zstd",
+                                     "page_size=4K",
                                      "dictionary=" + dicts[4096]]),
                 ("zsram-zstd1-dict", [plugin, "size=%d" % disk,
-                                      "algorithm=zstd:1",
+                                      "algorithm=zstd:1", "page_size=4K",
                                       "dictionary=" + dicts[4096]]),
                 ("zsram-zstd-16k-dict", [plugin, "size=%d" % disk,
                                          "algorithm=zstd", "page_size=16K",
