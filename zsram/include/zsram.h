@@ -332,22 +332,24 @@ long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages, size_t
  *   switching  new writes compress with it from then on (the slot records
  *              the generation, so every page reads back with the dictionary
  *              it was written with);
- *   re-encoding the thread re-encodes the pages stored before, one slot
- *              lock at a time (a page's I/O waits for one page's work at
- *              most), keeping the new form only where it is smaller; pages
- *              of an older generation are always moved, and a generation
- *              no slot records is freed;
+ *   re-encoding when the store is at rest (no compression or
+ *              decompression for 0.2 s; not during a load, whose writers
+ *              need the processors), the thread re-encodes the pages stored
+ *              before, one slot lock at a time (a page's I/O waits for one
+ *              page's work at most), keeping the new form only where it is
+ *              smaller; pages of an older generation are always moved, and
+ *              a generation no slot records is freed;
  *   retraining when the pages written with the current dictionary compress
  *              12% worse than the first 4096 did (the data changed), it
  *              samples again and trains the next generation.  At most two
- *              generations are alive: a retrain waits until the older one
- *              is retired.
+ *              generations are alive: before a retrain switches, the pages
+ *              of the older one are moved (then, not at rest).
  *   testing    one sample in 4 is held out of the training; the new
  *              dictionary is used only if it compresses those at least 2%
  *              smaller than zstd does without one (some data compresses
  *              better page by page: a Node.js heap in 16 KiB pages here).
- *   dense pass  when the store is at rest (no operation for 0.2 s), the
- *              thread compresses each page written since the last pass
+ *   dense pass  then, at rest, the thread compresses each page written
+ *              since the last pass
  *              again at zstd level auto_dict_rest_level (6), with its
  *              dictionary, and keeps it if smaller: writes go at the fast
  *              level, the store at rest is 4-12% smaller.  Pages read
@@ -391,13 +393,10 @@ int zsram_print_dict_stat(struct zsram *store, FILE *out);
  * automatic dictionary, -EAGAIN with fewer than 8 sample pages.
  */
 int zsram_dict_train(struct zsram *store);
-/* Waits until the dictionary thread has nothing to do (no training or
- * re-encoding under way, none due).  0, or -EINVAL without one. */
+/* Waits until the dictionary thread has nothing to do: a training under
+ * way or due, and what it does at rest (re-encoding, the dense pass), done
+ * now rather than after 0.2 s at rest.  0, or -EINVAL without one. */
 int zsram_dict_wait(struct zsram *store);
-/* Runs the dense pass now if any page awaits it (without waiting for the
- * store to be at rest) and waits for it and anything else due.  0, or
- * -EINVAL without an automatic dictionary. */
-int zsram_dict_settle(struct zsram *store);
 
 #pragma GCC visibility pop
 

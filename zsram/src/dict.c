@@ -227,7 +227,7 @@ static void dict_window_end(struct zsram *z, uint64_t bytes)
 	}
 	if (bytes * 100 <= d->base_bytes * (100 + DICT_DRIFT_PERCENT) || d->busy ||
 	    atomic_load(&d->collecting) || d->failures_in_row >= DICT_MAX_FAILURES ||
-	    !dict_free_generation(z))
+	    (!dict_free_generation(z) && !d->reencode_pending))
 		return;
 	if (dict_start_collecting(z) == 0)
 		d->retrains++;
@@ -356,6 +356,20 @@ static int dict_helps(struct zsram *z, struct zsram_codec *c, const unsigned cha
 	return with * 100 <= plain * (100 - DICT_MIN_GAIN_PERCENT);
 }
 
+static void dict_reencode_all(struct zsram *z);
+
+/* Whether a re-encoding was left for the store's rest; it is now taken. */
+static bool dict_take_reencode(struct zsram *z)
+{
+	bool pending;
+
+	zs_mutex_lock(&z->dict.lock);
+	pending = z->dict.reencode_pending;
+	z->dict.reencode_pending = false;
+	zs_mutex_unlock(&z->dict.lock);
+	return pending;
+}
+
 /* Trains on samples (freed here) and switches new writes to the result in a
  * free generation.  0, 1 (trained, but it does not help: not used) or a
  * negative errno: the store keeps what it had. */
@@ -384,6 +398,12 @@ static int dict_train_and_switch(struct zsram *z, unsigned char *samples, size_t
 		    : zsram_train_dictionary(samples, trained, z->page_size, dict, d->capacity);
 	dict_retire(z); /* a free generation may still hold its tables */
 	g = dict_free_generation(z);
+	if (!g && n >= 0 && dict_take_reencode(z)) {
+		/* The older generation's pages, left for the store's rest:
+		 * moved now, so that it can be retired. */
+		dict_reencode_all(z);
+		g = dict_free_generation(z);
+	}
 	if (n < 0 || !g) {
 		free(dict);
 		samples_free(z, samples);
@@ -565,6 +585,13 @@ static void dict_give_back(struct zsram *z, unsigned int keep)
 #endif
 }
 
+/* Whether the store's rest has work: a re-encoding left for it, pages for
+ * the dense pass.  Caller holds dict.lock. */
+static bool dict_rest_work(struct zsram_dict *d)
+{
+	return d->reencode_pending || (d->rest_level && atomic_load(&d->undense));
+}
+
 /*
  * The thread's sleep between trainings.  While compression contexts exist
  * it wakes every DICT_IDLE_MS (the first one made wakes it, dict_first_ctx),
@@ -594,8 +621,8 @@ static void dict_idle_wait(struct zsram *z)
 	zsram_codec_usage(&z->codecs[0], &nr_ctx, &puts_after);
 	if (puts_after != puts)
 		return;
-	if (d->rest_level && atomic_load(&d->undense)) {
-		d->rest_now = true; /* the dense pass, then the contexts go */
+	if (dict_rest_work(d)) {
+		d->rest_now = true; /* the rest's work, then the contexts go */
 		return;
 	}
 	zs_mutex_unlock(&d->lock);
@@ -623,9 +650,15 @@ static void *dict_thread(void *arg)
 			break;
 		d->busy = true;
 		if (!dict_due(d)) {
+			bool reencode = d->reencode_pending;
+
 			d->rest_now = false;
+			d->reencode_pending = false;
 			zs_mutex_unlock(&d->lock);
-			dict_dense_pass(z);
+			if (reencode)
+				dict_reencode_all(z);
+			if (d->rest_level)
+				dict_dense_pass(z);
 			dict_give_back(z, 0);
 			zs_mutex_lock(&d->lock);
 			continue;
@@ -638,12 +671,14 @@ static void *dict_thread(void *arg)
 		d->train_now = false;
 		zs_mutex_unlock(&d->lock);
 
+		/* The pages stored before wait for the rest: re-encoding them
+		 * now would take the processors from the writers. */
 		err = dict_train_and_switch(z, samples, nr);
-		if (!err)
-			dict_reencode_all(z);
 		dict_give_back(z, 1);
 
 		zs_mutex_lock(&d->lock);
+		if (!err)
+			d->reencode_pending = true;
 		if (err) {
 			if (err > 0) {
 				d->rejected++;
@@ -689,24 +724,6 @@ int zsram_dict_train(struct zsram *z)
 	return err;
 }
 
-int zsram_dict_settle(struct zsram *z)
-{
-	struct zsram_dict *d = &z->dict;
-
-	if (!d->enabled)
-		return -EINVAL;
-	zs_mutex_lock(&d->lock);
-	if (d->rest_level && atomic_load(&d->undense) && dict_start_thread(z)) {
-		d->rest_now = true;
-		d->busy = true; /* so that the wait below waits for it */
-		pthread_cond_signal(&d->wake);
-	}
-	while (d->busy || dict_due(d) || d->rest_now)
-		zs_mutex_wait(&d->lock, &d->idle);
-	zs_mutex_unlock(&d->lock);
-	return 0;
-}
-
 int zsram_dict_wait(struct zsram *z)
 {
 	struct zsram_dict *d = &z->dict;
@@ -714,7 +731,13 @@ int zsram_dict_wait(struct zsram *z)
 	if (!d->enabled)
 		return -EINVAL;
 	zs_mutex_lock(&d->lock);
-	while (d->busy || dict_due(d))
+	/* The rest's work now, not after DICT_IDLE_MS. */
+	if (dict_rest_work(d) && dict_start_thread(z)) {
+		d->rest_now = true;
+		d->busy = true; /* so that the wait below waits for it */
+		pthread_cond_signal(&d->wake);
+	}
+	while (d->busy || dict_due(d) || d->rest_now)
 		zs_mutex_wait(&d->lock, &d->idle);
 	zs_mutex_unlock(&d->lock);
 	return 0;

@@ -292,8 +292,10 @@ struct zsram_dict {
 	int last_error;
 	uint64_t generations, failures, reencoded, retired, retrains;
 	uint64_t rejected; /* dictionaries that did not help */
-	/* The dense pass at rest: its level (0: none), pages compressed
-	 * since the last pass, a pass asked for (zsram_dict_settle). */
+	/* The store's rest: re-encoding left for it (after a switch), the
+	 * dense pass's level (0: none) and pages compressed since the last
+	 * pass, the rest's work asked for now (zsram_dict_wait). */
+	bool reencode_pending;
 	int rest_level;
 	_Atomic uint64_t undense;
 	bool rest_now;

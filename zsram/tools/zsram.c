@@ -61,7 +61,6 @@ static void wait_for_dictionary(struct zsram *store, struct run_report *r)
 	if (zsram_dict_train(store) == -EINVAL)
 		return; /* none */
 	zsram_dict_wait(store);
-	zsram_dict_settle(store);
 	r->dict_s = tool_now() - t;
 	zsram_get_dict_stat(store, &r->dict);
 }
