@@ -16,9 +16,16 @@ null: (timed) and, on the first run, to a file compared with the corpus
 (untimed).  Reports the median of the runs as a table on stdout and all runs
 as JSON (--json).
 
+With --fio MB, each configuration also serves fio's nbd engine on a fresh
+disk of MB megabytes: 4 connections, each on its own quarter, random mixed
+reads and writes of 512 B to 64 KiB (60% compressible buffers), then fio
+reads back every block it wrote and checks its crc32c; the table gives
+write and read MiB/s, the server's memory once idle, and whether every
+block verified (a failure makes the exit status 1).
+
 Usage:
   nbd-bench.py --plugin PATH/nbdkit-zsram-plugin.so [--train-dict PATH]
-               [--runs N] [--json FILE] [--only NAME,...] CORPUS
+               [--runs N] [--json FILE] [--only NAME,...] [--fio MB] CORPUS
   nbd-bench.py --plugin ... --capture-mb MB [--keep-corpus FILE]
 CORPUS is a file of raw 4 KiB pages (for example made by
 bench/zs-capture --sources python --mb MB --file FILE, a python3 heap).
@@ -102,6 +109,56 @@ def timed(argv):
     return time.monotonic() - t0
 
 
+FIO_JOB = """[global]
+ioengine=nbd
+uri=%(uri)s
+rw=randrw
+bsrange=512-64k
+verify=crc32c
+buffer_compress_percentage=60
+refill_buffers=1
+size=%(part)dm
+offset_increment=%(part)dm
+numjobs=4
+group_reporting=1
+[mixed]
+"""
+
+
+def fio_one(tmp, name, argv, fio_mb):
+    """fio's nbd engine on a fresh server of fio_mb MB: 4 connections, each
+    random mixed 512 B-64 KiB reads and writes over its own quarter, then
+    fio reads back and checks (crc32c) every block it wrote."""
+    argv = [a if not a.startswith("size=") else "size=%dM" % fio_mb
+            for a in argv]
+    srv = Server(tmp, name + "-fio", argv)
+    try:
+        job = os.path.join(tmp, "mixed.fio")
+        with open(job, "w") as f:
+            f.write(FIO_JOB % {"uri": srv.uri, "part": fio_mb // 4})
+        p = subprocess.run(["fio", "--output-format=json", job],
+                           capture_output=True, text=True)
+        out = p.stdout[p.stdout.find("{"):]
+        try:
+            j = json.loads(out)["jobs"][0]
+        except (ValueError, KeyError, IndexError):
+            j = None
+        wait_idle(srv.proc.pid)
+        rss = status_kb(srv.proc.pid, "VmRSS")
+        anon = status_kb(srv.proc.pid, "RssAnon")
+    finally:
+        srv.stop()
+    ok = p.returncode == 0 and j is not None and j["error"] == 0
+    if not ok:
+        print("nbd-bench.py: fio on %s: exit %d, %s" % (
+            name, p.returncode, (p.stderr.strip().splitlines() or ["?"])[-1]),
+            file=sys.stderr)
+    return {"verified": ok, "rss_kb": rss, "rss_anon_kb": anon,
+            "write_mib_s": j["write"]["bw_bytes"] / 2**20 if j else 0,
+            "read_mib_s": j["read"]["bw_bytes"] / 2**20 if j else 0,
+            "written_mib": j["write"]["io_bytes"] / 2**20 if j else 0}
+
+
 def run_one(tmp, name, argv, corpus, disk, verify):
     srv = Server(tmp, name, argv)
     try:
@@ -141,10 +198,18 @@ def main():
     ap.add_argument("--only", help="comma-separated configuration names")
     ap.add_argument("--capture-mb", type=int,
                     help="make the corpus: a python3 heap of this many MB")
+    ap.add_argument("--fio", type=int, metavar="MB", default=0,
+                    help="also run fio's nbd engine (random mixed 512 B-64 KiB"
+                    " I/O with verify over 4 connections) on a disk of MB"
+                    " megabytes, for each configuration")
     ap.add_argument("--keep-corpus", help="with --capture-mb: where to keep it")
     args = ap.parse_args()
     if bool(args.corpus) == bool(args.capture_mb):
         ap.error("give CORPUS or --capture-mb MB")
+    if args.fio and (args.fio < 4 or args.fio % 4):
+        ap.error("--fio MB: a multiple of 4, at least 4")
+    if args.fio and not shutil.which("fio"):
+        sys.exit("nbd-bench.py: --fio needs fio (Debian package fio)")
     if args.runs < 1:
         ap.error("--runs must be at least 1")
     for tool in ("nbdkit", "nbdcopy", "cmp"):
@@ -220,6 +285,7 @@ def main():
             configs = [c for c in configs if c[0] in wanted]
 
         results = {}
+        fio_results = {}
         failed = False
         # Interleave the configurations run by run, so a slow phase of the
         # machine does not land on one configuration only.
@@ -231,6 +297,10 @@ def main():
                     print("nbd-bench.py: %s: the copy differs from the corpus"
                           % name, file=sys.stderr)
                     failed = True
+                if args.fio:
+                    f = fio_one(tmp, name, argv, args.fio)
+                    fio_results.setdefault(name, []).append(f)
+                    failed = failed or not f["verified"]
 
         mb = size / 1e6
         print("corpus: %s, %d bytes (%.1f MB), disk %d bytes, %d run(s), "
@@ -260,6 +330,28 @@ def main():
             print("%-20s %8.1f %8.1f %8.2f %8.1f %8.2f %8.2f %8.1f %8.1f" % (
                 name, rss, anon, mb / rss if rss else 0, rss_in, settle,
                 t_in, mb / t_in, mb / t_out))
+        fio_summary = {}
+        if args.fio:
+            print()
+            print("fio, nbd engine: random mixed 512 B-64 KiB reads and writes "
+                  "with crc32c verify, 4 connections, %d MB disk, medians"
+                  % args.fio)
+            hdr = "%-20s %8s %8s %10s %10s %8s" % (
+                "server", "RSS MB", "anon MB", "write MiB/s", "read MiB/s",
+                "verify")
+            print(hdr)
+            print("-" * len(hdr))
+            for name, _argv in configs:
+                fs = fio_results[name]
+                row = {k: statistics.median(f[k] for f in fs) for k in
+                       ("rss_kb", "rss_anon_kb", "write_mib_s", "read_mib_s")}
+                row["verified_all"] = all(f["verified"] for f in fs)
+                fio_summary[name] = row
+                print("%-20s %8.1f %8.1f %10.1f %10.1f %8s" % (
+                    name, row["rss_kb"] * 1024 / 1e6,
+                    row["rss_anon_kb"] * 1024 / 1e6, row["write_mib_s"],
+                    row["read_mib_s"],
+                    "clean" if row["verified_all"] else "FAILED"))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"corpus": corpus, "corpus_bytes": size,
@@ -268,7 +360,9 @@ def main():
                            "nbdkit": subprocess.run(
                                ["nbdkit", "--version"], capture_output=True,
                                text=True).stdout.strip(),
-                           "summary": summary, "results": results}, f,
+                           "summary": summary, "results": results,
+                           "fio_mb": args.fio, "fio_summary": fio_summary,
+                           "fio_results": fio_results}, f,
                           indent=2)
         return 1 if failed else 0
     finally:
