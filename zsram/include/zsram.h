@@ -346,8 +346,9 @@ long zsram_train_dictionary_sampled(const void *pages, uint64_t nr_pages, size_t
  *              of the older one are moved (then, not at rest).
  *   testing    one sample in 4 is held out of the training; the new
  *              dictionary is used only if it compresses those at least 2%
- *              smaller than zstd does without one (some data compresses
- *              better page by page: a Node.js heap in 16 KiB pages here).
+ *              smaller than zstd does without one, and than the current
+ *              dictionary if there is one (some data compresses better
+ *              page by page: a Node.js heap in 16 KiB pages here).
  *   dense pass  then, at rest, the thread compresses each page written
  *              since the last pass
  *              again at zstd level auto_dict_rest_level (6), with its

@@ -333,19 +333,32 @@ static long dict_eval(struct zsram *z, struct zsram_codec *c, const unsigned cha
 }
 
 /* Whether generation c makes the held-out samples at least
- * DICT_MIN_GAIN_PERCENT smaller than the primary codec does (0: no, 1: yes,
+ * DICT_MIN_GAIN_PERCENT smaller than the primary codec and the current
+ * generation (if any) do (0: no, 1: yes,
  * -errno).  Some heaps compress better page by page than with any
  * dictionary trained on them (a Node.js heap in 16 KiB pages here). */
 static int dict_helps(struct zsram *z, struct zsram_codec *c, const unsigned char *pages, size_t nr)
 {
 	struct zsram_dict *d = &z->dict;
+	unsigned int cur = atomic_load(&d->current);
 	void *dst = malloc(z->page_size);
-	long plain, with;
+	long plain, with, base;
 
 	if (!dst)
 		return -ENOMEM;
 	plain = dict_eval(z, &z->codecs[0], pages, nr, dst);
 	with = plain < 0 ? plain : dict_eval(z, c, pages, nr, dst);
+	/* A retrain must also beat the dictionary it would replace (this
+	 * thread alone retires generations: it is alive). */
+	base = plain;
+	if (with >= 0 && codec_is_dict(cur)) {
+		long now = dict_eval(z, &z->codecs[cur], pages, nr, dst);
+
+		if (now < 0)
+			with = now;
+		else if (now < base)
+			base = now;
+	}
 	free(dst);
 	if (with < 0)
 		return (int)with;
@@ -353,7 +366,7 @@ static int dict_helps(struct zsram *z, struct zsram_codec *c, const unsigned cha
 	d->eval_plain = (uint64_t)plain;
 	d->eval_dict = (uint64_t)with;
 	zs_mutex_unlock(&d->lock);
-	return with * 100 <= plain * (100 - DICT_MIN_GAIN_PERCENT);
+	return with * 100 <= base * (100 - DICT_MIN_GAIN_PERCENT);
 }
 
 static void dict_reencode_all(struct zsram *z);
