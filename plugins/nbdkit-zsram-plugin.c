@@ -4,7 +4,7 @@
  *
  * Owns: the plugin's parameters (size, algorithm, level, mem_limit,
  * page_size, dictionary, auto_dictionary, auto_dictionary_size, rest_level,
- * writeback, allocator, stats), the one store shared by every connection, the mapping of NBD requests onto the store's
+ * writeback, writeback_limit, allocator, stats), the one store shared by every connection, the mapping of NBD requests onto the store's
  * byte-range block view (which patches partial pages itself), extents from
  * the slot table, and the stats file.
  *
@@ -44,13 +44,14 @@ static int64_t mem_limit; /* 0: none */
 /* page_size=: the store's page; 0 until config_complete when not given:
  * then 32 KiB with zstd, 4 KiB otherwise (see README "Defaults"). */
 static uint32_t page_size;
-static char *dict_path;	       /* dictionary= (absolute) */
-static int auto_dict;	       /* auto_dictionary=: 1 on, -1 off, 0 default */
-static int64_t auto_dict_size; /* auto_dictionary_size=; 0: the store's */
-static int rest_level;	       /* rest_level=; 0: the store's, -1: off */
-static char *writeback_path;   /* writeback= (absolute) */
-static char *allocator_name;   /* allocator= */
-static char *stats_path;       /* stats= (absolute) */
+static char *dict_path;		/* dictionary= (absolute) */
+static int auto_dict;		/* auto_dictionary=: 1 on, -1 off, 0 default */
+static int64_t auto_dict_size;	/* auto_dictionary_size=; 0: the store's */
+static int rest_level;		/* rest_level=; 0: the store's, -1: off */
+static char *writeback_path;	/* writeback= (absolute) */
+static int64_t writeback_limit; /* writeback_limit=, bytes; 0: none */
+static char *allocator_name;	/* allocator= */
+static char *stats_path;	/* stats= (absolute) */
 
 /* ---- State ---- */
 
@@ -205,6 +206,17 @@ static int zsram_plugin_config(const char *key, const char *value)
 	}
 	if (strcmp(key, "writeback") == 0)
 		return set_path(key, value, &writeback_path);
+	if (strcmp(key, "writeback_limit") == 0) {
+		writeback_limit = nbdkit_parse_size(value);
+		if (writeback_limit == -1)
+			return -1;
+		if (writeback_limit == 0) {
+			nbdkit_error("writeback_limit: must be more than 0 (leave it out for "
+				     "no limit)");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "stats") == 0)
 		return set_path(key, value, &stats_path);
 	if (strcmp(key, "allocator") == 0) {
@@ -297,6 +309,10 @@ static int zsram_plugin_config_complete(void)
 		page_size = algorithm == ZSRAM_ALG_ZSTD ? 32768 : 4096;
 	if (dict_path && load_dictionary() == -1)
 		return -1;
+	if (writeback_limit && !writeback_path) {
+		nbdkit_error("writeback_limit= needs writeback=");
+		return -1;
+	}
 	if (writeback_path && mem_limit == 0) {
 		nbdkit_error("writeback= needs mem_limit= (pages are written back "
 			     "when the limit is reached)");
@@ -326,6 +342,12 @@ static int zsram_plugin_get_ready(void)
 	cfg.auto_dict_rest_level = rest_level;
 	cfg.mem_limit = (uint64_t)mem_limit;
 	cfg.backing_file = writeback_path;
+	/* zram's writeback_limit counts pages: whole pages of this store. */
+	cfg.writeback_limit = (uint64_t)writeback_limit / page_size;
+	if (writeback_limit && !cfg.writeback_limit) {
+		nbdkit_error("writeback_limit: less than one page (%" PRIu32 " bytes)", page_size);
+		return -1;
+	}
 	cfg.allocator = allocator_name;
 	cfg.name = "nbdkit-zsram";
 	store = zsram_create(&cfg);
@@ -620,6 +642,7 @@ static struct nbdkit_plugin plugin = {
 		       "auto_dictionary_size=<SIZE>  its size, 256 .. 1M (64K)\n"
 		       "rest_level=N|off   zstd level of the dense pass at rest (6)\n"
 		       "writeback=FILE     backing file for cold pages at mem_limit\n"
+		       "writeback_limit=<SIZE>  at most this much written back in all\n"
 		       "allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"
 		       "stats=PATH         write mm_stat and the class table to PATH on\n"
 		       "                   every flush and at exit",

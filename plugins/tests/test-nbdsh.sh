@@ -4,7 +4,8 @@
 # flush and the stats file, trim and zero with their extents), then fills a
 # store that has a tiny memory limit until it refuses with ENOSPC and checks
 # that everything written before is intact (enospc.py); with a backing file
-# the same writes all succeed (writeback.py).
+# the same writes all succeed (writeback.py); with writeback_limit= they
+# end in ENOSPC once the limit is used up (enospc.py again).
 REQUIRED_TOOLS="nbdsh"
 . "$(dirname "$0")/lib.sh"
 
@@ -33,4 +34,14 @@ stop_server "$SERVER_PID"
 [ -s "$TMP/backing" ] || fail "nothing written to the backing file"
 set -- $(head -n 1 "$STATS")
 [ "$3" -le 1048576 ] || fail "mem_used_total $3 passed the 1 MiB limit"
+
+# A writeback limit of 1 MiB: past 1 MiB in memory and 1 MiB in the file,
+# writes end in ENOSPC as without a file, and all before read back.
+start_server wblimit size=32M mem_limit=1M writeback="$TMP/backing2" writeback_limit=1M
+nbdsh -u "$(uri "$SOCK")" -c "exec(open('$HERE/enospc.py').read())" ||
+    fail "ENOSPC with a writeback limit"
+stop_server "$SERVER_PID"
+wb_bytes=$(stat -c %s "$TMP/backing2")
+[ "$wb_bytes" -gt 0 ] && [ "$wb_bytes" -le 1048576 ] ||
+    fail "backing file of $wb_bytes bytes with a 1 MiB writeback limit"
 echo PASS

@@ -60,6 +60,13 @@ must_fail "rest_level= needs algorithm=zstd" size=1M rest_level=9
 must_fail "rest_level= needs algorithm=zstd" size=1M algorithm=zstd auto_dictionary=off \
     rest_level=9
 must_fail "writeback= needs mem_limit=" size=1M writeback="$TMP/wb"
+must_fail "writeback_limit= needs writeback=" size=1M mem_limit=64K writeback_limit=1M
+must_fail "writeback_limit: must be more than 0" size=1M mem_limit=64K \
+    writeback="$TMP/wb" writeback_limit=0
+must_fail "could not parse size string (lots)" size=1M mem_limit=64K writeback="$TMP/wb" \
+    writeback_limit=lots
+must_fail "writeback_limit: less than one page (4096 bytes)" size=1M mem_limit=64K \
+    writeback="$TMP/wb" writeback_limit=100
 must_fail "writeback file '$TMP/no/such/dir/wb'" size=1M mem_limit=64K \
     writeback="$TMP/no/such/dir/wb"
 must_fail "unknown or unavailable allocator 'slab'" size=1M allocator=slab
@@ -76,6 +83,7 @@ if command -v nbdinfo >/dev/null 2>&1; then
     [ -s "$TMP/st" ] || fail "no stats file written at exit"
     must_start size=1000000 page_size=64K algorithm=zstd:-3
     must_start size=1M algorithm=lz4hc:4 mem_limit=256K writeback="$TMP/wb"
+    must_start size=1M mem_limit=256K writeback="$TMP/wb" writeback_limit=64K
     must_start size=1M algorithm=zstd auto_dictionary=off
     must_start size=1M algorithm=zstd rest_level=9
     must_start size=1M algorithm=zstd rest_level=off

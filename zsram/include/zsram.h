@@ -113,6 +113,10 @@ struct zsram_config {
 	 */
 	const char *backing_file;
 	uint64_t backing_pages; /* file capacity in pages; 0: nr_pages */
+	/* Pages that may be written back in all (zram's writeback_limit, with
+	 * writeback_limit_enable); 0: no limit.  Needs backing_file.  See
+	 * zsram_set_writeback_limit. */
+	uint64_t writeback_limit;
 	/*
 	 * Automatic compaction: after pages are freed, when
 	 * (mem_used_total - compr_data_size) / mem_used_total exceeds this
@@ -210,9 +214,21 @@ long zsram_recompress(struct zsram *store, unsigned int select, size_t threshold
  * Writes up to max_pages selected pages (same-filled pages never: they take
  * no memory) to the backing file and frees their memory.  Returns how many
  * were written back, -EINVAL if the store has no backing file, -ENOSPC if the
- * file is full before any page could go, -EIO on a write error.
+ * file is full before any page could go, -EDQUOT if the writeback limit is
+ * used up before any page could go, -EIO on a write error.
  */
 long zsram_writeback(struct zsram *store, unsigned int select, uint64_t max_pages);
+/*
+ * The writeback limit, as zram's writeback_limit: a budget of pages that may
+ * still be written back, by zsram_writeback and by writes at mem_limit
+ * alike.  Each page written back takes one; at 0, zsram_writeback returns
+ * -EDQUOT and writes at the limit fail with -ENOSPC as without a backing
+ * file (nothing stored changes).  zsram_set_writeback_limit sets the budget
+ * (negative: no limit); 0 or -EINVAL without a backing file.
+ * zsram_writeback_limit returns what is left, or -1 for no limit.
+ */
+int zsram_set_writeback_limit(struct zsram *store, int64_t pages);
+int64_t zsram_writeback_limit(const struct zsram *store);
 
 /* Compacts the allocator now; returns pages freed. */
 unsigned long zsram_compact(struct zsram *store);

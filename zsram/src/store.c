@@ -48,7 +48,8 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 		return NULL;
 	}
 	ps = cfg->page_size ? cfg->page_size : 4096;
-	if (!zs_page_size_valid(ps) || cfg->nr_pages > UINT64_MAX / ps) {
+	if (!zs_page_size_valid(ps) || cfg->nr_pages > UINT64_MAX / ps ||
+	    (cfg->writeback_limit && (!cfg->backing_file || cfg->writeback_limit > INT64_MAX))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -93,6 +94,8 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 					 cfg->backing_pages ? cfg->backing_pages : cfg->nr_pages);
 		if (err)
 			goto fail;
+		atomic_store(&z->backing.budget,
+			     cfg->writeback_limit ? (int64_t)cfg->writeback_limit : -1);
 	}
 	return z;
 fail:

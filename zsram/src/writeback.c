@@ -86,23 +86,54 @@ int zsram_backing_read(struct zsram *z, uint64_t block, void *page)
 	return n == (ssize_t)z->page_size ? 0 : -EIO;
 }
 
-/* Writes slot i (locked, in the allocator) back; returns 1, or -ENOSPC
- * (file full) / -EIO / the read's error. */
+/* Takes one page of the writeback budget: false when none is left. */
+static bool budget_take(struct zsram_backing *b)
+{
+	int64_t left = atomic_load(&b->budget);
+
+	do {
+		if (left == 0)
+			return false;
+		if (left < 0)
+			return true; /* no limit */
+	} while (!atomic_compare_exchange_weak(&b->budget, &left, left - 1));
+	return true;
+}
+
+static void budget_give_back(struct zsram_backing *b)
+{
+	int64_t left = atomic_load(&b->budget);
+
+	/* Unless the limit was lifted (or set anew) meanwhile. */
+	while (left >= 0 && !atomic_compare_exchange_weak(&b->budget, &left, left + 1))
+		;
+}
+
+/* Writes slot i (locked, in the allocator) back; returns 1, or -EDQUOT (the
+ * writeback limit is used up) / -ENOSPC (file full) / -EIO / the read's
+ * error. */
 static int writeback_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *page)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
 	uint64_t block;
 	int err;
 
+	if (!budget_take(&z->backing))
+		return -EDQUOT;
 	err = zsram_slot_read_locked(z, i, *flags, page);
-	if (err)
+	if (err) {
+		budget_give_back(&z->backing);
 		return err;
+	}
 	block = backing_alloc_block(&z->backing);
-	if (block == UINT64_MAX)
+	if (block == UINT64_MAX) {
+		budget_give_back(&z->backing);
 		return -ENOSPC;
+	}
 	if (pwrite(z->backing.fd, page, z->page_size, (off_t)(block * z->page_size)) !=
 	    (ssize_t)z->page_size) {
 		zsram_backing_free(z, block);
+		budget_give_back(&z->backing);
 		return -EIO;
 	}
 	zsram_slot_free_locked(z, i, *flags);
@@ -176,6 +207,19 @@ long zsram_writeback(struct zsram *z, unsigned int select, uint64_t max_pages)
 	if (done > 0)
 		zpool_compact(z->alloc.pool);
 	return done;
+}
+
+int zsram_set_writeback_limit(struct zsram *z, int64_t pages)
+{
+	if (z->backing.fd < 0)
+		return -EINVAL;
+	atomic_store(&z->backing.budget, pages < 0 ? -1 : pages);
+	return 0;
+}
+
+int64_t zsram_writeback_limit(const struct zsram *z)
+{
+	return z->backing.fd < 0 ? -1 : atomic_load(&((struct zsram *)z)->backing.budget);
 }
 
 long zsram_writeback_for_room(struct zsram *z, uint64_t self)

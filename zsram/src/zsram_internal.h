@@ -221,6 +221,10 @@ struct zsram_backing {
 	uint64_t hint;		   /* where to look for a free block */
 	uint64_t clock;		   /* next slot the victim scan looks at */
 	struct zs_mutex scan_lock; /* one writeback scan at a time */
+	/* Pages that may still be written back (zram's writeback_limit);
+	 * negative: no limit.  Taken before a page is written, given back
+	 * if the write fails. */
+	_Atomic int64_t budget;
 };
 
 /* ---- Automatic dictionary (dict.c) ----

@@ -73,6 +73,10 @@ static const struct {
 	{ "--mem-limit lots %s", 2, "bad memory limit" },
 	{ "--discard 1.5 %s", 2, "bad discard fraction" },
 	{ "-a zstd --rest-level 0 %s", 2, "bad rest level '0' (1..22)" },
+	{ "--writeback-limit 1M %s", 2, "--writeback-limit goes with --writeback" },
+	{ "--mem-limit 64K --writeback /tmp/zsram-tool-nowb --writeback-limit 100 %s", 2,
+	  "--writeback-limit is less than a page (4096 bytes)" },
+	{ "--writeback-limit 0 %s", 2, "bad writeback limit '0' (more than 0)" },
 	{ "-a zstd --rest-level 23 %s", 2, "bad rest level '23' (1..22)" },
 	{ "-a lz4 --rest-level 9 %s", 2, "--rest-level needs --algorithm zstd" },
 	{ "-a zstd --no-auto-dict --rest-level 9 %s", 2, "--rest-level needs" },
@@ -147,6 +151,20 @@ int main(void)
 	CHECK(v[2] <= 65536);
 	snprintf(args, sizeof(args), "--mem-limit 64K --writeback %s -t 2 %s", wbfile, file);
 	expect(args, 0, "bd_stat: ");
+	/* With a writeback limit of 8 pages: 8 go to the file, the rest of
+	 * what does not fit is refused, every stored page verifies. */
+	snprintf(args, sizeof(args), "--mem-limit 64K --writeback %s --writeback-limit 32K %s",
+		 wbfile, file);
+	expect(args, 0, "pages refused (ENOSPC)");
+	{
+		const char *bd = strstr(out, "bd_stat: ");
+		uint64_t count = 0, reads = 0, writes = 0;
+
+		CHECK(bd && sscanf(bd, "bd_stat: %" SCNu64 " %" SCNu64 " %" SCNu64, &count, &reads,
+				   &writes) == 3);
+		CHECK(count == 8 && writes == 8, "bd_stat %" PRIu64 " %" PRIu64 " %" PRIu64, count,
+		      reads, writes);
+	}
 	snprintf(args, sizeof(args), "-t 3 --class-stats %s", file);
 	expect(args, 0, "verify: ");
 

@@ -2,13 +2,16 @@
  * test_writeback - the backing file: past the memory limit, writes degrade
  * (cold pages go to the file) instead of failing; written-back pages read
  * back byte-exact, and can be overwritten and discarded; explicit writeback
- * by selection; bd_stat counts; the file full gives -ENOSPC at the limit.
+ * by selection; bd_stat counts; the file full gives -ENOSPC at the limit;
+ * the writeback limit (a budget of pages) refuses with -EDQUOT when used
+ * up, and writes at the memory limit then fail as without a file.
  */
 #include <unistd.h>
 
 #include <zsram.h>
 
 #include "zs_test.h"
+#include "../src/zsram_internal.h" /* limit_pages, to set a limit now */
 
 static char path[] = "/tmp/zsram-test-wb-XXXXXX";
 
@@ -158,6 +161,68 @@ int main(void)
 	CHECK_STORE(z);
 	zsram_destroy(z);
 
+	/* The writeback limit: a budget of pages, for explicit writeback and
+	 * for writes at mem_limit alike; used up, nothing changes. */
+	{
+		struct zsram_config cfg;
+		uint64_t stored = 0;
+		int err = 0;
+
+		zsram_config_init(&cfg);
+		cfg.nr_pages = nr;
+		cfg.backing_file = path;
+		cfg.writeback_limit = 3;
+		z = zsram_create(&cfg);
+		CHECK(z);
+		CHECK_EQ(zsram_writeback_limit(z), 3);
+		for (uint64_t i = 0; i < 64; i++) {
+			page_for(page, i, 0);
+			CHECK_EQ(zsram_write_page(z, i, page), 0);
+		}
+		CHECK_EQ(zsram_writeback(z, ZSRAM_SEL_ALL, 10), 3);
+		CHECK_EQ(zsram_writeback_limit(z), 0);
+		zsram_get_mm_stat(z, &mm);
+		CHECK_EQ(zsram_writeback(z, ZSRAM_SEL_ALL, 10), -EDQUOT);
+		zsram_get_bd_stat(z, &bd);
+		CHECK_EQ(bd.bd_count, 3);
+		CHECK_EQ(bd.bd_writes, 3);
+		{
+			struct zsram_mm_stat mm2;
+
+			zsram_get_mm_stat(z, &mm2);
+			CHECK_EQ(mm2.compr_data_size, mm.compr_data_size, "refused: unchanged");
+		}
+		CHECK_EQ(zsram_set_writeback_limit(z, 2), 0);
+		CHECK_EQ(zsram_writeback(z, ZSRAM_SEL_ALL, 10), 2);
+		CHECK_EQ(zsram_set_writeback_limit(z, -5), 0);
+		CHECK_EQ(zsram_writeback_limit(z), -1);
+		CHECK_EQ(zsram_writeback(z, ZSRAM_SEL_ALL, 4), 4);
+		/* At mem_limit with the budget used up: writes fail with
+		 * ENOSPC as without a backing file, and the store is intact. */
+		CHECK_EQ(zsram_set_writeback_limit(z, 0), 0);
+		zsram_get_mm_stat(z, &mm);
+		z->limit_pages = mm.mem_used_total / 4096;
+		for (uint64_t i = 64; i < nr && !err; i++) {
+			page_for(page, i, 1);
+			err = zsram_write_page(z, i, page);
+			stored += !err;
+		}
+		CHECK_EQ(err, -ENOSPC);
+		zsram_get_bd_stat(z, &bd);
+		CHECK_EQ(bd.bd_count, 9);
+		for (uint64_t i = 0; i < 64 + stored; i++) {
+			page_for(page, i, i < 64 ? 0 : 1);
+			CHECK_EQ(zsram_read_page(z, i, back), 0);
+			CHECK(memcmp(page, back, 4096) == 0, "page %" PRIu64, i);
+		}
+		CHECK_STORE(z);
+		zsram_destroy(z);
+		/* Without a backing file: refused. */
+		cfg.backing_file = NULL;
+		errno = 0;
+		CHECK(zsram_create(&cfg) == NULL && errno == EINVAL);
+	}
+
 	/* No backing file: writeback refused. */
 	{
 		struct zsram_config cfg;
@@ -166,6 +231,8 @@ int main(void)
 		cfg.nr_pages = 4;
 		z = zsram_create(&cfg);
 		CHECK_EQ(zsram_writeback(z, ZSRAM_SEL_ALL, 1), -EINVAL);
+		CHECK_EQ(zsram_set_writeback_limit(z, 4), -EINVAL);
+		CHECK_EQ(zsram_writeback_limit(z), -1);
 		zsram_destroy(z);
 	}
 	/* A backing file that cannot be created. */

@@ -37,6 +37,8 @@ static void usage(FILE *out)
 		"      --recompress-threshold BYTES\n"
 		"      --mem-limit SIZE      memory limit (K, M, G suffixes)\n"
 		"      --writeback FILE      backing file for cold pages past the limit\n"
+		"      --writeback-limit SIZE  at most this much written back (zram's\n"
+		"                            writeback_limit; K, M, G suffixes)\n"
 		"      --discard FRACTION    discard a random fraction of pages, compact,\n"
 		"                            verify again\n"
 		"      --seed N              random seed for --discard (1)\n"
@@ -168,6 +170,10 @@ static void check_combinations(const struct options *o)
 			       "--train-dict or --no-auto-dict");
 	if (o->kernel_zram && !o->bench)
 		tool_die_usage("--kernel-zram goes with --bench");
+	if (o->writeback_limit && !o->cfg.backing_file)
+		tool_die_usage("--writeback-limit goes with --writeback");
+	if (o->writeback_limit && o->writeback_limit < ps)
+		tool_die_usage("--writeback-limit is less than a page (%zu bytes)", ps);
 	if (o->cfg.backing_file && !o->cfg.mem_limit)
 		tool_die_usage("--writeback needs --mem-limit (pages go back when it is reached)");
 	if (o->json && (o->bench || o->class_stats))
@@ -197,7 +203,8 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		O_JSON,
 		O_NO_AUTO,
 		O_AUTO_SIZE,
-		O_REST
+		O_REST,
+		O_WB_LIMIT
 	};
 	static const struct option longopts[] = {
 		{ "algorithm", required_argument, NULL, 'a' },
@@ -207,6 +214,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		{ "no-auto-dict", no_argument, NULL, O_NO_AUTO },
 		{ "auto-dict-size", required_argument, NULL, O_AUTO_SIZE },
 		{ "rest-level", required_argument, NULL, O_REST },
+		{ "writeback-limit", required_argument, NULL, O_WB_LIMIT },
 		{ "recompress", required_argument, NULL, O_RECOMP },
 		{ "recompress-threshold", required_argument, NULL, O_RECOMP_T },
 		{ "mem-limit", required_argument, NULL, O_LIMIT },
@@ -276,6 +284,11 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_LIMIT: o->cfg.mem_limit = parse_size(optarg, "memory limit"); break;
 		case O_WB: o->cfg.backing_file = optarg; break;
+		case O_WB_LIMIT:
+			o->writeback_limit = parse_size(optarg, "writeback limit");
+			if (!o->writeback_limit)
+				tool_die_usage("bad writeback limit '%s' (more than 0)", optarg);
+			break;
 		case O_DISCARD:
 			errno = 0;
 			o->discard = strtod(optarg, &end);
@@ -317,4 +330,5 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 	if (!o->cfg.page_size)
 		o->cfg.page_size = o->cfg.codec.algorithm == ZSRAM_ALG_ZSTD ? 32768 : 4096;
 	check_combinations(o);
+	o->cfg.writeback_limit = o->writeback_limit / o->cfg.page_size;
 }

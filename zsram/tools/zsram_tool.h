@@ -25,9 +25,10 @@
 struct options {
 	struct zsram_config cfg;
 	const char *dict_file;
-	size_t train_dict;	 /* 0: no training; else dictionary bytes */
-	bool auto_dict_size_set; /* --auto-dict-size given */
-	bool rest_level_set;	 /* --rest-level given */
+	size_t train_dict;	  /* 0: no training; else dictionary bytes */
+	bool auto_dict_size_set;  /* --auto-dict-size given */
+	bool rest_level_set;	  /* --rest-level given */
+	uint64_t writeback_limit; /* --writeback-limit, bytes; 0: none */
 	const char *corpus_dir;
 	long pid; /* 0: none */
 	unsigned int threads;
