@@ -138,6 +138,9 @@ struct zsram_config {
 	/* With the automatic dictionary: the zstd level of the dense pass at
 	 * rest (see below); 0: 6, negative: no dense pass; at most 22. */
 	int auto_dict_rest_level;
+	/* 1: keep each page's last access time (4 bytes a page), for
+	 * zsram_mark_idle_age; 0: not. */
+	int track_access_time;
 };
 
 /* Fills *config with defaults: lz4, 4096-byte pages, no limit, no
@@ -192,6 +195,10 @@ uint64_t zsram_bdev_size(const struct zsram *store); /* bytes */
 /* Marks every stored page idle (as writing "all" to zram's idle file); a
  * read or write of a page clears its mark.  Returns pages marked. */
 uint64_t zsram_mark_idle(struct zsram *store);
+/* Marks idle the stored pages not read or written for at least seconds (as
+ * writing a number to zram's idle file, CONFIG_ZRAM_TRACK_ENTRY_ACTIME).
+ * Needs track_access_time; returns pages marked, or -EINVAL without it. */
+long zsram_mark_idle_age(struct zsram *store, uint64_t seconds);
 
 /* Which pages zsram_recompress and zsram_writeback consider; or'ed. */
 #define ZSRAM_SEL_HUGE 0x1u /* huge (raw) pages */

@@ -39,6 +39,7 @@ static int bdev_page_part(struct zsram *z, uint64_t index, size_t off, size_t le
 		return -ENOMEM;
 	flags = zsram_slot_lock(&z->slots, index);
 	err = zsram_slot_read_locked(z, index, flags, tmp);
+	zsram_slot_touch(z, index);
 	if (op == BDEV_READ) {
 		zsram_slot_unlock_set(&z->slots, index, flags & ~SLOT_IDLE);
 		if (!err)

@@ -32,6 +32,27 @@ uint64_t zsram_mark_idle(struct zsram *z)
 	return marked;
 }
 
+long zsram_mark_idle_age(struct zsram *z, uint64_t seconds)
+{
+	uint32_t now;
+	long marked = 0;
+
+	if (!z->slots.atime)
+		return -EINVAL;
+	now = zsram_now(z);
+	for (uint64_t i = 0; i < z->nr_pages; i++) {
+		uint32_t flags = zsram_slot_lock(&z->slots, i);
+
+		if (((flags & (SLOT_SAME | SLOT_WB)) || (flags & SLOT_SIZE_MASK)) &&
+		    (uint64_t)(now - z->slots.atime[i]) >= seconds) {
+			flags |= SLOT_IDLE;
+			marked++;
+		}
+		zsram_slot_unlock_set(&z->slots, i, flags);
+	}
+	return marked;
+}
+
 static bool selected(uint32_t flags, unsigned int select)
 {
 	return (select & ZSRAM_SEL_ALL) || ((select & ZSRAM_SEL_HUGE) && (flags & SLOT_HUGE)) ||

@@ -53,6 +53,8 @@ int zsram_slots_init(struct zsram_slots *s, uint64_t nr)
 
 void zsram_slots_fini(struct zsram_slots *s)
 {
+	free(s->atime);
+	s->atime = NULL;
 	free(s->values);
 	free((void *)s->flags);
 #ifdef ZS_DEBUG

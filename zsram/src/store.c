@@ -37,6 +37,17 @@ void zsram_config_init(struct zsram_config *config)
 	config->recomp.algorithm = ZSRAM_ALG_ZSTD;
 }
 
+uint32_t zsram_now(struct zsram *z)
+{
+	uint64_t fake = atomic_load_explicit(&z->test_now, memory_order_relaxed);
+	struct timespec t;
+
+	if (fake)
+		return (uint32_t)fake;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (uint32_t)(t.tv_sec - z->epoch.tv_sec);
+}
+
 struct zsram *zsram_create(const struct zsram_config *cfg)
 {
 	struct zsram *z;
@@ -72,6 +83,11 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 	err = zsram_slots_init(&z->slots, cfg->nr_pages);
 	if (err)
 		goto fail;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &z->epoch);
+	if (cfg->track_access_time && !(z->slots.atime = calloc(cfg->nr_pages, sizeof(uint32_t)))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	err = zsram_codec_init(&z->codecs[0], &cfg->codec, ps);
 	if (err)
 		goto fail;
@@ -401,6 +417,7 @@ int zsram_write_page(struct zsram *z, uint64_t index, const void *page)
 		return -EINVAL;
 	flags = zsram_slot_lock(&z->slots, index);
 	err = zsram_slot_store_locked(z, index, &flags, page);
+	zsram_slot_touch(z, index);
 	zsram_slot_unlock_set(&z->slots, index, err ? flags : flags & ~(SLOT_IDLE | SLOT_NORECOMP));
 	if (err)
 		STAT_ADD(z->failed_writes, 1);
@@ -418,6 +435,7 @@ int zsram_read_page(struct zsram *z, uint64_t index, void *page)
 		return -EINVAL;
 	flags = zsram_slot_lock(&z->slots, index);
 	err = zsram_slot_read_locked(z, index, flags, page);
+	zsram_slot_touch(z, index);
 	zsram_slot_unlock_set(&z->slots, index, flags & ~SLOT_IDLE);
 	if (err)
 		STAT_ADD(z->failed_reads, 1);

@@ -46,6 +46,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <zsmalloc.h>
 #include <zpool.h>
@@ -176,6 +177,9 @@ struct zsram_slots {
 	uint64_t nr;
 	uint64_t *values;
 	_Atomic uint32_t *flags;
+	/* With track_access_time: seconds (zsram_now) of each slot's last read
+	 * or write, under the slot's lock; NULL: not tracked. */
+	uint32_t *atime;
 #ifdef ZS_DEBUG
 	_Atomic uintptr_t *owner; /* the holder's pthread_self(), 0: none */
 #endif
@@ -320,8 +324,10 @@ struct zsram {
 	unsigned int nr_codecs; /* codecs 0 .. nr_codecs-1 set up at creation */
 	struct zsram_dict dict;
 	struct zsram_slots slots;
-	uint64_t limit_pages;	  /* 0: none */
-	double compact_threshold; /* < 0: never automatically */
+	struct timespec epoch;	   /* zsram_now's 0 */
+	_Atomic uint64_t test_now; /* tests: nonzero replaces the clock */
+	uint64_t limit_pages;	   /* 0: none */
+	double compact_threshold;  /* < 0: never automatically */
 	struct zsram_backing backing;
 
 	/* Statistics, updated with relaxed atomics. */
@@ -408,5 +414,16 @@ void zsram_backing_free(struct zsram *z, uint64_t block);
 /* Makes room for a write to slot `self` (whose lock the caller holds):
  * writes back cold pages; returns how many. */
 long zsram_writeback_for_room(struct zsram *z, uint64_t self);
+
+/* ---- Access time (store.c) ---- */
+
+/* Seconds since the store was made (CLOCK_MONOTONIC_COARSE). */
+uint32_t zsram_now(struct zsram *z);
+/* A read or write of slot i (locked): its access time is now. */
+static inline void zsram_slot_touch(struct zsram *z, uint64_t i)
+{
+	if (z->slots.atime)
+		z->slots.atime[i] = zsram_now(z);
+}
 
 #endif /* ZSRAM_INTERNAL_H */
