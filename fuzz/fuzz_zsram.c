@@ -490,9 +490,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (b3 & 1) {
 		uint8_t r = fz_u8(&h->in);
 
-		cfg.recomp_enabled = 1;
-		cfg.recomp.algorithm = (enum zsram_algorithm)(r % 3);
-		cfg.recomp.level = pick_level(&h->in, cfg.recomp.algorithm, r >> 2, &surely);
+		cfg.nr_recomp = 1;
+		cfg.recomp[0].algorithm = (enum zsram_algorithm)(r % 3);
+		cfg.recomp[0].level = pick_level(&h->in, cfg.recomp[0].algorithm, r >> 2, &surely);
 		valid &= surely;
 		h->recomp = true;
 	}
@@ -531,12 +531,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unlink(backing_path); /* the store keeps it open */
 	if (!h->store) {
 		FZ_CHECK(!valid && err == EINVAL,
-			 "zsram_create(nr_pages %lu, page_size %zu, %s level %d, recomp %d, "
+			 "zsram_create(nr_pages %lu, page_size %zu, %s level %d, recomp %u, "
 			 "allocator %s) failed: %s",
 			 (unsigned long)cfg.nr_pages, cfg.page_size,
-			 zsram_algorithm_name(cfg.codec.algorithm), cfg.codec.level,
-			 cfg.recomp_enabled, cfg.allocator ? cfg.allocator : "default",
-			 strerror(err));
+			 zsram_algorithm_name(cfg.codec.algorithm), cfg.codec.level, cfg.nr_recomp,
+			 cfg.allocator ? cfg.allocator : "default", strerror(err));
 		return 0;
 	}
 	FZ_CHECK(supported && cfg.nr_pages > 0,

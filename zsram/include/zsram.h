@@ -14,7 +14,7 @@
  *                 (with zbud or z3fold, whose largest object is below the
  *                 page size: one page of the store's own, outside the
  *                 allocator)
- *   recompressed  compressed again by the secondary algorithm (see
+ *   recompressed  compressed again by a secondary algorithm (see
  *                 zsram_recompress); the slot records which algorithm, so the
  *                 page always reads back
  *   written back  moved to the backing file (see zsram_writeback); read back
@@ -97,12 +97,17 @@ struct zsram_codec_config {
 	size_t dict_size;
 };
 
+#define ZSRAM_MAX_RECOMP 3 /* secondary algorithms at most, as zram */
+
 struct zsram_config {
 	uint64_t nr_pages;		 /* disk size in pages; required */
 	size_t page_size;		 /* 0: 4096; power of two 4096..65536 */
 	struct zsram_codec_config codec; /* primary algorithm */
-	int recomp_enabled;		 /* 1: recomp is the secondary algorithm */
-	struct zsram_codec_config recomp;
+	/* Secondary (recompression) algorithms, as zram's recomp_algorithm:
+	 * nr_recomp of them (0..ZSRAM_MAX_RECOMP), recomp[0] of priority 1
+	 * (tried first), recomp[1] of priority 2, recomp[2] of priority 3. */
+	unsigned int nr_recomp;
+	struct zsram_codec_config recomp[ZSRAM_MAX_RECOMP];
 	uint64_t mem_limit; /* bytes of mem_used_total; 0: none */
 	/*
 	 * Backing file for writeback, created or truncated; NULL: none.  When
@@ -206,16 +211,23 @@ long zsram_mark_idle_age(struct zsram *store, uint64_t seconds);
 #define ZSRAM_SEL_ALL 0x4u  /* every stored page */
 
 /*
- * Recompresses with the secondary algorithm the selected pages whose stored
- * size is at least threshold bytes (0: any size).  A page is kept in the new
- * form only if it comes out smaller; pages tried once without gain are marked
- * and not tried again until rewritten.  Returns how many pages were
- * recompressed, or -EINVAL if the store has no secondary algorithm; it stops
- * at the first page whose new form cannot be stored: -ENOSPC when the memory
- * limit refuses it (as writes do), -ENOMEM when memory cannot be had.  Pages
+ * Recompresses the selected pages whose stored size is at least threshold
+ * bytes (0: any size) with the secondary algorithms, as zram's recompress:
+ * each page is tried with them in priority order, starting after the one
+ * it is already in (a page in priority 1 is tried with 2 and 3), and kept
+ * in the first form that comes out smaller.  Pages that none of them made
+ * smaller are marked and not tried again until rewritten.
+ * zsram_recompress_prio tries only the algorithm of that priority (1..3;
+ * 0: all, as zsram_recompress), on pages not yet in it or a later one,
+ * and marks none.  Returns how many pages were recompressed, or -EINVAL if
+ * the store has no secondary algorithm (of that priority); it stops at the
+ * first page whose new form cannot be stored: -ENOSPC when the memory limit
+ * refuses it (as writes do), -ENOMEM when memory cannot be had.  Pages
  * already recompressed stay so, and no page is lost.
  */
 long zsram_recompress(struct zsram *store, unsigned int select, size_t threshold);
+long zsram_recompress_prio(struct zsram *store, unsigned int select, size_t threshold,
+			   unsigned int priority);
 
 /*
  * Writes up to max_pages selected pages (same-filled pages never: they take
@@ -302,7 +314,8 @@ enum zsram_slot_kind {
 struct zsram_slot_info {
 	enum zsram_slot_kind kind;
 	unsigned int size;	/* stored bytes (0 for empty and same-filled) */
-	unsigned int algorithm; /* 0: primary, 1: secondary (recompressed),
+	unsigned int algorithm; /* 0: primary, 1..3: the secondary algorithm
+				 * of that priority (recompressed),
 				 * 4 or 5: primary with an automatic
 				 * dictionary of that generation */
 	int idle;		/* marked idle */

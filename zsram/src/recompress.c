@@ -101,58 +101,86 @@ int zsram_slot_replace_locked(struct zsram *z, uint64_t i, uint32_t *flags, unsi
 	return 1;
 }
 
-/* Recompresses slot i (locked, flags) using page as scratch; returns 1 if
- * it was recompressed, 0 if not, or a negative errno. */
+/* Recompresses slot i (locked, *flags), its page read into page, with the
+ * secondary algorithms of priorities first..last (0-based; ctx[p] is a
+ * context of each), keeping the first form that is smaller.  Returns 1 if
+ * it was recompressed, 0 if none was smaller, or a negative errno. */
 static int recompress_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *page,
-			   struct zsram_codec_ctx *ctx)
+			   struct zsram_codec_ctx **ctx, unsigned int first, unsigned int last)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
 	size_t size = *flags & SLOT_SIZE_MASK;
 	size_t cap = size - 1;
-	int r;
+	int err;
 
 	STAT_ADD(z->recomp_attempts, 1);
 	if (cap > z->alloc.huge_size - 1)
 		cap = z->alloc.huge_size - 1;
-	r = zsram_slot_reencode_locked(z, i, flags, page, ZSRAM_CODEC_RECOMP, ctx, cap);
-	if (r == 0)
-		*flags |= SLOT_NORECOMP;
-	else if (r > 0)
-		STAT_ADD(z->recomp_saved, size - (*flags & SLOT_SIZE_MASK));
-	return r;
+	err = zsram_slot_read_locked(z, i, *flags, page);
+	if (err)
+		return err;
+	for (unsigned int p = first; p <= last; p++) {
+		unsigned int codec = ZSRAM_CODEC_RECOMP + p;
+		long n = zsram_codec_compress(&z->codecs[codec], ctx[p], page, z->page_size,
+					      ctx[p]->buf, cap);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			continue; /* not smaller: the next priority */
+		err = zsram_slot_replace_locked(z, i, flags, codec, ctx[p]->buf, (size_t)n);
+		if (err > 0)
+			STAT_ADD(z->recomp_saved, size - (size_t)n);
+		return err;
+	}
+	return 0;
 }
 
-long zsram_recompress(struct zsram *z, unsigned int select, size_t threshold)
+long zsram_recompress_prio(struct zsram *z, unsigned int select, size_t threshold,
+			   unsigned int priority)
 {
-	struct zsram_codec_ctx *ctx;
+	unsigned int nr = z->nr_codecs - 1; /* secondary algorithms */
+	unsigned int lo = priority ? priority - 1 : 0, hi = priority ? priority - 1 : nr - 1;
+	struct zsram_codec_ctx *ctx[ZSRAM_MAX_RECOMP] = { 0 };
 	long done = 0;
 	void *page;
 	int err = 0;
 
-	if (z->nr_codecs < 2)
+	if (nr == 0 || priority > nr)
 		return -EINVAL;
 	page = malloc(z->page_size);
-	ctx = zsram_codec_get(&z->codecs[ZSRAM_CODEC_RECOMP]);
-	if (!page || !ctx) {
-		free(page);
-		if (ctx)
-			zsram_codec_put(&z->codecs[ZSRAM_CODEC_RECOMP], ctx);
-		return -ENOMEM;
-	}
+	for (unsigned int p = lo; p <= hi; p++)
+		if (!(ctx[p] = zsram_codec_get(&z->codecs[ZSRAM_CODEC_RECOMP + p])))
+			err = -ENOMEM;
+	if (!page)
+		err = -ENOMEM;
 	for (uint64_t i = 0; i < z->nr_pages && err >= 0; i++) {
 		uint32_t flags = zsram_slot_lock(&z->slots, i);
+		unsigned int alg = slot_alg(flags);
+		/* Only priorities after the one the page is in. */
+		unsigned int first = codec_is_recomp(alg) ? alg - ZSRAM_CODEC_RECOMP + 1 : 0;
 
-		if (slot_in_allocator(flags) && !codec_is_recomp(slot_alg(flags)) &&
-		    !(flags & SLOT_NORECOMP) && selected(flags, select) &&
-		    (flags & SLOT_SIZE_MASK) >= threshold) {
-			err = recompress_slot(z, i, &flags, page, ctx);
+		if (first < lo)
+			first = lo;
+		if (slot_in_allocator(flags) && first <= hi && !(flags & SLOT_NORECOMP) &&
+		    selected(flags, select) && (flags & SLOT_SIZE_MASK) >= threshold) {
+			err = recompress_slot(z, i, &flags, page, ctx, first, hi);
 			if (err > 0)
 				done++;
+			else if (err == 0 && !priority)
+				flags |= SLOT_NORECOMP; /* none of them helps */
 		}
 		zsram_slot_unlock_set(&z->slots, i, flags);
 	}
-	zsram_codec_put(&z->codecs[ZSRAM_CODEC_RECOMP], ctx);
+	for (unsigned int p = lo; p <= hi; p++)
+		if (ctx[p])
+			zsram_codec_put(&z->codecs[ZSRAM_CODEC_RECOMP + p], ctx[p]);
 	free(page);
 	zsram_maybe_compact(z);
 	return err < 0 && done == 0 ? err : done;
+}
+
+long zsram_recompress(struct zsram *z, unsigned int select, size_t threshold)
+{
+	return zsram_recompress_prio(z, select, threshold, 0);
 }

@@ -34,7 +34,8 @@ void zsram_config_init(struct zsram_config *config)
 	memset(config, 0, sizeof(*config));
 	config->page_size = 4096;
 	config->codec.algorithm = ZSRAM_ALG_LZ4;
-	config->recomp.algorithm = ZSRAM_ALG_ZSTD;
+	for (unsigned int p = 0; p < ZSRAM_MAX_RECOMP; p++)
+		config->recomp[p].algorithm = ZSRAM_ALG_ZSTD;
 }
 
 uint32_t zsram_now(struct zsram *z)
@@ -92,11 +93,15 @@ struct zsram *zsram_create(const struct zsram_config *cfg)
 	if (err)
 		goto fail;
 	z->nr_codecs = 1;
-	if (cfg->recomp_enabled) {
-		err = zsram_codec_init(&z->codecs[1], &cfg->recomp, ps);
+	if (cfg->nr_recomp > ZSRAM_MAX_RECOMP) {
+		err = -EINVAL;
+		goto fail;
+	}
+	for (unsigned int p = 0; p < cfg->nr_recomp; p++) {
+		err = zsram_codec_init(&z->codecs[ZSRAM_CODEC_RECOMP + p], &cfg->recomp[p], ps);
 		if (err)
 			goto fail;
-		z->nr_codecs = 2;
+		z->nr_codecs++;
 	}
 	err = zsram_alloc_init(&z->alloc, cfg->allocator, cfg->name ? cfg->name : "zsram", ps,
 			       z->limit_pages);

@@ -258,6 +258,9 @@ static inline bool codec_is_dict(unsigned int codec)
 {
 	return codec >= ZSRAM_CODEC_DICT;
 }
+_Static_assert(ZSRAM_CODEC_RECOMP + ZSRAM_MAX_RECOMP <= ZSRAM_CODEC_DICT,
+	       "the secondary algorithms' codecs end before the dictionaries'");
+
 static inline bool codec_is_recomp(unsigned int codec)
 {
 	return codec >= ZSRAM_CODEC_RECOMP && codec < ZSRAM_CODEC_DICT;

@@ -17,9 +17,9 @@ static struct zsram *make_store(uint64_t nr, enum zsram_algorithm second, int le
 	cfg.nr_pages = nr;
 	cfg.codec.algorithm = ZSRAM_ALG_LZ4;
 	cfg.codec.level = 20; /* fast and weak: room for the second one */
-	cfg.recomp_enabled = 1;
-	cfg.recomp.algorithm = second;
-	cfg.recomp.level = level;
+	cfg.nr_recomp = 1;
+	cfg.recomp[0].algorithm = second;
+	cfg.recomp[0].level = level;
 	z = zsram_create(&cfg);
 	CHECK(z);
 	return z;
@@ -61,6 +61,104 @@ static uint64_t count_alg1(struct zsram *z, uint64_t nr)
 		n += info.kind == ZSRAM_SLOT_COMPRESSED && info.algorithm == 1;
 	}
 	return n;
+}
+
+static uint64_t count_alg(struct zsram *z, uint64_t nr, unsigned int alg)
+{
+	struct zsram_slot_info info;
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < nr; i++) {
+		CHECK_EQ(zsram_slot_info(z, i, &info), 0);
+		n += info.kind == ZSRAM_SLOT_COMPRESSED && info.algorithm == alg;
+	}
+	return n;
+}
+
+/* Three secondary algorithms by priority (lz4, lz4hc 9, zstd 19 over a
+ * weak lz4): one priority alone takes pages into it only; all of them try
+ * each page in order after the one it is in (pages in 2 move on to 3),
+ * keep the first smaller form, and a page in the last is not tried again
+ * by the earlier ones. */
+static void test_priorities(uint64_t nr)
+{
+	struct zsram_config cfg;
+	struct zsram_recomp_stat rs;
+	struct zsram_mm_stat before, after;
+	struct zsram *z;
+	long n, n2;
+
+	zsram_config_init(&cfg);
+	cfg.nr_pages = nr;
+	cfg.codec.algorithm = ZSRAM_ALG_LZ4;
+	cfg.codec.level = 60;
+	cfg.nr_recomp = 3;
+	cfg.recomp[0].algorithm = ZSRAM_ALG_LZ4;
+	cfg.recomp[1].algorithm = ZSRAM_ALG_LZ4HC;
+	cfg.recomp[1].level = 9;
+	cfg.recomp[2].algorithm = ZSRAM_ALG_ZSTD;
+	cfg.recomp[2].level = 19;
+	z = zsram_create(&cfg);
+	CHECK(z);
+	fill(z, nr);
+	CHECK_EQ(zsram_recompress_prio(z, ZSRAM_SEL_ALL, 0, 4), -EINVAL);
+
+	/* Priority 2 alone. */
+	n = zsram_recompress_prio(z, ZSRAM_SEL_ALL, 0, 2);
+	CHECK(n > 0);
+	CHECK(count_alg(z, nr, 2) == (uint64_t)n && count_alg(z, nr, 1) == 0 &&
+	      count_alg(z, nr, 3) == 0);
+	/* All, by priority: pages in 2 are tried with 3 only; what the weak
+	 * primary left is taken by priority 1 first (plain lz4 beats
+	 * acceleration 60). */
+	zsram_get_mm_stat(z, &before);
+	zsram_get_recomp_stat(z, &rs);
+	n2 = zsram_recompress(z, ZSRAM_SEL_ALL, 0);
+	CHECK(n2 > 0);
+	CHECK(count_alg(z, nr, 3) > 0 && count_alg(z, nr, 2) < (uint64_t)n,
+	      "priority 1: %" PRIu64 ", 2: %" PRIu64 ", 3: %" PRIu64, count_alg(z, nr, 1),
+	      count_alg(z, nr, 2), count_alg(z, nr, 3));
+	zsram_get_mm_stat(z, &after);
+	CHECK(after.compr_data_size < before.compr_data_size);
+	{
+		struct zsram_recomp_stat rs2;
+
+		zsram_get_recomp_stat(z, &rs2);
+		CHECK_EQ(rs2.recompressed,
+			 count_alg(z, nr, 1) + count_alg(z, nr, 2) + count_alg(z, nr, 3));
+		CHECK_EQ(after.compr_data_size,
+			 before.compr_data_size - (rs2.saved_bytes - rs.saved_bytes));
+	}
+	verify_all(z, nr);
+	CHECK_STORE(z);
+	/* Pages in priority 3 are past 1 and 2; the rest were tried with all:
+	 * nothing more. */
+	CHECK_EQ(zsram_recompress_prio(z, ZSRAM_SEL_ALL, 0, 1), 0);
+	CHECK_EQ(zsram_recompress(z, ZSRAM_SEL_ALL, 0), 0);
+	zsram_destroy(z);
+
+	/* From the primary, all by priority: the first that is smaller keeps
+	 * the page (plain lz4 beats acceleration 60 on most). */
+	z = zsram_create(&cfg);
+	CHECK(z);
+	fill(z, nr);
+	n = zsram_recompress(z, ZSRAM_SEL_ALL, 0);
+	CHECK(n > 0 && count_alg(z, nr, 1) * 2 > (uint64_t)n,
+	      "%ld recompressed, priority 1: %" PRIu64, n, count_alg(z, nr, 1));
+	CHECK_EQ((uint64_t)n, count_alg(z, nr, 1) + count_alg(z, nr, 2) + count_alg(z, nr, 3));
+	verify_all(z, nr);
+	CHECK_STORE(z);
+	zsram_destroy(z);
+
+	/* More than three, or a priority past those configured: refused. */
+	cfg.nr_recomp = 4;
+	errno = 0;
+	CHECK(!zsram_create(&cfg) && errno == EINVAL);
+	cfg.nr_recomp = 1;
+	z = zsram_create(&cfg);
+	CHECK(z);
+	CHECK_EQ(zsram_recompress_prio(z, ZSRAM_SEL_ALL, 0, 2), -EINVAL);
+	zsram_destroy(z);
 }
 
 int main(void)
@@ -164,6 +262,7 @@ int main(void)
 	verify_all(z, nr);
 	zsram_destroy(z);
 
+	test_priorities(nr);
 	printf("recompress: ok\n");
 	return 0;
 }

@@ -73,6 +73,8 @@ static const struct {
 	{ "--mem-limit lots %s", 2, "bad memory limit" },
 	{ "--discard 1.5 %s", 2, "bad discard fraction" },
 	{ "-a zstd --rest-level 0 %s", 2, "bad rest level '0' (1..22)" },
+	{ "--recompress lz4 --recompress lz4hc --recompress zstd --recompress zstd:9 %s", 2,
+	  "--recompress at most 3 times" },
 	{ "--writeback-limit 1M %s", 2, "--writeback-limit goes with --writeback" },
 	{ "--mem-limit 64K --writeback /tmp/zsram-tool-nowb --writeback-limit 100 %s", 2,
 	  "--writeback-limit is less than a page (4096 bytes)" },
@@ -144,6 +146,11 @@ int main(void)
 	snprintf(args, sizeof(args), "-a lz4 --recompress zstd:12 --recompress-threshold 512 %s",
 		 file);
 	expect(args, 0, "recompress: ");
+	snprintf(args, sizeof(args),
+		 "-a lz4 -l 60 --recompress lz4 --recompress lz4hc:9 --recompress zstd:19 "
+		 "--recompress-threshold 0 %s",
+		 file);
+	expect(args, 0, "recompressed with lz4 then lz4hc then zstd");
 	snprintf(args, sizeof(args), "--mem-limit 64K %s", file);
 	expect(args, 0, "pages refused (ENOSPC)");
 	mm_stat_of(v);

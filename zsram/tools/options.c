@@ -33,7 +33,9 @@ static void usage(FILE *out)
 		"      --auto-dict-size BYTES  its size, 256..1M (64K)\n"
 		"      --rest-level N|off    zstd level of the dense pass at rest (6)\n"
 		"      --recompress NAME[:LEVEL]  after loading, recompress pages of at least\n"
-		"                            --recompress-threshold bytes (default 1024)\n"
+		"                            --recompress-threshold bytes (default 1024);\n"
+		"                            up to 3 times: secondary algorithms by\n"
+		"                            priority, each page kept in the first smaller\n"
 		"      --recompress-threshold BYTES\n"
 		"      --mem-limit SIZE      memory limit (K, M, G suffixes)\n"
 		"      --writeback FILE      backing file for cold pages past the limit\n"
@@ -275,8 +277,9 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			o->rest_level_set = true;
 			break;
 		case O_RECOMP:
-			parse_codec(optarg, &o->cfg.recomp);
-			o->cfg.recomp_enabled = 1;
+			if (o->cfg.nr_recomp == ZSRAM_MAX_RECOMP)
+				tool_die_usage("--recompress at most %d times", ZSRAM_MAX_RECOMP);
+			parse_codec(optarg, &o->cfg.recomp[o->cfg.nr_recomp++]);
 			o->recompress = true;
 			break;
 		case O_RECOMP_T:

@@ -139,7 +139,7 @@ static void print_json(const struct options *o, const struct input *in, const st
 	if (o->recompress)
 		printf(",\n  \"recompress\": {\"algorithm\": \"%s\", \"pages\": %ld, \"attempts\": "
 		       "%" PRIu64 ", \"saved_bytes\": %" PRIu64 ", \"seconds\": %.3f}",
-		       zsram_algorithm_name(o->cfg.recomp.algorithm), r->recomp_pages,
+		       zsram_algorithm_name(o->cfg.recomp[0].algorithm), r->recomp_pages,
 		       r->recomp.attempts, r->recomp.saved_bytes, r->recomp_s);
 	if (o->discard > 0) {
 		printf(",\n  \"discard\": {\"pages\": %" PRIu64 ", \"compaction_freed_pages\": %lu"

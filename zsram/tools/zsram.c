@@ -173,12 +173,15 @@ int main(int argc, char **argv)
 		r.recomp_pages = zsram_recompress(store, ZSRAM_SEL_ALL, o.recomp_threshold);
 		r.recomp_s = tool_now() - t;
 		zsram_get_recomp_stat(store, &r.recomp);
-		if (!o.json)
-			printf("recompress: %ld of %" PRIu64 " pages tried recompressed with %s, "
-			       "%" PRIu64 " bytes saved, %.2f s\n",
-			       r.recomp_pages, r.recomp.attempts,
-			       zsram_algorithm_name(o.cfg.recomp.algorithm), r.recomp.saved_bytes,
+		if (!o.json) {
+			printf("recompress: %ld of %" PRIu64 " pages tried recompressed with",
+			       r.recomp_pages, r.recomp.attempts);
+			for (unsigned int p = 0; p < o.cfg.nr_recomp; p++)
+				printf(" %s%s", p ? "then " : "",
+				       zsram_algorithm_name(o.cfg.recomp[p].algorithm));
+			printf(", %" PRIu64 " bytes saved, %.2f s\n", r.recomp.saved_bytes,
 			       r.recomp_s);
+		}
 	}
 
 	/* Pages refused under the limit were never stored: they read as zeros. */
