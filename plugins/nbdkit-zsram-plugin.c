@@ -4,7 +4,8 @@
  *
  * Owns: the plugin's parameters (size, algorithm, level, mem_limit,
  * page_size, dictionary, auto_dictionary, auto_dictionary_size, rest_level,
- * writeback, writeback_limit, allocator, stats), the one store shared by every connection, the mapping of NBD requests onto the store's
+ * writeback, writeback_limit, recomp_algorithm, idle_recompress, allocator,
+ * stats), the one store shared by every connection, the mapping of NBD requests onto the store's
  * byte-range block view (which patches partial pages itself), extents from
  * the slot table, and the stats file.
  *
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "idle_recompress.h"
 #include "pages.h" /* common/: the page-size check */
 #include "zsram.h"
 
@@ -50,8 +52,11 @@ static int64_t auto_dict_size;	/* auto_dictionary_size=; 0: the store's */
 static int rest_level;		/* rest_level=; 0: the store's, -1: off */
 static char *writeback_path;	/* writeback= (absolute) */
 static int64_t writeback_limit; /* writeback_limit=, bytes; 0: none */
-static char *allocator_name;	/* allocator= */
-static char *stats_path;	/* stats= (absolute) */
+static struct zsram_codec_config recomp[ZSRAM_MAX_RECOMP]; /* recomp_algorithm= */
+static unsigned int nr_recomp;
+static unsigned int idle_recompress; /* idle_recompress=SECONDS; 0: off */
+static char *allocator_name;	     /* allocator= */
+static char *stats_path;	     /* stats= (absolute) */
 
 /* ---- State ---- */
 
@@ -78,28 +83,72 @@ static int parse_level(const char *key, const char *value)
 	return 0;
 }
 
-/* Parses "NAME" or "NAME:LEVEL" for algorithm=. */
-static int parse_algorithm(const char *value)
+/* Parses "NAME" or "NAME:LEVEL" for key (algorithm=, recomp_algorithm=)
+ * into *alg and, with a level, *lvl and *lvl_given. */
+static int parse_codec(const char *key, const char *value, enum zsram_algorithm *alg, int *lvl,
+		       bool *lvl_given)
 {
 	char name[32];
 	const char *colon = strchr(value, ':');
 	size_t len = colon ? (size_t)(colon - value) : strlen(value);
 
 	if (len == 0 || len >= sizeof(name)) {
-		nbdkit_error("algorithm: unknown algorithm '%s' (lz4, lz4hc, zstd; "
+		nbdkit_error("%s: unknown algorithm '%s' (lz4, lz4hc, zstd; "
 			     "optionally NAME:LEVEL)",
-			     value);
+			     key, value);
 		return -1;
 	}
 	memcpy(name, value, len);
 	name[len] = '\0';
-	if (zsram_algorithm_from_name(name, &algorithm) < 0) {
-		nbdkit_error("algorithm: unknown algorithm '%s' (lz4, lz4hc, zstd; "
+	if (zsram_algorithm_from_name(name, alg) < 0) {
+		nbdkit_error("%s: unknown algorithm '%s' (lz4, lz4hc, zstd; "
 			     "optionally NAME:LEVEL)",
-			     name);
+			     key, name);
 		return -1;
 	}
-	return colon ? parse_level("algorithm", colon + 1) : 0;
+	if (!colon)
+		return 0;
+	if (parse_level(key, colon + 1) < 0)
+		return -1;
+	*lvl = level; /* parse_level's */
+	*lvl_given = true;
+	return 0;
+}
+
+static int parse_algorithm(const char *value)
+{
+	int saved = level;
+	bool saved_given = level_given;
+	int lvl = 0;
+	bool given = false;
+
+	if (parse_codec("algorithm", value, &algorithm, &lvl, &given) < 0)
+		return -1;
+	level = given ? lvl : saved;
+	level_given = given || saved_given;
+	return 0;
+}
+
+static int parse_recomp(const char *value)
+{
+	int saved = level;
+	bool saved_given = level_given, given = false;
+	struct zsram_codec_config *c = &recomp[nr_recomp];
+	int err;
+
+	if (nr_recomp == ZSRAM_MAX_RECOMP) {
+		nbdkit_error("recomp_algorithm: at most %d (priorities 1 to %d)", ZSRAM_MAX_RECOMP,
+			     ZSRAM_MAX_RECOMP);
+		return -1;
+	}
+	c->level = 0;
+	err = parse_codec("recomp_algorithm", value, &c->algorithm, &c->level, &given);
+	level = saved; /* parse_level wrote the primary's */
+	level_given = saved_given;
+	if (err < 0)
+		return -1;
+	nr_recomp++;
+	return 0;
 }
 
 /* Stores an absolute copy of a path parameter; a parameter given twice is an
@@ -206,6 +255,23 @@ static int zsram_plugin_config(const char *key, const char *value)
 	}
 	if (strcmp(key, "writeback") == 0)
 		return set_path(key, value, &writeback_path);
+	if (strcmp(key, "recomp_algorithm") == 0)
+		return parse_recomp(value);
+	if (strcmp(key, "idle_recompress") == 0) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < 1 || v > 86400) {
+			nbdkit_error("idle_recompress: '%s' is not a number of seconds, "
+				     "1 .. 86400",
+				     value);
+			return -1;
+		}
+		idle_recompress = (unsigned int)v;
+		return 0;
+	}
 	if (strcmp(key, "writeback_limit") == 0) {
 		writeback_limit = nbdkit_parse_size(value);
 		if (writeback_limit == -1)
@@ -309,6 +375,10 @@ static int zsram_plugin_config_complete(void)
 		page_size = algorithm == ZSRAM_ALG_ZSTD ? 32768 : 4096;
 	if (dict_path && load_dictionary() == -1)
 		return -1;
+	if (idle_recompress && !nr_recomp) {
+		nbdkit_error("idle_recompress= needs recomp_algorithm=");
+		return -1;
+	}
 	if (writeback_limit && !writeback_path) {
 		nbdkit_error("writeback_limit= needs writeback=");
 		return -1;
@@ -348,6 +418,10 @@ static int zsram_plugin_get_ready(void)
 		nbdkit_error("writeback_limit: less than one page (%" PRIu32 " bytes)", page_size);
 		return -1;
 	}
+	cfg.nr_recomp = nr_recomp;
+	for (unsigned int p = 0; p < nr_recomp; p++)
+		cfg.recomp[p] = recomp[p];
+	cfg.track_access_time = idle_recompress != 0;
 	cfg.allocator = allocator_name;
 	cfg.name = "nbdkit-zsram";
 	store = zsram_create(&cfg);
@@ -360,6 +434,10 @@ static int zsram_plugin_get_ready(void)
 				     "lz4hc 1..12, zstd -7..22%s)",
 				     level, zsram_algorithm_name(algorithm),
 				     dict_path ? "; or a bad dictionary" : "");
+		else if (err == EINVAL && nr_recomp)
+			nbdkit_error("cannot create the store: invalid configuration "
+				     "(a recomp_algorithm level out of range: lz4 1.., "
+				     "lz4hc 1..12, zstd -7..22)");
 		else if (err == EINVAL && dict_path)
 			nbdkit_error("cannot create the store: '%s' is not a usable "
 				     "zstd dictionary",
@@ -434,8 +512,16 @@ out:
 }
 
 /* After the last connection: the final statistics, then the store goes. */
+/* Threads do not survive nbdkit's fork into the background: this one starts
+ * in the process that serves. */
+static int zsram_plugin_after_fork(void)
+{
+	return idle_recompress ? idle_recompress_start(store, idle_recompress) : 0;
+}
+
 static void zsram_plugin_cleanup(void)
 {
+	idle_recompress_stop();
 	write_stats();
 	if (store) {
 		zsram_destroy(store);
@@ -643,11 +729,16 @@ static struct nbdkit_plugin plugin = {
 		       "rest_level=N|off   zstd level of the dense pass at rest (6)\n"
 		       "writeback=FILE     backing file for cold pages at mem_limit\n"
 		       "writeback_limit=<SIZE>  at most this much written back in all\n"
+		       "recomp_algorithm=NAME[:LEVEL]  a secondary algorithm, up to 3 by\n"
+		       "                   priority (the order given)\n"
+		       "idle_recompress=SECONDS  every SECONDS, recompress the pages not\n"
+		       "                   accessed for that long\n"
 		       "allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"
 		       "stats=PATH         write mm_stat and the class table to PATH on\n"
 		       "                   every flush and at exit",
 	.magic_config_key = "size",
 	.get_ready = zsram_plugin_get_ready,
+	.after_fork = zsram_plugin_after_fork,
 	.cleanup = zsram_plugin_cleanup,
 	.dump_plugin = zsram_plugin_dump_plugin,
 	.open = zsram_plugin_open,

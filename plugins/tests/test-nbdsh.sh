@@ -5,7 +5,8 @@
 # store that has a tiny memory limit until it refuses with ENOSPC and checks
 # that everything written before is intact (enospc.py); with a backing file
 # the same writes all succeed (writeback.py); with writeback_limit= they
-# end in ENOSPC once the limit is used up (enospc.py again).
+# end in ENOSPC once the limit is used up (enospc.py again); with
+# idle_recompress= resting pages are recompressed (idle_recompress.py).
 REQUIRED_TOOLS="nbdsh"
 . "$(dirname "$0")/lib.sh"
 
@@ -41,6 +42,13 @@ start_server wblimit size=32M mem_limit=1M writeback="$TMP/backing2" writeback_l
 nbdsh -u "$(uri "$SOCK")" -c "exec(open('$HERE/enospc.py').read())" ||
     fail "ENOSPC with a writeback limit"
 stop_server "$SERVER_PID"
+# idle_recompress=: the server's thread recompresses what rests.
+start_server idle size=4M algorithm=lz4 level=60 recomp_algorithm=zstd:9 \
+    idle_recompress=1 stats="$STATS"
+STATS="$STATS" nbdsh -u "$(uri "$SOCK")" -c "exec(open('$HERE/idle_recompress.py').read())" ||
+    fail "idle_recompress"
+stop_server "$SERVER_PID"
+
 wb_bytes=$(stat -c %s "$TMP/backing2")
 [ "$wb_bytes" -gt 0 ] && [ "$wb_bytes" -le 1048576 ] ||
     fail "backing file of $wb_bytes bytes with a 1 MiB writeback limit"

@@ -59,6 +59,13 @@ must_fail "rest_level: 'high' is not a zstd level" size=1M algorithm=zstd rest_l
 must_fail "rest_level= needs algorithm=zstd" size=1M rest_level=9
 must_fail "rest_level= needs algorithm=zstd" size=1M algorithm=zstd auto_dictionary=off \
     rest_level=9
+must_fail "idle_recompress= needs recomp_algorithm=" size=1M idle_recompress=5
+must_fail "idle_recompress: '0' is not a number of seconds" size=1M recomp_algorithm=zstd \
+    idle_recompress=0
+must_fail "recomp_algorithm: at most 3" size=1M recomp_algorithm=zstd \
+    recomp_algorithm=lz4hc:9 recomp_algorithm=zstd:19 recomp_algorithm=lz4
+must_fail "recomp_algorithm: unknown algorithm 'nope'" size=1M recomp_algorithm=nope
+must_fail "a recomp_algorithm level out of range" size=1M recomp_algorithm=zstd:99
 must_fail "writeback= needs mem_limit=" size=1M writeback="$TMP/wb"
 must_fail "writeback_limit= needs writeback=" size=1M mem_limit=64K writeback_limit=1M
 must_fail "writeback_limit: must be more than 0" size=1M mem_limit=64K \
@@ -86,6 +93,7 @@ if command -v nbdinfo >/dev/null 2>&1; then
     must_start size=1M mem_limit=256K writeback="$TMP/wb" writeback_limit=64K
     must_start size=1M algorithm=zstd auto_dictionary=off
     must_start size=1M algorithm=zstd rest_level=9
+    must_start size=1M recomp_algorithm=zstd recomp_algorithm=lz4hc:9 idle_recompress=60
     must_start size=1M algorithm=zstd rest_level=off
     # The page size each algorithm implies, and one given, as nbdinfo
     # reports it (the preferred block size is the store's page).
