@@ -234,7 +234,9 @@ long zsram_recompress_prio(struct zsram *store, unsigned int select, size_t thre
  * no memory) to the backing file and frees their memory.  Returns how many
  * were written back, -EINVAL if the store has no backing file, -ENOSPC if the
  * file is full before any page could go, -EDQUOT if the writeback limit is
- * used up before any page could go, -EIO on a write error.
+ * used up before any page could go, -EIO on a write error (the pages of
+ * the failed write stay in memory as they were).  Pages go in batches of
+ * 32, written with one write per run of consecutive blocks of the file.
  */
 long zsram_writeback(struct zsram *store, unsigned int select, uint64_t max_pages);
 /*

@@ -109,18 +109,35 @@ static void budget_give_back(struct zsram_backing *b)
 		;
 }
 
-/* Writes slot i (locked, in the allocator) back; returns 1, or -EDQUOT (the
- * writeback limit is used up) / -ENOSPC (file full) / -EIO / the read's
- * error. */
-static int writeback_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *page)
+/*
+ * Writeback goes in batches: up to WB_BATCH slots are staged (locked, their
+ * pages read into one buffer, a block of the file and a page of the budget
+ * taken for each), then written with one pwrite per run of consecutive
+ * blocks, then freed from memory and unlocked.  Blocks come from a rotating
+ * hint, so a batch is mostly one run: one system call instead of 32.
+ */
+#define WB_BATCH 32
+
+struct wb_batch {
+	unsigned char *pages; /* WB_BATCH pages, staged in order */
+	uint64_t slot[WB_BATCH], block[WB_BATCH];
+	uint32_t flags[WB_BATCH];
+	unsigned int n;
+};
+
+/* Stages slot i (locked, in the allocator): 1, or -EDQUOT (the writeback
+ * limit is used up) / -ENOSPC (file full) / the read's error, the slot
+ * then left as it was (still locked, for the caller to unlock). */
+static int wb_stage(struct zsram *z, struct wb_batch *wb, uint64_t i, uint32_t flags)
 {
 	ZSRAM_ASSERT_SLOT_LOCKED(z, i);
+	unsigned char *page = wb->pages + (size_t)wb->n * z->page_size;
 	uint64_t block;
 	int err;
 
 	if (!budget_take(&z->backing))
 		return -EDQUOT;
-	err = zsram_slot_read_locked(z, i, *flags, page);
+	err = zsram_slot_read_locked(z, i, flags, page);
 	if (err) {
 		budget_give_back(&z->backing);
 		return err;
@@ -130,18 +147,50 @@ static int writeback_slot(struct zsram *z, uint64_t i, uint32_t *flags, void *pa
 		budget_give_back(&z->backing);
 		return -ENOSPC;
 	}
-	if (pwrite(z->backing.fd, page, z->page_size, (off_t)(block * z->page_size)) !=
-	    (ssize_t)z->page_size) {
-		zsram_backing_free(z, block);
-		budget_give_back(&z->backing);
-		return -EIO;
-	}
-	zsram_slot_free_locked(z, i, *flags);
-	z->slots.values[i] = block;
-	*flags = SLOT_WB | (*flags & SLOT_IDLE);
-	STAT_ADD(z->bd_count, 1);
-	STAT_ADD(z->bd_writes, 1);
+	wb->slot[wb->n] = i;
+	wb->flags[wb->n] = flags;
+	wb->block[wb->n] = block;
+	wb->n++;
 	return 1;
+}
+
+/* Writes the staged pages and unlocks their slots: those written now point
+ * into the file; after a failed write, that run's slots stay in memory as
+ * they were.  Returns the pages written back, or -EIO if none was. */
+static long wb_flush(struct zsram *z, struct wb_batch *wb)
+{
+	long done = 0;
+	int err = 0;
+
+	for (unsigned int a = 0, b; a < wb->n; a = b) {
+		bool ok;
+
+		for (b = a + 1; b < wb->n && wb->block[b] == wb->block[b - 1] + 1; b++)
+			;
+		size_t bytes = (size_t)(b - a) * z->page_size;
+		ok = pwrite(z->backing.fd, wb->pages + (size_t)a * z->page_size, bytes,
+			    (off_t)(wb->block[a] * z->page_size)) == (ssize_t)bytes;
+		for (unsigned int k = a; k < b; k++) {
+			uint64_t i = wb->slot[k];
+			uint32_t flags = wb->flags[k];
+
+			if (ok) {
+				zsram_slot_free_locked(z, i, flags);
+				z->slots.values[i] = wb->block[k];
+				flags = SLOT_WB | (flags & SLOT_IDLE);
+				STAT_ADD(z->bd_count, 1);
+				STAT_ADD(z->bd_writes, 1);
+				done++;
+			} else {
+				zsram_backing_free(z, wb->block[k]);
+				budget_give_back(&z->backing);
+				err = -EIO;
+			}
+			zsram_slot_unlock_set(&z->slots, i, flags);
+		}
+	}
+	wb->n = 0;
+	return done ? done : err;
 }
 
 static bool pass_takes(uint32_t flags, unsigned int pass)
@@ -161,37 +210,53 @@ static long writeback_scan(struct zsram *z, unsigned int select, uint64_t max, u
 	ZS_ASSERT_HELD(&z->backing.scan_lock);
 	static const unsigned int passes[] = { ZSRAM_SEL_HUGE, ZSRAM_SEL_IDLE, ZSRAM_SEL_ALL };
 	struct zsram_backing *b = &z->backing;
-	long done = 0;
+	struct wb_batch wb = { .pages = malloc((size_t)WB_BATCH * z->page_size) };
+	uint64_t staged = 0;
+	long done = 0, n;
 	int err = 0;
-	void *page = malloc(z->page_size);
 
-	if (!page)
+	if (!wb.pages)
 		return -ENOMEM;
-	for (unsigned int p = 0; p < 3 && (uint64_t)done < max && !err; p++) {
+	for (unsigned int p = 0; p < 3 && staged < max && !err; p++) {
 		uint64_t start = b->clock;
 
 		if (!(select & passes[p]))
 			continue;
-		for (uint64_t n = 0; n < z->nr_pages && (uint64_t)done < max; n++) {
-			uint64_t i = (start + n) % z->nr_pages;
+		for (uint64_t k = 0; k < z->nr_pages && staged < max && !err; k++) {
+			uint64_t i = (start + k) % z->nr_pages;
 			uint32_t flags;
 
 			if (i == self || !zsram_slot_trylock(&z->slots, i, &flags))
 				continue;
-			if (pass_takes(flags, passes[p])) {
-				err = writeback_slot(z, i, &flags, page);
-				if (err > 0) {
-					done++;
-					err = 0;
-					b->clock = i + 1;
-				}
+			if (!pass_takes(flags, passes[p])) {
+				zsram_slot_unlock_set(&z->slots, i, flags);
+				continue;
 			}
-			zsram_slot_unlock_set(&z->slots, i, flags);
-			if (err)
+			err = wb_stage(z, &wb, i, flags);
+			if (err <= 0) {
+				zsram_slot_unlock_set(&z->slots, i, flags);
 				break;
+			}
+			err = 0;
+			staged++;
+			b->clock = i + 1;
+			if (wb.n == WB_BATCH) {
+				n = wb_flush(z, &wb);
+				if (n < 0)
+					err = (int)n;
+				else
+					done += n;
+			}
 		}
+		/* A pass ends with its batch written: the next may take the
+		 * same slots' neighbours, not the same slots. */
+		n = wb_flush(z, &wb);
+		if (n < 0 && !err)
+			err = (int)n;
+		else if (n > 0)
+			done += n;
 	}
-	free(page);
+	free(wb.pages);
 	return done ? done : err;
 }
 

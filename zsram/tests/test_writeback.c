@@ -4,8 +4,10 @@
  * back byte-exact, and can be overwritten and discarded; explicit writeback
  * by selection; bd_stat counts; the file full gives -ENOSPC at the limit;
  * the writeback limit (a budget of pages) refuses with -EDQUOT when used
- * up, and writes at the memory limit then fail as without a file.
+ * up, and writes at the memory limit then fail as without a file; a file
+ * that refuses writes leaves every page of the failed batch in memory.
  */
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <zsram.h>
@@ -42,7 +44,7 @@ int main(void)
 	unsigned char page[4096], back[4096];
 	struct zsram_slot_info info;
 	struct zsram_bd_stat bd;
-	struct zsram_mm_stat mm;
+	struct zsram_mm_stat mm, before_fail;
 	uint64_t wb = 0;
 	struct zsram *z;
 	long n;
@@ -221,6 +223,55 @@ int main(void)
 		cfg.backing_file = NULL;
 		errno = 0;
 		CHECK(zsram_create(&cfg) == NULL && errno == EINVAL);
+	}
+
+	/* A failing file (writes refused: the descriptor swapped for a
+	 * read-only one): writeback reports -EIO, every page stays in memory
+	 * as it was, the budget and the file's blocks are given back. */
+	{
+		struct zsram_config cfg;
+		int rdonly, saved;
+
+		zsram_config_init(&cfg);
+		cfg.nr_pages = 100;
+		cfg.backing_file = path;
+		cfg.writeback_limit = 1000;
+		z = zsram_create(&cfg);
+		CHECK(z);
+		for (uint64_t i = 0; i < 100; i++) {
+			page_for(page, i, 0);
+			CHECK_EQ(zsram_write_page(z, i, page), 0);
+		}
+		zsram_get_mm_stat(z, &before_fail);
+		rdonly = open(path, O_RDONLY);
+		CHECK(rdonly >= 0);
+		saved = z->backing.fd;
+		z->backing.fd = rdonly;
+		CHECK_EQ(zsram_writeback(z, ZSRAM_SEL_ALL, 100), -EIO);
+		z->backing.fd = saved;
+		close(rdonly);
+		CHECK_EQ(zsram_writeback_limit(z), 1000);
+		zsram_get_bd_stat(z, &bd);
+		CHECK_EQ(bd.bd_count, 0);
+		zsram_get_mm_stat(z, &mm);
+		CHECK_EQ(mm.compr_data_size, before_fail.compr_data_size);
+		for (uint64_t i = 0; i < 100; i++) {
+			page_for(page, i, 0);
+			CHECK_EQ(zsram_read_page(z, i, back), 0);
+			CHECK(memcmp(page, back, 4096) == 0, "page %" PRIu64, i);
+		}
+		/* Working again: batches of 32 and a last one of the rest. */
+		n = zsram_writeback(z, ZSRAM_SEL_ALL, 100);
+		CHECK(n > 64, "%ld written back", n);
+		zsram_get_bd_stat(z, &bd);
+		CHECK_EQ(bd.bd_count, (uint64_t)n);
+		for (uint64_t i = 0; i < 100; i++) {
+			page_for(page, i, 0);
+			CHECK_EQ(zsram_read_page(z, i, back), 0);
+			CHECK(memcmp(page, back, 4096) == 0, "page %" PRIu64, i);
+		}
+		CHECK_STORE(z);
+		zsram_destroy(z);
 	}
 
 	/* No backing file: writeback refused. */
