@@ -21,7 +21,7 @@
 
 #include <zsram.h>
 
-#include "zs_test.h"
+#include "zsram_test.h"
 #include "../src/zsram_internal.h"
 
 #define PS 4096u
@@ -97,19 +97,6 @@ static void verify_range(struct zsram *z, uint64_t from, uint64_t to, uint64_t v
 		CHECK(memcmp(page, back, PS) == 0, "page %" PRIu64 " differs at %zu", i,
 		      tu_first_diff(page, back, PS));
 	}
-}
-
-/* Slots recording codec alg. */
-static uint64_t count_alg(struct zsram *z, uint64_t nr, unsigned int alg)
-{
-	struct zsram_slot_info info;
-	uint64_t n = 0;
-
-	for (uint64_t i = 0; i < nr; i++) {
-		CHECK_EQ(zsram_slot_info(z, i, &info), 0);
-		n += info.kind == ZSRAM_SLOT_COMPRESSED && info.algorithm == alg;
-	}
-	return n;
 }
 
 static uint64_t compr_size(struct zsram *z)
@@ -199,8 +186,8 @@ static void test_first_training(void)
 	 * with it), and each reads back. */
 	/* (A write in flight across the switch may store a page without
 	 * the dictionary after the pass went by: at most one here.) */
-	CHECK(count_alg(z, nr, 0) <= 1);
-	CHECK(count_alg(z, nr, ZSRAM_CODEC_DICT) >= nr - 1);
+	CHECK(zt_count_alg(z, nr, 0) <= 1);
+	CHECK(zt_count_alg(z, nr, ZSRAM_CODEC_DICT) >= nr - 1);
 	CHECK(st.pages[0] >= nr - 1);
 	verify_range(z, 0, nr, 1);
 	CHECK_STORE(z);
@@ -345,7 +332,7 @@ static void test_no_gain(void)
 	      st.rejected, st.generations, st.failures, st.current);
 	CHECK(st.eval_plain > 0 && st.eval_dict * 100 > st.eval_plain * 98,
 	      "held out: %" PRIu64 " without, %" PRIu64 " with", st.eval_plain, st.eval_dict);
-	CHECK_EQ(count_alg(z, nr, 0), nr);
+	CHECK_EQ(zt_count_alg(z, nr, 0), nr);
 	CHECK_EQ(st.mem_bytes, 0, "nothing kept once it stops trying");
 	for (uint64_t i = 0; i < nr; i++) {
 		unsigned char back[PS];
@@ -404,7 +391,7 @@ static void test_drift(enum zsram_dict_fault fault, int expect_error)
 	      st.last_error);
 	CHECK(st.retired == 1 && st.pages[0] == 0 && st.pages[1] == nr,
 	      "retired %" PRIu64 " pages %" PRIu64 " %" PRIu64, st.retired, st.pages[0], st.pages[1]);
-	CHECK_EQ(count_alg(z, nr, ZSRAM_CODEC_DICT + 1), nr);
+	CHECK_EQ(zt_count_alg(z, nr, ZSRAM_CODEC_DICT + 1), nr);
 	verify_range(z, 0, nr, 2);
 	CHECK_STORE(z);
 	zsram_destroy(z);

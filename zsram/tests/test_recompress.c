@@ -6,7 +6,7 @@
  */
 #include <zsram.h>
 
-#include "zs_test.h"
+#include "zsram_test.h"
 
 static struct zsram *make_store(uint64_t nr, enum zsram_algorithm second, int level)
 {
@@ -51,30 +51,6 @@ static void fill(struct zsram *z, uint64_t nr)
 	free(page);
 }
 
-static uint64_t count_alg1(struct zsram *z, uint64_t nr)
-{
-	struct zsram_slot_info info;
-	uint64_t n = 0;
-
-	for (uint64_t i = 0; i < nr; i++) {
-		CHECK_EQ(zsram_slot_info(z, i, &info), 0);
-		n += info.kind == ZSRAM_SLOT_COMPRESSED && info.algorithm == 1;
-	}
-	return n;
-}
-
-static uint64_t count_alg(struct zsram *z, uint64_t nr, unsigned int alg)
-{
-	struct zsram_slot_info info;
-	uint64_t n = 0;
-
-	for (uint64_t i = 0; i < nr; i++) {
-		CHECK_EQ(zsram_slot_info(z, i, &info), 0);
-		n += info.kind == ZSRAM_SLOT_COMPRESSED && info.algorithm == alg;
-	}
-	return n;
-}
-
 /* Three secondary algorithms by priority (lz4, lz4hc 9, zstd 19 over a
  * weak lz4): one priority alone takes pages into it only; all of them try
  * each page in order after the one it is in (pages in 2 move on to 3),
@@ -106,8 +82,8 @@ static void test_priorities(uint64_t nr)
 	/* Priority 2 alone. */
 	n = zsram_recompress_prio(z, ZSRAM_SEL_ALL, 0, 2);
 	CHECK(n > 0);
-	CHECK(count_alg(z, nr, 2) == (uint64_t)n && count_alg(z, nr, 1) == 0 &&
-	      count_alg(z, nr, 3) == 0);
+	CHECK(zt_count_alg(z, nr, 2) == (uint64_t)n && zt_count_alg(z, nr, 1) == 0 &&
+	      zt_count_alg(z, nr, 3) == 0);
 	/* All, by priority: pages in 2 are tried with 3 only; what the weak
 	 * primary left is taken by priority 1 first (plain lz4 beats
 	 * acceleration 60). */
@@ -115,9 +91,9 @@ static void test_priorities(uint64_t nr)
 	zsram_get_recomp_stat(z, &rs);
 	n2 = zsram_recompress(z, ZSRAM_SEL_ALL, 0);
 	CHECK(n2 > 0);
-	CHECK(count_alg(z, nr, 3) > 0 && count_alg(z, nr, 2) < (uint64_t)n,
-	      "priority 1: %" PRIu64 ", 2: %" PRIu64 ", 3: %" PRIu64, count_alg(z, nr, 1),
-	      count_alg(z, nr, 2), count_alg(z, nr, 3));
+	CHECK(zt_count_alg(z, nr, 3) > 0 && zt_count_alg(z, nr, 2) < (uint64_t)n,
+	      "priority 1: %" PRIu64 ", 2: %" PRIu64 ", 3: %" PRIu64, zt_count_alg(z, nr, 1),
+	      zt_count_alg(z, nr, 2), zt_count_alg(z, nr, 3));
 	zsram_get_mm_stat(z, &after);
 	CHECK(after.compr_data_size < before.compr_data_size);
 	{
@@ -125,7 +101,7 @@ static void test_priorities(uint64_t nr)
 
 		zsram_get_recomp_stat(z, &rs2);
 		CHECK_EQ(rs2.recompressed,
-			 count_alg(z, nr, 1) + count_alg(z, nr, 2) + count_alg(z, nr, 3));
+			 zt_count_alg(z, nr, 1) + zt_count_alg(z, nr, 2) + zt_count_alg(z, nr, 3));
 		CHECK_EQ(after.compr_data_size,
 			 before.compr_data_size - (rs2.saved_bytes - rs.saved_bytes));
 	}
@@ -143,9 +119,10 @@ static void test_priorities(uint64_t nr)
 	CHECK(z);
 	fill(z, nr);
 	n = zsram_recompress(z, ZSRAM_SEL_ALL, 0);
-	CHECK(n > 0 && count_alg(z, nr, 1) * 2 > (uint64_t)n,
-	      "%ld recompressed, priority 1: %" PRIu64, n, count_alg(z, nr, 1));
-	CHECK_EQ((uint64_t)n, count_alg(z, nr, 1) + count_alg(z, nr, 2) + count_alg(z, nr, 3));
+	CHECK(n > 0 && zt_count_alg(z, nr, 1) * 2 > (uint64_t)n,
+	      "%ld recompressed, priority 1: %" PRIu64, n, zt_count_alg(z, nr, 1));
+	CHECK_EQ((uint64_t)n,
+		 zt_count_alg(z, nr, 1) + zt_count_alg(z, nr, 2) + zt_count_alg(z, nr, 3));
 	verify_all(z, nr);
 	CHECK_STORE(z);
 	zsram_destroy(z);
@@ -190,7 +167,7 @@ int main(void)
 		zsram_get_mm_stat(z, &before);
 		n = zsram_recompress(z, ZSRAM_SEL_ALL, 1024);
 		CHECK(n > 0);
-		CHECK_EQ((uint64_t)n, count_alg1(z, nr));
+		CHECK_EQ((uint64_t)n, zt_count_alg(z, nr, 1));
 		zsram_get_mm_stat(z, &after);
 		zsram_get_recomp_stat(z, &rs);
 		CHECK_EQ(rs.recompressed, (uint64_t)n);

@@ -37,6 +37,27 @@ static void page_for(unsigned char *page, uint64_t i, uint64_t gen)
 	tu_make_page(page, 4096, (enum tu_page_kind)((i + gen) % 3), i * 7 + gen);
 }
 
+/* A store of nr pages with the backing file, no memory limit, and
+ * writeback_limit wb_limit (0: none); pages 0..nr-1 written (gen 0). */
+static struct zsram *filled_store(uint64_t nr, uint64_t wb_limit)
+{
+	struct zsram_config cfg;
+	unsigned char page[4096];
+	struct zsram *z;
+
+	zsram_config_init(&cfg);
+	cfg.nr_pages = nr;
+	cfg.backing_file = path;
+	cfg.writeback_limit = wb_limit;
+	z = zsram_create(&cfg);
+	CHECK(z);
+	for (uint64_t i = 0; i < nr; i++) {
+		page_for(page, i, 0);
+		CHECK_EQ(zsram_write_page(z, i, page), 0);
+	}
+	return z;
+}
+
 int main(void)
 {
 	tu_init("zsram_writeback", 0);
@@ -108,19 +129,7 @@ int main(void)
 	zsram_destroy(z);
 
 	/* Explicit writeback by selection, no pressure. */
-	{
-		struct zsram_config cfg;
-
-		zsram_config_init(&cfg);
-		cfg.nr_pages = 64;
-		cfg.backing_file = path;
-		z = zsram_create(&cfg);
-		CHECK(z);
-	}
-	for (uint64_t i = 0; i < 64; i++) {
-		page_for(page, i, 0);
-		CHECK_EQ(zsram_write_page(z, i, page), 0);
-	}
+	z = filled_store(64, 0);
 	zsram_get_mm_stat(z, &mm);
 	n = zsram_writeback(z, ZSRAM_SEL_HUGE, 1000);
 	CHECK_EQ((uint64_t)n, mm.huge_pages);
@@ -229,19 +238,9 @@ int main(void)
 	 * read-only one): writeback reports -EIO, every page stays in memory
 	 * as it was, the budget and the file's blocks are given back. */
 	{
-		struct zsram_config cfg;
 		int rdonly, saved;
 
-		zsram_config_init(&cfg);
-		cfg.nr_pages = 100;
-		cfg.backing_file = path;
-		cfg.writeback_limit = 1000;
-		z = zsram_create(&cfg);
-		CHECK(z);
-		for (uint64_t i = 0; i < 100; i++) {
-			page_for(page, i, 0);
-			CHECK_EQ(zsram_write_page(z, i, page), 0);
-		}
+		z = filled_store(100, 1000);
 		zsram_get_mm_stat(z, &before_fail);
 		rdonly = open(path, O_RDONLY);
 		CHECK(rdonly >= 0);
