@@ -4,8 +4,8 @@
  *
  * Owns: the plugin's parameters (size, algorithm, level, mem_limit,
  * page_size, dictionary, auto_dictionary, auto_dictionary_size, rest_level,
- * writeback, writeback_limit, recomp_algorithm, idle_recompress, allocator,
- * stats), the one store shared by every connection, the mapping of NBD requests onto the store's
+ * writeback, writeback_limit, recomp_algorithm, algorithm_params,
+ * idle_recompress, allocator, stats), the one store shared by every connection, the mapping of NBD requests onto the store's
  * byte-range block view (which patches partial pages itself), extents from
  * the slot table, and the stats file.
  *
@@ -55,8 +55,14 @@ static int64_t writeback_limit; /* writeback_limit=, bytes; 0: none */
 static struct zsram_codec_config recomp[ZSRAM_MAX_RECOMP]; /* recomp_algorithm= */
 static unsigned int nr_recomp;
 static unsigned int idle_recompress; /* idle_recompress=SECONDS; 0: off */
-static char *allocator_name;	     /* allocator= */
-static char *stats_path;	     /* stats= (absolute) */
+/* algorithm_params=, parsed at config_complete, their dictionaries read. */
+static char *alg_params_text[ZSRAM_MAX_RECOMP + 1];
+static struct zsram_algorithm_params alg_params[ZSRAM_MAX_RECOMP + 1];
+static void *alg_params_dict[ZSRAM_MAX_RECOMP + 1];
+static size_t alg_params_dict_size[ZSRAM_MAX_RECOMP + 1];
+static unsigned int nr_alg_params;
+static char *allocator_name; /* allocator= */
+static char *stats_path;     /* stats= (absolute) */
 
 /* ---- State ---- */
 
@@ -257,6 +263,19 @@ static int zsram_plugin_config(const char *key, const char *value)
 		return set_path(key, value, &writeback_path);
 	if (strcmp(key, "recomp_algorithm") == 0)
 		return parse_recomp(value);
+	if (strcmp(key, "algorithm_params") == 0) {
+		if (nr_alg_params == ZSRAM_MAX_RECOMP + 1) {
+			nbdkit_error("algorithm_params: at most %d", ZSRAM_MAX_RECOMP + 1);
+			return -1;
+		}
+		alg_params_text[nr_alg_params] = strdup(value);
+		if (!alg_params_text[nr_alg_params]) {
+			nbdkit_error("algorithm_params: out of memory");
+			return -1;
+		}
+		nr_alg_params++;
+		return 0;
+	}
 	if (strcmp(key, "idle_recompress") == 0) {
 		char *end;
 		long v;
@@ -311,39 +330,68 @@ static int zsram_plugin_config(const char *key, const char *value)
 }
 
 /* Reads the whole dictionary file into dict_data. */
-static int load_dictionary(void)
+/* Reads the dictionary file path into *data (malloc'ed), *size; key names
+ * the parameter in messages. */
+static int load_dictionary(const char *key, const char *path, void **data, size_t *size)
 {
-	FILE *f = fopen(dict_path, "rb");
+	FILE *f = fopen(path, "rb");
 	long len;
 
 	if (!f) {
-		nbdkit_error("dictionary: cannot open '%s': %m", dict_path);
+		nbdkit_error("%s: cannot open '%s': %m", key, path);
 		return -1;
 	}
 	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		nbdkit_error("dictionary: cannot read '%s': %m", dict_path);
+		nbdkit_error("%s: cannot read '%s': %m", key, path);
 		fclose(f);
 		return -1;
 	}
 	if (len == 0 || (unsigned long)len > DICT_MAX_BYTES) {
-		nbdkit_error("dictionary: '%s' is %ld bytes (expected 1..%u)", dict_path, len,
+		nbdkit_error("%s: '%s' is %ld bytes (expected 1..%u)", key, path, len,
 			     DICT_MAX_BYTES);
 		fclose(f);
 		return -1;
 	}
-	dict_data = malloc((size_t)len);
-	if (!dict_data) {
-		nbdkit_error("dictionary: out of memory");
+	*data = malloc((size_t)len);
+	if (!*data) {
+		nbdkit_error("%s: out of memory", key);
 		fclose(f);
 		return -1;
 	}
-	if (fread(dict_data, 1, (size_t)len, f) != (size_t)len) {
-		nbdkit_error("dictionary: short read from '%s'", dict_path);
+	if (fread(*data, 1, (size_t)len, f) != (size_t)len) {
+		nbdkit_error("%s: short read from '%s'", key, path);
 		fclose(f);
 		return -1;
 	}
 	fclose(f);
-	dict_size = (size_t)len;
+	*size = (size_t)len;
+	return 0;
+}
+
+/* Parses each algorithm_params= and reads its dictionary. */
+static int load_algorithm_params(void)
+{
+	for (unsigned int i = 0; i < nr_alg_params; i++) {
+		struct zsram_algorithm_params *p = &alg_params[i];
+		int err = zsram_parse_algorithm_params(alg_params_text[i], p);
+
+		if (err) {
+			nbdkit_error("algorithm_params: '%s': %s (priority=N or algo=NAME, with "
+				     "level=N and/or dict=FILE)",
+				     alg_params_text[i],
+				     err == -ENAMETOOLONG ? "path too long" : "bad syntax");
+			return -1;
+		}
+		if (!p->by_algorithm && p->priority == 0) {
+			nbdkit_error("algorithm_params: '%s': for the primary algorithm, use "
+				     "level= and dictionary=",
+				     alg_params_text[i]);
+			return -1;
+		}
+		if (p->dict[0] && load_dictionary("algorithm_params", p->dict, &alg_params_dict[i],
+						  &alg_params_dict_size[i]) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -373,7 +421,9 @@ static int zsram_plugin_config_complete(void)
 	}
 	if (!page_size)
 		page_size = algorithm == ZSRAM_ALG_ZSTD ? 32768 : 4096;
-	if (dict_path && load_dictionary() == -1)
+	if (dict_path && load_dictionary("dictionary", dict_path, &dict_data, &dict_size) == -1)
+		return -1;
+	if (load_algorithm_params() < 0)
 		return -1;
 	if (idle_recompress && !nr_recomp) {
 		nbdkit_error("idle_recompress= needs recomp_algorithm=");
@@ -422,6 +472,17 @@ static int zsram_plugin_get_ready(void)
 	for (unsigned int p = 0; p < nr_recomp; p++)
 		cfg.recomp[p] = recomp[p];
 	cfg.track_access_time = idle_recompress != 0;
+	for (unsigned int i = 0; i < nr_alg_params; i++) {
+		int err = zsram_config_set_algorithm_params(&cfg, &alg_params[i], alg_params_dict[i],
+							    alg_params_dict_size[i]);
+
+		if (err) {
+			nbdkit_error("algorithm_params: '%s': %s", alg_params_text[i],
+				     err == -ENOENT ? "no such algorithm (give recomp_algorithm=)"
+						    : "a dictionary is for zstd");
+			return -1;
+		}
+	}
 	cfg.allocator = allocator_name;
 	cfg.name = "nbdkit-zsram";
 	store = zsram_create(&cfg);
@@ -534,6 +595,10 @@ static void zsram_plugin_unload(void)
 	zsram_plugin_cleanup(); /* in case nbdkit never called .cleanup */
 	free(dict_data);
 	free(dict_path);
+	for (unsigned int i = 0; i < nr_alg_params; i++) {
+		free(alg_params_text[i]);
+		free(alg_params_dict[i]);
+	}
 	free(writeback_path);
 	free(allocator_name);
 	free(stats_path);
@@ -731,6 +796,8 @@ static struct nbdkit_plugin plugin = {
 		       "writeback_limit=<SIZE>  at most this much written back in all\n"
 		       "recomp_algorithm=NAME[:LEVEL]  a secondary algorithm, up to 3 by\n"
 		       "                   priority (the order given)\n"
+		       "algorithm_params=TEXT  as zram's: \"priority=N level=L dict=FILE\"\n"
+		       "                   (or algo=NAME) for a recomp_algorithm\n"
 		       "idle_recompress=SECONDS  every SECONDS, recompress the pages not\n"
 		       "                   accessed for that long\n"
 		       "allocator=NAME     zsmalloc (default), zbud, z3fold if built\n"

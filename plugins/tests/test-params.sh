@@ -59,6 +59,16 @@ must_fail "rest_level: 'high' is not a zstd level" size=1M algorithm=zstd rest_l
 must_fail "rest_level= needs algorithm=zstd" size=1M rest_level=9
 must_fail "rest_level= needs algorithm=zstd" size=1M algorithm=zstd auto_dictionary=off \
     rest_level=9
+must_fail "algorithm_params: 'priority=1,level=3': no such algorithm" size=1M \
+    algorithm_params=priority=1,level=3
+must_fail "algorithm_params: 'priority=9': bad syntax" size=1M recomp_algorithm=zstd \
+    algorithm_params=priority=9
+must_fail "for the primary algorithm, use level= and dictionary=" size=1M \
+    recomp_algorithm=zstd algorithm_params=priority=0,level=3
+must_fail "a dictionary is for zstd" size=1M recomp_algorithm=lz4 \
+    algorithm_params=priority=1,dict=/etc/hostname
+must_fail "algorithm_params: cannot open '$TMP/missing'" size=1M recomp_algorithm=zstd \
+    algorithm_params=priority=1,dict="$TMP/missing"
 must_fail "idle_recompress= needs recomp_algorithm=" size=1M idle_recompress=5
 must_fail "idle_recompress: '0' is not a number of seconds" size=1M recomp_algorithm=zstd \
     idle_recompress=0
@@ -94,6 +104,8 @@ if command -v nbdinfo >/dev/null 2>&1; then
     must_start size=1M algorithm=zstd auto_dictionary=off
     must_start size=1M algorithm=zstd rest_level=9
     must_start size=1M recomp_algorithm=zstd recomp_algorithm=lz4hc:9 idle_recompress=60
+    must_start size=1M recomp_algorithm=lz4hc recomp_algorithm=zstd \
+        algorithm_params="algo=lz4hc level=9" algorithm_params=priority=2,dict=/etc/hostname
     must_start size=1M algorithm=zstd rest_level=off
     # The page size each algorithm implies, and one given, as nbdinfo
     # reports it (the preferred block size is the store's page).

@@ -148,6 +148,32 @@ struct zsram_config {
 	int track_access_time;
 };
 
+/*
+ * zram's algorithm_params: "priority=N" (0 the primary algorithm, 1..3 a
+ * secondary one) or "algo=NAME" (the first configured with that algorithm;
+ * neither: priority 0), with "level=N" and/or "dict=PATH" (a zstd
+ * dictionary file), separated by spaces or commas.
+ * zsram_parse_algorithm_params parses text into *params: 0, -EINVAL (an
+ * unknown key, a bad number or name, no level or dict), -ENAMETOOLONG.
+ * zsram_config_set_algorithm_params sets the level and, if dict is not
+ * NULL (the file's bytes, read by the caller, kept until the store is
+ * made), the dictionary on the codec of config it names: 0, -ENOENT (no
+ * such algorithm or priority configured), -EINVAL (a dictionary for an
+ * algorithm other than zstd).
+ */
+struct zsram_algorithm_params {
+	int priority; /* 0..ZSRAM_MAX_RECOMP, unless by_algorithm */
+	int by_algorithm;
+	enum zsram_algorithm algorithm;
+	int has_level;
+	int level;
+	char dict[4096]; /* path; "" none */
+};
+int zsram_parse_algorithm_params(const char *text, struct zsram_algorithm_params *params);
+int zsram_config_set_algorithm_params(struct zsram_config *config,
+				      const struct zsram_algorithm_params *params, const void *dict,
+				      size_t dict_size);
+
 /* Fills *config with defaults: lz4, 4096-byte pages, no limit, no
  * recompression, no backing file, an automatic dictionary if the algorithm
  * is then set to zstd.  nr_pages must still be set. */

@@ -138,6 +138,71 @@ static void test_priorities(uint64_t nr)
 	zsram_destroy(z);
 }
 
+/* zram's algorithm_params: parsed (good and bad), set on the codec named,
+ * and a secondary zstd with a dictionary recompresses smaller than
+ * without one, every page reading back. */
+static void test_algorithm_params(uint64_t nr)
+{
+	struct zsram_algorithm_params p;
+	struct zsram_config cfg;
+	static const char *bad[] = { "",
+				     "level=",
+				     "priority=4 level=1",
+				     "priority=1",
+				     "algo=nope level=1",
+				     "size=3",
+				     "level=1x",
+				     "dict=" };
+	unsigned char dict[4096];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(zsram_parse_algorithm_params(bad[i], &p), -EINVAL, "'%s'", bad[i]);
+	CHECK_EQ(zsram_parse_algorithm_params("priority=2, level=-3 dict=/x/y", &p), 0);
+	CHECK(p.priority == 2 && !p.by_algorithm && p.has_level && p.level == -3 &&
+	      strcmp(p.dict, "/x/y") == 0);
+	CHECK_EQ(zsram_parse_algorithm_params("algo=lz4hc level=9", &p), 0);
+	CHECK(p.by_algorithm && p.algorithm == ZSRAM_ALG_LZ4HC && !p.dict[0]);
+
+	zsram_config_init(&cfg);
+	cfg.nr_pages = nr;
+	cfg.codec.algorithm = ZSRAM_ALG_LZ4;
+	cfg.codec.level = 60;
+	cfg.nr_recomp = 2;
+	cfg.recomp[0].algorithm = ZSRAM_ALG_LZ4HC;
+	cfg.recomp[1].algorithm = ZSRAM_ALG_ZSTD;
+	CHECK_EQ(zsram_config_set_algorithm_params(&cfg, &p, NULL, 0), 0);
+	CHECK_EQ(cfg.recomp[0].level, 9);
+	CHECK_EQ(zsram_config_set_algorithm_params(&cfg, &p, dict, 1), -EINVAL, "lz4hc: no dict");
+	zsram_parse_algorithm_params("priority=3 level=1", &p);
+	CHECK_EQ(zsram_config_set_algorithm_params(&cfg, &p, NULL, 0), -ENOENT);
+
+	/* zstd with a dictionary: page 1 itself as raw content (so that it
+	 * surely helps), against the same without one. */
+	tu_make_page(dict, 4096, (enum tu_page_kind)(1 % TU_PAGE_KINDS), 1);
+	cfg.nr_recomp = 1;
+	cfg.recomp[0].algorithm = ZSRAM_ALG_ZSTD;
+	cfg.recomp[0].level = 3;
+	for (int d = 0; d < 2; d++) {
+		struct zsram_slot_info info;
+		struct zsram *z;
+
+		if (d) {
+			CHECK_EQ(zsram_parse_algorithm_params("priority=1 dict=unused", &p), 0);
+			CHECK_EQ(zsram_config_set_algorithm_params(&cfg, &p, dict, 4096), 0);
+		}
+		z = zsram_create(&cfg);
+		CHECK(z);
+		fill(z, nr);
+		CHECK(zsram_recompress(z, ZSRAM_SEL_ALL, 0) > 0);
+		CHECK_EQ(zsram_slot_info(z, 1, &info), 0);
+		CHECK(d ? info.size < 256 : info.size > 1024, "page 1: %u bytes %s the dictionary",
+		      (unsigned int)info.size, d ? "with" : "without");
+		verify_all(z, nr);
+		CHECK_STORE(z);
+		zsram_destroy(z);
+	}
+}
+
 int main(void)
 {
 	tu_init("zsram_recompress", 0);
@@ -240,6 +305,7 @@ int main(void)
 	zsram_destroy(z);
 
 	test_priorities(nr);
+	test_algorithm_params(nr);
 	printf("recompress: ok\n");
 	return 0;
 }

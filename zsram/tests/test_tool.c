@@ -73,6 +73,16 @@ static const struct {
 	{ "--mem-limit lots %s", 2, "bad memory limit" },
 	{ "--discard 1.5 %s", 2, "bad discard fraction" },
 	{ "-a zstd --rest-level 0 %s", 2, "bad rest level '0' (1..22)" },
+	{ "--algorithm-params 'priority=1 level=3' %s", 2, "no such algorithm (give --recompress" },
+	{ "--recompress zstd --algorithm-params 'priority=9 level=3' %s", 2, "bad syntax" },
+	{ "--recompress zstd --algorithm-params 'priority=1' %s", 2, "bad syntax" },
+	{ "--recompress zstd --algorithm-params 'priority=1 speed=3' %s", 2, "bad syntax" },
+	{ "--recompress zstd --algorithm-params 'priority=0 level=3' %s", 2,
+	  "use --level and --dict" },
+	{ "--recompress lz4 --algorithm-params 'priority=1 dict=/etc/hostname' %s", 2,
+	  "a dictionary is for zstd" },
+	{ "--recompress zstd --algorithm-params 'algo=zstd dict=/nonexistent/d' %s", 1,
+	  "cannot open dictionary '/nonexistent/d'" },
 	{ "--recompress lz4 --recompress lz4hc --recompress zstd --recompress zstd:9 %s", 2,
 	  "--recompress at most 3 times" },
 	{ "--writeback-limit 1M %s", 2, "--writeback-limit goes with --writeback" },
@@ -217,6 +227,12 @@ int main(void)
 		CHECK(strstr(out, "dictionary"));
 		snprintf(args, sizeof(args), "-a zstd --dict %s/missing %s", dir, file);
 		expect(args, 1, "cannot open dictionary");
+		/* A dictionary for the secondary algorithm, as algorithm_params. */
+		snprintf(args, sizeof(args),
+			 "-a lz4 -l 60 --recompress zstd:3 --recompress-threshold 0 "
+			 "--algorithm-params 'priority=1,level=5,dict=%s' %s",
+			 dictpath, file);
+		expect(args, 0, "recompressed with zstd");
 		unlink(dictpath);
 		snprintf(path, sizeof(path), "%s/part0", dir);
 		unlink(path);

@@ -191,7 +191,7 @@ int tool_load_input(struct input *in, const struct options *o)
 	return 0;
 }
 
-static void *read_dict(const char *path, size_t *size)
+void *tool_read_dict(const char *path, size_t *size)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -220,7 +220,7 @@ void *tool_dictionary(const struct options *o, const struct input *in, size_t *s
 	long got;
 
 	if (o->dict_file)
-		return read_dict(o->dict_file, size);
+		return tool_read_dict(o->dict_file, size);
 	if (!o->train_dict)
 		return NULL;
 	dict = malloc(o->train_dict);

@@ -37,6 +37,9 @@ static void usage(FILE *out)
 		"                            up to 3 times: secondary algorithms by\n"
 		"                            priority, each page kept in the first smaller\n"
 		"      --recompress-threshold BYTES\n"
+		"      --algorithm-params TEXT  as zram's algorithm_params: \"priority=N\"\n"
+		"                            (1..3: a --recompress) or \"algo=NAME\", with\n"
+		"                            \"level=N\" and/or \"dict=FILE\"; up to 4 times\n"
 		"      --mem-limit SIZE      memory limit (K, M, G suffixes)\n"
 		"      --writeback FILE      backing file for cold pages past the limit\n"
 		"      --writeback-limit SIZE  at most this much written back (zram's\n"
@@ -184,6 +187,34 @@ static void check_combinations(const struct options *o)
 		tool_die_usage("page size must be a power of two, 4096..65536");
 }
 
+/* One --algorithm-params, on the codec it names (after all the options:
+ * the --recompress algorithms are known). */
+static void apply_algorithm_params(struct options *o, const char *text)
+{
+	struct zsram_algorithm_params p;
+	void *dict = NULL;
+	size_t dict_size = 0;
+	int err = zsram_parse_algorithm_params(text, &p);
+
+	if (err)
+		tool_die_usage("--algorithm-params '%s': %s (priority=N or algo=NAME, with "
+			       "level=N and/or dict=FILE)",
+			       text, err == -ENAMETOOLONG ? "path too long" : "bad syntax");
+	if (!p.by_algorithm && p.priority == 0)
+		tool_die_usage("--algorithm-params '%s': for the primary algorithm, use --level "
+			       "and --dict",
+			       text);
+	if (p.dict[0])
+		dict = tool_read_dict(p.dict, &dict_size);
+	err = zsram_config_set_algorithm_params(&o->cfg, &p, dict, dict_size);
+	if (err == -ENOENT)
+		tool_die_usage("--algorithm-params '%s': no such algorithm (give --recompress "
+			       "first)",
+			       text);
+	if (err)
+		tool_die_usage("--algorithm-params '%s': a dictionary is for zstd", text);
+}
+
 void tool_parse_options(int argc, char **argv, struct options *o)
 {
 	enum {
@@ -206,7 +237,8 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		O_NO_AUTO,
 		O_AUTO_SIZE,
 		O_REST,
-		O_WB_LIMIT
+		O_WB_LIMIT,
+		O_ALG_PARAMS
 	};
 	static const struct option longopts[] = {
 		{ "algorithm", required_argument, NULL, 'a' },
@@ -217,6 +249,7 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		{ "auto-dict-size", required_argument, NULL, O_AUTO_SIZE },
 		{ "rest-level", required_argument, NULL, O_REST },
 		{ "writeback-limit", required_argument, NULL, O_WB_LIMIT },
+		{ "algorithm-params", required_argument, NULL, O_ALG_PARAMS },
 		{ "recompress", required_argument, NULL, O_RECOMP },
 		{ "recompress-threshold", required_argument, NULL, O_RECOMP_T },
 		{ "mem-limit", required_argument, NULL, O_LIMIT },
@@ -287,6 +320,12 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_LIMIT: o->cfg.mem_limit = parse_size(optarg, "memory limit"); break;
 		case O_WB: o->cfg.backing_file = optarg; break;
+		case O_ALG_PARAMS:
+			if (o->nr_alg_params == ZSRAM_MAX_RECOMP + 1)
+				tool_die_usage("--algorithm-params at most %d times",
+					       ZSRAM_MAX_RECOMP + 1);
+			o->alg_params[o->nr_alg_params++] = optarg;
+			break;
 		case O_WB_LIMIT:
 			o->writeback_limit = parse_size(optarg, "writeback limit");
 			if (!o->writeback_limit)
@@ -334,4 +373,6 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 		o->cfg.page_size = o->cfg.codec.algorithm == ZSRAM_ALG_ZSTD ? 32768 : 4096;
 	check_combinations(o);
 	o->cfg.writeback_limit = o->writeback_limit / o->cfg.page_size;
+	for (unsigned int i = 0; i < o->nr_alg_params; i++)
+		apply_algorithm_params(o, o->alg_params[i]);
 }

@@ -25,10 +25,12 @@
 struct options {
 	struct zsram_config cfg;
 	const char *dict_file;
-	size_t train_dict;	  /* 0: no training; else dictionary bytes */
-	bool auto_dict_size_set;  /* --auto-dict-size given */
-	bool rest_level_set;	  /* --rest-level given */
-	uint64_t writeback_limit; /* --writeback-limit, bytes; 0: none */
+	size_t train_dict;			      /* 0: no training; else dictionary bytes */
+	bool auto_dict_size_set;		      /* --auto-dict-size given */
+	bool rest_level_set;			      /* --rest-level given */
+	uint64_t writeback_limit;		      /* --writeback-limit, bytes; 0: none */
+	const char *alg_params[ZSRAM_MAX_RECOMP + 1]; /* --algorithm-params */
+	unsigned int nr_alg_params;
 	const char *corpus_dir;
 	long pid; /* 0: none */
 	unsigned int threads;
@@ -55,6 +57,9 @@ struct input {
 void tool_parse_options(int argc, char **argv, struct options *o);
 __attribute__((noreturn, format(printf, 1, 2))) void tool_die_usage(const char *fmt, ...);
 
+/* input.c: a dictionary file's bytes (malloc'ed); exits with a message when
+ * it cannot be read. */
+void *tool_read_dict(const char *path, size_t *size);
 /* input.c: 0, or -1 with a message on stderr. */
 int tool_load_input(struct input *in, const struct options *o);
 /* The dictionary of --dict or --train-dict (NULL: none); exits on failure. */
