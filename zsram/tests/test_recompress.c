@@ -51,6 +51,17 @@ static void fill(struct zsram *z, uint64_t nr)
 	free(page);
 }
 
+/* nr pages of lz4 at acceleration 60 (weak: room for the secondary ones),
+ * with nr_recomp secondary algorithms for the caller to choose. */
+static void weak_lz4_config(struct zsram_config *cfg, uint64_t nr, unsigned int nr_recomp)
+{
+	zsram_config_init(cfg);
+	cfg->nr_pages = nr;
+	cfg->codec.algorithm = ZSRAM_ALG_LZ4;
+	cfg->codec.level = 60;
+	cfg->nr_recomp = nr_recomp;
+}
+
 /* Three secondary algorithms by priority (lz4, lz4hc 9, zstd 19 over a
  * weak lz4): one priority alone takes pages into it only; all of them try
  * each page in order after the one it is in (pages in 2 move on to 3),
@@ -64,11 +75,7 @@ static void test_priorities(uint64_t nr)
 	struct zsram *z;
 	long n, n2;
 
-	zsram_config_init(&cfg);
-	cfg.nr_pages = nr;
-	cfg.codec.algorithm = ZSRAM_ALG_LZ4;
-	cfg.codec.level = 60;
-	cfg.nr_recomp = 3;
+	weak_lz4_config(&cfg, nr, 3);
 	cfg.recomp[0].algorithm = ZSRAM_ALG_LZ4;
 	cfg.recomp[1].algorithm = ZSRAM_ALG_LZ4HC;
 	cfg.recomp[1].level = 9;
@@ -163,11 +170,7 @@ static void test_algorithm_params(uint64_t nr)
 	CHECK_EQ(zsram_parse_algorithm_params("algo=lz4hc level=9", &p), 0);
 	CHECK(p.by_algorithm && p.algorithm == ZSRAM_ALG_LZ4HC && !p.dict[0]);
 
-	zsram_config_init(&cfg);
-	cfg.nr_pages = nr;
-	cfg.codec.algorithm = ZSRAM_ALG_LZ4;
-	cfg.codec.level = 60;
-	cfg.nr_recomp = 2;
+	weak_lz4_config(&cfg, nr, 2);
 	cfg.recomp[0].algorithm = ZSRAM_ALG_LZ4HC;
 	cfg.recomp[1].algorithm = ZSRAM_ALG_ZSTD;
 	CHECK_EQ(zsram_config_set_algorithm_params(&cfg, &p, NULL, 0), 0);

@@ -189,8 +189,9 @@ static void check_combinations(const struct options *o)
 
 /* One --algorithm-params, on the codec it names (after all the options:
  * the --recompress algorithms are known). */
-static void apply_algorithm_params(struct options *o, const char *text)
+static void apply_algorithm_params(struct options *o, unsigned int i)
 {
+	const char *text = o->alg_params[i];
 	struct zsram_algorithm_params p;
 	void *dict = NULL;
 	size_t dict_size = 0;
@@ -205,7 +206,7 @@ static void apply_algorithm_params(struct options *o, const char *text)
 			       "and --dict",
 			       text);
 	if (p.dict[0])
-		dict = tool_read_dict(p.dict, &dict_size);
+		dict = o->alg_params_dict[i] = tool_read_dict(p.dict, &dict_size);
 	err = zsram_config_set_algorithm_params(&o->cfg, &p, dict, dict_size);
 	if (err == -ENOENT)
 		tool_die_usage("--algorithm-params '%s': no such algorithm (give --recompress "
@@ -374,5 +375,5 @@ void tool_parse_options(int argc, char **argv, struct options *o)
 	check_combinations(o);
 	o->cfg.writeback_limit = o->writeback_limit / o->cfg.page_size;
 	for (unsigned int i = 0; i < o->nr_alg_params; i++)
-		apply_algorithm_params(o, o->alg_params[i]);
+		apply_algorithm_params(o, i);
 }

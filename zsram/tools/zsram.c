@@ -210,6 +210,8 @@ int main(int argc, char **argv)
 	zsram_destroy(store);
 	free(refused);
 	free(dict);
+	for (unsigned int i = 0; i < o.nr_alg_params; i++)
+		free(o.alg_params_dict[i]);
 	free(in.pages);
 	return status;
 }

@@ -30,6 +30,7 @@ struct options {
 	bool rest_level_set;			      /* --rest-level given */
 	uint64_t writeback_limit;		      /* --writeback-limit, bytes; 0: none */
 	const char *alg_params[ZSRAM_MAX_RECOMP + 1]; /* --algorithm-params */
+	void *alg_params_dict[ZSRAM_MAX_RECOMP + 1];  /* their dictionaries */
 	unsigned int nr_alg_params;
 	const char *corpus_dir;
 	long pid; /* 0: none */
