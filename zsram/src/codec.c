@@ -349,6 +349,37 @@ void zsram_codec_usage(struct zsram_codec *codec, unsigned int *nr_ctx, uint64_t
 	zs_mutex_unlock(&c->free_lock);
 }
 
+/* A compressor writing the store's zstd frame format at level (checked
+ * when the codec was made): pages are small and their size is known, so
+ * no frame checksum, no content size, no magic number, to keep each page
+ * short.  NULL: out of memory. */
+static ZSTD_CCtx *zstd_cctx_new(int level)
+{
+	ZSTD_CCtx *cctx = ZSTD_createCCtx_advanced(zstd_mem);
+
+	if (!cctx)
+		return NULL;
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+	return cctx;
+}
+
+/* One frame of src into dst with cctx: its size, 0 if it does not fit in
+ * dst_cap, -EIO on another error (the context reset for reuse). */
+static long zstd_frame(ZSTD_CCtx *cctx, const void *src, size_t src_len, void *dst, size_t dst_cap)
+{
+	size_t n = ZSTD_compress2(cctx, dst, dst_cap, src, src_len);
+
+	if (!ZSTD_isError(n))
+		return (long)n;
+	/* The context is left mid-frame: reset it for reuse. */
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
+}
+
 /* The context's zstd compressor, made at first use, set up for codec c:
  * contexts are shared by the codecs of one pool (the primary and its
  * dictionary generations), so each operation references its codec's
@@ -356,38 +387,18 @@ void zsram_codec_usage(struct zsram_codec *codec, unsigned int *nr_ctx, uint64_t
  * memory. */
 static ZSTD_CCtx *zstd_cctx(struct zsram_codec *c, struct zsram_codec_ctx *ctx)
 {
-	ZSTD_CCtx *cctx = ctx->zstd_cctx;
-
-	if (!cctx) {
-		cctx = ZSTD_createCCtx_advanced(zstd_mem);
-		if (!cctx)
-			return NULL;
-		/* Pages are small and their size is known: no frame checksum,
-		 * no content size, no magic number, to keep each page short.
-		 * The level was checked when the codec was made. */
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, c->level);
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
-		ctx->zstd_cctx = cctx;
-	}
-	ZSTD_CCtx_refCDict(cctx, c->zstd_cdict);
-	return cctx;
+	if (!ctx->zstd_cctx && !(ctx->zstd_cctx = zstd_cctx_new(c->level)))
+		return NULL;
+	ZSTD_CCtx_refCDict(ctx->zstd_cctx, c->zstd_cdict);
+	return ctx->zstd_cctx;
 }
 
 void *zsram_codec_dense_new(const struct zsram_codec *c, int level)
 {
-	ZSTD_CCtx *cctx = ZSTD_createCCtx_advanced(zstd_mem);
+	ZSTD_CCtx *cctx = zstd_cctx_new(level);
 
 	if (!cctx)
 		return NULL;
-	/* The frame format of zstd_cctx, so that c decodes what it writes. */
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
 	if (c->dict_size && ZSTD_isError(ZSTD_CCtx_loadDictionary_advanced(
 				    cctx, c->dict, c->dict_size, ZSTD_dlm_byRef, ZSTD_dct_auto))) {
 		ZSTD_freeCCtx(cctx);
@@ -399,12 +410,7 @@ void *zsram_codec_dense_new(const struct zsram_codec *c, int level)
 long zsram_codec_dense_compress(void *dense, const void *src, size_t src_len, void *dst,
 				size_t dst_cap)
 {
-	size_t n = ZSTD_compress2(dense, dst, dst_cap, src, src_len);
-
-	if (!ZSTD_isError(n))
-		return (long)n;
-	ZSTD_CCtx_reset(dense, ZSTD_reset_session_only);
-	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
+	return zstd_frame(dense, src, src_len, dst, dst_cap);
 }
 
 void zsram_codec_dense_free(void *dense)
@@ -428,16 +434,8 @@ static long zstd_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, co
 			  size_t src_len, void *dst, size_t dst_cap)
 {
 	ZSTD_CCtx *cctx = zstd_cctx(c, ctx);
-	size_t n;
 
-	if (!cctx)
-		return -ENOMEM;
-	n = ZSTD_compress2(cctx, dst, dst_cap, src, src_len);
-	if (!ZSTD_isError(n))
-		return (long)n;
-	/* The context is left mid-frame: reset it for reuse. */
-	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
-	return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
+	return cctx ? zstd_frame(cctx, src, src_len, dst, dst_cap) : -ENOMEM;
 }
 
 long zsram_codec_compress(struct zsram_codec *c, struct zsram_codec_ctx *ctx, const void *src,
