@@ -72,8 +72,9 @@ static size_t dict_size;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static const unsigned char zero_page[PAGE_SIZE_MAX];
 
-/* Parses a compression level: an integer (zstd's may be negative). */
-static int parse_level(const char *key, const char *value)
+/* Parses a compression level into *out (and sets *given): an integer
+ * (zstd's may be negative). */
+static int parse_level(const char *key, const char *value, int *out, bool *given)
 {
 	char *end;
 	long v;
@@ -84,8 +85,8 @@ static int parse_level(const char *key, const char *value)
 		nbdkit_error("%s: bad level '%s' (an integer)", key, value);
 		return -1;
 	}
-	level = (int)v;
-	level_given = true;
+	*out = (int)v;
+	*given = true;
 	return 0;
 }
 
@@ -112,46 +113,21 @@ static int parse_codec(const char *key, const char *value, enum zsram_algorithm 
 			     key, name);
 		return -1;
 	}
-	if (!colon)
-		return 0;
-	if (parse_level(key, colon + 1) < 0)
-		return -1;
-	*lvl = level; /* parse_level's */
-	*lvl_given = true;
-	return 0;
-}
-
-static int parse_algorithm(const char *value)
-{
-	int saved = level;
-	bool saved_given = level_given;
-	int lvl = 0;
-	bool given = false;
-
-	if (parse_codec("algorithm", value, &algorithm, &lvl, &given) < 0)
-		return -1;
-	level = given ? lvl : saved;
-	level_given = given || saved_given;
-	return 0;
+	return colon ? parse_level(key, colon + 1, lvl, lvl_given) : 0;
 }
 
 static int parse_recomp(const char *value)
 {
-	int saved = level;
-	bool saved_given = level_given, given = false;
-	struct zsram_codec_config *c = &recomp[nr_recomp];
-	int err;
+	bool given = false;
 
 	if (nr_recomp == ZSRAM_MAX_RECOMP) {
 		nbdkit_error("recomp_algorithm: at most %d (priorities 1 to %d)", ZSRAM_MAX_RECOMP,
 			     ZSRAM_MAX_RECOMP);
 		return -1;
 	}
-	c->level = 0;
-	err = parse_codec("recomp_algorithm", value, &c->algorithm, &c->level, &given);
-	level = saved; /* parse_level wrote the primary's */
-	level_given = saved_given;
-	if (err < 0)
+	recomp[nr_recomp].level = 0;
+	if (parse_codec("recomp_algorithm", value, &recomp[nr_recomp].algorithm,
+			&recomp[nr_recomp].level, &given) < 0)
 		return -1;
 	nr_recomp++;
 	return 0;
@@ -201,9 +177,9 @@ static int zsram_plugin_config(const char *key, const char *value)
 		return 0;
 	}
 	if (strcmp(key, "algorithm") == 0)
-		return parse_algorithm(value);
+		return parse_codec(key, value, &algorithm, &level, &level_given);
 	if (strcmp(key, "level") == 0)
-		return parse_level(key, value);
+		return parse_level(key, value, &level, &level_given);
 	if (strcmp(key, "mem_limit") == 0) {
 		mem_limit = nbdkit_parse_size(value); /* 0: no limit */
 		return mem_limit == -1 ? -1 : 0;
